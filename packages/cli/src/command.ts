@@ -1,0 +1,28 @@
+/**
+ * The CLI's command registry. Each subcommand is a module that exports a `CommandDef`: a path of
+ * words (`['artifact', 'write', 'module-image']`), a summary, and `define(cli, io)` which declares
+ * the options on a fresh cac instance and returns the action. Multi-word paths are matched here
+ * (cac only knows single-word commands).
+ */
+import type { CAC } from 'cac';
+
+/** Where a command writes. Tests pass buffers; the real CLI passes process streams. */
+export interface CliIO {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+/** Exit codes (documented in docs/cli.md): 0 ok, 1 usage, 2 input/registry, 3 server. */
+export const ExitCode = { Ok: 0, Usage: 1, Input: 2, Server: 3 } as const;
+
+/** The action cac calls: positional args then the parsed options object. Returns the exit code. */
+export type CommandAction = (...args: never[]) => Promise<number> | number;
+
+export interface CommandDef {
+  path: readonly string[];
+  summary: string;
+  /** Declare arguments and options on `cli` (a cac instance named after the path). */
+  define(cli: CAC, io: CliIO): void;
+}

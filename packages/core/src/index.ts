@@ -1,0 +1,7 @@
+/** @ocidelta/core: OCI image model, references, digests, layouts, archives and Mender artifacts. */
+export * from './compression.js';
+export * from './digest.js';
+export * from './errors.js';
+export * from './media-types.js';
+export * from './model.js';
+export * from './schemas.js';

@@ -1,0 +1,2 @@
+/** @ocidelta/delta */
+export {};

@@ -1,0 +1,11 @@
+// Shared Vitest settings: resolve @ocidelta/* packages to their TypeScript sources so tests
+// never depend on a stale dist/.
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+
+export const alias = {
+  '@ocidelta/core': `${root}packages/core/src/index.ts`,
+  '@ocidelta/registry': `${root}packages/registry/src/index.ts`,
+  '@ocidelta/delta': `${root}packages/delta/src/index.ts`,
+};
