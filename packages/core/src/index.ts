@@ -4,4 +4,5 @@ export * from './digest.js';
 export * from './errors.js';
 export * from './media-types.js';
 export * from './model.js';
+export * from './reference.js';
 export * from './schemas.js';
