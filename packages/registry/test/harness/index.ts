@@ -1,0 +1,9 @@
+/**
+ * Test harness for @ocidelta/registry (and the CLI's registry tests): the real
+ * `docker-registry` in three auth configurations, a token server, a fault-injecting proxy, and
+ * test images pushed with the real `skopeo`.
+ */
+export * from './fault-proxy.js';
+export * from './images.js';
+export * from './registry.js';
+export * from './token-server.js';
