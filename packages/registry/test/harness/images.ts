@@ -66,8 +66,8 @@ const sha256 = (data: Uint8Array) => `sha256:${createHash('sha256').update(data)
 export async function tarFiles(files: Record<string, string | Uint8Array>): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => {
-    chunks.push(c);
+  p.on('data', (c: unknown) => {
+    chunks.push(c as Buffer);
   });
   const done = new Promise<void>((resolve, reject) => {
     p.on('end', resolve);
