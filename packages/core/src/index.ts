@@ -6,3 +6,4 @@ export * from './media-types.js';
 export * from './model.js';
 export * from './reference.js';
 export * from './schemas.js';
+export * from './layout/index.js';

@@ -1,0 +1,195 @@
+/**
+ * Resolving an image or index inside a layout or archive: by ref-name annotation
+ * (`org.opencontainers.image.ref.name` or `io.containerd.image.name`), by digest, or the only /
+ * first entry; an index is narrowed to one image by platform.
+ */
+import { OciDeltaError } from '../errors.js';
+import { isImageManifestMediaType, isIndexMediaType } from '../media-types.js';
+import { type BlobSource, type Image, type Index, loadImage, loadIndex, readBlob } from '../model.js';
+import { type Descriptor, type IndexManifest, type PlatformSpec, parseManifest } from '../schemas.js';
+
+export const ANNOTATION_REF_NAME = 'org.opencontainers.image.ref.name';
+export const ANNOTATION_CONTAINERD_NAME = 'io.containerd.image.name';
+
+/** How to pick an image out of a layout or archive. */
+export interface ImageSelector {
+  /** A ref-name annotation value: a tag (`v1`) or a full name (`docker.io/library/alpine:3`). */
+  ref?: string;
+  /** A manifest digest (top-level entry, or any manifest blob present). */
+  digest?: string;
+  /** When the entry is an index: `linux/arm64/v8` or a platform object. */
+  platform?: PlatformSpec | string;
+}
+
+/** What resolution needs: the top-level index, a blob source, and a name for messages. */
+export interface ResolveContext {
+  where: string;
+  index: IndexManifest;
+  source: BlobSource;
+  /** True when a blob is present (used to resolve digests not listed at top level). */
+  hasBlob(digest: string): Promise<boolean> | boolean;
+}
+
+/** The ref names a descriptor carries (both annotation keys). */
+export function refNamesOf(d: Descriptor): string[] {
+  const a = d.annotations ?? {};
+  return [a[ANNOTATION_REF_NAME], a[ANNOTATION_CONTAINERD_NAME]].filter((v): v is string => !!v);
+}
+
+/** Pick the top-level descriptor matching a selector (no platform narrowing). */
+export async function resolveTopLevel(
+  ctx: ResolveContext,
+  selector: ImageSelector = {},
+): Promise<Descriptor> {
+  const { manifests } = ctx.index;
+  if (selector.ref !== undefined) {
+    const ref = selector.ref;
+    const found =
+      manifests.find((d) => d.annotations?.[ANNOTATION_CONTAINERD_NAME] === ref) ??
+      manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === ref);
+    if (!found) {
+      const known = manifests.flatMap(refNamesOf);
+      throw new OciDeltaError(
+        'ERR_MANIFEST_UNKNOWN',
+        `no image named "${ref}" in ${ctx.where} (known: ${known.length ? known.join(', ') : 'none'})`,
+        { path: ctx.where, ref },
+      );
+    }
+    if (selector.digest !== undefined && found.digest !== selector.digest) {
+      throw new OciDeltaError(
+        'ERR_MANIFEST_UNKNOWN',
+        `"${ref}" in ${ctx.where} is ${found.digest}, not ${selector.digest}`,
+        { path: ctx.where, ref, digest: selector.digest },
+      );
+    }
+    return found;
+  }
+  if (selector.digest !== undefined) {
+    const digest = selector.digest;
+    const found = manifests.find((d) => d.digest === digest);
+    if (found) return found;
+    throw new OciDeltaError('ERR_MANIFEST_UNKNOWN', `no manifest ${digest} listed in ${ctx.where}`, {
+      path: ctx.where,
+      digest,
+    });
+  }
+  const first = manifests[0];
+  if (!first) {
+    throw new OciDeltaError('ERR_MANIFEST_UNKNOWN', `${ctx.where} contains no images (empty index)`, {
+      path: ctx.where,
+    });
+  }
+  return first;
+}
+
+async function readManifestBytes(ctx: ResolveContext, d: Descriptor, signal?: AbortSignal): Promise<Buffer> {
+  return readBlob(ctx.source, d, signal);
+}
+
+/** Resolve and load an image, narrowing an index by platform. */
+export async function resolveImage(
+  ctx: ResolveContext,
+  selector: ImageSelector = {},
+  signal?: AbortSignal,
+): Promise<Image> {
+  let d: Descriptor;
+  try {
+    d = await resolveTopLevel(ctx, selector);
+  } catch (err) {
+    // A digest not listed at top level may still be a manifest blob (a child of an index).
+    if (selector.ref !== undefined || selector.digest === undefined || !(await ctx.hasBlob(selector.digest)))
+      throw err;
+    const bytes = await readRawManifest(ctx, selector.digest);
+    const mt = parseManifest(bytes, undefined, { path: ctx.where, digest: selector.digest }).mediaType;
+    d = { mediaType: mt, digest: selector.digest, size: bytes.length };
+  }
+  for (let depth = 0; depth < 4; depth++) {
+    const bytes = await readManifestBytes(ctx, d, signal);
+    const parsed = parseManifest(bytes, d.mediaType, { path: ctx.where, digest: d.digest });
+    if (parsed.kind === 'image') {
+      return loadImage(ctx.source, bytes, { mediaType: parsed.mediaType, signal });
+    }
+    d = selectPlatform(parsed.manifest, selector.platform, `${ctx.where} (${d.digest})`);
+  }
+  throw new OciDeltaError('ERR_INVALID_MANIFEST', `indexes nested too deeply in ${ctx.where}`, {
+    path: ctx.where,
+  });
+}
+
+async function readRawManifest(ctx: ResolveContext, digest: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const stream = await ctx.source.openBlob({ mediaType: 'application/octet-stream', digest, size: 0 });
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Resolve an index (the selected entry must be one). */
+export async function resolveIndex(ctx: ResolveContext, selector: ImageSelector = {}): Promise<Index> {
+  const d = await resolveTopLevel(ctx, selector);
+  const bytes = await readManifestBytes(ctx, d);
+  if (!isIndexMediaType(d.mediaType) && isImageManifestMediaType(d.mediaType)) {
+    throw new OciDeltaError('ERR_INVALID_MANIFEST', `${d.digest} in ${ctx.where} is an image, not an index`, {
+      path: ctx.where,
+      digest: d.digest,
+    });
+  }
+  return loadIndex(bytes, d.mediaType);
+}
+
+const ARCH_ALIASES: Record<string, string> = { aarch64: 'arm64', x86_64: 'amd64', 'x86-64': 'amd64' };
+
+function normalizePlatform(p: PlatformSpec | string): { os: string; architecture: string; variant?: string } {
+  const spec =
+    typeof p === 'string'
+      ? (() => {
+          const [os = '', architecture = '', variant] = p.split('/');
+          return { os, architecture, variant };
+        })()
+      : { os: p.os, architecture: p.architecture, variant: p.variant };
+  const architecture = ARCH_ALIASES[spec.architecture] ?? spec.architecture;
+  let variant = spec.variant || undefined;
+  if (architecture === 'arm64' && variant === undefined) variant = 'v8';
+  return { os: spec.os, architecture, variant };
+}
+
+function platformString(p: { os: string; architecture: string; variant?: string }): string {
+  return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+}
+
+/** Pick the manifest of an index that matches `platform` (or the only one when none given). */
+export function selectPlatform(
+  index: IndexManifest,
+  platform: PlatformSpec | string | undefined,
+  where: string,
+): Descriptor {
+  const candidates = index.manifests.filter(
+    (d) => !(d.platform?.os === 'unknown' && d.platform?.architecture === 'unknown'),
+  );
+  const available = candidates.map((d) => (d.platform ? platformString(normalizePlatform(d.platform)) : '?'));
+  if (platform === undefined) {
+    if (candidates.length === 1) return candidates[0]!;
+    throw new OciDeltaError(
+      'ERR_PLATFORM_NOT_FOUND',
+      `${where} is a multi-platform index; choose a platform (available: ${available.join(', ') || 'none'})`,
+      { path: where, available },
+    );
+  }
+  const want = normalizePlatform(platform);
+  const found = candidates.find((d) => {
+    if (!d.platform) return false;
+    const have = normalizePlatform(d.platform);
+    return (
+      have.os === want.os &&
+      have.architecture === want.architecture &&
+      (want.variant === undefined || have.variant === want.variant)
+    );
+  });
+  if (!found) {
+    throw new OciDeltaError(
+      'ERR_PLATFORM_NOT_FOUND',
+      `no ${platformString(want)} image in ${where} (available: ${available.join(', ') || 'none'})`,
+      { path: where, platform: platformString(want), available },
+    );
+  }
+  return found;
+}

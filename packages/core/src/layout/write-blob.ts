@@ -1,0 +1,127 @@
+/**
+ * Stream content into a file atomically: written to a temp name beside the target, hashed while
+ * written, verified against an optional expected digest/size, then renamed into place. A failed
+ * or aborted write leaves nothing behind.
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { type Digest, type DigestAlgorithm, Digester, parseDigest } from '../digest.js';
+import { DigestMismatchError, OciDeltaError, SizeMismatchError } from '../errors.js';
+
+/** Content accepted by blob writers. */
+export type BlobData = Readable | AsyncIterable<Uint8Array> | Uint8Array;
+
+/** Progress of a long write: bytes done and, when known, the total. */
+export interface ByteProgress {
+  done: number;
+  total?: number;
+}
+
+export interface WriteOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: ByteProgress) => void;
+}
+
+export interface ExpectedContent {
+  digest?: string;
+  size?: number;
+}
+
+/** A temp file name beside `target` (same directory, so rename is atomic). */
+export function tempPathFor(target: string): string {
+  return join(dirname(target), `.tmp-${basename(target).slice(0, 16)}-${randomBytes(6).toString('hex')}`);
+}
+
+/** Turn any BlobData into a Readable. */
+export function toReadable(data: BlobData): Readable {
+  if (data instanceof Readable) return data;
+  if (data instanceof Uint8Array)
+    return Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
+  return Readable.from(data);
+}
+
+/** Pass-through that hashes, counts, enforces a maximum size and reports progress. */
+export class HashingCounter extends Transform {
+  readonly digester: Digester;
+  private readonly limit: number | undefined;
+  private readonly context: Record<string, unknown>;
+  private readonly progress: ((p: ByteProgress) => void) | undefined;
+  constructor(
+    algorithm: DigestAlgorithm,
+    options: {
+      limit?: number;
+      context?: Record<string, unknown>;
+      onProgress?: (p: ByteProgress) => void;
+    } = {},
+  ) {
+    super();
+    this.digester = new Digester(algorithm);
+    this.limit = options.limit;
+    this.context = options.context ?? {};
+    this.progress = options.onProgress;
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    this.digester.update(chunk);
+    if (this.limit !== undefined && this.digester.size > this.limit) {
+      callback(new SizeMismatchError(this.limit, this.digester.size, this.context));
+      return;
+    }
+    this.progress?.({ done: this.digester.size, total: this.limit });
+    callback(null, chunk);
+  }
+}
+
+/**
+ * Write `data` to `target` atomically, hashing it; verify `expected` when given. Returns the
+ * digest (algorithm of the expected digest, else sha256) and size.
+ */
+export async function writeFileVerified(
+  target: string,
+  data: BlobData,
+  expected: ExpectedContent = {},
+  options: WriteOptions & { context?: Record<string, unknown> } = {},
+): Promise<{ digest: Digest; size: number }> {
+  const algorithm = expected.digest ? parseDigest(expected.digest).algorithm : 'sha256';
+  const context = { path: target, ...options.context };
+  const counter = new HashingCounter(algorithm, {
+    limit: expected.size,
+    context,
+    onProgress: options.onProgress,
+  });
+  const tmp = tempPathFor(target);
+  try {
+    await pipeline(toReadable(data), counter, createWriteStream(tmp, { flags: 'wx' }), {
+      signal: options.signal,
+    });
+    const size = counter.digester.size;
+    const digest = counter.digester.digest();
+    if (expected.size !== undefined && size !== expected.size) {
+      throw new SizeMismatchError(expected.size, size, context);
+    }
+    if (expected.digest !== undefined && digest !== expected.digest) {
+      throw new DigestMismatchError(expected.digest, digest, context);
+    }
+    await rename(tmp, target);
+    return { digest, size };
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw abortAware(err, options.signal, target);
+  }
+}
+
+/** Map an AbortError to ERR_ABORTED naming the target; pass other errors through. */
+export function abortAware(err: unknown, signal: AbortSignal | undefined, target: string): unknown {
+  if (signal?.aborted && !(err instanceof OciDeltaError)) {
+    return new OciDeltaError(
+      'ERR_ABORTED',
+      `writing ${target} was aborted`,
+      { path: target },
+      { cause: err },
+    );
+  }
+  return err;
+}

@@ -1,0 +1,112 @@
+/**
+ * Sinks for whole images: copy images from any source (registry, archive, layout) into an OCI
+ * layout directory, blob by blob, verified, skipping blobs already present.
+ */
+import type { Readable } from 'node:stream';
+import { OciDeltaError } from '../errors.js';
+import type { Image } from '../model.js';
+import type { Descriptor } from '../schemas.js';
+import { OciLayout } from './oci-layout.js';
+import { ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME } from './resolve.js';
+
+/** One image to write, with an optional name (a tag like `v1`, or a full reference). */
+export interface NamedImage {
+  image: Image;
+  ref?: string;
+}
+
+/** Progress while writing images: which blob, bytes done of total. */
+export interface ImageWriteProgress {
+  phase: 'config' | 'layer' | 'manifest' | 'skip' | 'metadata';
+  digest?: string;
+  done: number;
+  total?: number;
+}
+
+export interface ImageWriteOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: ImageWriteProgress) => void;
+}
+
+const TAG_ONLY = /^[\w][\w.-]{0,127}$/;
+
+/**
+ * Index annotations for a name: a bare tag becomes `org.opencontainers.image.ref.name`; a full
+ * reference (`registry/repo:tag`) also becomes `io.containerd.image.name`, with the tag as ref name.
+ */
+export function refAnnotations(ref: string | undefined): Record<string, string> {
+  if (ref === undefined || ref === '') return {};
+  if (TAG_ONLY.test(ref)) return { [ANNOTATION_REF_NAME]: ref };
+  const name = ref.split('@')[0] ?? ref;
+  const lastSlash = name.lastIndexOf('/');
+  const colon = name.lastIndexOf(':');
+  const tag = colon > lastSlash ? name.slice(colon + 1) : undefined;
+  return tag
+    ? { [ANNOTATION_CONTAINERD_NAME]: ref, [ANNOTATION_REF_NAME]: tag }
+    : { [ANNOTATION_CONTAINERD_NAME]: ref };
+}
+
+/** The top-level descriptor for an image, with name annotations. */
+export function imageDescriptor(image: Image, ref?: string): Descriptor {
+  const annotations = refAnnotations(ref);
+  return {
+    mediaType: image.mediaType,
+    digest: image.digest,
+    size: image.manifestBytes.byteLength,
+    ...(Object.keys(annotations).length ? { annotations } : {}),
+  };
+}
+
+/** Copy one blob of `image` into `layout` unless present. */
+async function copyBlob(
+  layout: OciLayout,
+  image: Image,
+  d: Descriptor,
+  phase: 'config' | 'layer',
+  options: ImageWriteOptions,
+): Promise<void> {
+  if (await layout.hasBlob(d.digest)) {
+    options.onProgress?.({ phase: 'skip', digest: d.digest, done: d.size, total: d.size });
+    return;
+  }
+  let data: Readable | Uint8Array;
+  if (phase === 'config') data = image.configBytes;
+  else data = await image.source.openBlob(d, { signal: options.signal });
+  await layout.writeBlob(
+    data,
+    { digest: d.digest, size: d.size },
+    {
+      signal: options.signal,
+      onProgress: (p) => options.onProgress?.({ phase, digest: d.digest, done: p.done, total: d.size }),
+    },
+  );
+}
+
+/**
+ * Write whole images into an OCI layout directory (created when missing): config and layers
+ * copied and verified, existing blobs skipped, then the manifest, then index.json entries named
+ * by `ref`.
+ */
+export async function writeOciLayout(
+  dir: string,
+  images: readonly NamedImage[],
+  options: ImageWriteOptions = {},
+): Promise<OciLayout> {
+  const layout = await OciLayout.create(dir);
+  for (const { image, ref } of images) {
+    if (options.signal?.aborted) {
+      throw new OciDeltaError('ERR_ABORTED', `writing ${layout.dir} was aborted`, { path: layout.dir });
+    }
+    await copyBlob(layout, image, image.manifest.config, 'config', options);
+    for (const layer of image.manifest.layers) await copyBlob(layout, image, layer, 'layer', options);
+    if (!(await layout.hasBlob(image.digest))) {
+      await layout.writeBlob(image.manifestBytes, {
+        digest: image.digest,
+        size: image.manifestBytes.byteLength,
+      });
+    }
+    options.onProgress?.({ phase: 'manifest', digest: image.digest, done: 1, total: 1 });
+    await layout.addManifest(imageDescriptor(image, ref));
+  }
+  return layout;
+}
