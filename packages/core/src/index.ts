@@ -4,6 +4,7 @@ export * from './digest.js';
 export * from './errors.js';
 export * from './media-types.js';
 export * from './model.js';
+export * from './platform.js';
 export * from './reference.js';
 export * from './schemas.js';
 export * from './layout/index.js';
