@@ -8,3 +8,4 @@ export * from './platform.js';
 export * from './reference.js';
 export * from './schemas.js';
 export * from './layout/index.js';
+export * from './artifact/index.js';

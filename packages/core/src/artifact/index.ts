@@ -1,0 +1,26 @@
+/** Mender artifact v3 (module-image): writer, reader, header/manifest format and signatures. */
+export {
+  buildHeaderInfo,
+  buildMetaData,
+  buildTypeInfo,
+  clearsArtifactProvides,
+  type HeaderInfo,
+  HeaderInfoSchema,
+  softwareVersionProvide,
+  type TypeInfo,
+  TypeInfoSchema,
+  typeInfoProvides,
+  VERSION_JSON,
+} from './header.js';
+export { formatManifest, type ManifestEntry, parseManifest } from './manifest.js';
+export {
+  type ArtifactCompression,
+  type ArtifactPayloadFile,
+  type ArtifactProgress,
+  PAYLOAD_NAME,
+  parseKeyValues,
+  type WriteArtifactOptions,
+  WriteArtifactOptionsSchema,
+} from './options.js';
+export { signManifest, verifyManifestSignature } from './sign.js';
+export { buildHeaderTar, compressionExtension, type WriteArtifactResult, writeArtifact } from './writer.js';

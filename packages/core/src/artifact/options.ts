@@ -1,0 +1,245 @@
+/**
+ * Options of the Mender artifact writer: the public option types, their zod schema (the trust
+ * boundary: options may come from a CLI, a config file or a service), and normalisation into
+ * the resolved form the header builders and the writer use.
+ */
+import { basename } from 'node:path';
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+import { OciDeltaError } from '../errors.js';
+
+/** Compression of `header.tar` and `data/0000.tar` (the same for both, as mender-artifact does). */
+export type ArtifactCompression = 'none' | 'gzip' | 'zstd';
+
+/** A payload file: a path on disk, or a named stream factory (called once per pass). */
+export interface ArtifactPayloadFile {
+  /** Name inside the artifact (`data/0000/<name>`); defaults to the basename of `path`. */
+  name?: string;
+  /** Read the content from this file. */
+  path?: string;
+  /** Open the content; called twice (hash pass, write pass) unless `sha256` and `size` are given. */
+  open?: () => Promise<Readable> | Readable;
+  /** Size in bytes, when known (checked while writing). */
+  size?: number;
+  /** Precomputed sha256 (hex) of the content; with `size` it skips the hashing pass. */
+  sha256?: string;
+}
+
+/** Progress of {@link writeArtifact}: `hash` is the first pass over the payloads, `write` the second. */
+export interface ArtifactProgress {
+  phase: 'hash' | 'write';
+  /** Payload bytes processed in this phase so far. */
+  done: number;
+  /** Total payload bytes, when known. */
+  total?: number;
+  /** The payload file being processed. */
+  file?: string;
+}
+
+/** Options of {@link writeArtifact}, named after `mender-artifact write module-image` flags. */
+export interface WriteArtifactOptions {
+  /** Payload type, i.e. the update module name (`-T`), e.g. `app`. */
+  type: string;
+  /** Artifact name (`-n`), provided as `artifact_name`. */
+  artifactName: string;
+  /** Compatible device types (`-t`, one or more). */
+  deviceTypes: string[];
+  /** Group the artifact provides (`-g`). */
+  artifactGroup?: string;
+  /** Artifact names this artifact depends on (`-N`). */
+  dependsArtifactName?: string[];
+  /** Groups this artifact depends on (`-G`). */
+  dependsGroups?: string[];
+  /** Type-info provides (`-p KEY:VALUE`). */
+  provides?: Record<string, string>;
+  /** Type-info depends (`-d KEY:VALUE`); a value may also be a list of strings. */
+  depends?: Record<string, string | string[]>;
+  /** Software name for `rootfs-image.<name>.version` (default: the payload type). */
+  softwareName?: string;
+  /** Software version (default: the artifact name). */
+  softwareVersion?: string;
+  /** Replaces `rootfs-image` in the software version key and the default clears. */
+  softwareFilesystem?: string;
+  /** Do not add the default software version provide (nor the default clears). */
+  noDefaultSoftwareVersion?: boolean;
+  /** Do not add the default `clears_artifact_provides` entry. */
+  noDefaultClearsProvides?: boolean;
+  /** Extra `clears_artifact_provides` entries (`--clears-provides`). */
+  clearsProvides?: string[];
+  /** The payload meta-data (`-m`): a JSON object; omitted from the artifact when empty. */
+  metaData?: Record<string, unknown>;
+  /** Payload files (`-f`), in order. */
+  files: Array<string | ArtifactPayloadFile>;
+  /** Default `gzip`. `zstd` needs a Node runtime whose zlib has zstd (Node >= 22.15). */
+  compression?: ArtifactCompression;
+  /** gzip level (1-9), default 6 = Go's `gzip.DefaultCompression`, what mender-artifact uses. */
+  compressionLevel?: number;
+  /** PEM private key (RSA or ECDSA P-256; PKCS#1, SEC1 or PKCS#8) to sign the manifest with. */
+  signingKey?: string;
+  /** Fail (and leave no output) when the artifact would exceed this many bytes. */
+  maxArtifactSize?: number;
+  /** Call `onWarning` when the artifact exceeds this many bytes. */
+  warnArtifactSize?: number;
+  /** Modification time of the tar entries (default: the Unix epoch, for reproducible output). */
+  mtime?: Date | number;
+  onWarning?: (message: string) => void;
+  onProgress?: (event: ArtifactProgress) => void;
+  signal?: AbortSignal;
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const MAX_STRING = 256;
+
+/** A printable, non-empty string of at most 256 characters (what mender-artifact accepts). */
+const printable = (what: string) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .min(1, `${what} must not be empty`)
+    .max(MAX_STRING, `${what} is longer than ${MAX_STRING} characters`)
+    .refine((s) => !CONTROL.test(s), `${what} contains control characters`);
+
+/** Basename of a payload file: what the Go reader and the device accept. */
+export const PAYLOAD_NAME = /^[\w\-.,]+$/;
+
+const payloadFileSchema = z.union([
+  z.string().min(1, 'file path must not be empty'),
+  z.object({
+    name: z.string().optional(),
+    path: z.string().min(1).optional(),
+    open: z.custom<() => Promise<Readable> | Readable>((v) => typeof v === 'function').optional(),
+    size: z.number().int().nonnegative().optional(),
+    sha256: z
+      .string()
+      .regex(/^[a-f0-9]{64}$/, 'sha256 must be 64 lowercase hex characters')
+      .optional(),
+  }),
+]);
+
+const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function').optional();
+
+/** The zod schema of {@link WriteArtifactOptions}. */
+export const WriteArtifactOptionsSchema = z.object({
+  type: printable('type'),
+  artifactName: printable('artifactName').refine(
+    (s) => !/\s/.test(s),
+    'artifactName must not contain whitespace',
+  ),
+  deviceTypes: z.array(printable('deviceTypes[]')).min(1, 'at least one device type is required'),
+  artifactGroup: printable('artifactGroup').optional(),
+  dependsArtifactName: z.array(printable('dependsArtifactName[]')).optional(),
+  dependsGroups: z.array(printable('dependsGroups[]')).optional(),
+  provides: z.record(printable('provides key'), printable('provides value')).optional(),
+  depends: z
+    .record(
+      printable('depends key'),
+      z.union([printable('depends value'), z.array(printable('depends value'))]),
+    )
+    .optional(),
+  softwareName: printable('softwareName').optional(),
+  softwareVersion: printable('softwareVersion').optional(),
+  softwareFilesystem: printable('softwareFilesystem').optional(),
+  noDefaultSoftwareVersion: z.boolean().optional(),
+  noDefaultClearsProvides: z.boolean().optional(),
+  clearsProvides: z.array(printable('clearsProvides[]')).optional(),
+  metaData: z
+    .record(z.string(), z.unknown())
+    .refine((v) => !Array.isArray(v), 'metaData must be a JSON object')
+    .optional(),
+  files: z.array(payloadFileSchema),
+  compression: z
+    .enum(['none', 'gzip', 'zstd'], { error: 'compression must be one of none, gzip, zstd' })
+    .optional(),
+  compressionLevel: z.number().int().min(1).max(9).optional(),
+  signingKey: z.string().min(1).optional(),
+  maxArtifactSize: z.number().int().positive().optional(),
+  warnArtifactSize: z.number().int().positive().optional(),
+  mtime: z.union([z.date(), z.number().nonnegative()]).optional(),
+  onWarning: fn,
+  onProgress: fn,
+  signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal).optional(),
+});
+
+/** A payload file after validation: a name and a way to open it. */
+export interface ResolvedPayloadFile {
+  name: string;
+  path?: string;
+  open?: () => Promise<Readable> | Readable;
+  size?: number;
+  sha256?: string;
+}
+
+/** Validate options with zod; throws ERR_INVALID_OPTIONS naming the field. */
+export function parseWriteArtifactOptions(options: WriteArtifactOptions): WriteArtifactOptions {
+  const parsed = WriteArtifactOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join('.') || 'options';
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', `invalid artifact option ${field}: ${issue.message}`, {
+      field,
+      issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    });
+  }
+  return options;
+}
+
+/** Turn `files` into named payload files and check their names (unique, `^[\w\-.,]+$`, <= 100). */
+export function resolvePayloadFiles(files: WriteArtifactOptions['files']): ResolvedPayloadFile[] {
+  const seen = new Set<string>();
+  return files.map((f, i) => {
+    const file: ArtifactPayloadFile = typeof f === 'string' ? { path: f } : f;
+    if (!file.path && !file.open) {
+      throw new OciDeltaError(
+        'ERR_INVALID_OPTIONS',
+        `invalid artifact option files.${i}: needs a path or open()`,
+        {
+          field: `files.${i}`,
+        },
+      );
+    }
+    const name = file.name ?? basename(file.path ?? '');
+    if (!PAYLOAD_NAME.test(name) || name.length > 100) {
+      throw new OciDeltaError(
+        'ERR_INVALID_OPTIONS',
+        `invalid payload file name "${name}": must match ^[\\w\\-.,]+$ and be at most 100 characters`,
+        { field: `files.${i}`, name },
+      );
+    }
+    if (seen.has(name)) {
+      throw new OciDeltaError('ERR_INVALID_OPTIONS', `duplicate payload file name "${name}"`, {
+        field: `files.${i}`,
+        name,
+      });
+    }
+    seen.add(name);
+    const out: ResolvedPayloadFile = { name };
+    if (file.path !== undefined) out.path = file.path;
+    if (file.open !== undefined) out.open = file.open;
+    if (file.size !== undefined) out.size = file.size;
+    if (file.sha256 !== undefined) out.sha256 = file.sha256;
+    return out;
+  });
+}
+
+/**
+ * Split `KEY:VALUE` arguments on the first colon (mender-artifact's `-p`/`-d` semantics);
+ * later keys win. Throws ERR_INVALID_OPTIONS naming the flag when a colon is missing.
+ */
+export function parseKeyValues(args: readonly string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const arg of args) {
+    const colon = arg.indexOf(':');
+    if (colon < 0) {
+      throw new OciDeltaError(
+        'ERR_INVALID_OPTIONS',
+        `${flag} argument must have a delimiting colon: ${arg}`,
+        {
+          field: flag,
+          value: arg,
+        },
+      );
+    }
+    out[arg.slice(0, colon)] = arg.slice(colon + 1);
+  }
+  return out;
+}
