@@ -1,2 +1,2 @@
 /** @ocidelta/delta */
-export {};
+export * from './vcdiff/index.js';

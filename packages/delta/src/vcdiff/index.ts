@@ -1,0 +1,4 @@
+/** VCDIFF (RFC 3284) encoder and decoder compatible with stock xdelta3 3.0.x. */
+export { type DecodeOptions, decode, decodeFile } from './decoder.js';
+export { type EncodeOptions, encode, encodeFile, MAX_WINDOW_SIZE } from './encoder.js';
+export { DEFAULT_MAX_SOURCE_SIZE } from './source.js';

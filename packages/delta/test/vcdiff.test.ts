@@ -1,0 +1,148 @@
+import { Readable } from 'node:stream';
+import { isOciDeltaError } from '@ocidelta/core';
+import { describe, expect, it } from 'vitest';
+import { adler32 } from '../src/vcdiff/adler32.js';
+import {
+  ADD,
+  addCopyOpcode,
+  addOpcode,
+  COPY,
+  copyAddOpcode,
+  copyOpcode,
+  DEFAULT_CODE_TABLE,
+} from '../src/vcdiff/code-table.js';
+import { decode, encode } from '../src/vcdiff/index.js';
+import { ByteWriter, readVarint } from '../src/vcdiff/varint.js';
+import { mutate, randomBytes, smallCases, textBytes } from './vcdiff-cases.js';
+import { collect, decodeBuf, encodeBuf } from './vcdiff-helpers.js';
+
+describe('vcdiff primitives', () => {
+  it('varints round-trip, RFC example 123456789 = 3A B7 9A 15', () => {
+    const w = new ByteWriter(4);
+    w.varint(123456789);
+    expect([...w.view()]).toEqual([0xba, 0xef, 0x9a, 0x15]);
+    for (const v of [0, 1, 127, 128, 16383, 16384, 2 ** 31, 2 ** 32 + 5]) {
+      const x = new ByteWriter();
+      x.varint(v);
+      expect(readVarint(x.view(), 0, x.length, 'v')).toEqual([v, x.length]);
+    }
+  });
+
+  it('adler32 matches the known value for "Wikipedia"', () => {
+    expect(adler32(Buffer.from('Wikipedia'))).toBe(0x11e60398);
+    expect(adler32(Buffer.alloc(0))).toBe(1);
+  });
+
+  it('encoder opcodes index matching entries of the default code table', () => {
+    const t = DEFAULT_CODE_TABLE;
+    for (let s = 1; s <= 17; s++) expect([t.type1[addOpcode(s)], t.size1[addOpcode(s)]]).toEqual([ADD, s]);
+    for (let m = 0; m < 9; m++) {
+      for (let s = 4; s <= 18; s++) {
+        const op = copyOpcode(s, m);
+        expect([t.type1[op], t.size1[op], t.mode1[op]]).toEqual([COPY, s, m]);
+      }
+      for (let a = 1; a <= 4; a++) {
+        for (let c = 4; c <= 6; c++) {
+          const op = addCopyOpcode(a, c, m);
+          if (op < 0) continue;
+          expect([t.type1[op], t.size1[op], t.type2[op], t.size2[op], t.mode2[op]]).toEqual([
+            ADD,
+            a,
+            COPY,
+            c,
+            m,
+          ]);
+        }
+      }
+      const op = copyAddOpcode(4, m, 1);
+      expect([t.type1[op], t.size1[op], t.mode1[op], t.type2[op], t.size2[op]]).toEqual([COPY, 4, m, ADD, 1]);
+    }
+  });
+});
+
+describe('vcdiff round trip (our decoder)', () => {
+  for (const c of smallCases()) {
+    it(c.name, async () => {
+      const delta = await encodeBuf(c.source, c.target);
+      expect([...delta.subarray(0, 5)]).toEqual([0xd6, 0xc3, 0xc4, 0x00, 0x00]);
+      expect((await decodeBuf(c.source, delta)).equals(c.target)).toBe(true);
+    });
+  }
+
+  it('small windows, every effort, app header', async () => {
+    const src = textBytes(300_000, 20);
+    const tgt = mutate(src, 30, 21);
+    for (const effort of ['fast', 'default', 'best'] as const) {
+      const delta = await encodeBuf(src, tgt, { windowSize: 10_000, effort, appHeader: Buffer.from('hi') });
+      expect(delta[4]).toBe(0x04);
+      expect((await decodeBuf(src, delta)).equals(tgt)).toBe(true);
+    }
+  });
+
+  it('finds the shared content: a few edits give a small delta', async () => {
+    const src = randomBytes(500_000, 30);
+    const tgt = mutate(src, 10, 31);
+    const delta = await encodeBuf(src, tgt);
+    expect(delta.length).toBeLessThan(30_000);
+  });
+});
+
+describe('vcdiff errors', () => {
+  it('refuses a source above maxSourceSize', async () => {
+    const err = await encodeBuf(randomBytes(1000, 1), Buffer.from('x'), { maxSourceSize: 999 }).catch(
+      (e) => e,
+    );
+    expect(isOciDeltaError(err, 'ERR_SOURCE_TOO_LARGE')).toBe(true);
+  });
+
+  it('detects a corrupted window (checksum mismatch)', async () => {
+    const src = randomBytes(10_000, 40);
+    const tgt = Buffer.concat([Buffer.from('new bytes here!'), src]);
+    const delta = await encodeBuf(src, tgt);
+    // Flip a byte of the ADD data (it starts right after the 4-byte checksum).
+    const bad = Buffer.from(delta);
+    const at = bad.indexOf(Buffer.from('new bytes'));
+    expect(at).toBeGreaterThan(0);
+    bad[at] = 0x4e; // 'n' -> 'N'
+    const err = await decodeBuf(src, bad).catch((e) => e);
+    expect(isOciDeltaError(err, 'ERR_VCDIFF')).toBe(true);
+    expect(String(err.message)).toMatch(/checksum mismatch/);
+  });
+
+  it('rejects bad magic, secondary compression, truncation', async () => {
+    const src = Buffer.from('abc');
+    for (const [bytes, re] of [
+      [Buffer.from('hello world'), /bad magic/],
+      [Buffer.from([0xd6, 0xc3, 0xc4, 0, 1, 2]), /secondary compression/],
+      [Buffer.from([0xd6, 0xc3, 0xc4, 0, 2]), /code table/],
+    ] as const) {
+      const err = await decodeBuf(src, bytes).catch((e) => e);
+      expect(isOciDeltaError(err, 'ERR_VCDIFF')).toBe(true);
+      expect(String(err.message)).toMatch(re);
+    }
+    const delta = await encodeBuf(src, Buffer.from('abcabc'));
+    const err = await decodeBuf(src, delta.subarray(0, delta.length - 1)).catch((e) => e);
+    expect(isOciDeltaError(err, 'ERR_VCDIFF')).toBe(true);
+  });
+
+  it('rejects a source segment outside the source', async () => {
+    const src = randomBytes(5000, 41);
+    const delta = await encodeBuf(src, Buffer.from(src));
+    const err = await decodeBuf(src.subarray(0, 100), delta).catch((e) => e);
+    expect(isOciDeltaError(err, 'ERR_VCDIFF')).toBe(true);
+    expect(String(err.message)).toMatch(/outside the source/);
+  });
+
+  it('aborts on signal', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    const err = await collect(
+      encode(Buffer.from('a'), Readable.from([Buffer.from('b')]), { signal: ac.signal }),
+    ).catch((e) => e);
+    expect(isOciDeltaError(err, 'ERR_ABORTED')).toBe(true);
+    const err2 = await collect(
+      decode(Buffer.from('a'), Readable.from([Buffer.from('b')]), { signal: ac.signal }),
+    ).catch((e) => e);
+    expect(err2).toBeInstanceOf(Error);
+  });
+});
