@@ -1,0 +1,66 @@
+/**
+ * `ocidelta delta encode`: a VCDIFF delta of one file against another that stock
+ * `xdelta3 -d -s OLD DELTA NEW` decodes. The target is streamed; the source is held in memory.
+ */
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { OciDeltaError } from '@ocidelta/core';
+import { encodeFile } from '@ocidelta/delta';
+import type { CliIO, CommandDef } from '../command.js';
+import { ExitCode } from '../command.js';
+
+interface Options {
+  source?: string;
+  target?: string;
+  output?: string;
+  effort?: string;
+  maxSourceSize?: number;
+}
+
+/** Resolve a required file option, failing with a clear error when missing. */
+export async function requireFile(flag: string, value: string | undefined, io: CliIO): Promise<string> {
+  if (typeof value !== 'string' || value === '') {
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', `${flag} is required`, { option: flag });
+  }
+  const file = resolve(io.cwd, value);
+  const info = await stat(file).catch(() => undefined);
+  if (!info?.isFile()) throw new OciDeltaError('ERR_INPUT', `${flag} ${file}: no such file`, { path: file });
+  return file;
+}
+
+async function run(opts: Options, io: CliIO): Promise<number> {
+  const source = await requireFile('--source', opts.source, io);
+  const target = await requireFile('--target', opts.target, io);
+  if (typeof opts.output !== 'string' || opts.output === '') {
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', '-o/--output is required', { option: '--output' });
+  }
+  const effort = opts.effort ?? 'default';
+  if (effort !== 'fast' && effort !== 'default' && effort !== 'best') {
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', `--effort must be fast, default or best (got ${effort})`, {
+      option: '--effort',
+    });
+  }
+  const out = resolve(io.cwd, opts.output);
+  const { size } = await encodeFile(source, target, out, {
+    effort,
+    ...(opts.maxSourceSize !== undefined ? { maxSourceSize: Number(opts.maxSourceSize) } : {}),
+  });
+  io.stdout.write(`wrote ${out} (${size} bytes)\n`);
+  return ExitCode.Ok;
+}
+
+export const deltaEncodeCommand: CommandDef = {
+  path: ['delta', 'encode'],
+  summary: 'Write a VCDIFF delta (decodable by stock xdelta3 -d) of a file against another',
+  define(cli, io) {
+    cli
+      .command('', 'Encode a VCDIFF delta')
+      .option('--source <file>', 'The old file (held in memory while encoding)')
+      .option('--target <file>', 'The new file (streamed)')
+      .option('-o, --output <file>', 'Where to write the delta')
+      .option('--effort <level>', 'Match effort: fast, default or best', { default: 'default' })
+      .option('--max-source-size <bytes>', 'Refuse sources larger than this (default 2 GiB)')
+      .example('ocidelta delta encode --source old.tar --target new.tar -o new.tar.vcdiff')
+      .action((opts: Options) => run(opts, io));
+  },
+};
