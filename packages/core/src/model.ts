@@ -73,6 +73,8 @@ export async function openVerified(
     context: options.context,
   });
   raw.on('error', (err) => verify.destroy(err));
+  // A consumer that stops early destroys `verify`; release the blob (file handle, socket) too.
+  verify.on('close', () => raw.destroy());
   return raw.pipe(verify);
 }
 
@@ -118,6 +120,7 @@ export function makeLayer(source: BlobSource, descriptor: Descriptor, diffId: Di
       const stored = await compressed(options);
       const out = decompressor(compression);
       stored.on('error', (err) => out.destroy(err));
+      out.on('close', () => stored.destroy());
       return stored.pipe(out);
     },
   };
