@@ -22,5 +22,12 @@ export {
   type WriteArtifactOptions,
   WriteArtifactOptionsSchema,
 } from './options.js';
+export {
+  type ArtifactInfo,
+  type ArtifactPayloadInfo,
+  openArtifactPayload,
+  type ReadArtifactOptions,
+  readArtifact,
+} from './reader.js';
 export { signManifest, verifyManifestSignature } from './sign.js';
 export { buildHeaderTar, compressionExtension, type WriteArtifactResult, writeArtifact } from './writer.js';

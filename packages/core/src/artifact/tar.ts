@@ -170,7 +170,8 @@ function parsePax(data: Buffer): Record<string, string> {
 
 /**
  * Read tar members from `source`. `where` names the archive in errors. Ends at the end marker
- * or at a clean end of input on a block boundary; any other end is ERR_TRUNCATED.
+ * (then reads the source to its end) or at a clean end of input on a block boundary; any other
+ * end is ERR_TRUNCATED.
  */
 export async function* readTar(
   source: AsyncIterable<Uint8Array>,
@@ -183,7 +184,11 @@ export async function* readTar(
     const block = await reader.read(BLOCK);
     if (block.length === 0) return;
     if (block.length < BLOCK) throw truncated(where);
-    if (block.every((b) => b === 0)) return;
+    if (block.every((b) => b === 0)) {
+      // Read to the end so a decompressor underneath checks its trailer (gzip CRC).
+      await reader.drain();
+      return;
+    }
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
     if (sum !== parseNumber(block, 148, 8, where)) {
