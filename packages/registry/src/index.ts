@@ -1,2 +1,12 @@
-/** @ocidelta/registry */
-export {};
+/** @ocidelta/registry: Distribution API v2 client (auth, manifests, blobs, tags) and pull/push/copy. */
+export * from './auth.js';
+export * from './blob-reader.js';
+export * from './challenge.js';
+export * from './client.js';
+export * from './credentials.js';
+export * from './errors.js';
+export * from './pagination.js';
+export * from './retry.js';
+export * from './token.js';
+export * from './transfer/index.js';
+export * from './upload.js';

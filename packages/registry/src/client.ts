@@ -1,0 +1,416 @@
+/**
+ * `RegistryClient`: the Distribution API v2 operations over one HTTP transport: manifests
+ * (GET/HEAD/PUT/DELETE, verified), blobs (streaming verified GET with resume, upload with
+ * mount/skip/chunking), tags and catalog, and the core image model (`resolveImage`) backed by
+ * the registry. Authentication, retries and redirects live in the transport (http.ts).
+ */
+import type { Readable } from 'node:stream';
+import {
+  type BlobSource,
+  type Descriptor,
+  type Digest,
+  DigestMismatchError,
+  digestOf,
+  hostPlatform,
+  type Image,
+  type Index,
+  isDigest,
+  loadImage,
+  loadIndex,
+  MANIFEST_ACCEPT,
+  OciDeltaError,
+  type Platform,
+  parseDigest,
+  parseManifest,
+  type Reference,
+  selectManifest,
+  toDigest,
+} from '@ocidelta/core';
+import { type BlobProgress, resumableBlobStream } from './blob-reader.js';
+import { CATALOG_SCOPE, deleteScope, pullScope, pushScope } from './challenge.js';
+import { CredentialStore, type CredentialsOption } from './credentials.js';
+import { RegistryError } from './errors.js';
+import { dump, Transport } from './http.js';
+import { listAll, pageQuery } from './pagination.js';
+import { type RetryPolicy, retryPolicy } from './retry.js';
+import { type BlobData, type UploadOptions, type UploadResult, uploadBlob } from './upload.js';
+
+/** Options of a RegistryClient. */
+export interface RegistryClientOptions {
+  /** Fixed credentials for every registry, or a resolver per registry host. Wins over files. */
+  credentials?: CredentialsOption;
+  /** Auth file to read instead of the Docker/containers defaults (`--authfile`). */
+  authFile?: string;
+  /** Read `$REGISTRY_AUTH_FILE` and `$DOCKER_CONFIG/config.json` (default true). */
+  useDockerConfig?: boolean;
+  /** Registries (`host` or `host:port`) that may use plain HTTP or unverified TLS. */
+  insecureRegistries?: string[];
+  /** Extra CA certificate(s), PEM, trusted besides the system roots. */
+  ca?: string | Buffer;
+  /** Send credentials to a token realm on any host (default: same host or domain only). */
+  allowCrossHostCredentials?: boolean;
+  /** Retry bounds for transient failures. */
+  retries?: Partial<RetryPolicy>;
+  /** Use OAuth2 `grant_type=password` (POST) with username/password instead of GET + Basic. */
+  oauth2PasswordGrant?: boolean;
+  userAgent?: string;
+  /** Receives one line per request and retry; never secrets. */
+  logger?: (msg: string) => void;
+  /** Clock for token expiry (tests). */
+  now?: () => number;
+  /** Environment for config-file lookup and credential helpers (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Result of `getManifest`. */
+export interface ManifestResult {
+  bytes: Buffer;
+  mediaType: string;
+  digest: Digest;
+}
+
+/** Result of `getIndexOrImage`. */
+export type IndexOrImage = { kind: 'index'; index: Index } | { kind: 'image'; image: Image };
+
+/** Manifests larger than this are refused (they are JSON documents of a few KB). */
+export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
+
+const VERSION = '0.1.0';
+
+function manifestPath(ref: Reference, identifier: string = ref.identifier): string {
+  return `/v2/${ref.repository}/manifests/${identifier}`;
+}
+
+function mediaTypeOf(contentType: string | undefined, bytes?: Uint8Array): string {
+  const ct = contentType?.split(';')[0]?.trim();
+  if (ct && ct !== 'application/json' && ct !== 'text/plain' && ct !== 'application/octet-stream') return ct;
+  if (bytes) {
+    try {
+      const mt = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { mediaType?: unknown }).mediaType;
+      if (typeof mt === 'string') return mt;
+    } catch {
+      // not JSON: parseManifest will say so
+    }
+  }
+  return ct ?? 'application/octet-stream';
+}
+
+async function readLimited(body: Readable, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      body.destroy();
+      throw new OciDeltaError('ERR_INVALID_MANIFEST', `${what}: manifest larger than ${limit} bytes`, {
+        ref: what,
+      });
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** A Distribution API v2 client (see module doc). One instance may talk to many registries. */
+export class RegistryClient {
+  private readonly transport: Transport;
+  private readonly retry: RetryPolicy;
+  private readonly logger: ((msg: string) => void) | undefined;
+
+  constructor(options: RegistryClientOptions = {}) {
+    this.retry = retryPolicy(options.retries);
+    this.logger = options.logger;
+    const credentials = new CredentialStore(options.credentials, {
+      authFile: options.authFile,
+      useDockerConfig: options.useDockerConfig,
+      env: options.env,
+    });
+    this.transport = new Transport({
+      credentials,
+      insecureRegistries: options.insecureRegistries ?? [],
+      ca: options.ca,
+      userAgent: options.userAgent ?? `ocidelta/${VERSION} (node ${process.version})`,
+      retry: this.retry,
+      allowCrossHostCredentials: options.allowCrossHostCredentials ?? false,
+      oauth2PasswordGrant: options.oauth2PasswordGrant ?? false,
+      logger: options.logger,
+      now: options.now,
+    });
+  }
+
+  /** Number of token requests sent so far (diagnostics, tests). */
+  get tokenFetches(): number {
+    return this.transport.auth.tokens.fetches;
+  }
+
+  /**
+   * Fetch a manifest by tag or digest, verified against `ref.digest` or the registry's
+   * `Docker-Content-Digest`. Throws ERR_MANIFEST_UNKNOWN, ERR_AUTH, ERR_DIGEST_MISMATCH...
+   */
+  async getManifest(
+    ref: Reference,
+    opts: { accept?: readonly string[]; signal?: AbortSignal } = {},
+  ): Promise<ManifestResult> {
+    const res = await this.transport.request({
+      registry: ref.registry,
+      method: 'GET',
+      path: manifestPath(ref),
+      headers: { accept: (opts.accept ?? MANIFEST_ACCEPT).join(', ') },
+      scopes: [pullScope(ref.repository)],
+      signal: opts.signal,
+      context: { ref: ref.toString(), resource: 'manifest' },
+    });
+    const bytes = await readLimited(res.body, MAX_MANIFEST_SIZE, ref.toString());
+    const headerDigest = res.header('docker-content-digest');
+    const expected = ref.digest ?? (headerDigest && isDigest(headerDigest) ? headerDigest : undefined);
+    const algorithm = expected ? parseDigest(expected).algorithm : 'sha256';
+    const actual = digestOf(bytes, algorithm);
+    if (expected !== undefined && actual !== expected) {
+      throw new DigestMismatchError(expected, actual, { ref: ref.toString(), url: res.url });
+    }
+    return { bytes, mediaType: mediaTypeOf(res.header('content-type'), bytes), digest: actual };
+  }
+
+  /**
+   * Resolve a tag (or check a digest) without downloading: HEAD the manifest. Undefined when the
+   * manifest does not exist. Falls back to GET when the registry sends no digest header.
+   */
+  async headManifest(
+    ref: Reference,
+    opts: { accept?: readonly string[]; signal?: AbortSignal } = {},
+  ): Promise<{ digest: Digest; mediaType: string; size: number } | undefined> {
+    const res = await this.transport.request({
+      registry: ref.registry,
+      method: 'HEAD',
+      path: manifestPath(ref),
+      headers: { accept: (opts.accept ?? MANIFEST_ACCEPT).join(', ') },
+      scopes: [pullScope(ref.repository)],
+      signal: opts.signal,
+      ok: [200, 404],
+      context: { ref: ref.toString(), resource: 'manifest' },
+    });
+    dump(res.body);
+    if (res.status === 404) return undefined;
+    const digest = res.header('docker-content-digest');
+    const size = Number(res.header('content-length'));
+    if (digest && isDigest(digest) && Number.isFinite(size)) {
+      return { digest, mediaType: mediaTypeOf(res.header('content-type')), size };
+    }
+    const m = await this.getManifest(ref, opts);
+    return { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
+  }
+
+  /** Upload a manifest under `ref` (tag or digest); returns its digest. Blobs must exist first. */
+  async putManifest(
+    ref: Reference,
+    bytes: Uint8Array,
+    mediaType: string,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<Digest> {
+    const algorithm = ref.digest ? parseDigest(ref.digest).algorithm : 'sha256';
+    const digest = digestOf(bytes, algorithm);
+    if (ref.digest && ref.digest !== digest) {
+      throw new DigestMismatchError(ref.digest, digest, { ref: ref.toString() });
+    }
+    const res = await this.transport.request({
+      registry: ref.registry,
+      method: 'PUT',
+      path: manifestPath(ref),
+      headers: { 'content-type': mediaType },
+      body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      scopes: [pushScope(ref.repository)],
+      signal: opts.signal,
+      context: { ref: ref.toString(), resource: 'manifest', digest },
+    });
+    dump(res.body);
+    const got = res.header('docker-content-digest');
+    if (got && isDigest(got) && parseDigest(got).algorithm === algorithm && got !== digest) {
+      throw new DigestMismatchError(digest, got, { ref: ref.toString(), url: res.url });
+    }
+    return digest;
+  }
+
+  /**
+   * Delete a manifest. A tag is first resolved to its digest (the API deletes by digest, which
+   * removes every tag pointing to it). The registry must have deletion enabled.
+   */
+  async deleteManifest(ref: Reference, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    let digest = ref.digest;
+    if (digest === undefined) {
+      const head = await this.headManifest(ref, opts);
+      if (!head) {
+        throw new RegistryError('ERR_MANIFEST_UNKNOWN', `${ref.toString()}: manifest unknown`, {
+          ref: ref.toString(),
+          status: 404,
+        });
+      }
+      digest = head.digest;
+    }
+    const res = await this.transport.request({
+      registry: ref.registry,
+      method: 'DELETE',
+      path: manifestPath(ref, digest),
+      scopes: [deleteScope(ref.repository)],
+      signal: opts.signal,
+      ok: [200, 202, 204],
+      context: { ref: ref.toString(), resource: 'manifest', digest },
+    });
+    dump(res.body);
+  }
+
+  /** Fetch `ref` and parse it as an index or an image (config read and verified). */
+  async getIndexOrImage(ref: Reference, opts: { signal?: AbortSignal } = {}): Promise<IndexOrImage> {
+    const m = await this.getManifest(ref, opts);
+    const parsed = parseManifest(m.bytes, m.mediaType, { ref: ref.toString() });
+    if (parsed.kind === 'index') return { kind: 'index', index: loadIndex(m.bytes, m.mediaType) };
+    const image = await loadImage(this.blobSource(ref), m.bytes, {
+      mediaType: m.mediaType,
+      signal: opts.signal,
+    });
+    return { kind: 'image', image };
+  }
+
+  /**
+   * Resolve `ref` to one image: an index is narrowed to `platform` (default: this host's).
+   * Layers of the returned Image stream from the registry, verified.
+   */
+  async resolveImage(
+    ref: Reference,
+    opts: { platform?: Platform; signal?: AbortSignal } = {},
+  ): Promise<Image> {
+    const m = await this.getManifest(ref, opts);
+    const parsed = parseManifest(m.bytes, m.mediaType, { ref: ref.toString() });
+    let bytes = m.bytes;
+    let mediaType = m.mediaType;
+    if (parsed.kind === 'index') {
+      const desc = selectManifest(parsed.manifest, opts.platform ?? hostPlatform());
+      const child = await this.getManifest(ref.withDigest(desc.digest), {
+        signal: opts.signal,
+        accept: [desc.mediaType, ...MANIFEST_ACCEPT],
+      });
+      bytes = child.bytes;
+      mediaType = child.mediaType;
+    }
+    return loadImage(this.blobSource(ref), bytes, { mediaType, signal: opts.signal });
+  }
+
+  /** A core BlobSource reading blobs of `repo` from the registry (verified, resumable). */
+  blobSource(repo: Reference): BlobSource {
+    return { openBlob: (descriptor, options = {}) => this.getBlob(repo, descriptor, options) };
+  }
+
+  /** Size of a blob in `repo`, or undefined when the repository does not have it. */
+  async headBlob(
+    repo: Reference,
+    digest: string,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<{ size: number } | undefined> {
+    const d = toDigest(digest);
+    const res = await this.transport.request({
+      registry: repo.registry,
+      method: 'HEAD',
+      path: `/v2/${repo.repository}/blobs/${d}`,
+      scopes: [pullScope(repo.repository)],
+      signal: opts.signal,
+      ok: [200, 404],
+      context: { ref: `${repo.name}@${d}`, resource: 'blob', digest: d },
+    });
+    dump(res.body);
+    if (res.status === 404) return undefined;
+    return { size: Number(res.header('content-length') ?? Number.NaN) };
+  }
+
+  /**
+   * Stream a blob, verified against the descriptor's digest and size (from `offset` only the
+   * size can be checked). Follows redirects; resumes with Range after a dropped connection.
+   */
+  async getBlob(
+    repo: Reference,
+    descriptor: Pick<Descriptor, 'digest' | 'size'>,
+    opts: { signal?: AbortSignal; onProgress?: (p: BlobProgress) => void; offset?: number } = {},
+  ): Promise<Readable> {
+    const digest = toDigest(descriptor.digest);
+    const context = { ref: `${repo.name}@${digest}`, resource: 'blob' as const, digest };
+    const open = (offset: number) =>
+      this.transport.request({
+        registry: repo.registry,
+        method: 'GET',
+        path: `/v2/${repo.repository}/blobs/${digest}`,
+        headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+        scopes: [pullScope(repo.repository)],
+        signal: opts.signal,
+        ok: [200, 206],
+        context,
+      });
+    const offset = opts.offset ?? 0;
+    const first = await open(offset);
+    return resumableBlobStream({
+      open,
+      first,
+      digest,
+      size: descriptor.size,
+      offset,
+      retry: this.retry,
+      signal: opts.signal,
+      context,
+      onProgress: opts.onProgress,
+      logger: this.logger,
+    });
+  }
+
+  /**
+   * Upload a blob unless `repo` has it (skipped), by mount from `mountFrom` on the same registry,
+   * else monolithic or chunked by size. `data` as a function can be re-opened to restart.
+   */
+  uploadBlob(
+    repo: Reference,
+    data: BlobData,
+    expected: { digest: string; size: number },
+    opts: UploadOptions = {},
+  ): Promise<UploadResult> {
+    return uploadBlob(
+      {
+        transport: this.transport,
+        repo,
+        retry: this.retry,
+        headBlob: (digest, signal) => this.headBlob(repo, digest, { signal }),
+        logger: this.logger,
+      },
+      data,
+      expected,
+      opts,
+    );
+  }
+
+  /** All tags of `repo`, following `Link` pagination (`n` is the page size). */
+  listTags(
+    repo: Reference,
+    opts: { n?: number; last?: string; signal?: AbortSignal } = {},
+  ): Promise<string[]> {
+    return listAll(this.transport, {
+      registry: repo.registry,
+      path: `/v2/${repo.repository}/tags/list${pageQuery(opts)}`,
+      field: 'tags',
+      scopes: [pullScope(repo.repository)],
+      signal: opts.signal,
+      context: { ref: repo.name, resource: 'tags' },
+    });
+  }
+
+  /** All repositories of a registry (`/v2/_catalog`), following pagination. */
+  catalog(opts: { registry: string; n?: number; last?: string; signal?: AbortSignal }): Promise<string[]> {
+    return listAll(this.transport, {
+      registry: opts.registry,
+      path: `/v2/_catalog${pageQuery(opts)}`,
+      field: 'repositories',
+      scopes: [CATALOG_SCOPE],
+      signal: opts.signal,
+      context: { ref: opts.registry, resource: 'catalog' },
+    });
+  }
+
+  /** Close idle connections. The client must not be used afterwards. */
+  async close(): Promise<void> {
+    await this.transport.close();
+  }
+}

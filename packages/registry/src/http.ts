@@ -1,0 +1,391 @@
+/**
+ * The HTTP layer of the registry client: undici keep-alive agents, per-registry base URL
+ * (TLS by default; plain `http://` only for loopback and registries marked insecure, after a
+ * TLS attempt), authentication (see auth.ts), retries with backoff (see retry.ts) for
+ * idempotent requests with replayable bodies, and redirects that never carry `Authorization`
+ * to another origin. Every failure becomes a typed RegistryError.
+ */
+import type { Readable } from 'node:stream';
+import { rootCertificates } from 'node:tls';
+import { OciDeltaError, registryApiHost } from '@ocidelta/core';
+import { Agent, type Dispatcher, request } from 'undici';
+import { Authenticator } from './auth.js';
+import { parseChallenges } from './challenge.js';
+import type { CredentialStore } from './credentials.js';
+import { abortError, networkError, type RegistryErrorContext, responseError } from './errors.js';
+import {
+  isRetryableError,
+  isRetryableStatus,
+  parseRetryAfter,
+  type RetryPolicy,
+  retryDelay,
+  sleep,
+} from './retry.js';
+import type { TokenHttp } from './token.js';
+
+/** Request body: buffers are replayable (retries, auth round trips), streams are not. */
+export type RequestBody = string | Uint8Array | Readable | AsyncIterable<Uint8Array>;
+
+/** One request to a registry. */
+export interface RegistryRequest {
+  /** Registry as in references (`docker.io`, `localhost:5000`). */
+  registry: string;
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+  /** Path under the registry's base URL (`/v2/...`), or an absolute URL (Location, Link). */
+  path: string;
+  headers?: Record<string, string>;
+  body?: RequestBody;
+  /** Token scopes this request needs. */
+  scopes: readonly string[];
+  signal?: AbortSignal;
+  /** Statuses returned to the caller; any other status throws (default: 200-299). */
+  ok?: readonly number[];
+  /** Context for errors. */
+  context: RegistryErrorContext;
+  /** Retry transient failures (default: GET/HEAD/PUT/DELETE with a replayable body). */
+  retry?: boolean;
+}
+
+/** A response whose status the caller accepted. The body must be consumed or dumped. */
+export interface RegistryResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+  /** Final URL (after redirects). */
+  url: string;
+  /** First value of a header (lowercase name). */
+  header(name: string): string | undefined;
+}
+
+export interface TransportOptions {
+  credentials: CredentialStore;
+  insecureRegistries: readonly string[];
+  ca?: string | Buffer;
+  userAgent: string;
+  retry: RetryPolicy;
+  allowCrossHostCredentials: boolean;
+  oauth2PasswordGrant: boolean;
+  logger?: (msg: string) => void;
+  now?: () => number;
+}
+
+/** What the transport knows about one registry. */
+export interface RegistryEndpoint {
+  registry: string;
+  /** `https://host[:port]` or `http://host[:port]`. */
+  base: string;
+  hostname: string;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 10;
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Strip the query (may hold signed storage URLs) for logs. */
+function logUrl(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : `${url.slice(0, q)}?...`;
+}
+
+/** Read at most `limit` bytes of a body as text, then discard the rest. */
+export async function readText(body: Readable, limit = ERROR_BODY_LIMIT): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      const b = chunk as Buffer;
+      if (size < limit) chunks.push(b.subarray(0, limit - size));
+      size += b.length;
+    }
+  } catch {
+    // a body cut short is still worth showing
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Discard a body so the connection can be reused. */
+export function dump(body: Readable): void {
+  body.on('error', () => {});
+  body.resume();
+}
+
+function isAbort(err: unknown, signal?: AbortSignal): boolean {
+  if (signal?.aborted) return true;
+  const e = err as { name?: string; code?: string };
+  return e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED' || e?.code === 'ABORT_ERR';
+}
+
+function replayable(body: RequestBody | undefined): body is string | Uint8Array | undefined {
+  return body === undefined || typeof body === 'string' || body instanceof Uint8Array;
+}
+
+/** Sends registry requests. One per client; owns the connection pools. */
+export class Transport {
+  readonly auth: Authenticator;
+  private readonly endpoints = new Map<string, Promise<RegistryEndpoint>>();
+  private readonly insecure: Set<string>;
+  private verified: Agent | undefined;
+  private unverified: Agent | undefined;
+
+  constructor(private readonly options: TransportOptions) {
+    this.insecure = new Set(options.insecureRegistries.map((r) => r.toLowerCase()));
+    const tokenHttp: TokenHttp = async (req) => {
+      const res = await this.send(req.url, req.method, req.headers, req.body, {
+        signal: req.signal,
+        retry: true,
+        context: { url: req.url, method: req.method, resource: 'token' },
+        authOrigin: undefined,
+        authorization: undefined,
+      });
+      return { status: res.status, body: await readText(res.body, 1024 * 1024) };
+    };
+    this.auth = new Authenticator(tokenHttp, options.credentials, {
+      allowCrossHostCredentials: options.allowCrossHostCredentials,
+      oauth2PasswordGrant: options.oauth2PasswordGrant,
+      logger: options.logger,
+      now: options.now,
+    });
+  }
+
+  private isInsecure(hostport: string): boolean {
+    const h = hostport.toLowerCase();
+    return this.insecure.has(h) || this.insecure.has(h.replace(/:\d+$/, ''));
+  }
+
+  private agentFor(url: URL): Dispatcher {
+    if (url.protocol === 'https:' && this.isInsecure(url.host)) {
+      this.unverified ??= new Agent({
+        connect: { rejectUnauthorized: false },
+        keepAliveTimeout: 30_000,
+      });
+      return this.unverified;
+    }
+    this.verified ??= new Agent({
+      connect: this.options.ca ? { ca: [...rootCertificates, this.options.ca.toString()] } : {},
+      keepAliveTimeout: 30_000,
+    });
+    return this.verified;
+  }
+
+  /**
+   * Find the registry's base URL and its authentication challenge with `GET /v2/`. TLS first;
+   * plain HTTP only for loopback hosts and insecure registries when TLS fails to connect.
+   */
+  endpoint(registry: string, signal?: AbortSignal): Promise<RegistryEndpoint> {
+    let p = this.endpoints.get(registry);
+    if (!p) {
+      p = this.ping(registry, signal);
+      this.endpoints.set(registry, p);
+      p.catch(() => this.endpoints.delete(registry));
+    }
+    return p;
+  }
+
+  private async ping(registry: string, signal?: AbortSignal): Promise<RegistryEndpoint> {
+    const host = registryApiHost(registry);
+    const plainAllowed = isLoopbackHost(host) || this.isInsecure(host) || this.isInsecure(registry);
+    const schemes = plainAllowed ? ['https', 'http'] : ['https'];
+    for (const [i, scheme] of schemes.entries()) {
+      const last = i === schemes.length - 1;
+      const base = `${scheme}://${host}`;
+      const url = `${base}/v2/`;
+      let res: RegistryResponse;
+      try {
+        res = await this.send(url, 'GET', {}, undefined, {
+          signal,
+          retry: last,
+          context: { ref: registry, url, method: 'GET', resource: 'ping' },
+          authOrigin: undefined,
+          authorization: undefined,
+          rawErrors: !last,
+        });
+      } catch (err) {
+        if (!last && !isAbort(err, signal)) {
+          this.options.logger?.(`${url}: ${(err as Error).message}; trying plain HTTP`);
+          continue;
+        }
+        throw err;
+      }
+      const challenges = res.status === 401 ? parseChallenges(res.headers['www-authenticate']) : [];
+      if (res.status >= 500) {
+        throw responseError(res.status, await readText(res.body), {
+          ref: registry,
+          url,
+          method: 'GET',
+          resource: 'ping',
+        });
+      }
+      dump(res.body);
+      const endpoint: RegistryEndpoint = { registry, base, hostname: new URL(base).hostname };
+      this.auth.setChallenges(registry, challenges);
+      return endpoint;
+    }
+    throw new Error('unreachable');
+  }
+
+  /** Send a registry request with auth, retries and redirects; throws on unaccepted statuses. */
+  async request(req: RegistryRequest): Promise<RegistryResponse> {
+    const ep = await this.endpoint(req.registry, req.signal);
+    const url = /^https?:\/\//i.test(req.path) ? req.path : `${ep.base}${req.path}`;
+    const context: RegistryErrorContext = {
+      ...req.context,
+      method: req.method,
+      url: logUrl(url).replace('?...', ''),
+    };
+    const canReplay = replayable(req.body);
+    const idempotent =
+      req.method === 'GET' || req.method === 'HEAD' || req.method === 'PUT' || req.method === 'DELETE';
+    const retry = (req.retry ?? idempotent) && canReplay;
+    let scopes = req.scopes;
+    let authorization = await this.auth.header(ep, scopes, req.signal);
+    for (let round = 0; ; round++) {
+      const res = await this.send(url, req.method, req.headers ?? {}, req.body, {
+        signal: req.signal,
+        retry,
+        context,
+        authOrigin: ep.base,
+        authorization,
+      });
+      if (res.status === 401 && round === 0 && canReplay) {
+        const next = await this.auth.onUnauthorized(
+          ep,
+          scopes,
+          res.headers['www-authenticate'],
+          authorization,
+          req.signal,
+        );
+        if (next !== undefined) {
+          dump(res.body);
+          scopes = next.scopes;
+          authorization = next.authorization;
+          continue;
+        }
+      }
+      const ok = req.ok ?? [];
+      if ((req.ok === undefined && res.status >= 200 && res.status < 300) || ok.includes(res.status))
+        return res;
+      const text = req.method === 'HEAD' ? '' : await readText(res.body);
+      if (req.method === 'HEAD') dump(res.body);
+      throw responseError(res.status, text, context, this.auth.hint(ep, res.status, authorization));
+    }
+  }
+
+  /**
+   * One logical send: retries transient failures when `retry`, follows redirects for GET/HEAD
+   * (Authorization only to `authOrigin`).
+   */
+  private async send(
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    body: RequestBody | undefined,
+    o: {
+      signal?: AbortSignal;
+      retry: boolean;
+      context: RegistryErrorContext;
+      authOrigin: string | undefined;
+      authorization: string | undefined;
+      rawErrors?: boolean;
+    },
+  ): Promise<RegistryResponse> {
+    const policy = this.options.retry;
+    for (let attempt = 0; ; attempt++) {
+      let res: RegistryResponse;
+      try {
+        res = await this.sendFollowing(url, method, headers, body, o);
+      } catch (err) {
+        if (isAbort(err, o.signal)) throw abortError(o.context, o.signal?.reason ?? err);
+        // Our own errors (e.g. a request body failing verification) pass through untouched.
+        if (err instanceof OciDeltaError) throw err;
+        const delay = o.retry && isRetryableError(err) ? retryDelay(attempt, policy) : undefined;
+        if (delay === undefined) throw o.rawErrors ? err : networkError(err, o.context);
+        this.options.logger?.(
+          `${method} ${logUrl(url)}: ${(err as { code?: string }).code ?? (err as Error).message}; retry ${attempt + 1}/${policy.max} in ${Math.round(delay)} ms`,
+        );
+        await this.wait(delay, o);
+        continue;
+      }
+      if (o.retry && isRetryableStatus(res.status)) {
+        const retryAfter = parseRetryAfter(res.header('retry-after'));
+        const delay = retryDelay(attempt, policy, retryAfter);
+        if (delay !== undefined) {
+          dump(res.body);
+          this.options.logger?.(
+            `${method} ${logUrl(url)} -> ${res.status}; retry ${attempt + 1}/${policy.max} in ${Math.round(delay)} ms`,
+          );
+          await this.wait(delay, o);
+          continue;
+        }
+      }
+      return res;
+    }
+  }
+
+  private async wait(ms: number, o: { signal?: AbortSignal; context: RegistryErrorContext }): Promise<void> {
+    try {
+      await sleep(ms, o.signal);
+    } catch (err) {
+      throw abortError(o.context, err);
+    }
+  }
+
+  private async sendFollowing(
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    body: RequestBody | undefined,
+    o: { signal?: AbortSignal; authOrigin: string | undefined; authorization: string | undefined },
+  ): Promise<RegistryResponse> {
+    let current = new URL(url);
+    let authorization = o.authorization;
+    for (let hop = 0; ; hop++) {
+      if (authorization !== undefined && current.origin !== o.authOrigin) authorization = undefined;
+      const h: Record<string, string> = { 'user-agent': this.options.userAgent, ...headers };
+      if (authorization !== undefined) h.authorization = authorization;
+      const r = await request(current, {
+        method: method as Dispatcher.HttpMethod,
+        headers: h,
+        body: body as Dispatcher.DispatchOptions['body'],
+        dispatcher: this.agentFor(current),
+        signal: o.signal,
+      });
+      this.options.logger?.(`${method} ${logUrl(current.href)} -> ${r.statusCode}`);
+      const location = first(r.headers.location);
+      const follow = (method === 'GET' || method === 'HEAD') && REDIRECTS.has(r.statusCode) && location;
+      if (follow && hop < MAX_REDIRECTS) {
+        dump(r.body);
+        const next = new URL(location, current);
+        // Never downgrade from TLS to plain HTTP on a redirect.
+        if (current.protocol === 'https:' && next.protocol !== 'https:') {
+          throw new Error(`refusing redirect from ${current.origin} to ${next.origin}`);
+        }
+        current = next;
+        continue;
+      }
+      const responseHeaders = r.headers;
+      return {
+        status: r.statusCode,
+        headers: responseHeaders,
+        body: r.body,
+        url: current.href,
+        header: (name: string) => first(responseHeaders[name.toLowerCase()]),
+      };
+    }
+  }
+
+  /** Close the connection pools. */
+  async close(): Promise<void> {
+    await Promise.all([this.verified?.close(), this.unverified?.close()]);
+    this.verified = undefined;
+    this.unverified = undefined;
+  }
+}

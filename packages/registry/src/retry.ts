@@ -1,0 +1,138 @@
+/**
+ * Retry policy for registry requests: which statuses and connection errors are transient,
+ * exponential backoff with jitter, `Retry-After` (seconds or HTTP date), and a bound on both
+ * attempts and waiting. The math is pure; `sleep` is the only I/O.
+ */
+
+/** Retry settings (all optional in client options). */
+export interface RetryPolicy {
+  /** Retries after the first attempt (default 4, so at most 5 attempts). */
+  max: number;
+  /** First backoff in ms (default 200); doubles each retry. */
+  baseMs: number;
+  /** Cap of one backoff in ms (default 10 000). */
+  maxMs: number;
+  /** Longest `Retry-After` honored in ms (default 60 000); beyond it the request fails at once. */
+  maxRetryAfterMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = {
+  max: 4,
+  baseMs: 200,
+  maxMs: 10_000,
+  maxRetryAfterMs: 60_000,
+};
+
+/** Complete a partial policy with defaults, clamping nonsense (negative values) to 0. */
+export function retryPolicy(partial: Partial<RetryPolicy> = {}): RetryPolicy {
+  const p = { ...DEFAULT_RETRY_POLICY, ...partial };
+  return {
+    max: Math.max(0, Math.floor(p.max)),
+    baseMs: Math.max(0, p.baseMs),
+    maxMs: Math.max(0, p.maxMs),
+    maxRetryAfterMs: Math.max(0, p.maxRetryAfterMs),
+  };
+}
+
+const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+
+/** True for statuses worth retrying: 408, 429, 500, 502, 503, 504. */
+export function isRetryableStatus(status: number): boolean {
+  return RETRYABLE_STATUS.has(status);
+}
+
+const RETRYABLE_ERROR_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+/**
+ * True for connection-level failures (reset, refused, timeouts, socket closed mid-body),
+ * looking through `cause` chains. Aborts and HTTP-level errors are not retryable here.
+ */
+export function isRetryableError(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e !== null && typeof e === 'object'; depth++) {
+    const o = e as { code?: unknown; name?: unknown; cause?: unknown };
+    if (o.name === 'AbortError') return false;
+    if (typeof o.code === 'string' && RETRYABLE_ERROR_CODES.has(o.code)) return true;
+    if (o.name === 'SocketError') return true;
+    e = o.cause;
+  }
+  return false;
+}
+
+/**
+ * Parse a `Retry-After` value: delta-seconds or an HTTP date. Returns the wait in ms (>= 0),
+ * or undefined when absent or unparsable.
+ */
+export function parseRetryAfter(value: string | undefined, nowMs: number = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (v === '') return undefined;
+  if (/^\d+$/.test(v)) return Number.parseInt(v, 10) * 1000;
+  const when = Date.parse(v);
+  if (Number.isNaN(when)) return undefined;
+  return Math.max(0, when - nowMs);
+}
+
+/**
+ * Backoff before retry number `attempt` (0 for the first retry): `baseMs * 2^attempt` capped at
+ * `maxMs`, with "equal jitter" (half fixed, half random) so concurrent clients spread out.
+ */
+export function backoffDelay(
+  attempt: number,
+  policy: RetryPolicy,
+  random: () => number = Math.random,
+): number {
+  const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, attempt));
+  return ceiling / 2 + random() * (ceiling / 2);
+}
+
+/**
+ * Decide the wait before retry `attempt` (0-based). Returns undefined when the request must not
+ * be retried: attempts exhausted, or the server asks to wait longer than `maxRetryAfterMs`.
+ * A `Retry-After` longer than the backoff wins over it.
+ */
+export function retryDelay(
+  attempt: number,
+  policy: RetryPolicy,
+  retryAfterMs?: number,
+  random: () => number = Math.random,
+): number | undefined {
+  if (attempt >= policy.max) return undefined;
+  if (retryAfterMs !== undefined && retryAfterMs > policy.maxRetryAfterMs) return undefined;
+  const backoff = backoffDelay(attempt, policy, random);
+  return retryAfterMs === undefined ? backoff : Math.max(backoff, retryAfterMs);
+}
+
+/** Wait `ms`, rejecting with the signal's reason when aborted. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,207 @@
+// RegistryClient against the real docker-registry (distribution 2.8) without auth: manifests
+// put/get/head/delete, blob upload (monolithic, chunked, mount, skip), blob download, tags,
+// catalog, and images pushed/read back by the real skopeo.
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { isOciDeltaError, MediaType, Reference } from '@ocidelta/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haveBinaries } from '../../../test-support/binaries.js';
+import { RegistryClient } from '../src/index.js';
+import {
+  buildTestLayout,
+  pseudoRandom,
+  type RunningRegistry,
+  skopeoInspectRaw,
+  skopeoListTags,
+  skopeoPushLayout,
+  startRegistry,
+  tarFiles,
+} from './harness/index.js';
+
+const sha256 = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+async function readAll(s: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+  } catch (err) {
+    return isOciDeltaError(err) ? err.code : `non-typed: ${String(err)}`;
+  }
+  return undefined;
+}
+
+/** A small image (config + one gzip layer) as blobs plus manifest bytes. */
+async function makeImage(label: string) {
+  const layer = gzipSync(await tarFiles({ 'hello.txt': `hello ${label}\n` }));
+  const diffId = sha256(await tarFiles({ 'hello.txt': `hello ${label}\n` }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [diffId] },
+      config: { Labels: { label } },
+    }),
+  );
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: { mediaType: MediaType.OciConfig, digest: sha256(config), size: config.length },
+      layers: [{ mediaType: MediaType.OciLayerGzip, digest: sha256(layer), size: layer.length }],
+    }),
+  );
+  return { layer, config, manifest };
+}
+
+describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('RegistryClient, registry without auth', () => {
+  let reg: RunningRegistry;
+  let client: RegistryClient;
+  let tmp: string;
+  const ref = (s: string) => Reference.parse(`${reg.host}/${s}`);
+
+  beforeAll(async () => {
+    reg = await startRegistry({ auth: 'none', deleteEnabled: true });
+    client = new RegistryClient({ useDockerConfig: false });
+    tmp = await mkdtemp(join(tmpdir(), 'ocidelta-client-'));
+  });
+  afterAll(async () => {
+    await client?.close();
+    await reg?.stop();
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('pushes blobs and a manifest that skopeo reads back byte for byte', async () => {
+    const img = await makeImage('one');
+    const repo = ref('app/one:v1');
+    const up1 = await client.uploadBlob(repo, img.layer, {
+      digest: sha256(img.layer),
+      size: img.layer.length,
+    });
+    expect(up1).toEqual({ digest: sha256(img.layer), mounted: false, skipped: false });
+    const up2 = await client.uploadBlob(repo, Readable.from([img.config]), {
+      digest: sha256(img.config),
+      size: img.config.length,
+    });
+    expect(up2.skipped).toBe(false);
+    const again = await client.uploadBlob(repo, img.layer, {
+      digest: sha256(img.layer),
+      size: img.layer.length,
+    });
+    expect(again.skipped).toBe(true);
+
+    const digest = await client.putManifest(repo, img.manifest, MediaType.OciManifest);
+    expect(digest).toBe(sha256(img.manifest));
+    const raw = await skopeoInspectRaw(`${reg.host}/app/one:v1`);
+    expect(sha256(Buffer.from(raw))).toBe(digest);
+
+    const got = await client.getManifest(repo);
+    expect(got.digest).toBe(digest);
+    expect(got.mediaType).toBe(MediaType.OciManifest);
+    expect(got.bytes.equals(img.manifest)).toBe(true);
+
+    const head = await client.headManifest(repo);
+    expect(head).toEqual({ digest, mediaType: MediaType.OciManifest, size: img.manifest.length });
+    expect(await client.headManifest(ref('app/one:missing'))).toBeUndefined();
+    expect(await codeOf(client.getManifest(ref('app/one:missing')))).toBe('ERR_MANIFEST_UNKNOWN');
+
+    const blob = await readAll(
+      await client.getBlob(repo, { digest: sha256(img.layer), size: img.layer.length }),
+    );
+    expect(blob.equals(img.layer)).toBe(true);
+    expect(await client.headBlob(repo, sha256(img.layer))).toEqual({ size: img.layer.length });
+    expect(await client.headBlob(repo, sha256(Buffer.from('nope')))).toBeUndefined();
+  });
+
+  it('uploads large blobs in chunks and mounts across repositories', async () => {
+    const big = pseudoRandom(300_000, 'chunked');
+    const repo = ref('app/chunked:latest');
+    const events: number[] = [];
+    const res = await client.uploadBlob(
+      repo,
+      async () => Readable.from([big.subarray(0, 100_001), big.subarray(100_001)]),
+      { digest: sha256(big), size: big.length },
+      { chunkSize: 64 * 1024, onProgress: (p) => events.push(p.done) },
+    );
+    expect(res).toEqual({ digest: sha256(big), mounted: false, skipped: false });
+    expect(events.at(-1)).toBe(big.length);
+    const back = await readAll(await client.getBlob(repo, { digest: sha256(big), size: big.length }));
+    expect(sha256(back)).toBe(sha256(big));
+
+    const other = ref('other/place:latest');
+    const mounted = await client.uploadBlob(
+      other,
+      () => Promise.reject(new Error('data must not be read when mounting')),
+      { digest: sha256(big), size: big.length },
+      { mountFrom: repo },
+    );
+    expect(mounted).toEqual({ digest: sha256(big), mounted: true, skipped: false });
+    expect(await client.headBlob(other, sha256(big))).toEqual({ size: big.length });
+  });
+
+  it('refuses data that does not match the expected digest and commits nothing', async () => {
+    const data = pseudoRandom(10_000, 'bad');
+    const wrong = sha256(Buffer.from('something else'));
+    const repo = ref('app/bad:latest');
+    expect(
+      await codeOf(client.uploadBlob(repo, Readable.from([data]), { digest: wrong, size: data.length })),
+    ).toBe('ERR_DIGEST_MISMATCH');
+    expect(await client.headBlob(repo, wrong)).toBeUndefined();
+    expect(await client.headBlob(repo, sha256(data))).toBeUndefined();
+  });
+
+  it('lists tags and the catalog, deletes manifests', async () => {
+    const img = await makeImage('tags');
+    const repo = ref('app/tags:a');
+    await client.uploadBlob(repo, img.layer, { digest: sha256(img.layer), size: img.layer.length });
+    await client.uploadBlob(repo, img.config, { digest: sha256(img.config), size: img.config.length });
+    for (const t of ['a', 'b', 'c'])
+      await client.putManifest(repo.withTag(t), img.manifest, MediaType.OciManifest);
+    const tags = await client.listTags(repo);
+    expect([...tags].sort()).toEqual(['a', 'b', 'c']);
+    expect([...tags].sort()).toEqual([...(await skopeoListTags(`${reg.host}/app/tags`))].sort());
+    const repos = await client.catalog({ registry: reg.host });
+    expect(repos).toContain('app/tags');
+    expect(await codeOf(client.listTags(ref('no/such')))).toBe('ERR_NAME_UNKNOWN');
+
+    await client.deleteManifest(repo.withTag('b'));
+    expect(await client.headManifest(repo.withTag('a'))).toBeUndefined();
+    expect(await codeOf(client.deleteManifest(repo.withTag('a')))).toBe('ERR_MANIFEST_UNKNOWN');
+  });
+
+  it('resolves a platform from an index pushed by skopeo and streams verified layers', async () => {
+    const layout = await buildTestLayout(
+      join(tmp, 'multi'),
+      [
+        { platform: { os: 'linux', architecture: 'amd64' }, label: 'x86' },
+        { platform: { os: 'linux', architecture: 'arm64', variant: 'v8' }, label: 'arm' },
+      ],
+      { tag: 'multi' },
+    );
+    await skopeoPushLayout(layout, reg.host, 'app/multi:1');
+    const r = ref('app/multi:1');
+    const top = await client.headManifest(r);
+    expect(top?.digest).toBe(layout.digest);
+    expect(top?.mediaType).toBe(MediaType.OciIndex);
+    const arm = layout.images[1]!;
+    const image = await client.resolveImage(r, { platform: { os: 'linux', architecture: 'arm64' } });
+    expect(image.digest).toBe(arm.digest);
+    expect(image.config.architecture).toBe('arm64');
+    expect(image.layers.map((l) => l.digest)).toEqual(arm.layers.map((l) => l.digest));
+    const stored = await readAll(await image.layers[0]!.compressed());
+    expect(sha256(stored)).toBe(arm.layers[0]!.digest);
+    const both = await client.getIndexOrImage(r);
+    expect(both.kind).toBe('index');
+    expect(await codeOf(client.resolveImage(r, { platform: { os: 'linux', architecture: 's390x' } }))).toBe(
+      'ERR_PLATFORM_NOT_FOUND',
+    );
+  });
+});
