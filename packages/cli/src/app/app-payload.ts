@@ -1,0 +1,187 @@
+/**
+ * The two payload files of an `app` artifact (design.md section 3), written as streamed
+ * `.tar.gz` files with atomic renames:
+ * - `manifests.tar.gz`: `manifests/<compose file>`;
+ * - `images.tar.gz`: `images/<image-id>/{url-new.txt,url-current.txt,sums-new.txt,
+ *   sums-current.txt,image.img[,deep_delta]}` per image.
+ * Plus the artifact meta-data object the device requires.
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { OciDeltaError } from '@ocidelta/core';
+import { pack as tarPack } from 'tar-stream';
+
+/** One `images/<id>/` directory. */
+export interface ImagePayload {
+  /** Directory name: hex of the new image's manifest digest. */
+  id: string;
+  urlNew: string;
+  /** Same as urlNew for a full image. */
+  urlCurrent: string;
+  sumNew: string;
+  sumCurrent: string;
+  /** The image.img file on disk (docker-archive, full or deep delta). */
+  imageFile: string;
+  deepDelta: boolean;
+}
+
+/** The meta-data of an app artifact; the device requires the first four non-empty. */
+export interface AppMetaData {
+  application_name: string;
+  orchestrator: 'docker-compose';
+  platform: string;
+  /** Format version of the app payload; the device accepts only "1". */
+  version: '1';
+  images: string[];
+}
+
+export function appMetaData(applicationName: string, platform: string, imageIds: string[]): AppMetaData {
+  return {
+    application_name: applicationName,
+    orchestrator: 'docker-compose',
+    platform,
+    version: '1',
+    images: [...new Set(imageIds)].sort(),
+  };
+}
+
+/** A tar entry: a directory, in-memory content, or a file streamed from disk. */
+export type TarEntry =
+  | { name: string; type: 'directory' }
+  | { name: string; type: 'file'; data: Buffer | string }
+  | { name: string; type: 'file'; path: string; onProgress?: (done: number, total: number) => void };
+
+const MTIME = new Date(0);
+
+/**
+ * Write `entries` as a gzip-compressed tar to `target`, atomically (temp file + rename). The
+ * gzip level defaults to 6. Returns the size of the written file.
+ */
+export async function writeTarGz(
+  target: string,
+  entries: Iterable<TarEntry> | AsyncIterable<TarEntry>,
+  options: { signal?: AbortSignal; level?: number } = {},
+): Promise<number> {
+  const temp = join(dirname(target), `.tmp-${basename(target)}-${randomBytes(6).toString('hex')}`);
+  const packer = tarPack();
+  const gzip = createGzip({ level: options.level ?? 6 });
+  const done = pipeline(packer, gzip, createWriteStream(temp), { signal: options.signal });
+  const feed = async () => {
+    for await (const entry of entries) {
+      options.signal?.throwIfAborted();
+      if (entry.type === 'directory') {
+        await new Promise<void>((res, rej) =>
+          packer.entry(
+            { name: `${entry.name.replace(/\/$/, '')}/`, type: 'directory', mode: 0o755, mtime: MTIME },
+            (err) => (err ? rej(err) : res()),
+          ),
+        );
+      } else if ('data' in entry) {
+        const data = Buffer.from(entry.data);
+        await new Promise<void>((res, rej) =>
+          packer.entry({ name: entry.name, size: data.length, mode: 0o644, mtime: MTIME }, data, (err) =>
+            err ? rej(err) : res(),
+          ),
+        );
+      } else {
+        const size = (await stat(entry.path)).size;
+        await new Promise<void>((res, rej) => {
+          const sink = packer.entry({ name: entry.name, size, mode: 0o644, mtime: MTIME }, (err) =>
+            err ? rej(err) : res(),
+          );
+          const source = createReadStream(entry.path);
+          let read = 0;
+          source.on('data', (c) => {
+            read += c.length;
+            entry.onProgress?.(read, size);
+          });
+          pipeline(source, sink, { signal: options.signal }).catch(rej);
+        });
+      }
+    }
+    packer.finalize();
+  };
+  try {
+    await Promise.all([
+      feed().catch((err) => {
+        packer.destroy(err);
+        throw err;
+      }),
+      done,
+    ]);
+    await rename(temp, target);
+  } catch (err) {
+    await rm(temp, { force: true });
+    if (err instanceof OciDeltaError || options.signal?.aborted) throw err;
+    throw new OciDeltaError(
+      'ERR_INPUT',
+      `cannot write ${target}: ${(err as Error).message}`,
+      { path: target },
+      {
+        cause: err,
+      },
+    );
+  }
+  return (await stat(target)).size;
+}
+
+/** The entries of `images.tar.gz`, in a stable order (ids sorted). */
+export function imagesEntries(
+  images: ImagePayload[],
+  onProgress?: (id: string, done: number, total: number) => void,
+): TarEntry[] {
+  const entries: TarEntry[] = [{ name: 'images', type: 'directory' }];
+  const seen = new Set<string>();
+  for (const img of [...images].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    if (seen.has(img.id)) continue;
+    seen.add(img.id);
+    if (!/^[0-9a-f]{64}$/.test(img.id)) {
+      throw new OciDeltaError('ERR_INPUT', `invalid image id "${img.id}"`, { id: img.id });
+    }
+    const dir = `images/${img.id}`;
+    entries.push(
+      { name: dir, type: 'directory' },
+      { name: `${dir}/url-new.txt`, type: 'file', data: img.urlNew },
+      { name: `${dir}/url-current.txt`, type: 'file', data: img.urlCurrent },
+      { name: `${dir}/sums-new.txt`, type: 'file', data: img.sumNew },
+      { name: `${dir}/sums-current.txt`, type: 'file', data: img.sumCurrent },
+    );
+    if (img.deepDelta) entries.push({ name: `${dir}/deep_delta`, type: 'file', data: '' });
+    entries.push({
+      name: `${dir}/image.img`,
+      type: 'file',
+      path: img.imageFile,
+      onProgress: onProgress ? (d, t) => onProgress(img.id, d, t) : undefined,
+    });
+  }
+  return entries;
+}
+
+/** Write `images.tar.gz`. */
+export function writeImagesTarGz(
+  target: string,
+  images: ImagePayload[],
+  options: { signal?: AbortSignal; onProgress?: (id: string, done: number, total: number) => void } = {},
+): Promise<number> {
+  return writeTarGz(target, imagesEntries(images, options.onProgress), { signal: options.signal });
+}
+
+/** Write `manifests.tar.gz` with `manifests/<name>` for each compose file. */
+export function writeManifestsTarGz(
+  target: string,
+  files: { name: string; data: Buffer | string }[],
+  options: { signal?: AbortSignal } = {},
+): Promise<number> {
+  const entries: TarEntry[] = [{ name: 'manifests', type: 'directory' }];
+  for (const f of files) {
+    if (!/^[\w\-.]+$/.test(f.name)) {
+      throw new OciDeltaError('ERR_INPUT', `invalid compose file name "${f.name}"`, { name: f.name });
+    }
+    entries.push({ name: `manifests/${f.name}`, type: 'file', data: f.data });
+  }
+  return writeTarGz(target, entries, options);
+}

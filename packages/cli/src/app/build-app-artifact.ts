@@ -1,0 +1,502 @@
+/**
+ * `buildAppArtifact(options)`: the app pipeline as a library function. Compose file -> per
+ * service image (registry or archive) -> plan against the previous release -> image.img per
+ * image (full docker-archive or deep delta) -> images.tar.gz + manifests.tar.gz -> Mender
+ * artifact -> optional upload, deployment and release record. Emits progress events.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import {
+  type Digest,
+  type Image,
+  isOciDeltaError,
+  OciDeltaError,
+  writeArtifact,
+  writeDockerArchive,
+} from '@ocidelta/core';
+import { buildDeepDelta } from '@ocidelta/delta';
+import { appMetaData, type ImagePayload, writeImagesTarGz, writeManifestsTarGz } from './app-payload.js';
+import { AppCache } from './cache.js';
+import { readCompose, rewriteImages } from './compose.js';
+import { type ImageResolver, readServiceFile, tagOf } from './image-sources.js';
+import { MenderServer } from './mender-server.js';
+import { type AppOptions, resolveOptions } from './options.js';
+import { fullImageSize, planMode, type ServicePlan } from './plan.js';
+import { findPreviousRelease, type PreviousRelease } from './previous-release.js';
+import type { AppEvent, AppEventListener } from './progress.js';
+import { createRegistryResolver } from './registry-resolver.js';
+import type { Delivery, ReleaseMetadata } from './release-metadata.js';
+import {
+  artifactFileFor,
+  artifactNameFor,
+  composeVersion,
+  defaultSoftwareName,
+  findRepo,
+  readVersionFile,
+  versionProvideKey,
+} from './versioning.js';
+
+export interface BuildAppOptions extends AppOptions {
+  /** Progress and log events. */
+  onEvent?: AppEventListener;
+  /** How registry refs are resolved (default: the @ocidelta/registry client). */
+  resolver?: ImageResolver;
+}
+
+export interface BuildAppResult {
+  softwareName: string;
+  version: string;
+  artifactName: string;
+  /** The written artifact (undefined in a dry run). */
+  artifactFile?: string;
+  artifactSize?: number;
+  previous?: { source: PreviousRelease['source']; label: string; version?: string };
+  /** The version the artifact depends on (delta artifacts). */
+  dependsOnVersion?: string;
+  services: ServicePlan[];
+  dryRun: boolean;
+  uploaded: boolean;
+  /** False when the server already had the artifact and it was skipped. */
+  uploadSkippedExisting?: boolean;
+  deployment?: { group: string; id?: string };
+  /** Path of the recorded previous-release metadata, when recorded. */
+  recorded?: string;
+  /** The release metadata (what is or would be recorded). */
+  metadata: ReleaseMetadata;
+  warnings: string[];
+}
+
+interface Prepared {
+  plan: ServicePlan;
+  next: Image;
+  current?: Image;
+  delivery: Delivery;
+}
+
+/** Build (and optionally upload and deploy) the app artifact described by `options`. */
+export async function buildAppArtifact(options: BuildAppOptions): Promise<BuildAppResult> {
+  const opts = resolveOptions(options);
+  const { signal } = opts;
+  const warnings: string[] = [];
+  const emit = (e: AppEvent) => options.onEvent?.(e);
+  const info = (message: string, service?: string) => emit({ type: 'log', level: 'info', message, service });
+  const warn = (message: string, service?: string) => {
+    warnings.push(service ? `[${service}] ${message}` : message);
+    emit({ type: 'log', level: 'warn', message, service });
+  };
+
+  const compose = await readCompose(opts.composeFile);
+  const serviceNames = new Set(compose.services.map((s) => s.name));
+  for (const [kind, map] of [
+    ['--service-file', opts.serviceFiles],
+    ['--service-image', opts.serviceImages],
+  ] as const) {
+    for (const name of Object.keys(map)) {
+      if (!serviceNames.has(name)) {
+        throw new OciDeltaError(
+          'ERR_INVALID_OPTIONS',
+          `${kind} ${name}: no service "${name}" in ${opts.composeFile} (services: ${[...serviceNames].join(', ')})`,
+          { service: name, path: opts.composeFile },
+        );
+      }
+    }
+  }
+  for (const name of Object.keys(opts.serviceFiles)) {
+    if (opts.serviceImages[name] !== undefined) {
+      warn(`both --service-file and --service-image given: using the file ${opts.serviceFiles[name]}`, name);
+    }
+  }
+
+  const repo = await findRepo(dirname(opts.composeFile));
+  const version =
+    opts.version ??
+    composeVersion(await readVersionFile(repo.root), { release: opts.release, head: repo.head });
+  const softwareName = opts.manifestName ?? defaultSoftwareName(repo.root, opts.composeFile);
+  const artifactName = artifactNameFor(softwareName, version);
+  const artifactFile = artifactFileFor(artifactName, opts.cwd, opts.artifactFilename);
+  info(`${artifactName}: ${compose.services.length} service(s), platform ${opts.platform}`);
+
+  const cache = opts.cache ? await AppCache.open(opts.cacheDir) : undefined;
+  const previous = await findPreviousRelease({
+    cacheMetadataFile: cache?.metadataFile(softwareName),
+    previousManifest: opts.previousManifest,
+    previousVersion: opts.previousVersion,
+    release: opts.release,
+    currentVersion: version,
+    composeFile: opts.composeFile,
+    repoRoot: repo.root,
+    inGit: repo.gitDir !== undefined,
+    warn: (m) => warn(m),
+  });
+  if (previous) info(`previous release ${previous.version ?? '(version unknown)'} from ${previous.label}`);
+  else info('no previous release: every image ships full');
+
+  let resolverPromise: Promise<ImageResolver> | undefined;
+  const resolver = () => {
+    resolverPromise ??= options.resolver
+      ? Promise.resolve(options.resolver)
+      : createRegistryResolver(opts.registry ?? {}, opts.env);
+    return resolverPromise;
+  };
+
+  /** Load an image: from the cache when present, else from the registry (into the cache unless dry run). */
+  const loadImage = async (ref: string, hash: Digest, service: string): Promise<Image> => {
+    const cached = await cache?.image(hash);
+    if (cached) return cached;
+    const remote = await (await resolver()).image(ref, hash, opts.platform, signal);
+    if (!cache || opts.dryRun) return remote;
+    return cache.add(remote, {
+      ref,
+      signal,
+      onProgress: (p) =>
+        emit({
+          type: 'progress',
+          phase: 'pull',
+          label: `${service} ${p.digest.slice(7, 19)}`,
+          done: p.done,
+          total: p.total,
+        }),
+    });
+  };
+
+  // 1. Resolve every service's new and current image and plan it.
+  const prepared: Prepared[] = [];
+  const finalRefs = new Map<string, string>();
+  for (const svc of compose.services) {
+    signal?.throwIfAborted();
+    const prev = previous?.services.get(svc.name);
+    let ref: string;
+    let hash: Digest;
+    let next: Image;
+    let origin: ServicePlan['origin'];
+    const file = opts.serviceFiles[svc.name];
+    if (file) {
+      const fromFile = await readServiceFile(file, svc.name, svc.image, opts.platform);
+      ref = fromFile.ref;
+      hash = fromFile.hash;
+      next = cache && !opts.dryRun ? await cache.add(fromFile.image, { ref, signal }) : fromFile.image;
+      origin = 'file';
+      info(`${ref} from ${file} (${hash})`, svc.name);
+    } else {
+      ref = opts.serviceImages[svc.name] ?? svc.image;
+      emit({ type: 'progress', phase: 'resolve', label: `${svc.name} ${ref}`, done: 0 });
+      if (prev?.hash && prev.ref === ref) {
+        hash = prev.hash;
+        info(`${ref} unchanged since the previous release (${hash})`, svc.name);
+      } else {
+        hash = await (await resolver()).resolve(ref, opts.platform, signal);
+        info(`${ref} -> ${hash}`, svc.name);
+      }
+      emit({ type: 'progress', phase: 'resolve', label: `${svc.name} ${ref}`, done: 1, total: 1 });
+      next = await loadImage(ref, hash, svc.name);
+      origin = 'registry';
+    }
+    finalRefs.set(svc.name, ref);
+
+    let current: Image | undefined;
+    let currentHash: Digest | undefined;
+    let reason: string | undefined;
+    if (prev && opts.delta) {
+      try {
+        currentHash = prev.hash ?? (await (await resolver()).resolve(prev.ref, opts.platform, signal));
+        current = currentHash === hash ? next : await loadImage(prev.ref, currentHash, svc.name);
+      } catch (err) {
+        if (!isOciDeltaError(err) || err.code === 'ERR_ABORTED') throw err;
+        reason = `previous image ${prev.ref} unavailable (${err.message})`;
+        warn(`${reason}: shipping the full image`, svc.name);
+      }
+    }
+    const mode = planMode(next, current, { delta: opts.delta });
+    const plan: ServicePlan = {
+      service: svc.name,
+      mode: mode.mode,
+      ref,
+      hash,
+      origin,
+      fullSize: fullImageSize(next),
+      layers: next.layers.length,
+      changedLayers: mode.changedLayers,
+      changedSize: mode.changedSize,
+      reason: reason ?? mode.reason,
+    };
+    if (mode.mode !== 'full') {
+      plan.currentRef = prev!.ref;
+      plan.currentHash = currentHash;
+    } else if (current && mode.reason) {
+      warn(`${mode.reason}: shipping the full image`, svc.name);
+    }
+    prepared.push({
+      plan,
+      next,
+      current: mode.mode === 'full' ? undefined : current,
+      delivery: prev?.delivery ?? 'registry',
+    });
+  }
+
+  // Services sharing one image must agree on how it ships (one images/<id>/ directory).
+  const byHash = new Map<string, Prepared[]>();
+  for (const p of prepared) byHash.set(p.plan.hash, [...(byHash.get(p.plan.hash) ?? []), p]);
+  for (const group of byHash.values()) {
+    const first = group[0]!;
+    if (group.some((p) => p.plan.mode !== first.plan.mode || p.plan.currentHash !== first.plan.currentHash)) {
+      for (const p of group) {
+        if (p.plan.mode !== 'full') {
+          p.plan.mode = 'full';
+          p.plan.reason = 'image shared with another service that has a different previous image';
+          p.current = undefined;
+        }
+      }
+    }
+  }
+
+  const depends = prepared.some((p) => p.plan.mode !== 'full') ? previous?.version : undefined;
+  const metadata: ReleaseMetadata = {
+    format: 'ocidelta-app-release',
+    formatVersion: 1,
+    softwareName,
+    artifactName,
+    version,
+    platform: opts.platform,
+    deviceStore: opts.deviceStore,
+    createdAt: new Date().toISOString(),
+    services: Object.fromEntries(
+      prepared.map((p) => [
+        p.plan.service,
+        { image: { ref: p.plan.ref, hash: p.plan.hash, delivery: 'artifact' as const } },
+      ]),
+    ),
+  };
+  const result: BuildAppResult = {
+    softwareName,
+    version,
+    artifactName,
+    previous: previous
+      ? { source: previous.source, label: previous.label, version: previous.version }
+      : undefined,
+    dependsOnVersion: depends,
+    services: prepared.map((p) => p.plan),
+    dryRun: opts.dryRun === true,
+    uploaded: false,
+    metadata,
+    warnings,
+  };
+  if (opts.dryRun) return result;
+  if (prepared.some((p) => p.plan.mode !== 'full') && previous && !previous.version) {
+    warn('the previous version is unknown: the delta artifact does not depend on it');
+  }
+
+  // 2. Build image.img per image, the payload tars and the artifact, in a work dir beside the output.
+  const work = await mkdtemp(join(dirname(artifactFile), '.ocidelta-work-'));
+  try {
+    const payloads: ImagePayload[] = [];
+    for (const [hash, group] of byHash) {
+      signal?.throwIfAborted();
+      const p = group[0]!;
+      const id = hash.slice('sha256:'.length);
+      const tags = [
+        ...new Set(group.map((g) => tagOf(g.plan.ref)).filter((t): t is string => t !== undefined)),
+      ];
+      const imageFile = join(work, `${id}.img`);
+      let built: { file: string; size: number; deepDelta: boolean; cached?: boolean } | undefined;
+      if (p.plan.mode !== 'full' && p.current) {
+        built = await buildDelta(p, imageFile, tags);
+      }
+      if (!built) {
+        emit({ type: 'progress', phase: 'image', label: `${p.plan.service} full image`, done: 0 });
+        await writeDockerArchive(imageFile, [{ image: p.next, repoTags: tags }], {
+          layers: 'uncompressed',
+          signal,
+        });
+        const { stat } = await import('node:fs/promises');
+        built = { file: imageFile, size: (await stat(imageFile)).size, deepDelta: false };
+        emit({ type: 'progress', phase: 'image', label: `${p.plan.service} full image`, done: 1, total: 1 });
+      }
+      for (const g of group) {
+        g.plan.imageSize = built.size;
+        g.plan.cached = built.cached;
+      }
+      payloads.push({
+        id,
+        urlNew: p.plan.ref,
+        urlCurrent: built.deepDelta ? p.plan.currentRef! : p.plan.ref,
+        sumNew: id,
+        sumCurrent: built.deepDelta ? p.plan.currentHash!.slice('sha256:'.length) : id,
+        imageFile: built.file,
+        deepDelta: built.deepDelta,
+      });
+    }
+
+    const imagesTgz = join(work, 'images.tar.gz');
+    const manifestsTgz = join(work, 'manifests.tar.gz');
+    await writeImagesTarGz(imagesTgz, payloads, {
+      signal,
+      onProgress: (id, done, total) =>
+        emit({ type: 'progress', phase: 'write', label: `images.tar.gz ${id.slice(0, 12)}`, done, total }),
+    });
+    const composeName = compose.path.split('/').pop()!;
+    await writeManifestsTarGz(
+      manifestsTgz,
+      [{ name: composeName, data: rewriteImages(compose, finalRefs) }],
+      { signal },
+    );
+
+    const anyDelta = prepared.some((p) => p.plan.mode !== 'full');
+    const meta = appMetaData(
+      softwareName,
+      opts.platform,
+      payloads.map((x) => x.id),
+    );
+    const signingKey = opts.signKey ? await readKey(opts.signKey) : undefined;
+    await writeArtifact(artifactFile, {
+      type: 'app',
+      artifactName,
+      deviceTypes: opts.deviceTypes,
+      softwareName,
+      softwareVersion: version,
+      depends:
+        anyDelta && previous?.version ? { [versionProvideKey(softwareName)]: previous.version } : undefined,
+      metaData: meta as unknown as Record<string, unknown>,
+      files: [
+        { name: 'images.tar.gz', path: imagesTgz },
+        { name: 'manifests.tar.gz', path: manifestsTgz },
+      ],
+      compression: opts.compression,
+      signingKey,
+      signal,
+      onWarning: (m) => warn(m),
+      onProgress: (e) =>
+        emit({
+          type: 'progress',
+          phase: 'artifact',
+          label: `${artifactName} (${e.phase})`,
+          done: e.done,
+          total: e.total,
+        }),
+    });
+    const { stat } = await import('node:fs/promises');
+    result.artifactFile = artifactFile;
+    result.artifactSize = (await stat(artifactFile)).size;
+    info(`wrote ${artifactFile}`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+
+  // 3. Upload, deploy, record.
+  if (opts.menderPat) {
+    const server = new MenderServer({ host: opts.menderHost, token: opts.menderPat, signal });
+    const up = await server.uploadArtifact(result.artifactFile!, {
+      skipExisting: opts.skipExisting,
+      description: `ocidelta ${softwareName} ${version}`,
+      onProgress: (done, total) =>
+        emit({ type: 'progress', phase: 'upload', label: artifactName, done, total }),
+    });
+    result.uploaded = up.uploaded;
+    result.uploadSkippedExisting = !up.uploaded;
+    info(
+      up.uploaded
+        ? `uploaded ${artifactName} to ${opts.menderHost}`
+        : `${artifactName} already on the server: skipped`,
+    );
+    if (opts.deviceGroup) {
+      const dep = await server.deployToGroup(
+        opts.deviceGroup,
+        artifactName,
+        opts.deploymentName ?? artifactName,
+      );
+      result.deployment = { group: opts.deviceGroup, id: dep.id };
+      info(`deployment ${dep.id ?? ''} created for group ${opts.deviceGroup}`);
+    }
+  } else {
+    info('MENDER_PAT is not set: upload skipped (artifact built only)');
+    if (opts.deviceGroup)
+      warn(`--device-group ${opts.deviceGroup} ignored: no MENDER_PAT to upload and deploy with`);
+  }
+  if (cache && (result.deployment || opts.record)) {
+    result.recorded = await cache.writePrevious(metadata);
+    info(`recorded ${version} as the previous release in ${result.recorded}`);
+  }
+  return result;
+
+  async function buildDelta(
+    p: Prepared,
+    imageFile: string,
+    tags: string[],
+  ): Promise<{ file: string; size: number; deepDelta: true; cached?: boolean } | undefined> {
+    const key = {
+      from: p.plan.currentHash!,
+      to: p.plan.hash,
+      deviceStore: opts.deviceStore,
+      delivery: opts.deviceStore === 'classic' ? ('registry' as const) : p.delivery,
+    };
+    const hit = await cache?.delta(key);
+    const { stat } = await import('node:fs/promises');
+    if (hit) {
+      const size = (await stat(hit)).size;
+      if (size <= p.plan.fullSize) return { file: hit, size, deepDelta: true, cached: true };
+    }
+    const label = `${p.plan.service} ${p.plan.mode === 'unchanged' ? 'unchanged' : 'deep delta'}`;
+    try {
+      const res = await buildDeepDelta(p.current!, p.next, imageFile, {
+        deviceStore: opts.deviceStore,
+        currentOrigin: p.delivery,
+        repoTags: tags,
+        tmpDir: dirname(imageFile),
+        signal,
+        onProgress: (e) =>
+          emit({
+            type: 'progress',
+            phase: 'delta',
+            label,
+            done: e.phase === 'done' ? e.layers : (e.layer ?? e.layers),
+            total: e.layers,
+          }),
+      });
+      emit({ type: 'progress', phase: 'delta', label, done: res.layers.length, total: res.layers.length });
+      if (res.size > p.plan.fullSize) {
+        warn(
+          `the deep delta (${res.size} bytes) is larger than the full image (${p.plan.fullSize} bytes): shipping the full image`,
+          p.plan.service,
+        );
+        p.plan.mode = 'full';
+        p.plan.reason = 'deep delta larger than the full image';
+        await rm(imageFile, { force: true });
+        return undefined;
+      }
+      if (cache) {
+        const file = await cache.putDelta(
+          {
+            ...key,
+            fromRef: p.plan.currentRef!,
+            toRef: p.plan.ref,
+            size: res.size,
+            createdAt: new Date().toISOString(),
+          },
+          imageFile,
+        );
+        return { file, size: res.size, deepDelta: true };
+      }
+      return { file: imageFile, size: res.size, deepDelta: true };
+    } catch (err) {
+      if (isOciDeltaError(err, 'ERR_NO_DEEP_DELTA') || isOciDeltaError(err, 'ERR_SOURCE_TOO_LARGE')) {
+        warn(`no deep delta possible (${err.message}): shipping the full image`, p.plan.service);
+        p.plan.mode = 'full';
+        p.plan.reason = err.message;
+        return undefined;
+      }
+      throw err;
+    }
+  }
+}
+
+async function readKey(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new OciDeltaError(
+      'ERR_INPUT',
+      `cannot read signing key ${path}: ${(err as Error).message}`,
+      { path },
+      { cause: err },
+    );
+  }
+}

@@ -1,0 +1,360 @@
+/**
+ * The ocidelta cache, content-addressed and safe under concurrent runs:
+ * - `oci/`: an OCI image layout holding every pulled blob (manifests, configs, layers);
+ * - `deltas/<key>.img` (+ `.json`): computed deep-delta image.img files keyed by
+ *   (from digest, to digest, device store, delivery);
+ * - `manifests/<name>/previous_artifact.json`: the previous release's metadata.
+ * Files appear by atomic rename only; index.json updates and delta builds take a lock file.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import {
+  access,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ANNOTATION_REF_NAME,
+  type Digest,
+  type Image,
+  OciDeltaError,
+  OciLayout,
+  openVerified,
+  parseIndexJson,
+} from '@ocidelta/core';
+import { parseReleaseMetadata, type ReleaseMetadata, serializeReleaseMetadata } from './release-metadata.js';
+
+/** Identifies a cached deep delta. */
+export interface DeltaKey {
+  from: Digest;
+  to: Digest;
+  deviceStore: 'classic' | 'containerd';
+  delivery: 'registry' | 'artifact';
+}
+
+export interface DeltaInfo extends DeltaKey {
+  fromRef: string;
+  toRef: string;
+  size: number;
+  createdAt: string;
+}
+
+export interface CacheEntry {
+  kind: 'blob' | 'delta' | 'release';
+  path: string;
+  size: number;
+  mtimeMs: number;
+  label: string;
+}
+
+const LOCK_STALE_MS = 10 * 60 * 1000;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.F_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Parse `500M`, `10G`, `1.5GiB`, `123` (bytes). */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(text);
+  if (!m)
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', `invalid size "${text}" (e.g. 500M, 10G)`, {
+      value: text,
+    });
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase()] ?? 1;
+  return Math.floor(Number(m[1]) * mult);
+}
+
+export class AppCache {
+  readonly dir: string;
+  readonly layout: OciLayout;
+
+  private constructor(dir: string, layout: OciLayout) {
+    this.dir = dir;
+    this.layout = layout;
+  }
+
+  /** Open (creating) the cache at `dir`; ERR_INPUT when it cannot be written. */
+  static async open(dir: string): Promise<AppCache> {
+    try {
+      await mkdir(join(dir, 'deltas'), { recursive: true });
+      await mkdir(join(dir, 'manifests'), { recursive: true });
+      await mkdir(join(dir, 'locks'), { recursive: true });
+      const probe = join(dir, `.probe-${randomBytes(4).toString('hex')}`);
+      await writeFile(probe, '');
+      await unlink(probe);
+      const layout = await OciLayout.create(join(dir, 'oci'));
+      return new AppCache(dir, layout);
+    } catch (err) {
+      if (err instanceof OciDeltaError) throw err;
+      throw new OciDeltaError(
+        'ERR_INPUT',
+        `cache directory ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); pass --cache-dir DIR or --no-cache`,
+        { path: dir },
+        { cause: err },
+      );
+    }
+  }
+
+  /** Run `fn` holding the lock `name` (a lock file; stale locks of dead processes are broken). */
+  async withLock<T>(name: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const path = join(this.dir, 'locks', `${name.replace(/[^\w.-]/g, '_')}.lock`);
+    for (;;) {
+      signal?.throwIfAborted();
+      try {
+        const fh = await open(path, 'wx');
+        await fh.writeFile(String(process.pid));
+        await fh.close();
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
+        const age = Date.now() - ((await stat(path).catch(() => undefined))?.mtimeMs ?? Date.now());
+        if ((Number.isFinite(holder) && holder > 0 && !pidAlive(holder)) || age > LOCK_STALE_MS) {
+          await rm(path, { force: true });
+          continue;
+        }
+        await sleep(50 + Math.random() * 100, undefined, { signal });
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      await rm(path, { force: true });
+    }
+  }
+
+  /** The cached image with manifest `digest`, when all its blobs are present. */
+  async image(digest: Digest): Promise<Image | undefined> {
+    if (!(await this.layout.hasBlob(digest))) return undefined;
+    let image: Image;
+    try {
+      image = await this.layout.image({ digest });
+    } catch {
+      return undefined;
+    }
+    for (const l of image.layers) if (!(await this.layout.hasBlob(l.digest))) return undefined;
+    return image;
+  }
+
+  /**
+   * Store every blob of `image` (from its own source, verified) and return the same image read
+   * from the cache. Blobs already cached are not fetched again.
+   */
+  async add(
+    image: Image,
+    options: {
+      ref?: string;
+      signal?: AbortSignal;
+      onProgress?: (p: { digest: string; done: number; total: number }) => void;
+    } = {},
+  ): Promise<Image> {
+    const { signal } = options;
+    const blobs = [image.manifest.config, ...image.manifest.layers];
+    for (const d of blobs) {
+      if (await this.layout.hasBlob(d.digest)) {
+        options.onProgress?.({ digest: d.digest, done: d.size, total: d.size });
+        continue;
+      }
+      const stream = await openVerified(image.source, d, { signal, context: { digest: d.digest } });
+      await this.layout.writeBlob(
+        stream,
+        { digest: d.digest, size: d.size },
+        {
+          signal,
+          onProgress: (p) => options.onProgress?.({ digest: d.digest, done: p.done, total: d.size }),
+        },
+      );
+    }
+    await this.layout.writeBlob(Buffer.from(image.manifestBytes), { digest: image.digest });
+    await this.withLock(
+      'oci-index',
+      () =>
+        this.layout.addManifest({
+          mediaType: image.mediaType,
+          digest: image.digest,
+          size: image.manifestBytes.length,
+          ...(options.ref ? { annotations: { [ANNOTATION_REF_NAME]: options.ref } } : {}),
+        }),
+      signal,
+    );
+    const cached = await this.image(image.digest);
+    if (!cached) {
+      throw new OciDeltaError('ERR_INPUT', `image ${image.digest} vanished from the cache ${this.dir}`, {
+        path: this.dir,
+      });
+    }
+    return cached;
+  }
+
+  private deltaBase(key: DeltaKey): string {
+    const id = createHash('sha256')
+      .update(`${key.from}\n${key.to}\n${key.deviceStore}\n${key.delivery}`)
+      .digest('hex');
+    return join(this.dir, 'deltas', id);
+  }
+
+  /** Path of a cached delta image.img, or undefined. Touches it (for LRU pruning). */
+  async delta(key: DeltaKey): Promise<string | undefined> {
+    const path = `${this.deltaBase(key)}.img`;
+    if (!(await exists(path))) return undefined;
+    const now = new Date();
+    await utimes(path, now, now).catch(() => undefined);
+    return path;
+  }
+
+  /** Move a finished delta file into the cache (atomic rename; copies when across devices). */
+  async putDelta(info: DeltaInfo, file: string): Promise<string> {
+    const base = this.deltaBase(info);
+    await writeFile(`${base}.json.tmp-${process.pid}`, `${JSON.stringify(info, null, 2)}\n`);
+    await rename(`${base}.json.tmp-${process.pid}`, `${base}.json`);
+    const tmp = `${base}.img.tmp-${randomBytes(4).toString('hex')}`;
+    try {
+      await rename(file, tmp);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      const { copyFile } = await import('node:fs/promises');
+      await copyFile(file, tmp);
+    }
+    await rename(tmp, `${base}.img`);
+    return `${base}.img`;
+  }
+
+  metadataFile(softwareName: string): string {
+    return join(this.dir, 'manifests', softwareName, 'previous_artifact.json');
+  }
+
+  async readPrevious(softwareName: string): Promise<ReleaseMetadata | undefined> {
+    const path = this.metadataFile(softwareName);
+    try {
+      return parseReleaseMetadata(await readFile(path), path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  /** Record `meta` as the previous release of its software name (atomic). */
+  async writePrevious(meta: ReleaseMetadata): Promise<string> {
+    const path = this.metadataFile(meta.softwareName);
+    await mkdir(join(this.dir, 'manifests', meta.softwareName), { recursive: true });
+    const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
+    await writeFile(tmp, serializeReleaseMetadata(meta));
+    await rename(tmp, path);
+    return path;
+  }
+
+  /** Every cached item with its size (blobs, deltas, release records). */
+  async list(): Promise<CacheEntry[]> {
+    const out: CacheEntry[] = [];
+    const refs = new Map<string, string>();
+    try {
+      const index = parseIndexJson(await readFile(join(this.layout.dir, 'index.json')), 'index.json');
+      for (const m of index.manifests) {
+        const ref = m.annotations?.[ANNOTATION_REF_NAME];
+        if (ref) refs.set(m.digest, ref);
+      }
+    } catch {
+      // an unreadable index only loses labels
+    }
+    const blobDir = join(this.layout.dir, 'blobs', 'sha256');
+    for (const name of await readdir(blobDir).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+      const st = await stat(join(blobDir, name)).catch(() => undefined);
+      if (!st) continue;
+      const digest = `sha256:${name}`;
+      out.push({
+        kind: 'blob',
+        path: join(blobDir, name),
+        size: st.size,
+        mtimeMs: st.mtimeMs,
+        label: refs.has(digest) ? `${digest} (${refs.get(digest)})` : digest,
+      });
+    }
+    const deltaDir = join(this.dir, 'deltas');
+    for (const name of await readdir(deltaDir).catch(() => [] as string[])) {
+      if (!name.endsWith('.img')) continue;
+      const path = join(deltaDir, name);
+      const st = await stat(path).catch(() => undefined);
+      if (!st) continue;
+      let label = name;
+      try {
+        const info = JSON.parse(await readFile(path.replace(/\.img$/, '.json'), 'utf8')) as DeltaInfo;
+        label = `${info.fromRef} -> ${info.toRef} (${info.deviceStore}, ${info.delivery})`;
+      } catch {
+        // label stays the file name
+      }
+      out.push({ kind: 'delta', path, size: st.size, mtimeMs: st.mtimeMs, label });
+    }
+    const manDir = join(this.dir, 'manifests');
+    for (const name of await readdir(manDir).catch(() => [] as string[])) {
+      const path = join(manDir, name, 'previous_artifact.json');
+      const st = await stat(path).catch(() => undefined);
+      if (!st) continue;
+      let label = name;
+      try {
+        const meta = parseReleaseMetadata(await readFile(path), path);
+        label = `${name} ${meta.version}`;
+      } catch {
+        // keep the name
+      }
+      out.push({ kind: 'release', path, size: st.size, mtimeMs: st.mtimeMs, label });
+    }
+    return out;
+  }
+
+  /**
+   * Remove cached blobs and deltas, least recently used first, until their total is at most
+   * `maxSize` (0 or undefined: remove all). Release records are kept. Returns what was removed.
+   */
+  async prune(options: { maxSize?: number } = {}): Promise<{ removed: CacheEntry[]; kept: number }> {
+    return this.withLock('oci-index', async () => {
+      const entries = (await this.list()).filter((e) => e.kind !== 'release');
+      entries.sort((a, b) => a.mtimeMs - b.mtimeMs);
+      let total = entries.reduce((n, e) => n + e.size, 0);
+      const max = options.maxSize ?? 0;
+      const removed: CacheEntry[] = [];
+      for (const e of entries) {
+        if (total <= max) break;
+        await rm(e.path, { force: true });
+        if (e.kind === 'delta') await rm(e.path.replace(/\.img$/, '.json'), { force: true });
+        total -= e.size;
+        removed.push(e);
+      }
+      if (removed.some((e) => e.kind === 'blob')) {
+        // Drop index entries whose manifest blob is gone.
+        const indexPath = join(this.layout.dir, 'index.json');
+        const index = parseIndexJson(await readFile(indexPath), indexPath);
+        const kept = [];
+        for (const m of index.manifests) if (await this.layout.hasBlob(m.digest)) kept.push(m);
+        const tmp = `${indexPath}.tmp-${randomBytes(4).toString('hex')}`;
+        await writeFile(tmp, JSON.stringify({ ...index, manifests: kept }));
+        await rename(tmp, indexPath);
+      }
+      return { removed, kept: total };
+    });
+  }
+}

@@ -1,0 +1,25 @@
+/** The app pipeline (compose -> Mender app artifact) as a library. */
+export {
+  type AppMetaData,
+  appMetaData,
+  type ImagePayload,
+  writeImagesTarGz,
+  writeManifestsTarGz,
+} from './app-payload.js';
+export { type BuildAppOptions, type BuildAppResult, buildAppArtifact } from './build-app-artifact.js';
+export { AppCache, type CacheEntry, type DeltaKey, parseSize } from './cache.js';
+export { type ComposeFile, type ComposeService, parseCompose, readCompose } from './compose.js';
+export { type FileImage, type ImageResolver, readServiceFile } from './image-sources.js';
+export { MenderServer, type MenderServerOptions } from './mender-server.js';
+export {
+  type AppOptions,
+  type ArtifactCompression,
+  DEFAULT_MENDER_HOST,
+  type DeviceStore,
+  defaultCacheDir,
+  type RegistryAccess,
+} from './options.js';
+export { type ServiceMode, type ServicePlan, summaryTable } from './plan.js';
+export { findPreviousRelease, type PreviousRelease } from './previous-release.js';
+export { type AppEvent, type AppEventListener, formatBytes, rendererFor } from './progress.js';
+export { type Delivery, parseReleaseMetadata, type ReleaseMetadata } from './release-metadata.js';

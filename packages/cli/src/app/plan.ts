@@ -1,0 +1,100 @@
+/**
+ * The per-service plan of an app release (pure): which services ship a full image, a deep
+ * delta, or an unchanged (tiny, self-referencing) deep delta, with their sizes, and the summary
+ * table printed at the end of a run or by `--dry-run`.
+ */
+import type { Digest, Image } from '@ocidelta/core';
+import { formatBytes } from './progress.js';
+
+export type ServiceMode = 'unchanged' | 'delta' | 'full';
+
+export interface ServicePlan {
+  service: string;
+  mode: ServiceMode;
+  /** The new image reference (url-new). */
+  ref: string;
+  /** Manifest digest of the new platform image. */
+  hash: Digest;
+  /** Where the new image came from. */
+  origin: 'registry' | 'file';
+  /** The previous release's ref/hash for this service (delta and unchanged). */
+  currentRef?: string;
+  currentHash?: Digest;
+  /** Why a service with a previous image ships full. */
+  reason?: string;
+  /** Size of the full image: the stored (compressed) config and layers. */
+  fullSize: number;
+  /** Layers of the new image and how many differ from the current image (by diff_id, index-paired). */
+  layers: number;
+  changedLayers?: number;
+  /** Compressed size of the new layers that differ (an upper bound of what a delta carries). */
+  changedSize?: number;
+  /** Size of the image.img written (after the build; undefined in a dry run). */
+  imageSize?: number;
+  /** The image.img came from the delta cache. */
+  cached?: boolean;
+}
+
+/** Sum of the stored config and layer sizes: what a full pull costs. */
+export function fullImageSize(image: Image): number {
+  return image.manifest.config.size + image.manifest.layers.reduce((n, l) => n + l.size, 0);
+}
+
+/**
+ * Initial mode: full without a previous image, unchanged for the same manifest digest, delta
+ * otherwise; a current image with more layers than the new one has no deep delta.
+ */
+export function planMode(
+  next: Image,
+  current: Image | undefined,
+  options: { delta: boolean },
+): { mode: ServiceMode; reason?: string; changedLayers?: number; changedSize?: number } {
+  if (!options.delta) return { mode: 'full', reason: 'deltas disabled (--no-delta)' };
+  if (!current) return { mode: 'full', reason: 'no previous image' };
+  if (current.layers.length > next.layers.length) {
+    return {
+      mode: 'full',
+      reason: `the current image has more layers (${current.layers.length}) than the new one (${next.layers.length}): no deep delta possible`,
+    };
+  }
+  let changedLayers = 0;
+  let changedSize = 0;
+  next.layers.forEach((l, i) => {
+    if (current.layers[i]?.diffId !== l.diffId) {
+      changedLayers++;
+      changedSize += l.size;
+    }
+  });
+  if (current.digest === next.digest) return { mode: 'unchanged', changedLayers: 0, changedSize: 0 };
+  return { mode: 'delta', changedLayers, changedSize };
+}
+
+/** The summary table: service, mode, full size, artifact image size, saving. */
+export function summaryTable(plans: ServicePlan[]): string {
+  const rows = plans.map((p) => {
+    const shipped = p.imageSize;
+    const ratio =
+      shipped !== undefined && p.fullSize > 0 ? `${((shipped / p.fullSize) * 100).toFixed(1)}%` : '-';
+    return [
+      p.service,
+      p.mode,
+      p.mode === 'full' ? '-' : `${p.changedLayers ?? '?'}/${p.layers}`,
+      formatBytes(p.fullSize),
+      shipped === undefined
+        ? p.changedSize !== undefined && p.mode !== 'full'
+          ? `<= ${formatBytes(p.changedSize)}`
+          : '-'
+        : formatBytes(shipped),
+      ratio,
+      p.reason && p.mode === 'full' ? p.reason : p.cached ? 'delta from cache' : '',
+    ];
+  });
+  const head = ['SERVICE', 'MODE', 'CHANGED', 'FULL', 'SHIPPED', 'RATIO', 'NOTE'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [line(head), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,236 @@
+/**
+ * `ocidelta app [COMPOSE_FILE]`: build a Mender `app` artifact from a compose file, with deep
+ * deltas against the previous release, and optionally upload and deploy it. A thin wrapper
+ * over `buildAppArtifact`: options in, progress rendered, summary out.
+ */
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OciDeltaError } from '@ocidelta/core';
+import type { CAC } from 'cac';
+import { type BuildAppResult, buildAppArtifact } from '../app/build-app-artifact.js';
+import { DEFAULT_MENDER_HOST, type LogLevel } from '../app/options.js';
+import { summaryTable } from '../app/plan.js';
+import { formatBytes, rendererFor } from '../app/progress.js';
+import { type CliIO, type CommandDef, ExitCode } from '../command.js';
+
+/** Options that take two values (`-f NAME FILE`); rewritten to `NAME=FILE` before cac parses. */
+const PAIR_FLAGS = new Set(['-f', '--service-file', '-i', '--service-image']);
+
+/** Join `--service-file NAME FILE` into `--service-file NAME=FILE` (pure). */
+export function joinPairArgs(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const after = argv[i + 2];
+    if (
+      PAIR_FLAGS.has(a) &&
+      next !== undefined &&
+      !next.includes('=') &&
+      after !== undefined &&
+      !after.startsWith('-')
+    ) {
+      out.push(a, `${next}=${after}`);
+      i += 2;
+    } else out.push(a);
+  }
+  return out;
+}
+
+function list(value: unknown): string[] {
+  if (value === undefined || value === false) return [];
+  return (Array.isArray(value) ? value : [value]).map(String).filter((s) => s !== '' && s !== 'true');
+}
+
+function pairs(value: unknown, flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list(value)) {
+    const eq = item.indexOf('=');
+    if (eq <= 0 || eq === item.length - 1) {
+      throw new OciDeltaError(
+        'ERR_INVALID_OPTIONS',
+        `${flag} needs a service name and a value: ${flag} NAME VALUE`,
+        {
+          option: flag,
+        },
+      );
+    }
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+function choice<T extends string>(value: unknown, choices: readonly T[], flag: string): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
+  throw new OciDeltaError(
+    'ERR_INVALID_OPTIONS',
+    `${flag} must be one of ${choices.join(', ')} (got ${String(value)})`,
+    {
+      option: flag,
+    },
+  );
+}
+
+const DEFAULT_COMPOSE = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
+
+async function findCompose(cwd: string): Promise<string> {
+  for (const name of DEFAULT_COMPOSE) {
+    try {
+      await access(join(cwd, name));
+      return name;
+    } catch {
+      // try the next name
+    }
+  }
+  throw new OciDeltaError(
+    'ERR_INPUT',
+    `no compose file given and none of ${DEFAULT_COMPOSE.join(', ')} in ${cwd}`,
+    { path: cwd },
+  );
+}
+
+function verbosity(level: unknown, v: unknown): LogLevel {
+  const base = choice<LogLevel>(level, ['error', 'warn', 'info', 'debug'], '--log-level') ?? 'info';
+  const count = Array.isArray(v) ? v.length : v ? 1 : 0;
+  const order: LogLevel[] = ['error', 'warn', 'info', 'debug'];
+  return order[Math.min(order.length - 1, order.indexOf(base) + count)]!;
+}
+
+/** The human summary printed after a run. */
+export function formatSummary(r: BuildAppResult): string {
+  const lines = [summaryTable(r.services), ''];
+  if (r.dryRun) lines.push(`dry run: ${r.artifactName} not written`);
+  else lines.push(`artifact: ${r.artifactFile} (${formatBytes(r.artifactSize)})`);
+  lines.push(`name: ${r.artifactName}  version: ${r.version}`);
+  if (r.dependsOnVersion) lines.push(`depends on: ${r.softwareName} ${r.dependsOnVersion}`);
+  if (r.uploaded) lines.push('uploaded: yes');
+  else if (r.uploadSkippedExisting) lines.push('uploaded: already on the server (skipped)');
+  if (r.deployment)
+    lines.push(`deployment: ${r.deployment.id ?? '(created)'} to group ${r.deployment.group}`);
+  if (r.recorded) lines.push(`recorded as previous release: ${r.recorded}`);
+  return `${lines.join('\n')}\n`;
+}
+
+type Opts = Record<string, unknown>;
+
+async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<number> {
+  const deviceTypes = list(o.deviceType);
+  if (deviceTypes.length === 0) {
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', '-t/--device-type is required (repeat it for several)', {
+      option: '--device-type',
+    });
+  }
+  if (typeof o.platform !== 'string' || o.platform === '') {
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', '-p/--platform is required (e.g. linux/arm64)', {
+      option: '--platform',
+    });
+  }
+  const level = verbosity(o.logLevel, o.verbose);
+  const json = o.json === true;
+  const renderer = rendererFor(io.stderr, json && level === 'info' ? 'warn' : level);
+  const controller = new AbortController();
+  const onSignal = () => controller.abort(new OciDeltaError('ERR_ABORTED', 'interrupted', {}));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const result = await buildAppArtifact({
+      composeFile: composeArg ?? (await findCompose(io.cwd)),
+      deviceTypes,
+      platform: o.platform,
+      manifestName: o.manifestName as string | undefined,
+      previousVersion: o.previousVersion as string | undefined,
+      previousManifest: o.previousManifest as string | undefined,
+      release: o.release === true,
+      serviceFiles: pairs(o.serviceFile, '--service-file'),
+      serviceImages: pairs(o.serviceImage, '--service-image'),
+      delta: o.delta !== false,
+      cache: o.cache !== false,
+      cacheDir: o.cacheDir as string | undefined,
+      artifactFilename: o.artifactFilename as string | undefined,
+      deviceGroup: o.deviceGroup as string | undefined,
+      menderHost: (o.menderHost as string | undefined) ?? DEFAULT_MENDER_HOST,
+      menderPat: io.env.MENDER_PAT || undefined,
+      skipExisting: o.skipExisting === true,
+      record: o.record === true,
+      deviceStore: choice(o.deviceStore, ['classic', 'containerd'] as const, '--device-store'),
+      compression: choice(o.compression, ['none', 'gzip', 'zstd'] as const, '--compression'),
+      signKey: o.signKey as string | undefined,
+      dryRun: o.dryRun === true,
+      registry: {
+        insecure: list(o.insecure),
+        creds: o.creds as string | undefined,
+        authfile: o.authfile as string | undefined,
+      },
+      cwd: io.cwd,
+      env: io.env,
+      signal: controller.signal,
+      onEvent: renderer.onEvent,
+    });
+    renderer.finish();
+    if (json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else io.stdout.write(formatSummary(result));
+    return ExitCode.Ok;
+  } finally {
+    renderer.finish();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+export const appCommand: CommandDef = {
+  path: ['app'],
+  summary: 'Build a Mender app artifact (deep deltas) from a compose file; upload and deploy it',
+  define(cli: CAC, io: CliIO) {
+    // `-v` means verbose here: move the version flag to --version only.
+    cli.globalCommand.options = cli.globalCommand.options.filter((opt) => opt.name !== 'version');
+    cli.version(cli.globalCommand.versionNumber ?? '', '--version');
+    const parse = cli.parse.bind(cli);
+    cli.parse = ((argv: string[], opts?: { run?: boolean }) =>
+      parse(joinPairArgs(argv), opts)) as typeof cli.parse;
+    cli
+      .command(
+        '[compose-file]',
+        'Compose file (default: compose.yaml / docker-compose.yml in the current directory)',
+      )
+      .option('-t, --device-type <type>', 'Compatible device type (required; repeatable)')
+      .option('-p, --platform <platform>', 'Image platform, e.g. linux/arm64 (required)')
+      .option('-m, --manifest-name <name>', 'Application/software name (default: <repo dir>-<compose dir>)')
+      .option(
+        '--previous-version <rev>',
+        'Git revision holding the previous release (compose file + VERSION)',
+      )
+      .option('--previous-manifest <file>', 'Previous release: ocidelta metadata JSON or a compose file')
+      .option('-r, --release', 'Release build: version = VERSION file (no +sha+uuid suffix)')
+      .option('-f, --service-file <name file>', 'Take a service image from a docker/OCI archive (repeatable)')
+      .option('-i, --service-image <name ref>', 'Override a service image reference (repeatable)')
+      .option(
+        '--delta',
+        'Build deep deltas against the previous release (default; --no-delta for full images)',
+        {
+          default: true,
+        },
+      )
+      .option('--cache', 'Use the cache (default; --no-cache to disable)', { default: true })
+      .option('--cache-dir <dir>', 'Cache directory (env OCIDELTA_CACHE_DIR, else $XDG_CACHE_HOME/ocidelta)')
+      .option('-a, --artifact-filename <file>', 'Output file (default: <artifact name>.mender)')
+      .option('-g, --device-group <group>', 'Deploy to this device group after upload (needs MENDER_PAT)')
+      .option('--mender-host <url>', `Mender server (default: ${DEFAULT_MENDER_HOST})`)
+      .option('--skip-existing', 'An artifact already on the server is not an error')
+      .option('--record', 'Record this release as the previous one in the cache without deploying')
+      .option('--device-store <store>', 'Device image store: classic (default) or containerd')
+      .option('--compression <c>', 'Artifact compression: gzip (default), none, zstd')
+      .option('--sign-key <file>', 'PEM private key (RSA or ECDSA P-256) to sign the artifact')
+      .option('--dry-run', 'Plan only: show which services are full, delta or unchanged, with sizes')
+      .option('--json', 'Print the result as JSON on stdout')
+      .option(
+        '--insecure <registry>',
+        'Allow plain http to this registry (repeatable; loopback always allowed)',
+      )
+      .option('--creds <user:password>', 'Registry credentials')
+      .option('--authfile <file>', 'Docker-style auth file')
+      .option('-l, --log-level <level>', 'error, warn, info (default) or debug')
+      .option('-v, --verbose', 'More output (repeatable)')
+      .action((composeFile: string | undefined, o: Opts) => run(composeFile, o, io));
+  },
+};
