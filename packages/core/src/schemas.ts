@@ -102,7 +102,14 @@ export const ImageConfigSchema = z
     'os.features': z.array(z.string()).optional(),
     variant: z.string().optional(),
     config: ContainerConfigSchema.optional(),
-    rootfs: z.object({ type: z.literal('layers'), diff_ids: z.array(digestString) }),
+    rootfs: z.object({
+      type: z.literal('layers'),
+      // Go writers marshal an empty slice as null (or omit it) for images without layers.
+      diff_ids: z
+        .array(digestString)
+        .nullish()
+        .transform((v) => v ?? []),
+    }),
     history: z.array(HistorySchema).optional(),
   })
   .loose();
@@ -159,7 +166,9 @@ export function parseManifest(
   const json = parseJson(bytes, 'manifest', context);
   const obj = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
   const declared = typeof obj.mediaType === 'string' ? obj.mediaType : undefined;
-  let mt = mediaType && mediaType !== 'application/json' ? mediaType : declared;
+  // A Content-Type header may carry parameters (`; charset=utf-8`).
+  const given = mediaType?.split(';')[0]?.trim();
+  let mt = given && given !== 'application/json' ? given : declared;
   if (isSchema1MediaType(mt) || obj.schemaVersion === 1) {
     throw new OciDeltaError(
       'ERR_UNSUPPORTED_MEDIA_TYPE',

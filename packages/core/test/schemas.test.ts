@@ -95,6 +95,12 @@ describe('parseManifest: image manifests', () => {
     );
   });
 
+  it('ignores Content-Type parameters', () => {
+    expect(
+      parseManifest(JSON.stringify(dockerManifest), `${MediaType.DockerManifest}; charset=utf-8`).mediaType,
+    ).toBe(MediaType.DockerManifest);
+  });
+
   it('rejects a bad digest, naming the field', () => {
     const bad = structuredClone(ociManifest);
     (bad.layers[1] as { digest: string }).digest = 'sha256:xyz';
@@ -278,6 +284,18 @@ describe('parseImageConfig', () => {
     expect(c.config?.ExposedPorts).toEqual({ '80/tcp': {} });
     expect(c.variant).toBe('v8');
     expect((c as Record<string, unknown>)['moby.buildkit.buildinfo.v1']).toBe('keeps unknown keys');
+  });
+
+  it('accepts null or missing diff_ids as no layers', () => {
+    const base = { architecture: 'amd64', os: 'linux' };
+    expect(
+      parseImageConfig(JSON.stringify({ ...base, rootfs: { type: 'layers', diff_ids: null } })).rootfs
+        .diff_ids,
+    ).toEqual([]);
+    expect(parseImageConfig(JSON.stringify({ ...base, rootfs: { type: 'layers' } })).rootfs.diff_ids).toEqual(
+      [],
+    );
+    expectError(() => parseImageConfig(JSON.stringify(base)), 'ERR_INVALID_MANIFEST', /rootfs/);
   });
 
   it('rejects a bad diff_id and a wrong rootfs type', () => {
