@@ -1,0 +1,335 @@
+/**
+ * Mender artifact writer/reader behaviour without external binaries: option validation, temp
+ * files and size limits, aborts, payloads changing between passes, progress, and the reader's
+ * typed errors for malformed artifacts (order, unknown members, truncation, strict JSON).
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { goMarshal } from '../src/artifact/gojson.js';
+import { TAR_END, tarHeader, tarPadding } from '../src/artifact/tar.js';
+import {
+  type ArtifactProgress,
+  hasZstdCompression,
+  isOciDeltaError,
+  openArtifactPayload,
+  parseKeyValues,
+  readArtifact,
+  type WriteArtifactOptions,
+  writeArtifact,
+} from '../src/index.js';
+import { outerMembers } from './artifact-helpers.js';
+
+let dir: string;
+let payload: string;
+const content = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 256));
+
+async function codeOf(p: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    if (isOciDeltaError(err)) return { code: err.code, message: err.message };
+    throw err;
+  }
+  throw new Error('expected a rejection');
+}
+
+async function drain(r: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of r) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+}
+
+const base = (): WriteArtifactOptions => ({
+  type: 'app',
+  artifactName: 'a-1',
+  deviceTypes: ['dev'],
+  files: [payload],
+});
+
+/** Files in `dir` other than the inputs (to catch leftover temp files). */
+function leftovers(sub: string): string[] {
+  return readdirSync(sub).filter((f) => f.includes('.tmp-'));
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ocidelta-artifact-unit-'));
+  payload = join(dir, 'payload.bin');
+  writeFileSync(payload, content);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('writeArtifact options', () => {
+  const bad: Array<[string, () => Partial<WriteArtifactOptions>, string]> = [
+    ['no device types', () => ({ deviceTypes: [] }), 'deviceTypes'],
+    ['whitespace in the artifact name', () => ({ artifactName: 'a b' }), 'artifactName'],
+    ['control character in a provide', () => ({ provides: { k: 'v\n' } }), 'provides'],
+    ['string longer than 256', () => ({ softwareVersion: 'x'.repeat(257) }), 'softwareVersion'],
+    ['unknown compression', () => ({ compression: 'xz' as 'gzip' }), 'compression'],
+    ['payload name with a slash', () => ({ files: [{ name: 'a/b', path: payload }] }), 'a/b'],
+    [
+      'duplicate payload names',
+      () => ({ files: [payload, { name: 'payload.bin', path: payload }] }),
+      'duplicate',
+    ],
+    ['payload without a source', () => ({ files: [{ name: 'x' }] }), 'files.0'],
+    [
+      'metaData that is not an object',
+      () => ({ metaData: [1] as unknown as Record<string, unknown> }),
+      'metaData',
+    ],
+  ];
+  for (const [name, patch, mention] of bad) {
+    it(`rejects ${name} with ERR_INVALID_OPTIONS`, async () => {
+      const out = join(dir, 'invalid.mender');
+      const err = await codeOf(writeArtifact(out, { ...base(), ...patch() }));
+      expect(err.code).toBe('ERR_INVALID_OPTIONS');
+      expect(err.message).toContain(mention);
+      expect(readdirSync(dir)).not.toContain('invalid.mender');
+    });
+  }
+
+  it('zstd: clear error on runtimes without it, else a readable artifact', async () => {
+    const out = join(dir, 'zstd.mender');
+    if (!hasZstdCompression()) {
+      const err = await codeOf(writeArtifact(out, { ...base(), compression: 'zstd' }));
+      expect(err.code).toBe('ERR_INVALID_OPTIONS');
+      expect(err.message).toContain('zstd');
+    } else {
+      await writeArtifact(out, { ...base(), compression: 'zstd' });
+      const info = await readArtifact(out);
+      expect(info.compression).toBe('zstd');
+      expect(outerMembers(out).map((m) => m.name)).toContain('data/0000.tar.zst');
+    }
+  });
+
+  it('splits KEY:VALUE on the first colon and names the flag on error', () => {
+    expect(parseKeyValues(['a:b:c', 'd:'], '--depends')).toEqual({ a: 'b:c', d: '' });
+    expect(() => parseKeyValues(['nocolon'], '--provides')).toThrow(/--provides.*nocolon/);
+  });
+});
+
+describe('writeArtifact I/O', () => {
+  it('leaves nothing behind when a payload file is missing', async () => {
+    const out = join(dir, 'missing.mender');
+    const err = await codeOf(writeArtifact(out, { ...base(), files: [join(dir, 'nope.bin')] }));
+    expect(err.code).toBe('ERR_INPUT');
+    expect(err.message).toContain('nope.bin');
+    expect(readdirSync(dir)).not.toContain('missing.mender');
+    expect(leftovers(dir)).toEqual([]);
+  });
+
+  it('enforces maxArtifactSize and warns above warnArtifactSize', async () => {
+    const out = join(dir, 'big.mender');
+    const err = await codeOf(writeArtifact(out, { ...base(), compression: 'none', maxArtifactSize: 4096 }));
+    expect(err.code).toBe('ERR_ARTIFACT_TOO_LARGE');
+    expect(readdirSync(dir)).not.toContain('big.mender');
+    expect(leftovers(dir)).toEqual([]);
+
+    const warnings: string[] = [];
+    const r = await writeArtifact(out, {
+      ...base(),
+      compression: 'none',
+      warnArtifactSize: 4096,
+      maxArtifactSize: 1 << 20,
+      onWarning: (m) => warnings.push(m),
+    });
+    expect(r.size).toBe(readFileSync(out).length);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(String(r.size));
+    const quiet: string[] = [];
+    await writeArtifact(out, { ...base(), warnArtifactSize: r.size * 10, onWarning: (m) => quiet.push(m) });
+    expect(quiet).toEqual([]);
+  });
+
+  it('aborts on the signal without leaving output', async () => {
+    const out = join(dir, 'aborted.mender');
+    const ac = new AbortController();
+    const slow = {
+      name: 'slow.bin',
+      open: () =>
+        Readable.from(
+          (async function* () {
+            for (let i = 0; i < 100; i++) {
+              if (i === 3) ac.abort();
+              yield Buffer.alloc(1024, i);
+              await new Promise((r) => setTimeout(r, 1));
+            }
+          })(),
+        ),
+    };
+    const err = await codeOf(writeArtifact(out, { ...base(), files: [slow], signal: ac.signal }));
+    expect(err.code).toBe('ERR_ABORTED');
+    expect(readdirSync(dir)).not.toContain('aborted.mender');
+    expect(leftovers(dir)).toEqual([]);
+  });
+
+  it('fails when a payload changes between the hash and write passes', async () => {
+    let calls = 0;
+    const changing = {
+      name: 'c.bin',
+      open: () => Readable.from([Buffer.from(calls++ === 0 ? 'one' : 'two')]),
+    };
+    const err = await codeOf(writeArtifact(join(dir, 'changed.mender'), { ...base(), files: [changing] }));
+    expect(err.code).toBe('ERR_INPUT');
+    expect(err.message).toContain('changed');
+    expect(leftovers(dir)).toEqual([]);
+  });
+
+  it('skips the hash pass for precomputed sha256+size and still checks them', async () => {
+    const { createHash } = await import('node:crypto');
+    const sha256 = createHash('sha256').update(content).digest('hex');
+    let opens = 0;
+    const file = {
+      name: 'pre.bin',
+      size: content.length,
+      sha256,
+      open: () => {
+        opens++;
+        return Readable.from([content]);
+      },
+    };
+    const out = join(dir, 'pre.mender');
+    const r = await writeArtifact(out, { ...base(), files: [file] });
+    expect(opens).toBe(1);
+    expect(r.checksums['data/0000/pre.bin']).toBe(sha256);
+    expect((await drain(await openArtifactPayload(out, 'pre.bin'))).equals(content)).toBe(true);
+
+    const wrong = { ...file, sha256: sha256.replace(/^./, sha256[0] === 'a' ? 'b' : 'a') };
+    expect((await codeOf(writeArtifact(out, { ...base(), files: [wrong] }))).code).toBe('ERR_INPUT');
+  });
+
+  it('reports progress for both passes', async () => {
+    const events: ArtifactProgress[] = [];
+    await writeArtifact(join(dir, 'progress.mender'), { ...base(), onProgress: (e) => events.push(e) });
+    const hash = events.filter((e) => e.phase === 'hash');
+    const write = events.filter((e) => e.phase === 'write');
+    expect(hash.at(-1)?.done).toBe(content.length);
+    expect(write.at(-1)).toMatchObject({ done: content.length, total: content.length, file: 'payload.bin' });
+  });
+
+  it('writes the mtime it is given', async () => {
+    const out = join(dir, 'mtime.mender');
+    await writeArtifact(out, { ...base(), mtime: new Date('2024-01-02T03:04:05Z') });
+    const info = await readArtifact(out);
+    expect(info.payloads[0]!.mtime).toBe(Date.UTC(2024, 0, 2, 3, 4, 5) / 1000);
+  });
+});
+
+describe('Go-compatible JSON', () => {
+  it('matches what mender-artifact 3.9 wrote for the same meta-data (recorded)', () => {
+    // Recorded from `mender-artifact write module-image -m` with this input.
+    const input = JSON.parse(
+      '{"k":"<&>\\u2028 é \\b\\f\\u0001 \\ud83d\\ude00","n":[1e21,1e-7,0.1,-0,100000000000000000000,1.5e300]}',
+    ) as Record<string, unknown>;
+    expect(goMarshal(input)).toBe(
+      '{"k":"\\u003c\\u0026\\u003e\\u2028 é \\u0008\\u000c\\u0001 😀","n":[1e+21,1e-7,0.1,-0,100000000000000000000,1.5e+300]}',
+    );
+  });
+});
+
+describe('readArtifact rejects malformed artifacts', () => {
+  let good: string;
+  let members: Record<string, Buffer>;
+  beforeAll(async () => {
+    good = join(dir, 'good.mender');
+    await writeArtifact(good, { ...base(), compression: 'none' });
+    const buf = readFileSync(good);
+    members = Object.fromEntries(
+      outerMembers(good).map((m) => [m.name, buf.subarray(m.offset, m.offset + m.size)]),
+    );
+  });
+
+  function assemble(name: string, list: Array<[string, Buffer]>): string {
+    const parts: Buffer[] = [];
+    for (const [n, body] of list)
+      parts.push(tarHeader({ name: n, size: body.length }), body, tarPadding(body.length));
+    parts.push(TAR_END);
+    const p = join(dir, name);
+    writeFileSync(p, Buffer.concat(parts));
+    return p;
+  }
+  const m = (n: string): [string, Buffer] => [n, members[n]!];
+
+  it('reads the well-formed one', async () => {
+    const info = await readArtifact(good);
+    expect(info.payloads).toEqual([expect.objectContaining({ name: 'payload.bin', size: content.length })]);
+    expect(info.checksumsVerified).toBe(true);
+    expect(info.signed).toBe(false);
+  });
+
+  it('out-of-order members', async () => {
+    const p = assemble('order.mender', [m('version'), m('header.tar'), m('manifest'), m('data/0000.tar')]);
+    const err = await codeOf(readArtifact(p));
+    expect(err.code).toBe('ERR_INVALID_ARTIFACT');
+    expect(err.message).toMatch(/out-of-order/);
+    const first = assemble('first.mender', [
+      m('manifest'),
+      m('version'),
+      m('header.tar'),
+      m('data/0000.tar'),
+    ]);
+    expect((await codeOf(readArtifact(first))).message).toContain('expected version as the first member');
+  });
+
+  it('unknown members', async () => {
+    const p = assemble('augment.mender', [
+      m('version'),
+      m('manifest'),
+      ['manifest-augment', Buffer.from('x')],
+      m('header.tar'),
+      m('data/0000.tar'),
+    ]);
+    const err = await codeOf(readArtifact(p));
+    expect(err.code).toBe('ERR_INVALID_ARTIFACT');
+    expect(err.message).toContain('unknown member manifest-augment');
+  });
+
+  it('wrong format version', async () => {
+    const v2 = Buffer.from('{"format":"mender","version":2}');
+    const p = assemble('v2.mender', [['version', v2], m('manifest'), m('header.tar'), m('data/0000.tar')]);
+    const err = await codeOf(readArtifact(p));
+    expect(err.code).toBe('ERR_INVALID_ARTIFACT');
+    expect(err.message).toContain('version 2');
+  });
+
+  it('missing data and truncated archives', async () => {
+    const noData = assemble('nodata.mender', [m('version'), m('manifest'), m('header.tar')]);
+    expect((await codeOf(readArtifact(noData))).message).toContain('missing');
+    const cut = join(dir, 'cut.mender');
+    writeFileSync(cut, readFileSync(good));
+    const data = outerMembers(good).find((x) => x.name === 'data/0000.tar')!;
+    truncateSync(cut, data.offset + 700);
+    expect((await codeOf(readArtifact(cut))).code).toBe('ERR_TRUNCATED');
+  });
+
+  it('unknown JSON keys in header-info (the Go reader rejects them too)', async () => {
+    const { buildHeaderTar } = await import('../src/artifact/writer.js');
+    const tar = buildHeaderTar(base()).toString('latin1').replace('"payloads"', '"payloadz"');
+    const header = Buffer.from(tar, 'latin1');
+    const { createHash } = await import('node:crypto');
+    const manifest = members
+      .manifest!.toString()
+      .replace(/^[a-f0-9]{64}(?= {2}header\.tar$)/m, createHash('sha256').update(header).digest('hex'));
+    const p = assemble('keys.mender', [
+      m('version'),
+      ['manifest', Buffer.from(manifest)],
+      ['header.tar', header],
+      m('data/0000.tar'),
+    ]);
+    const err = await codeOf(readArtifact(p));
+    expect(err.code).toBe('ERR_INVALID_ARTIFACT');
+    expect(err.message).toContain('header-info');
+  });
+
+  it('not an artifact at all', async () => {
+    const p = join(dir, 'junk.mender');
+    writeFileSync(p, Buffer.alloc(1024, 7));
+    expect((await codeOf(readArtifact(p))).code).toBe('ERR_INVALID_ARCHIVE');
+    expect((await codeOf(openArtifactPayload(good, 'other.bin'))).message).toContain(
+      'no payload file named other.bin',
+    );
+  });
+});
