@@ -1,0 +1,63 @@
+/**
+ * `ocidelta push (DIR | FILE) REF`: push an OCI layout directory, oci-archive or docker-archive
+ * to a registry (blobs first, skipping those present; manifests after their children).
+ */
+import { resolve } from 'node:path';
+import { pushLayout } from '@ocidelta/registry';
+import type { CommandDef } from '../command.js';
+import { ExitCode } from '../command.js';
+import {
+  createClient,
+  intOption,
+  progressReporter,
+  type RegistryCliOptions,
+  stringOption,
+  withRegistryOptions,
+  writeJson,
+} from '../registry-options.js';
+
+interface PushCliOptions extends RegistryCliOptions {
+  platform?: string;
+  select?: string;
+  concurrency?: number;
+  mountFrom?: string;
+}
+
+export const pushCommand: CommandDef = {
+  path: ['push'],
+  summary: 'Push an OCI layout directory or image archive to a registry',
+  define(cli, io) {
+    withRegistryOptions(
+      cli
+        .command('<source> <ref>', 'Push SOURCE (layout dir, oci-archive or docker-archive) to REF')
+        .option(
+          '--select <name>',
+          'Entry of the layout/archive to push (ref name or digest; default the only one)',
+        )
+        .option('--platform <os/arch[/variant]>', 'From an index, push only this platform')
+        .option('--mount-from <repo>', 'Mount missing blobs from this repository of the same registry')
+        .option('--concurrency <n>', 'Parallel blob uploads (default 4)')
+        .option('-q, --quiet', 'No progress output'),
+      { json: true },
+    ).action(async (source: string, ref: string, opts: PushCliOptions) => {
+      const select = stringOption(opts.select, '--select');
+      const platform = stringOption(opts.platform, '--platform');
+      const mountFrom = stringOption(opts.mountFrom, '--mount-from');
+      const client = createClient(opts, io, [ref]);
+      const result = await pushLayout(client, resolve(io.cwd, source), ref, {
+        ...(select !== undefined
+          ? {
+              select: select.includes(':') && select.startsWith('sha') ? { digest: select } : { ref: select },
+            }
+          : {}),
+        ...(platform !== undefined ? { platform } : {}),
+        ...(mountFrom !== undefined ? { mountFrom } : {}),
+        concurrency: intOption(opts.concurrency, '--concurrency'),
+        onProgress: progressReporter(io, opts),
+      });
+      if (opts.json) writeJson(io, result);
+      else io.stdout.write(`${result.digest}\n`);
+      return ExitCode.Ok;
+    });
+  },
+};

@@ -1,0 +1,105 @@
+/**
+ * Options shared by the registry commands (`pull`, `push`, `copy`, `inspect`, `tags`,
+ * `digest`): `--insecure`, `--creds USER:PASS`, `--authfile FILE`, `--json`; building the
+ * registry client from them; and rendering progress and JSON output.
+ */
+import { resolve } from 'node:path';
+import { OciDeltaError, parseReference } from '@ocidelta/core';
+import { RegistryClient, type TransferProgress } from '@ocidelta/registry';
+import type { Command } from 'cac';
+import type { CliIO } from './command.js';
+
+/** Parsed values of the shared options (as cac gives them). */
+export interface RegistryCliOptions {
+  insecure?: boolean;
+  creds?: string;
+  authfile?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** Declare the shared options on a command. */
+export function withRegistryOptions(cmd: Command, options: { json?: boolean } = {}): Command {
+  cmd
+    .option('--insecure', 'Allow plain HTTP (and unverified TLS) for the registries named')
+    .option('--creds <user:pass>', 'Credentials for the registry (default: docker config / auth file)')
+    .option('--authfile <file>', 'Docker config.json / containers auth.json to read credentials from');
+  if (options.json) cmd.option('--json', 'Print the result as JSON');
+  return cmd;
+}
+
+/** Split `USER:PASS` at the first colon (passwords may contain colons). */
+export function parseCreds(value: string): { username: string; password: string } {
+  const colon = value.indexOf(':');
+  if (colon <= 0) {
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', '--creds must be USER:PASS (user name, colon, password)', {
+      option: '--creds',
+    });
+  }
+  return { username: value.slice(0, colon), password: value.slice(colon + 1) };
+}
+
+/** A registry client configured from the shared options and the CLI's environment. */
+export function createClient(opts: RegistryCliOptions, io: CliIO, refs: readonly string[]): RegistryClient {
+  if (opts.creds !== undefined && typeof opts.creds !== 'string') {
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', '--creds needs a value USER:PASS', { option: '--creds' });
+  }
+  if (opts.authfile !== undefined && typeof opts.authfile !== 'string') {
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', '--authfile needs a file name', { option: '--authfile' });
+  }
+  return new RegistryClient({
+    insecureRegistries: opts.insecure === true ? refs.map(registryOf) : [],
+    env: io.env,
+    ...(opts.creds !== undefined ? { credentials: parseCreds(opts.creds) } : {}),
+    ...(opts.authfile !== undefined ? { authFile: resolve(io.cwd, opts.authfile) } : {}),
+  });
+}
+
+/** The registry host of a reference or repository argument (for --insecure). */
+export function registryOf(ref: string): string {
+  return parseReference(ref).registry;
+}
+
+/** Print a value as indented JSON. */
+export function writeJson(io: CliIO, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A progress renderer for stderr: one line per finished blob (quiet when not a TTY and `quiet`). */
+export function progressReporter(
+  io: CliIO,
+  opts: RegistryCliOptions,
+): ((e: TransferProgress) => void) | undefined {
+  if (opts.quiet || opts.json) return undefined;
+  return (e) => {
+    const short = e.digest.slice(0, 19);
+    if (e.phase === 'skip') io.stderr.write(`${short}: already present\n`);
+    else if (e.phase === 'mount') io.stderr.write(`${short}: mounted\n`);
+    else if (e.phase === 'blob' && e.done === e.total) io.stderr.write(`${short}: ${e.total} bytes\n`);
+  };
+}
+
+/** A string option, or undefined; a repeated or valueless option is a usage error. */
+export function stringOption(value: unknown, flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '') {
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', `${flag} needs one value`, { option: flag });
+  }
+  return value;
+}
+
+/** A positive integer option (e.g. --concurrency). */
+export function intOption(value: unknown, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new OciDeltaError(
+      'ERR_INVALID_OPTIONS',
+      `${flag} must be a positive integer (got ${String(value)})`,
+      {
+        option: flag,
+      },
+    );
+  }
+  return n;
+}

@@ -1,0 +1,42 @@
+/** Progress events and shared option types of pull, push and copy. */
+import type { PlatformChoice } from './plan.js';
+
+/** One progress event, per blob or manifest. */
+export interface TransferProgress {
+  /**
+   * `blob`: bytes moving (done grows to total); `skip`: already at the destination; `mount`:
+   * mounted from another repository of the same registry; `manifest`: a manifest written.
+   */
+  phase: 'blob' | 'skip' | 'mount' | 'manifest';
+  digest: string;
+  done: number;
+  total: number;
+}
+
+/** Options every transfer accepts. */
+export interface TransferOptions extends PlatformChoice {
+  /** Parallel blob transfers (default 4). */
+  concurrency?: number;
+  signal?: AbortSignal;
+  onProgress?: (event: TransferProgress) => void;
+}
+
+/** What a transfer did. */
+export interface TransferResult {
+  /** Digest of what the destination name points at (an index or an image). */
+  digest: string;
+  mediaType: string;
+  /** Images transferred, with the platform their index gave them. */
+  images: { digest: string; platform?: string }[];
+  /** Blobs (configs and layers) moved, skipped as present, and mounted. */
+  blobs: { transferred: number; skipped: number; mounted: number };
+  /** Bytes of blobs actually moved. */
+  bytes: number;
+}
+
+export const DEFAULT_CONCURRENCY = 4;
+
+/** Counters shared by the transfer functions. */
+export function newCounters(): TransferResult['blobs'] & { bytes: number } {
+  return { transferred: 0, skipped: 0, mounted: 0, bytes: 0 };
+}

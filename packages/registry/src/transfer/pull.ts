@@ -1,0 +1,231 @@
+/**
+ * Pull an image or a whole index from a registry into an OCI layout directory, an oci-archive
+ * or a docker-archive. Layers download in parallel (bounded), each streamed to a temp file,
+ * verified against its digest and size, then renamed into `blobs/`; manifests follow their
+ * blobs and the name is added to index.json last. A failed pull removes every blob it added.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import {
+  addBlobDirs,
+  blobEntryName,
+  type Descriptor,
+  hostPlatform,
+  OCI_LAYOUT_FILE,
+  OciDeltaError,
+  OciLayout,
+  ociLayoutBytes,
+  type Reference,
+  refAnnotations,
+  writeDockerArchive,
+  writeTarFile,
+} from '@ocidelta/core';
+import type { RegistryClient } from '../client.js';
+import { forEachLimit, throwIfAborted } from './concurrency.js';
+import {
+  imagesOf,
+  type ManifestNode,
+  manifestsInOrder,
+  planTransfer,
+  topDescriptor,
+  uniqueBlobs,
+} from './plan.js';
+import { DEFAULT_CONCURRENCY, newCounters, type TransferOptions, type TransferResult } from './progress.js';
+import { fetchManifestByDescriptor, fetchTopManifest, openRemoteBlob, toReference } from './remote.js';
+
+export interface PullOptions extends TransferOptions {
+  /** Write into this OCI layout directory (created when missing, added to when present). */
+  oci?: string;
+  /** Write an oci-archive (tar of a layout) to this file. */
+  ociArchive?: string;
+  /** Write a docker-archive (`docker load` input) to this file; one image only. */
+  dockerArchive?: string;
+  /**
+   * Name of the image at the destination: the `org.opencontainers.image.ref.name` in a layout
+   * (default: the reference's tag), the RepoTag in a docker-archive (default: the reference).
+   */
+  name?: string;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Fetch the manifest tree of `ref` for the platforms asked for. */
+export async function planPull(
+  client: RegistryClient,
+  ref: Reference,
+  options: TransferOptions & { defaultAllPlatforms?: boolean } = {},
+): Promise<ManifestNode> {
+  const top = await fetchTopManifest(client, ref, options.signal);
+  return planTransfer(top, (d) => fetchManifestByDescriptor(client, ref, d, options.signal), {
+    platform: options.platform,
+    allPlatforms: options.allPlatforms ?? (options.platform === undefined && options.defaultAllPlatforms),
+    defaultPlatform: hostPlatform(),
+  });
+}
+
+/**
+ * Download the blobs and manifests of `plan` into `layout` and name the top manifest. Blobs
+ * already present are skipped. On failure every blob this call added is removed.
+ */
+export async function pullPlanIntoLayout(
+  client: RegistryClient,
+  ref: Reference,
+  plan: ManifestNode,
+  layout: OciLayout,
+  options: TransferOptions & { name?: string } = {},
+): Promise<TransferResult> {
+  const counters = newCounters();
+  const added: string[] = [];
+  try {
+    await forEachLimit(
+      uniqueBlobs(plan),
+      options.concurrency ?? DEFAULT_CONCURRENCY,
+      async (d: Descriptor, signal) => {
+        if (await layout.hasBlob(d.digest)) {
+          counters.skipped++;
+          options.onProgress?.({ phase: 'skip', digest: d.digest, done: d.size, total: d.size });
+          return;
+        }
+        const stream = await openRemoteBlob(client, ref, d, signal);
+        await layout.writeBlob(
+          stream,
+          { digest: d.digest, size: d.size },
+          {
+            signal,
+            onProgress: (p) =>
+              options.onProgress?.({ phase: 'blob', digest: d.digest, done: p.done, total: d.size }),
+          },
+        );
+        added.push(d.digest);
+        counters.transferred++;
+        counters.bytes += d.size;
+      },
+      { signal: options.signal, what: `pulling ${ref}` },
+    );
+    for (const m of manifestsInOrder(plan)) {
+      throwIfAborted(options.signal, `pulling ${ref}`);
+      if (await layout.hasBlob(m.descriptor.digest)) continue;
+      await layout.writeBlob(m.bytes, { digest: m.descriptor.digest, size: m.bytes.byteLength });
+      added.push(m.descriptor.digest);
+      options.onProgress?.({
+        phase: 'manifest',
+        digest: m.descriptor.digest,
+        done: m.bytes.byteLength,
+        total: m.bytes.byteLength,
+      });
+    }
+    const annotations = refAnnotations(options.name ?? ref.tag);
+    await layout.addManifest({
+      ...topDescriptor(plan),
+      ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+    });
+  } catch (err) {
+    await Promise.all(added.map((digest) => rm(layout.blobPath(digest), { force: true })));
+    throw err;
+  }
+  return {
+    digest: plan.descriptor.digest,
+    mediaType: plan.descriptor.mediaType,
+    images: imagesOf(plan).map((n) => ({
+      digest: n.descriptor.digest,
+      ...(n.platform ? { platform: n.platform } : {}),
+    })),
+    blobs: { transferred: counters.transferred, skipped: counters.skipped, mounted: 0 },
+    bytes: counters.bytes,
+  };
+}
+
+/** Pack a layout directory (its blobs listed by `plan`) into an oci-archive file. */
+async function packLayout(
+  layout: OciLayout,
+  plan: ManifestNode,
+  file: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  const index = await layout.readIndex();
+  await writeTarFile(file, async (tar) => {
+    await tar.addBuffer(OCI_LAYOUT_FILE, ociLayoutBytes());
+    await addBlobDirs(tar);
+    const blobs = [...uniqueBlobs(plan), ...manifestsInOrder(plan).map((m) => m.descriptor)];
+    for (const d of blobs) {
+      const name = blobEntryName(d.digest);
+      if (tar.has(name)) continue;
+      await tar.addStream(name, createReadStream(layout.blobPath(d.digest)), { size: d.size, signal });
+    }
+    await tar.addBuffer('index.json', Buffer.from(JSON.stringify(index)));
+  });
+}
+
+/**
+ * Pull `ref` (an image, or an index: all platforms with `allPlatforms`, one with `platform`,
+ * else the host's platform) into exactly one of `oci`, `ociArchive`, `dockerArchive`.
+ * Every blob is verified against its digest; nothing half-written is left behind.
+ */
+export async function pullImage(
+  client: RegistryClient,
+  reference: Reference | string,
+  options: PullOptions,
+): Promise<TransferResult> {
+  const ref = toReference(reference);
+  const targets = [options.oci, options.ociArchive, options.dockerArchive].filter((t) => t !== undefined);
+  if (targets.length !== 1) {
+    throw new OciDeltaError(
+      'ERR_INVALID_OPTIONS',
+      'pull needs exactly one of oci, ociArchive, dockerArchive',
+      {
+        ref: ref.toString(),
+      },
+    );
+  }
+  if (options.dockerArchive !== undefined && options.allPlatforms) {
+    throw new OciDeltaError(
+      'ERR_INVALID_OPTIONS',
+      'a docker-archive holds one image: choose a platform, not all',
+      {
+        ref: ref.toString(),
+      },
+    );
+  }
+  const plan = await planPull(client, ref, options);
+  if (options.oci !== undefined) {
+    const created = !(await exists(options.oci));
+    const layout = await OciLayout.create(options.oci);
+    try {
+      return await pullPlanIntoLayout(client, ref, plan, layout, options);
+    } catch (err) {
+      if (created) await rm(layout.dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+  const file = (options.ociArchive ?? options.dockerArchive) as string;
+  const staging = await mkdtemp(join(dirname(file), '.ocidelta-pull-'));
+  try {
+    const layout = await OciLayout.create(staging);
+    const name = options.ociArchive !== undefined ? (options.name ?? ref.tag) : 'image';
+    const result = await pullPlanIntoLayout(client, ref, plan, layout, { ...options, name });
+    if (options.ociArchive !== undefined) {
+      await packLayout(layout, plan, options.ociArchive, options.signal);
+    } else {
+      const image = await layout.image({ ref: 'image' });
+      const repoTag = options.name ?? (ref.tag !== undefined ? ref.withTag(ref.tag).familiar() : undefined);
+      await writeDockerArchive(
+        options.dockerArchive as string,
+        [{ image, repoTags: repoTag ? [repoTag] : [] }],
+        {
+          signal: options.signal,
+        },
+      );
+    }
+    return result;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
