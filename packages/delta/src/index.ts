@@ -1,2 +1,3 @@
 /** @ocidelta/delta */
+export * from './deep/index.js';
 export * from './vcdiff/index.js';

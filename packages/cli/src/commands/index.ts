@@ -1,6 +1,19 @@
 /** Every subcommand of `ocidelta`. Add one line per command module. */
 import type { CommandDef } from '../command.js';
+import { deltaApplyCommand } from './delta-apply.js';
 import { deltaDecodeCommand } from './delta-decode.js';
 import { deltaEncodeCommand } from './delta-encode.js';
+import { deltaImageCommand } from './delta-image.js';
+import { pullCommand } from './pull.js';
+import { pushCommand } from './push.js';
+import { copyCommand } from './copy.js';
 
-export const commands: CommandDef[] = [deltaEncodeCommand, deltaDecodeCommand];
+export const commands: CommandDef[] = [
+  deltaEncodeCommand,
+  deltaDecodeCommand,
+  deltaImageCommand,
+  deltaApplyCommand,
+  pullCommand,
+  pushCommand,
+  copyCommand,
+];

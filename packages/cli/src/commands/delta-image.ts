@@ -1,0 +1,142 @@
+/**
+ * `ocidelta delta image`: build a deep-delta image.img (design.md section 3) from the current and
+ * the new image, each an image archive file (docker-archive or oci-archive), an OCI layout
+ * directory, or a registry reference.
+ */
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { type Image, OciDeltaError, OciLayout, readImageArchive } from '@ocidelta/core';
+import {
+  buildDeepDelta,
+  CURRENT_ORIGINS,
+  type CurrentOrigin,
+  DEVICE_STORES,
+  type DeviceStore,
+} from '@ocidelta/delta';
+import type { CliIO, CommandDef } from '../command.js';
+import { ExitCode } from '../command.js';
+
+function formatSize(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** Open an image given as an archive file, an OCI layout directory or (when supported) a registry reference. */
+export async function openImageInput(input: string, cwd: string, what: string): Promise<Image> {
+  const path = resolve(cwd, input);
+  const info = await stat(path).catch(() => undefined);
+  if (info?.isDirectory()) return (await OciLayout.open(path)).image();
+  if (info?.isFile()) {
+    const archive = await readImageArchive(path);
+    if (archive.entries.length !== 1) {
+      const names = archive.entries.map((e) => e.refs.join(',') || e.image.digest).join('; ');
+      throw new OciDeltaError(
+        'ERR_INPUT',
+        `${what} ${input} holds ${archive.entries.length} images (${names || 'none'}); give an archive with exactly one`,
+        { path },
+      );
+    }
+    return archive.entries[0]!.image;
+  }
+  throw new OciDeltaError(
+    'ERR_INPUT',
+    `${what} ${input}: no such file or directory (registry references: pull with \`ocidelta\` into an archive first)`,
+    { path },
+  );
+}
+
+function parseChoice<T extends string>(value: unknown, choices: readonly T[], flag: string, fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
+  throw new OciDeltaError(
+    'ERR_INVALID_OPTIONS',
+    `${flag} must be one of ${choices.join(', ')} (got ${String(value)})`,
+    {
+      option: flag,
+    },
+  );
+}
+
+function toList(value: unknown): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).map(String);
+}
+
+interface Options {
+  current?: string;
+  new?: string;
+  output?: string;
+  deviceStore?: string;
+  currentOrigin?: string;
+  repoTag?: string | string[];
+  maxSourceSize?: number;
+  tmpDir?: string;
+  json?: boolean;
+}
+
+async function run(opts: Options, io: CliIO): Promise<number> {
+  for (const [flag, v] of [
+    ['--current', opts.current],
+    ['--new', opts.new],
+    ['-o/--output', opts.output],
+  ] as const) {
+    if (typeof v !== 'string' || v === '') {
+      throw new OciDeltaError('ERR_INVALID_OPTIONS', `${flag} is required`, { option: flag });
+    }
+  }
+  const deviceStore = parseChoice<DeviceStore>(opts.deviceStore, DEVICE_STORES, '--device-store', 'classic');
+  const currentOrigin = parseChoice<CurrentOrigin>(
+    opts.currentOrigin,
+    CURRENT_ORIGINS,
+    '--current-origin',
+    'registry',
+  );
+  const current = await openImageInput(opts.current!, io.cwd, '--current');
+  const next = await openImageInput(opts.new!, io.cwd, '--new');
+  const out = resolve(io.cwd, opts.output!);
+  const result = await buildDeepDelta(current, next, out, {
+    deviceStore,
+    currentOrigin,
+    repoTags: toList(opts.repoTag),
+    ...(opts.maxSourceSize !== undefined ? { maxSourceSize: Number(opts.maxSourceSize) } : {}),
+    ...(opts.tmpDir ? { tmpDir: resolve(io.cwd, opts.tmpDir) } : {}),
+  });
+  if (opts.json) {
+    io.stdout.write(`${JSON.stringify({ ...result, deviceStore, currentOrigin })}\n`);
+    return ExitCode.Ok;
+  }
+  for (const l of result.layers) {
+    const what = l.unchanged ? 'unchanged' : `from ${l.sourcePath}`;
+    io.stdout.write(
+      `layer ${l.index} ${l.diffId.slice(0, 19)}  ${formatSize(l.uncompressedSize)} -> delta ${formatSize(l.deltaSize)}  (${what})\n`,
+    );
+  }
+  io.stdout.write(`wrote ${out} (${formatSize(result.size)}, device store ${deviceStore})\n`);
+  return ExitCode.Ok;
+}
+
+export const deltaImageCommand: CommandDef = {
+  path: ['delta', 'image'],
+  summary: 'Build a deep-delta image.img (per-layer VCDIFFs the device rebuilds with xdelta3)',
+  define(cli, io) {
+    cli
+      .command('', 'Build a deep-delta image.img')
+      .option('--current <image>', 'Current image: archive file (docker/oci-archive) or OCI layout dir')
+      .option('--new <image>', 'New image: archive file (docker/oci-archive) or OCI layout dir')
+      .option('-o, --output <file>', 'Where to write image.img')
+      .option('--device-store <mode>', 'Device image store: classic or containerd (default classic)')
+      .option(
+        '--current-origin <origin>',
+        'containerd only: registry (pulled) or artifact (loaded from an artifact) (default registry)',
+      )
+      .option('--repo-tag <name>', 'RepoTags of the new image in the archive (repeatable)')
+      .option('--max-source-size <bytes>', 'Largest decompressed current layer to encode against')
+      .option('--tmp-dir <dir>', 'Directory for temporary files')
+      .option('--json', 'Print the result as JSON')
+      .example(
+        'ocidelta delta image --current app-1.tar --new app-2.tar -o image.img --device-store containerd',
+      )
+      .action((opts: Options) => run(opts, io));
+  },
+};

@@ -1,0 +1,153 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { readDockerArchive, writeDockerArchive } from '@ocidelta/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type AppImages,
+  appFiles,
+  appImages,
+  baseFiles,
+  buildImage,
+} from '../../delta/test/fixtures/images.js';
+import { runCli } from '../src/index.js';
+
+let root: string;
+let imgs: AppImages;
+let v1tar: string;
+let v2tar: string;
+let v1stored: string;
+let threeDir: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'ocidelta-cli-delta-'));
+  imgs = await appImages(join(root, 'images'));
+  v1tar = join(root, 'v1.tar');
+  v2tar = join(root, 'v2.tar');
+  v1stored = join(root, 'v1-stored.tar');
+  await writeDockerArchive(v1tar, [{ image: imgs.v1.image, repoTags: ['app:v1'] }], {
+    layers: 'uncompressed',
+  });
+  await writeDockerArchive(v1stored, [{ image: imgs.v1.image, repoTags: ['app:v1'] }], { layers: 'stored' });
+  await writeDockerArchive(v2tar, [{ image: imgs.v2.image, repoTags: ['app:v2'] }], { layers: 'stored' });
+  threeDir = (
+    await buildImage(join(root, 'three'), {
+      tag: 'v3',
+      layers: [baseFiles(), appFiles(2), appFiles(3).slice(-2)],
+    })
+  ).dir;
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+function cliIO() {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  stderr.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
+  return { stdout, stderr, env: {}, cwd: root, out: () => out, err: () => err };
+}
+
+describe('ocidelta delta image / delta apply', () => {
+  for (const store of ['classic', 'containerd'] as const) {
+    it(`builds a deep delta from archives and applies it back (${store})`, async () => {
+      const io = cliIO();
+      const img = `image-${store}.img`;
+      const code = await runCli(
+        [
+          'delta',
+          'image',
+          '--current',
+          'v1-stored.tar',
+          '--new',
+          'v2.tar',
+          '-o',
+          img,
+          '--device-store',
+          store,
+          '--json',
+        ],
+        io,
+      );
+      expect(code, io.err()).toBe(0);
+      const result = JSON.parse(io.out());
+      expect(result.deviceStore).toBe(store);
+      expect(result.layers.map((l: { diffId: string }) => l.diffId)).toEqual(
+        imgs.v2.image.config.rootfs.diff_ids,
+      );
+      expect(result.layers[1].sourcePath).toBe(
+        `blobs/sha256/${(store === 'classic' ? imgs.v1.image.layers[1]!.diffId : imgs.v1.image.layers[1]!.digest).slice(7)}`,
+      );
+
+      // The device's own `docker save`: uncompressed by diff_id (classic), the pulled blobs (containerd).
+      const apply = cliIO();
+      const current = store === 'classic' ? 'v1.tar' : 'v1-stored.tar';
+      const out = `new-${store}.tar`;
+      expect(
+        await runCli(['delta', 'apply', '--current', current, '--delta', img, '-o', out], apply),
+        apply.err(),
+      ).toBe(0);
+      expect(apply.out()).toContain(out);
+      const rebuilt = await readDockerArchive(join(root, out));
+      expect(rebuilt.entries[0]!.image.configDigest).toBe(imgs.v2.image.configDigest);
+      expect(rebuilt.entries[0]!.image.layers.map((l) => l.digest)).toEqual(
+        imgs.v2.image.config.rootfs.diff_ids,
+      );
+    });
+  }
+
+  it('accepts OCI layout directories and prints a per-layer summary', async () => {
+    const io = cliIO();
+    const code = await runCli(
+      ['delta', 'image', '--current', 'images/v1', '--new', 'images/v2', '-o', 'dir.img'],
+      io,
+    );
+    expect(code, io.err()).toBe(0);
+    expect(io.out()).toContain('layer 0');
+    expect(io.out()).toContain('unchanged');
+    expect(existsSync(join(root, 'dir.img'))).toBe(true);
+  });
+
+  it('exits 1 on a missing option or an unknown device store', async () => {
+    const missing = cliIO();
+    expect(await runCli(['delta', 'image', '--current', 'v1.tar', '-o', 'x.img'], missing)).toBe(1);
+    expect(missing.err()).toContain('--new is required');
+    const bad = cliIO();
+    expect(
+      await runCli(
+        ['delta', 'image', '--current', 'v1.tar', '--new', 'v2.tar', '-o', 'x.img', '--device-store', 'zfs'],
+        bad,
+      ),
+    ).toBe(1);
+    expect(bad.err()).toContain('--device-store must be one of classic, containerd');
+  });
+
+  it('exits 2 with ERR_NO_DEEP_DELTA when the current image has more layers', async () => {
+    const io = cliIO();
+    const code = await runCli(
+      ['delta', 'image', '--current', threeDir, '--new', 'v2.tar', '-o', 'no.img'],
+      io,
+    );
+    expect(code).toBe(2);
+    expect(io.err()).toContain('ERR_NO_DEEP_DELTA');
+    expect(existsSync(join(root, 'no.img'))).toBe(false);
+  });
+
+  it('exits 2 naming a missing input file', async () => {
+    const io = cliIO();
+    expect(
+      await runCli(['delta', 'apply', '--current', 'nope.tar', '--delta', 'x.img', '-o', 'y.tar'], io),
+    ).toBe(2);
+    expect(io.err()).toContain('nope.tar');
+  });
+});

@@ -1,0 +1,152 @@
+/**
+ * Build a deep delta of an image (design.md section 3): the new image's Docker >= 25 `docker save`
+ * archive whose manifest references uncompressed layers, with every layer blob replaced by
+ * `blobs/sha256/<new diff_id>.vcdiff` (a VCDIFF against the decompressed current layer) and
+ * `blobs/sha256/<new diff_id>.source` (that layer's path in the device's own `docker save`).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Image, OciDeltaError } from '@ocidelta/core';
+import { encodeLayer, writeUncompressedLayer } from './encode-layer.js';
+import { pairLayers } from './pair-layers.js';
+import { type CurrentOrigin, type DeviceStore, sourcePath } from './source-path.js';
+import { type DeltaLayerFile, writeDeltaArchive } from './write-archive.js';
+
+/** Progress of a deep delta build, per layer of the new image. */
+export interface DeepDeltaProgress {
+  phase: 'source' | 'encode' | 'write' | 'done';
+  /** Index of the new layer being worked on (absent for `write`/`done`). */
+  layer?: number;
+  /** Number of layers in the new image. */
+  layers: number;
+}
+
+export interface DeepDeltaOptions {
+  /** The device's image store; only changes the `.source` paths. Default `classic`. */
+  deviceStore?: DeviceStore;
+  /**
+   * How the device got the current image (matters for `containerd` only): a pulled image's layers
+   * are named by their compressed blob digest, an image loaded from one of our artifacts by
+   * diff_id. Default `registry`.
+   */
+  currentOrigin?: CurrentOrigin;
+  /** `RepoTags` of the new image in `manifest.json` / `index.json` (e.g. `registry/app:2.0`). */
+  repoTags?: string[];
+  /** Largest decompressed current layer the encoder accepts (default: the encoder's, 2 GiB). */
+  maxSourceSize?: number;
+  /** Where temp files go (default: the OS temp dir). Needs room for the largest source layer plus the deltas. */
+  tmpDir?: string;
+  signal?: AbortSignal;
+  onProgress?: (event: DeepDeltaProgress) => void;
+}
+
+/** One new layer in the deep delta. */
+export interface DeepDeltaLayer {
+  /** Index of the layer in the new image. */
+  index: number;
+  diffId: string;
+  /** Content of the `.source` file: the current layer's path in the device's `docker save`. */
+  sourcePath: string;
+  /** Index of the current layer the delta was computed against. */
+  sourceIndex: number;
+  deltaSize: number;
+  /** Size of the new layer's decompressed tar. */
+  uncompressedSize: number;
+  /** The current image already has this layer (the delta is a tiny self-reference). */
+  unchanged: boolean;
+}
+
+export interface DeepDeltaResult {
+  /** The written image.img. */
+  path: string;
+  /** Its size in bytes. */
+  size: number;
+  layers: DeepDeltaLayer[];
+}
+
+/**
+ * Build the deep delta of `next` against `current` and write it to `outPath` (temp + rename).
+ * Throws OciDeltaError ERR_NO_DEEP_DELTA when no deep delta is possible (the current image has
+ * more layers than the new one, or a containerd device could not decompress a source): the caller
+ * then ships the full image. Every delta is self-checked with our decoder before anything is
+ * written (ERR_DELTA_SELF_CHECK).
+ */
+export async function buildDeepDelta(
+  current: Image,
+  next: Image,
+  outPath: string,
+  options: DeepDeltaOptions = {},
+): Promise<DeepDeltaResult> {
+  const pairs = pairLayers(current.layers, next.layers);
+  const paths = new Map<number, string>();
+  for (const p of pairs) {
+    if (!paths.has(p.sourceIndex))
+      paths.set(p.sourceIndex, sourcePath(current.layers[p.sourceIndex]!, options));
+  }
+  const lastUse = new Map<number, number>();
+  for (const [i, p] of pairs.entries()) lastUse.set(p.sourceIndex, i);
+  const total = next.layers.length;
+  const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'ocidelta-deep-'));
+  try {
+    const sources = new Map<number, string>();
+    const written = new Map<string, DeltaLayerFile>();
+    const layers: DeepDeltaLayer[] = [];
+    const sizes = new Map<string, number>();
+    for (const [i, pair] of pairs.entries()) {
+      throwIfAborted(options.signal);
+      const layer = next.layers[i]!;
+      let source = sources.get(pair.sourceIndex);
+      if (source === undefined) {
+        options.onProgress?.({ phase: 'source', layer: i, layers: total });
+        source = join(work, `source-${pair.sourceIndex}.tar`);
+        await writeUncompressedLayer(
+          current.layers[pair.sourceIndex]!,
+          source,
+          `current layer ${pair.sourceIndex}`,
+          options,
+        );
+        sources.set(pair.sourceIndex, source);
+      }
+      options.onProgress?.({ phase: 'encode', layer: i, layers: total });
+      const deltaFile = join(work, `layer-${i}.vcdiff`);
+      const encoded = await encodeLayer(source, layer, deltaFile, `new layer ${i}`, i, options);
+      if (lastUse.get(pair.sourceIndex) === i) {
+        await rm(source, { force: true });
+        sources.delete(pair.sourceIndex);
+      }
+      const srcPath = paths.get(pair.sourceIndex)!;
+      sizes.set(layer.diffId, encoded.uncompressedSize);
+      if (!written.has(layer.diffId)) {
+        written.set(layer.diffId, {
+          diffId: layer.diffId,
+          deltaFile,
+          deltaSize: encoded.deltaSize,
+          sourcePath: srcPath,
+        });
+      }
+      layers.push({
+        index: i,
+        diffId: layer.diffId,
+        sourcePath: srcPath,
+        sourceIndex: pair.sourceIndex,
+        deltaSize: encoded.deltaSize,
+        uncompressedSize: encoded.uncompressedSize,
+        unchanged: pair.unchanged,
+      });
+    }
+    options.onProgress?.({ phase: 'write', layers: total });
+    const size = await writeDeltaArchive(outPath, next, [...written.values()], sizes, {
+      repoTags: options.repoTags,
+      signal: options.signal,
+    });
+    options.onProgress?.({ phase: 'done', layers: total });
+    return { path: outPath, size, layers };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new OciDeltaError('ERR_ABORTED', 'deep delta build was aborted', {});
+}

@@ -1,0 +1,19 @@
+/** Deep deltas of images: per-layer VCDIFFs the device's app update module rebuilds with stock xdelta3. */
+export { type ApplyDeepDeltaOptions, applyDeepDelta } from './apply.js';
+export {
+  buildDeepDelta,
+  type DeepDeltaLayer,
+  type DeepDeltaOptions,
+  type DeepDeltaProgress,
+  type DeepDeltaResult,
+} from './deep-delta.js';
+export { type LayerPair, type PairableLayer, pairLayers } from './pair-layers.js';
+export {
+  CURRENT_ORIGINS,
+  type CurrentOrigin,
+  DEVICE_STORES,
+  type DeviceStore,
+  type SourceLayer,
+  type SourcePathOptions,
+  sourcePath,
+} from './source-path.js';

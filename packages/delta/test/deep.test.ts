@@ -1,0 +1,235 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  blobEntryName,
+  digestOf,
+  isOciDeltaError,
+  MediaType,
+  readDockerArchive,
+  TarIndex,
+  writeDockerArchive,
+} from '@ocidelta/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deepDeltaTestHooks } from '../src/deep/encode-layer.js';
+import { applyDeepDelta, buildDeepDelta, type DeepDeltaProgress } from '../src/deep/index.js';
+import {
+  type AppImages,
+  appFiles,
+  appImages,
+  type BuiltImage,
+  baseFiles,
+  buildImage,
+} from './fixtures/images.js';
+
+let root: string;
+let imgs: AppImages;
+let docker: AppImages;
+let three: BuiltImage;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'ocidelta-deep-test-'));
+  imgs = await appImages(join(root, 'oci'));
+  docker = await appImages(join(root, 'docker'), { flavor: 'docker' });
+  three = await buildImage(join(root, 'three'), {
+    tag: 'v3',
+    layers: [baseFiles(), appFiles(2), appFiles(3).slice(-2)],
+  });
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function errorOf(p: Promise<unknown>): Promise<{ code?: string; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    return { code: isOciDeltaError(err) ? err.code : undefined, message: (err as Error).message };
+  }
+  throw new Error('expected the promise to reject');
+}
+
+const hex = (d: string) => d.slice(d.indexOf(':') + 1);
+
+describe('buildDeepDelta', () => {
+  it('writes the new image archive with .vcdiff + .source per layer and an uncompressed manifest', async () => {
+    const out = join(root, 'v1-v2.img');
+    const events: DeepDeltaProgress[] = [];
+    const result = await buildDeepDelta(imgs.v1.image, imgs.v2.image, out, {
+      repoTags: ['registry.example/app:v2'],
+      onProgress: (e) => events.push(e),
+    });
+    const { v1, v2 } = { v1: imgs.v1.image, v2: imgs.v2.image };
+    expect(result.path).toBe(out);
+    expect(result.layers.map((l) => l.diffId)).toEqual(v2.config.rootfs.diff_ids);
+    expect(result.layers.map((l) => l.unchanged)).toEqual([true, false]);
+    expect(result.layers.map((l) => l.sourcePath)).toEqual(v1.layers.map((l) => blobEntryName(l.diffId)));
+    // The base layer is identical: a self-delta of a few bytes. The app layer changed a little.
+    const [base, app] = result.layers as [(typeof result.layers)[0], (typeof result.layers)[0]];
+    expect(base.deltaSize).toBeLessThan(Math.max(256, base.uncompressedSize / 500));
+    expect(app.deltaSize).toBeLessThan(app.uncompressedSize / 5);
+    expect(events.at(-1)?.phase).toBe('done');
+    expect(events.filter((e) => e.phase === 'encode').map((e) => e.layer)).toEqual([0, 1]);
+
+    const tar = await TarIndex.scan(out);
+    const names = [...tar.entries.keys()];
+    for (const [i, layer] of v2.layers.entries()) {
+      const blob = blobEntryName(layer.diffId);
+      expect(names).toContain(`${blob}.vcdiff`);
+      expect(names).not.toContain(blob);
+      expect(names).not.toContain(blobEntryName(layer.digest));
+      const source = (await tar.read(tar.entries.get(`${blob}.source`)!)).toString();
+      expect(source).toBe(`${blobEntryName(v1.layers[i]!.diffId)}\n`);
+      expect(tar.entries.get(`${blob}.vcdiff`)!.size).toBe(result.layers[i]!.deltaSize);
+    }
+    expect(names).toEqual(expect.arrayContaining(['oci-layout', 'index.json', 'manifest.json']));
+    // Config unchanged, byte for byte.
+    const config = await tar.read(tar.entries.get(blobEntryName(v2.configDigest))!);
+    expect(digestOf(config)).toBe(v2.configDigest);
+    // index.json -> manifest blob referencing uncompressed layers by diff_id.
+    const index = JSON.parse((await tar.read(tar.entries.get('index.json')!)).toString());
+    expect(index.manifests).toHaveLength(1);
+    expect(index.manifests[0].annotations['io.containerd.image.name']).toBe('registry.example/app:v2');
+    const manifestBytes = await tar.read(tar.entries.get(blobEntryName(index.manifests[0].digest))!);
+    expect(digestOf(manifestBytes)).toBe(index.manifests[0].digest);
+    const manifest = JSON.parse(manifestBytes.toString());
+    expect(manifest.config.digest).toBe(v2.configDigest);
+    expect(manifest.layers).toEqual(
+      v2.layers.map((l, i) => ({
+        mediaType: MediaType.OciLayer,
+        digest: l.diffId,
+        size: result.layers[i]!.uncompressedSize,
+      })),
+    );
+    const dockerManifest = JSON.parse((await tar.read(tar.entries.get('manifest.json')!)).toString());
+    expect(dockerManifest[0].Config).toBe(blobEntryName(v2.configDigest));
+    expect(dockerManifest[0].Layers).toEqual(v2.layers.map((l) => blobEntryName(l.diffId)));
+    expect(dockerManifest[0].RepoTags).toEqual(['registry.example/app:v2']);
+  });
+
+  it('names sources by compressed digest for a containerd device that pulled the current image', async () => {
+    const out = join(root, 'containerd.img');
+    const result = await buildDeepDelta(imgs.v1.image, imgs.v2.image, out, { deviceStore: 'containerd' });
+    expect(result.layers.map((l) => l.sourcePath)).toEqual(
+      imgs.v1.image.layers.map((l) => `blobs/sha256/${hex(l.digest)}`),
+    );
+    expect(imgs.v1.image.layers[0]!.digest).not.toBe(imgs.v1.image.layers[0]!.diffId);
+    const artifact = await buildDeepDelta(imgs.v1.image, imgs.v2.image, out, {
+      deviceStore: 'containerd',
+      currentOrigin: 'artifact',
+    });
+    expect(artifact.layers.map((l) => l.sourcePath)).toEqual(
+      imgs.v1.image.layers.map((l) => `blobs/sha256/${hex(l.diffId)}`),
+    );
+  });
+
+  it('keeps Docker media types for a Docker v2 image', async () => {
+    const out = join(root, 'docker.img');
+    await buildDeepDelta(docker.v1.image, docker.v2.image, out);
+    const tar = await TarIndex.scan(out);
+    const index = JSON.parse((await tar.read(tar.entries.get('index.json')!)).toString());
+    const manifest = JSON.parse(
+      (await tar.read(tar.entries.get(blobEntryName(index.manifests[0].digest))!)).toString(),
+    );
+    expect(manifest.mediaType).toBe(MediaType.DockerManifest);
+    expect(manifest.layers.map((l: { mediaType: string }) => l.mediaType)).toEqual([
+      MediaType.DockerLayer,
+      MediaType.DockerLayer,
+    ]);
+  });
+
+  it('gives tiny deltas for an unchanged image', async () => {
+    const result = await buildDeepDelta(imgs.v2.image, imgs.v2.image, join(root, 'same.img'));
+    expect(result.layers.every((l) => l.unchanged)).toBe(true);
+    for (const l of result.layers) expect(l.deltaSize).toBeLessThan(Math.max(256, l.uncompressedSize / 500));
+  });
+
+  it('encodes a layer beyond the current count against the current top layer', async () => {
+    const result = await buildDeepDelta(imgs.v1.image, three.image, join(root, 'three.img'));
+    expect(result.layers.map((l) => l.sourceIndex)).toEqual([0, 1, 1]);
+    expect(result.layers[2]!.sourcePath).toBe(blobEntryName(imgs.v1.image.layers[1]!.diffId));
+  });
+
+  it('refuses when the current image has more layers than the new one, writing nothing', async () => {
+    const out = join(root, 'none.img');
+    const err = await errorOf(buildDeepDelta(three.image, imgs.v2.image, out));
+    expect(err.code).toBe('ERR_NO_DEEP_DELTA');
+    expect(err.message).toContain('3 layers');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('fails the self-check on a corrupted delta and writes nothing', async () => {
+    const out = join(root, 'corrupt.img');
+    deepDeltaTestHooks.afterEncode = async (file, index) => {
+      if (index !== 1) return;
+      const bytes = await readFile(file);
+      bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 0xff; // last byte of the last window's data/instructions
+      await writeFile(file, bytes);
+    };
+    try {
+      const err = await errorOf(buildDeepDelta(imgs.v1.image, imgs.v2.image, out));
+      expect(err.code).toBe('ERR_DELTA_SELF_CHECK');
+      expect(err.message).toContain('new layer 1');
+    } finally {
+      deepDeltaTestHooks.afterEncode = undefined;
+    }
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('stops with ERR_ABORTED when aborted', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    const err = await errorOf(
+      buildDeepDelta(imgs.v1.image, imgs.v2.image, join(root, 'aborted.img'), { signal: ac.signal }),
+    );
+    expect(err.code).toBe('ERR_ABORTED');
+  });
+});
+
+describe('applyDeepDelta', () => {
+  const cases = [
+    { name: 'classic', store: 'classic' as const, layers: 'uncompressed' as const },
+    { name: 'containerd (pulled)', store: 'containerd' as const, layers: 'stored' as const },
+  ];
+  for (const c of cases) {
+    it(`rebuilds the new image from a ${c.name} docker save archive`, async () => {
+      const dir = await mkdtemp(join(root, 'apply-'));
+      const current = join(dir, 'current.tar');
+      await writeDockerArchive(current, [{ image: imgs.v1.image, repoTags: ['app:v1'] }], {
+        layers: c.layers,
+      });
+      const img = join(dir, 'image.img');
+      await buildDeepDelta(imgs.v1.image, imgs.v2.image, img, { deviceStore: c.store, repoTags: ['app:v2'] });
+      const out = join(dir, 'new.tar');
+      await applyDeepDelta(current, img, out);
+      const rebuilt = await readDockerArchive(out);
+      expect(rebuilt.entries).toHaveLength(1);
+      const image = rebuilt.entries[0]!.image;
+      expect(image.configDigest).toBe(imgs.v2.image.configDigest);
+      expect(image.layers.map((l) => l.digest)).toEqual(imgs.v2.image.config.rootfs.diff_ids);
+      const names = [...(await TarIndex.scan(out)).entries.keys()];
+      expect(names.filter((n) => n.endsWith('.vcdiff') || n.endsWith('.source'))).toEqual([]);
+      // Every layer streams back to its diff_id.
+      for (const layer of image.layers) {
+        const chunks: Buffer[] = [];
+        for await (const c of await layer.uncompressed()) chunks.push(c as Buffer);
+        expect(digestOf(Buffer.concat(chunks))).toBe(layer.diffId);
+      }
+    });
+  }
+
+  it('names the missing source when the device store mode is wrong', async () => {
+    const dir = await mkdtemp(join(root, 'apply-wrong-'));
+    const current = join(dir, 'current.tar');
+    await writeDockerArchive(current, [{ image: imgs.v1.image, repoTags: ['app:v1'] }], { layers: 'stored' });
+    const img = join(dir, 'image.img');
+    await buildDeepDelta(imgs.v1.image, imgs.v2.image, img, { deviceStore: 'classic' });
+    const out = join(dir, 'new.tar');
+    const err = await errorOf(applyDeepDelta(current, img, out));
+    expect(err.code).toBe('ERR_INVALID_ARCHIVE');
+    expect(err.message).toContain(blobEntryName(imgs.v1.image.layers[0]!.diffId));
+    expect(existsSync(out)).toBe(false);
+  });
+});

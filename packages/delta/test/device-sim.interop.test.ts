@@ -1,0 +1,160 @@
+/**
+ * Device simulation (design.md section 3): the app update module's deep-delta steps with the real
+ * `tar` and the real stock `xdelta3 -d -s` (no -D), on our image.img and a current image archive
+ * as each device store's `docker save` writes it; the rebuilt archive is checked with skopeo and
+ * umoci and core. The shell steps mirror the docker-compose sub-module: unpack both archives, for each
+ * `<new dir>/*\/*\/*.vcdiff` run `xdelta3 -d -s <cur dir>/$(cat X.source) X.vcdiff X`, re-tar
+ * the new dir (the module leaves the .vcdiff/.source files in place).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { blobEntryName, OciLayout, writeDockerArchive } from '@ocidelta/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haveBinaries } from '../../../test-support/binaries.js';
+import { buildDeepDelta, type CurrentOrigin, type DeviceStore } from '../src/deep/index.js';
+import {
+  type AppImages,
+  appFiles,
+  appImages,
+  type BuiltImage,
+  baseFiles,
+  buildImage,
+} from './fixtures/images.js';
+
+const DEVICE_STEPS = `
+set -e
+new_image_dir="$PWD/new"
+current_image_dir="$PWD/current"
+mkdir -p "$new_image_dir" "$current_image_dir"
+tar xvf image.img -C "$new_image_dir"
+tar xvf current.tar -C "$current_image_dir"
+test -f "$new_image_dir"/oci-layout
+for vcdiff in "$new_image_dir"/*/*/*.vcdiff; do
+  if test ! -f "$vcdiff"; then
+    break
+  fi
+  src=$(echo "$vcdiff" | sed -e 's/\\.vcdiff$//')
+  src=$(cat "$src".source)
+  src="$current_image_dir/$src"
+  out=$(echo "$vcdiff" | sed -e 's/\\.vcdiff$//')
+  xdelta3 -d -s "$src" "$vcdiff" "$out"
+done
+tar cf rebuilt.tar -C "$new_image_dir" .
+`;
+
+function runDevice(dir: string): { status: number | null; output: string } {
+  const r = spawnSync('sh', ['-c', DEVICE_STEPS], { cwd: dir, encoding: 'utf8' });
+  return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
+}
+
+function sha256File(file: string): string {
+  return `sha256:${createHash('sha256').update(readFileSync(file)).digest('hex')}`;
+}
+
+let root: string;
+let imgs: AppImages;
+let three: BuiltImage;
+
+describe.skipIf(!haveBinaries('xdelta3', 'tar', 'skopeo', 'umoci', 'gzip'))(
+  'device simulation with stock xdelta3',
+  () => {
+    beforeAll(async () => {
+      root = await mkdtemp(join(tmpdir(), 'ocidelta-device-'));
+      imgs = await appImages(join(root, 'images'));
+      three = await buildImage(join(root, 'three'), {
+        tag: 'v3',
+        layers: [baseFiles(), appFiles(2), appFiles(3).slice(-2)],
+      });
+    });
+
+    afterAll(async () => {
+      await rm(root, { recursive: true, force: true });
+    });
+
+    const modes: {
+      name: string;
+      store: DeviceStore;
+      origin: CurrentOrigin;
+      layers: 'uncompressed' | 'stored';
+    }[] = [
+      // Classic store: docker save exports uncompressed layers named by diff_id.
+      { name: 'classic', store: 'classic', origin: 'registry', layers: 'uncompressed' },
+      // containerd store, image pulled from a registry: the compressed blobs as pulled.
+      { name: 'containerd, pulled', store: 'containerd', origin: 'registry', layers: 'stored' },
+      // containerd store, image loaded from one of our artifacts: uncompressed blobs by diff_id.
+      { name: 'containerd, from artifact', store: 'containerd', origin: 'artifact', layers: 'uncompressed' },
+    ];
+
+    for (const mode of modes) {
+      for (const target of ['v2', 'v3 (extra layer)'] as const) {
+        it(`rebuilds ${target} on a ${mode.name} device`, async () => {
+          const next = target === 'v2' ? imgs.v2.image : three.image;
+          const dir = await mkdtemp(join(root, 'dev-'));
+          await writeDockerArchive(
+            join(dir, 'current.tar'),
+            [{ image: imgs.v1.image, repoTags: ['app:v1'] }],
+            {
+              layers: mode.layers,
+            },
+          );
+          await buildDeepDelta(imgs.v1.image, next, join(dir, 'image.img'), {
+            deviceStore: mode.store,
+            currentOrigin: mode.origin,
+            repoTags: ['app:new'],
+          });
+          const run = runDevice(dir);
+          expect(run.output).not.toContain('checksum mismatch');
+          expect(run.status, run.output).toBe(0);
+
+          // Every rebuilt layer file hashes to the new image's diff_id.
+          for (const diffId of next.config.rootfs.diff_ids) {
+            expect(sha256File(join(dir, 'new', blobEntryName(diffId)))).toBe(diffId);
+          }
+          const archive = `docker-archive:${join(dir, 'rebuilt.tar')}`;
+          const inspect = JSON.parse(execFileSync('skopeo', ['inspect', archive], { encoding: 'utf8' }));
+          expect(inspect.Layers).toEqual(next.config.rootfs.diff_ids);
+          const raw = JSON.parse(
+            execFileSync('skopeo', ['inspect', '--config', archive], { encoding: 'utf8' }),
+          );
+          expect(raw.rootfs.diff_ids).toEqual(next.config.rootfs.diff_ids);
+          // skopeo copy reads every layer and checks it against the config.
+          execFileSync('skopeo', ['copy', '--quiet', archive, `oci:${join(dir, 'oci')}:app`], {
+            stdio: 'pipe',
+          });
+          expect((await readdir(join(dir, 'oci', 'blobs', 'sha256'))).length).toBeGreaterThan(
+            next.layers.length,
+          );
+          // The unpacked dir is also the OCI layout containerd's `docker load` reads (index.json ->
+          // manifest -> blobs): umoci unpacks it, checking every blob against the manifest, and core
+          // resolves it to the new config with layers named by diff_id.
+          execFileSync(
+            'umoci',
+            ['unpack', '--rootless', '--image', `${join(dir, 'new')}:new`, join(dir, 'bundle')],
+            {
+              stdio: 'pipe',
+            },
+          );
+          expect(readFileSync(join(dir, 'bundle', 'rootfs', 'app', 'package.json'), 'utf8')).toContain(
+            '"version":"',
+          );
+          const layout = await (await OciLayout.open(join(dir, 'new'))).image({ ref: 'new' });
+          expect(layout.configDigest).toBe(next.configDigest);
+          expect(layout.layers.map((l) => l.digest)).toEqual(next.config.rootfs.diff_ids);
+        });
+      }
+    }
+
+    it('fails on the device when the store mode does not match (the modes really differ)', async () => {
+      const dir = await mkdtemp(join(root, 'dev-wrong-'));
+      await writeDockerArchive(join(dir, 'current.tar'), [{ image: imgs.v1.image, repoTags: ['app:v1'] }], {
+        layers: 'stored',
+      });
+      await buildDeepDelta(imgs.v1.image, imgs.v2.image, join(dir, 'image.img'), { deviceStore: 'classic' });
+      expect(runDevice(dir).status).not.toBe(0);
+    });
+  },
+);
