@@ -16,8 +16,8 @@ export interface FileSpec {
 export async function tarOf(files: FileSpec[]): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => {
-    chunks.push(c);
+  p.on('data', (c: unknown) => {
+    chunks.push(c as Buffer);
   });
   const done = new Promise<void>((resolve, reject) => {
     p.on('end', () => resolve());

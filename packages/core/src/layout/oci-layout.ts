@@ -5,7 +5,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Digest } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
 import { MediaType } from '../media-types.js';
@@ -168,7 +168,8 @@ export class OciLayout implements BlobSource {
     expected: ExpectedContent = {},
     options: WriteOptions = {},
   ): Promise<{ digest: Digest; size: number }> {
-    // Write under blobs/<alg>/ with a temp name, then rename to the hashed name.
+    // An already-piped stream may fail before the pipeline below attaches; it rethrows then.
+    if (data instanceof Readable) data.on('error', () => undefined);
     const algorithm = expected.digest ? expected.digest.slice(0, expected.digest.indexOf(':')) : 'sha256';
     const algDir = join(this.dir, 'blobs', algorithm);
     await mkdir(algDir, { recursive: true });

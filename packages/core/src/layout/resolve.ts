@@ -6,6 +6,14 @@
 import { OciDeltaError } from '../errors.js';
 import { isImageManifestMediaType, isIndexMediaType } from '../media-types.js';
 import { type BlobSource, type Image, type Index, loadImage, loadIndex, readBlob } from '../model.js';
+import {
+  formatPlatform,
+  indexPlatforms,
+  type Platform,
+  parsePlatform,
+  platformFromSpec,
+  selectManifest,
+} from '../platform.js';
 import { type Descriptor, type IndexManifest, type PlatformSpec, parseManifest } from '../schemas.js';
 
 export const ANNOTATION_REF_NAME = 'org.opencontainers.image.ref.name';
@@ -18,7 +26,7 @@ export interface ImageSelector {
   /** A manifest digest (top-level entry, or any manifest blob present). */
   digest?: string;
   /** When the entry is an index: `linux/arm64/v8` or a platform object. */
-  platform?: PlatformSpec | string;
+  platform?: Platform | PlatformSpec | string;
 }
 
 /** What resolution needs: the top-level index, a blob source, and a name for messages. */
@@ -33,7 +41,7 @@ export interface ResolveContext {
 /** The ref names a descriptor carries (both annotation keys). */
 export function refNamesOf(d: Descriptor): string[] {
   const a = d.annotations ?? {};
-  return [a[ANNOTATION_REF_NAME], a[ANNOTATION_CONTAINERD_NAME]].filter((v): v is string => !!v);
+  return [a[ANNOTATION_CONTAINERD_NAME], a[ANNOTATION_REF_NAME]].filter((v): v is string => !!v);
 }
 
 /** Pick the top-level descriptor matching a selector (no platform narrowing). */
@@ -136,60 +144,41 @@ export async function resolveIndex(ctx: ResolveContext, selector: ImageSelector 
   return loadIndex(bytes, d.mediaType);
 }
 
-const ARCH_ALIASES: Record<string, string> = { aarch64: 'arm64', x86_64: 'amd64', 'x86-64': 'amd64' };
-
-function normalizePlatform(p: PlatformSpec | string): { os: string; architecture: string; variant?: string } {
-  const spec =
-    typeof p === 'string'
-      ? (() => {
-          const [os = '', architecture = '', variant] = p.split('/');
-          return { os, architecture, variant };
-        })()
-      : { os: p.os, architecture: p.architecture, variant: p.variant };
-  const architecture = ARCH_ALIASES[spec.architecture] ?? spec.architecture;
-  let variant = spec.variant || undefined;
-  if (architecture === 'arm64' && variant === undefined) variant = 'v8';
-  return { os: spec.os, architecture, variant };
-}
-
-function platformString(p: { os: string; architecture: string; variant?: string }): string {
-  return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
-}
-
 /** Pick the manifest of an index that matches `platform` (or the only one when none given). */
 export function selectPlatform(
   index: IndexManifest,
-  platform: PlatformSpec | string | undefined,
+  platform: Platform | PlatformSpec | string | undefined,
   where: string,
 ): Descriptor {
-  const candidates = index.manifests.filter(
-    (d) => !(d.platform?.os === 'unknown' && d.platform?.architecture === 'unknown'),
-  );
-  const available = candidates.map((d) => (d.platform ? platformString(normalizePlatform(d.platform)) : '?'));
   if (platform === undefined) {
+    const candidates = index.manifests.filter(
+      (d) => !(d.platform?.os === 'unknown' && d.platform?.architecture === 'unknown'),
+    );
     if (candidates.length === 1) return candidates[0]!;
+    const available = indexPlatforms(index).map(formatPlatform);
     throw new OciDeltaError(
       'ERR_PLATFORM_NOT_FOUND',
       `${where} is a multi-platform index; choose a platform (available: ${available.join(', ') || 'none'})`,
       { path: where, available },
     );
   }
-  const want = normalizePlatform(platform);
-  const found = candidates.find((d) => {
-    if (!d.platform) return false;
-    const have = normalizePlatform(d.platform);
-    return (
-      have.os === want.os &&
-      have.architecture === want.architecture &&
-      (want.variant === undefined || have.variant === want.variant)
-    );
-  });
-  if (!found) {
-    throw new OciDeltaError(
-      'ERR_PLATFORM_NOT_FOUND',
-      `no ${platformString(want)} image in ${where} (available: ${available.join(', ') || 'none'})`,
-      { path: where, platform: platformString(want), available },
-    );
+  const want =
+    typeof platform === 'string'
+      ? parsePlatform(platform)
+      : 'osVersion' in platform || 'osFeatures' in platform
+        ? (platform as Platform)
+        : platformFromSpec(platform as PlatformSpec);
+  try {
+    return selectManifest(index, want);
+  } catch (err) {
+    if (err instanceof OciDeltaError) {
+      throw new OciDeltaError(
+        err.code,
+        `${where}: ${err.message}`,
+        { ...err.details, path: where },
+        { cause: err },
+      );
+    }
+    throw err;
   }
-  return found;
 }
