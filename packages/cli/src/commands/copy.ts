@@ -34,14 +34,18 @@ export const copyCommand: CommandDef = {
     ).action(async (src: string, dest: string, opts: CopyCliOptions) => {
       const platform = stringOption(opts.platform, '--platform');
       const client = createClient(opts, io, [src, dest]);
-      const result = await copyImage(client, src, dest, {
-        ...(platform !== undefined ? { platform } : {}),
-        concurrency: intOption(opts.concurrency, '--concurrency'),
-        onProgress: progressReporter(io, opts),
-      });
-      if (opts.json) writeJson(io, result);
-      else io.stdout.write(`${result.digest}\n`);
-      return ExitCode.Ok;
+      try {
+        const result = await copyImage(client, src, dest, {
+          ...(platform !== undefined ? { platform } : {}),
+          concurrency: intOption(opts.concurrency, '--concurrency'),
+          onProgress: progressReporter(io, opts),
+        });
+        if (opts.json) writeJson(io, result);
+        else io.stdout.write(`${result.digest}\n`);
+        return ExitCode.Ok;
+      } finally {
+        await client.close();
+      }
     });
   },
 };

@@ -7,6 +7,9 @@ import { deltaImageCommand } from './delta-image.js';
 import { pullCommand } from './pull.js';
 import { pushCommand } from './push.js';
 import { copyCommand } from './copy.js';
+import { inspectCommand } from './inspect.js';
+import { tagsCommand } from './tags.js';
+import { digestCommand } from './digest.js';
 
 export const commands: CommandDef[] = [
   deltaEncodeCommand,
@@ -16,4 +19,7 @@ export const commands: CommandDef[] = [
   pullCommand,
   pushCommand,
   copyCommand,
+  inspectCommand,
+  tagsCommand,
+  digestCommand,
 ];

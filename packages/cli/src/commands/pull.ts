@@ -64,19 +64,23 @@ export const pullCommand: CommandDef = {
         );
       }
       const client = createClient(opts, io, [ref]);
-      const result = await pullImage(client, ref, {
-        ...(oci !== undefined ? { oci: resolve(io.cwd, oci) } : {}),
-        ...(ociArchive !== undefined ? { ociArchive: resolve(io.cwd, ociArchive) } : {}),
-        ...(dockerArchive !== undefined ? { dockerArchive: resolve(io.cwd, dockerArchive) } : {}),
-        ...(platform !== undefined ? { platform } : {}),
-        allPlatforms: opts.allPlatforms === true,
-        concurrency: intOption(opts.concurrency, '--concurrency'),
-        name: stringOption(opts.name, '--name'),
-        onProgress: progressReporter(io, opts),
-      });
-      if (opts.json) writeJson(io, result);
-      else io.stdout.write(`${result.digest}\n`);
-      return ExitCode.Ok;
+      try {
+        const result = await pullImage(client, ref, {
+          ...(oci !== undefined ? { oci: resolve(io.cwd, oci) } : {}),
+          ...(ociArchive !== undefined ? { ociArchive: resolve(io.cwd, ociArchive) } : {}),
+          ...(dockerArchive !== undefined ? { dockerArchive: resolve(io.cwd, dockerArchive) } : {}),
+          ...(platform !== undefined ? { platform } : {}),
+          allPlatforms: opts.allPlatforms === true,
+          concurrency: intOption(opts.concurrency, '--concurrency'),
+          name: stringOption(opts.name, '--name'),
+          onProgress: progressReporter(io, opts),
+        });
+        if (opts.json) writeJson(io, result);
+        else io.stdout.write(`${result.digest}\n`);
+        return ExitCode.Ok;
+      } finally {
+        await client.close();
+      }
     });
   },
 };

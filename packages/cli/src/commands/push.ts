@@ -44,20 +44,25 @@ export const pushCommand: CommandDef = {
       const platform = stringOption(opts.platform, '--platform');
       const mountFrom = stringOption(opts.mountFrom, '--mount-from');
       const client = createClient(opts, io, [ref]);
-      const result = await pushLayout(client, resolve(io.cwd, source), ref, {
-        ...(select !== undefined
-          ? {
-              select: select.includes(':') && select.startsWith('sha') ? { digest: select } : { ref: select },
-            }
-          : {}),
-        ...(platform !== undefined ? { platform } : {}),
-        ...(mountFrom !== undefined ? { mountFrom } : {}),
-        concurrency: intOption(opts.concurrency, '--concurrency'),
-        onProgress: progressReporter(io, opts),
-      });
-      if (opts.json) writeJson(io, result);
-      else io.stdout.write(`${result.digest}\n`);
-      return ExitCode.Ok;
+      try {
+        const result = await pushLayout(client, resolve(io.cwd, source), ref, {
+          ...(select !== undefined
+            ? {
+                select:
+                  select.includes(':') && select.startsWith('sha') ? { digest: select } : { ref: select },
+              }
+            : {}),
+          ...(platform !== undefined ? { platform } : {}),
+          ...(mountFrom !== undefined ? { mountFrom } : {}),
+          concurrency: intOption(opts.concurrency, '--concurrency'),
+          onProgress: progressReporter(io, opts),
+        });
+        if (opts.json) writeJson(io, result);
+        else io.stdout.write(`${result.digest}\n`);
+        return ExitCode.Ok;
+      } finally {
+        await client.close();
+      }
     });
   },
 };

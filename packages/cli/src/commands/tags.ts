@@ -1,0 +1,31 @@
+/** `ocidelta tags REPO`: list a repository's tags (one per line, or JSON with --json). */
+import { parseReference } from '@ocidelta/core';
+import type { CommandDef } from '../command.js';
+import { ExitCode } from '../command.js';
+import {
+  createClient,
+  type RegistryCliOptions,
+  withRegistryOptions,
+  writeJson,
+} from '../registry-options.js';
+
+export const tagsCommand: CommandDef = {
+  path: ['tags'],
+  summary: 'List the tags of a repository',
+  define(cli, io) {
+    withRegistryOptions(cli.command('<repo>', 'List the tags of REPO (registry/repository)'), {
+      json: true,
+    }).action(async (input: string, opts: RegistryCliOptions) => {
+      const ref = parseReference(input);
+      const client = createClient(opts, io, [input]);
+      try {
+        const tags = await client.listTags(ref);
+        if (opts.json) writeJson(io, { Repository: ref.name, Tags: tags });
+        else for (const tag of tags) io.stdout.write(`${tag}\n`);
+        return ExitCode.Ok;
+      } finally {
+        await client.close();
+      }
+    });
+  },
+};
