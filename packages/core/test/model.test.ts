@@ -17,6 +17,7 @@ import {
   loadImage,
   loadIndex,
   MediaType,
+  makeLayer,
   OciDeltaError,
   openVerified,
   readBlob,
@@ -298,6 +299,20 @@ describe('openVerified / readBlob', () => {
     const digest = source.add(data);
     const stream = await openVerified(source, { mediaType: MediaType.OciLayer, digest, size: data.length });
     for await (const _ of stream) break; // stops after the first chunk, destroying `stream`
+    await new Promise((r) => setImmediate(r));
+    expect(source.opened[0]?.destroyed).toBe(true);
+  });
+});
+
+describe('early stop of uncompressed()', () => {
+  it('releases the stored blob when the consumer stops reading', async () => {
+    const source = new MemorySource();
+    const tar = Buffer.alloc(1 << 20);
+    for (let i = 0; i < tar.length; i++) tar[i] = (i * 2654435761) >>> 24;
+    const gz = gzipSync(tar, { level: 1 });
+    const descriptor = { mediaType: MediaType.OciLayerGzip, digest: source.add(gz), size: gz.length };
+    const layer = makeLayer(source, descriptor, digestOf(tar));
+    for await (const _ of await layer.uncompressed()) break;
     await new Promise((r) => setImmediate(r));
     expect(source.opened[0]?.destroyed).toBe(true);
   });
