@@ -149,5 +149,11 @@ describe('ocidelta delta image / delta apply', () => {
       await runCli(['delta', 'apply', '--current', 'nope.tar', '--delta', 'x.img', '-o', 'y.tar'], io),
     ).toBe(2);
     expect(io.err()).toContain('nope.tar');
+    // A file-looking input that does not exist is not looked up in a registry.
+    const img = cliIO();
+    expect(
+      await runCli(['delta', 'image', '--current', 'nope.tar', '--new', 'v2.tar', '-o', 'y.img'], img),
+    ).toBe(2);
+    expect(img.err()).toContain('--current nope.tar: no such file or directory');
   });
 });

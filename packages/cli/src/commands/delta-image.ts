@@ -1,11 +1,19 @@
 /**
  * `ocidelta delta image`: build a deep-delta image.img (design.md section 3) from the current and
  * the new image, each an image archive file (docker-archive or oci-archive), an OCI layout
- * directory, or a registry reference.
+ * directory, or a registry reference (an index is narrowed to `--platform`).
  */
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { type Image, OciDeltaError, OciLayout, readImageArchive } from '@ocidelta/core';
+import {
+  type Image,
+  OciDeltaError,
+  OciLayout,
+  type Platform,
+  parsePlatform,
+  parseReference,
+  readImageArchive,
+} from '@ocidelta/core';
 import {
   buildDeepDelta,
   CURRENT_ORIGINS,
@@ -13,8 +21,10 @@ import {
   DEVICE_STORES,
   type DeviceStore,
 } from '@ocidelta/delta';
+import type { RegistryClient } from '@ocidelta/registry';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
+import { createClient, type RegistryCliOptions, withRegistryOptions } from '../registry-options.js';
 
 function formatSize(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -22,13 +32,31 @@ function formatSize(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** Open an image given as an archive file, an OCI layout directory or (when supported) a registry reference. */
-export async function openImageInput(input: string, cwd: string, what: string): Promise<Image> {
-  const path = resolve(cwd, input);
+/** A path-looking input that does not exist is a missing file, never a registry lookup. */
+function looksLikeFile(input: string): boolean {
+  return /^[./~]/.test(input) || /\.(tar|img|tgz|tar\.gz)$/.test(input);
+}
+
+/** Where to get images that are neither files nor directories. */
+export interface ImageInputContext {
+  cwd: string;
+  /** Registry client for references; when absent a non-file input is an error. */
+  client?: () => RegistryClient;
+  platform?: Platform;
+  signal?: AbortSignal;
+}
+
+/**
+ * Open an image given as an archive file (docker-archive or oci-archive, exactly one image), an
+ * OCI layout directory, or a registry reference. `what` names the option in errors.
+ */
+export async function openImageInput(input: string, ctx: ImageInputContext, what: string): Promise<Image> {
+  const path = resolve(ctx.cwd, input);
   const info = await stat(path).catch(() => undefined);
-  if (info?.isDirectory()) return (await OciLayout.open(path)).image();
+  if (info?.isDirectory())
+    return (await OciLayout.open(path)).image(ctx.platform ? { platform: ctx.platform } : {});
   if (info?.isFile()) {
-    const archive = await readImageArchive(path);
+    const archive = await readImageArchive(path, { signal: ctx.signal });
     if (archive.entries.length !== 1) {
       const names = archive.entries.map((e) => e.refs.join(',') || e.image.digest).join('; ');
       throw new OciDeltaError(
@@ -39,11 +67,13 @@ export async function openImageInput(input: string, cwd: string, what: string): 
     }
     return archive.entries[0]!.image;
   }
-  throw new OciDeltaError(
-    'ERR_INPUT',
-    `${what} ${input}: no such file or directory (registry references: pull with \`ocidelta\` into an archive first)`,
-    { path },
-  );
+  if (!ctx.client || looksLikeFile(input)) {
+    throw new OciDeltaError('ERR_INPUT', `${what} ${input}: no such file or directory`, { path });
+  }
+  const ref = parseReference(input);
+  return ctx
+    .client()
+    .resolveImage(ref, { ...(ctx.platform ? { platform: ctx.platform } : {}), signal: ctx.signal });
 }
 
 function parseChoice<T extends string>(value: unknown, choices: readonly T[], flag: string, fallback: T): T {
@@ -63,7 +93,8 @@ function toList(value: unknown): string[] {
   return (Array.isArray(value) ? value : [value]).map(String);
 }
 
-interface Options {
+interface Options extends RegistryCliOptions {
+  platform?: string;
   current?: string;
   new?: string;
   output?: string;
@@ -92,8 +123,40 @@ async function run(opts: Options, io: CliIO): Promise<number> {
     '--current-origin',
     'registry',
   );
-  const current = await openImageInput(opts.current!, io.cwd, '--current');
-  const next = await openImageInput(opts.new!, io.cwd, '--new');
+  if (opts.platform !== undefined && typeof opts.platform !== 'string') {
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', '--platform needs a value like linux/arm64', {
+      option: '--platform',
+    });
+  }
+  let client: RegistryClient | undefined;
+  const ctx: ImageInputContext = {
+    cwd: io.cwd,
+    client: () => {
+      client ??= createClient(
+        opts,
+        io,
+        [opts.current!, opts.new!].filter((r) => !looksLikeFile(r)),
+      );
+      return client;
+    },
+    ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
+  };
+  try {
+    return await buildFrom(opts, ctx, io, deviceStore, currentOrigin);
+  } finally {
+    await client?.close();
+  }
+}
+
+async function buildFrom(
+  opts: Options,
+  ctx: ImageInputContext,
+  io: CliIO,
+  deviceStore: DeviceStore,
+  currentOrigin: CurrentOrigin,
+): Promise<number> {
+  const current = await openImageInput(opts.current!, ctx, '--current');
+  const next = await openImageInput(opts.new!, ctx, '--new');
   const out = resolve(io.cwd, opts.output!);
   const result = await buildDeepDelta(current, next, out, {
     deviceStore,
@@ -120,10 +183,13 @@ export const deltaImageCommand: CommandDef = {
   path: ['delta', 'image'],
   summary: 'Build a deep-delta image.img (per-layer VCDIFFs the device rebuilds with xdelta3)',
   define(cli, io) {
-    cli
+    const cmd = cli
       .command('', 'Build a deep-delta image.img')
-      .option('--current <image>', 'Current image: archive file (docker/oci-archive) or OCI layout dir')
-      .option('--new <image>', 'New image: archive file (docker/oci-archive) or OCI layout dir')
+      .option(
+        '--current <image>',
+        'Current image: registry reference, archive file (docker/oci-archive) or OCI layout dir',
+      )
+      .option('--new <image>', 'New image: registry reference, archive file or OCI layout dir')
       .option('-o, --output <file>', 'Where to write image.img')
       .option('--device-store <mode>', 'Device image store: classic or containerd (default classic)')
       .option(
@@ -133,10 +199,14 @@ export const deltaImageCommand: CommandDef = {
       .option('--repo-tag <name>', 'RepoTags of the new image in the archive (repeatable)')
       .option('--max-source-size <bytes>', 'Largest decompressed current layer to encode against')
       .option('--tmp-dir <dir>', 'Directory for temporary files')
+      .option('--platform <os/arch[/variant]>', 'From an index, use this platform (default: this machine)')
       .option('--json', 'Print the result as JSON')
       .example(
         'ocidelta delta image --current app-1.tar --new app-2.tar -o image.img --device-store containerd',
       )
-      .action((opts: Options) => run(opts, io));
+      .example(
+        'ocidelta delta image --current registry.example/app:1 --new registry.example/app:2 -o image.img',
+      );
+    withRegistryOptions(cmd).action((opts: Options) => run(opts, io));
   },
 };
