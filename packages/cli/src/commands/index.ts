@@ -1,5 +1,8 @@
 /** Every subcommand of `ocidelta`. Add one line per command module. */
 import type { CommandDef } from '../command.js';
+import { artifactInspectCommand } from './artifact-inspect.js';
+import { artifactValidateCommand } from './artifact-validate.js';
+import { artifactWriteCommand } from './artifact-write.js';
 import { deltaApplyCommand } from './delta-apply.js';
 import { deltaDecodeCommand } from './delta-decode.js';
 import { deltaEncodeCommand } from './delta-encode.js';
@@ -12,6 +15,9 @@ import { tagsCommand } from './tags.js';
 import { digestCommand } from './digest.js';
 
 export const commands: CommandDef[] = [
+  artifactWriteCommand,
+  artifactInspectCommand,
+  artifactValidateCommand,
   deltaEncodeCommand,
   deltaDecodeCommand,
   deltaImageCommand,

@@ -55,6 +55,7 @@ type HeaderInputs = Pick<
   | 'softwareFilesystem'
   | 'noDefaultSoftwareVersion'
   | 'noDefaultClearsProvides'
+  | 'softwareVersionOverridesProvides'
   | 'clearsProvides'
   | 'metaData'
 >;
@@ -102,12 +103,14 @@ export function softwareVersionProvide(o: HeaderInputs): Record<string, string> 
  * Type-info provides: the given provides plus the software version provide. As in
  * mender-artifact, an explicit `provides` entry for the same key wins over the default; when
  * any of softwareName/softwareVersion/softwareFilesystem is given explicitly, the software
- * version wins (mender-artifact decides by flag order; we treat the software flags as last).
+ * version wins (mender-artifact decides by flag order; we treat the software flags as last
+ * unless `softwareVersionOverridesProvides` says otherwise).
  */
 export function typeInfoProvides(o: HeaderInputs): Record<string, string> {
   const result: Record<string, string> = { ...(o.provides ?? {}) };
   const explicit =
-    o.softwareName !== undefined || o.softwareVersion !== undefined || o.softwareFilesystem !== undefined;
+    o.softwareVersionOverridesProvides ??
+    (o.softwareName !== undefined || o.softwareVersion !== undefined || o.softwareFilesystem !== undefined);
   for (const [key, value] of Object.entries(softwareVersionProvide(o))) {
     if (!result[key] || explicit) result[key] = value;
   }

@@ -62,6 +62,12 @@ export interface WriteArtifactOptions {
   softwareFilesystem?: string;
   /** Do not add the default software version provide (nor the default clears). */
   noDefaultSoftwareVersion?: boolean;
+  /**
+   * When `provides` already has the software version key: true lets the software version win,
+   * false keeps the `provides` value. Default: true when softwareName, softwareVersion or
+   * softwareFilesystem is given (mender-artifact decides by flag order, the CLI does too).
+   */
+  softwareVersionOverridesProvides?: boolean;
   /** Do not add the default `clears_artifact_provides` entry. */
   noDefaultClearsProvides?: boolean;
   /** Extra `clears_artifact_provides` entries (`--clears-provides`). */
@@ -140,6 +146,7 @@ export const WriteArtifactOptionsSchema = z.object({
   softwareVersion: printable('softwareVersion').optional(),
   softwareFilesystem: printable('softwareFilesystem').optional(),
   noDefaultSoftwareVersion: z.boolean().optional(),
+  softwareVersionOverridesProvides: z.boolean().optional(),
   noDefaultClearsProvides: z.boolean().optional(),
   clearsProvides: z.array(printable('clearsProvides[]')).optional(),
   metaData: z

@@ -1,0 +1,80 @@
+/**
+ * Argument parsing for the `ocidelta artifact` commands, with mender-artifact's rules: values
+ * stay strings (`-n 007`, `--software-version 1.0`; cac would turn them into numbers),
+ * repeated flags collect into lists, `--no-default-*` are plain booleans, `--flag=value` works.
+ * cac still declares the options for `--help`; the action re-parses the raw argv with this.
+ */
+import { OciDeltaError } from '@ocidelta/core';
+
+export interface FlagSpec {
+  long: string;
+  short?: string;
+  kind: 'string' | 'list' | 'bool';
+}
+
+export interface ParsedArgs {
+  strings: Record<string, string>;
+  lists: Record<string, string[]>;
+  bools: Record<string, boolean>;
+  positionals: string[];
+}
+
+function usage(message: string, flag?: string): OciDeltaError {
+  return new OciDeltaError('ERR_INVALID_OPTIONS', message, flag ? { option: flag } : {});
+}
+
+/** Parse `argv` (without the command words) against `specs`. Unknown flags are usage errors. */
+export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): ParsedArgs {
+  const byName = new Map<string, FlagSpec>();
+  for (const s of specs) {
+    byName.set(`--${s.long}`, s);
+    if (s.short) byName.set(`-${s.short}`, s);
+  }
+  const out: ParsedArgs = { strings: {}, lists: {}, bools: {}, positionals: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    if (token === '--') {
+      out.positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!token.startsWith('-') || token === '-') {
+      out.positionals.push(token);
+      continue;
+    }
+    const eq = token.indexOf('=');
+    const name = eq > 0 ? token.slice(0, eq) : token;
+    const spec = byName.get(name);
+    if (!spec) throw usage(`unknown option ${name}`, name);
+    if (spec.kind === 'bool') {
+      if (eq > 0) {
+        const v = token.slice(eq + 1);
+        if (v !== 'true' && v !== 'false') throw usage(`${name} takes no value (or true/false)`, name);
+        out.bools[spec.long] = v === 'true';
+      } else out.bools[spec.long] = true;
+      continue;
+    }
+    let value: string;
+    if (eq > 0) value = token.slice(eq + 1);
+    else {
+      const next = argv[i + 1];
+      if (next === undefined) throw usage(`${name} needs a value`, name);
+      value = next;
+      i++;
+    }
+    if (spec.kind === 'string') out.strings[spec.long] = value;
+    else (out.lists[spec.long] ??= []).push(value);
+  }
+  return out;
+}
+
+const UNITS: Record<string, number> = { '': 1, B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 };
+
+/** Parse a size like mender-artifact: `5000000`, `5MB`, `1.5GB` (decimal units, case-insensitive). */
+export function parseSize(text: string, flag: string): number {
+  const m = /^([0-9]+\.?[0-9]*)([a-zA-Z]*)$/.exec(text.trim());
+  const unit = m ? UNITS[m[2]!.toUpperCase()] : undefined;
+  if (!m || unit === undefined) {
+    throw usage(`${flag}: invalid size "${text}" (examples: 5000000, 500MB, 1.5GB)`, flag);
+  }
+  return Math.floor(Number(m[1]) * unit);
+}

@@ -1,0 +1,91 @@
+/**
+ * `ocidelta artifact inspect FILE [--key PUB] [--json]`: verify a Mender artifact (checksums,
+ * and the signature when a key is given) and print its header fields and payload files.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { type ArtifactInfo, OciDeltaError, readArtifact } from '@ocidelta/core';
+import type { CliIO, CommandDef } from '../command.js';
+import { ExitCode } from '../command.js';
+import { parseArgs } from './artifact-args.js';
+
+/** Read the artifact named by the positional argument, verifying with `--key` when given. */
+export async function readArtifactFromArgs(
+  argv: readonly string[],
+  io: CliIO,
+  withJson: boolean,
+): Promise<{ info: ArtifactInfo; json: boolean }> {
+  const a = parseArgs(argv, [
+    { long: 'key', short: 'k', kind: 'string' },
+    ...(withJson ? [{ long: 'json', kind: 'bool' as const }] : []),
+  ]);
+  if (a.positionals.length !== 1) {
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', 'expected exactly one artifact file argument', {});
+  }
+  const file = resolve(io.cwd, a.positionals[0]!);
+  const options: { publicKey?: string } = {};
+  if (a.strings.key !== undefined) {
+    const keyFile = resolve(io.cwd, a.strings.key);
+    options.publicKey = await readFile(keyFile, 'utf8').catch((err: unknown) => {
+      throw new OciDeltaError('ERR_INPUT', `--key ${keyFile}: ${(err as Error).message}`, { path: keyFile });
+    });
+  }
+  return { info: await readArtifact(file, options), json: a.bools.json === true };
+}
+
+function kv(record: Record<string, string | string[]> | undefined, indent: string): string[] {
+  const entries = Object.entries(record ?? {}).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  if (entries.length === 0) return [`${indent}(none)`];
+  return entries.map(([k, v]) => `${indent}${k}: ${Array.isArray(v) ? v.join(', ') : v}`);
+}
+
+/** Human-readable summary of an artifact. */
+export function formatArtifactInfo(info: ArtifactInfo): string {
+  const h = info.headerInfo;
+  const t = info.typeInfo;
+  const signature = !info.signed
+    ? 'no signature'
+    : info.signatureVerified
+      ? 'signed and verified'
+      : 'signed (not verified: no --key given)';
+  const lines = [
+    `Mender artifact: ${info.path}`,
+    `  Name: ${h.artifact_provides.artifact_name}`,
+    `  Format: ${info.version.format} ${info.version.version}`,
+    `  Size: ${info.size} bytes (compression ${info.compression})`,
+    `  Signature: ${signature}`,
+    `  Compatible devices: ${h.artifact_depends.device_type.join(', ')}`,
+    `  Provides group: ${h.artifact_provides.artifact_group ?? ''}`,
+    `  Depends on artifact(s): ${(h.artifact_depends.artifact_name ?? []).join(', ')}`,
+    `  Depends on group(s): ${(h.artifact_depends.artifact_group ?? []).join(', ')}`,
+    'Payload 0000:',
+    `  Type: ${t.type ?? ''}`,
+    '  Provides:',
+    ...kv(t.artifact_provides, '    '),
+    '  Depends:',
+    ...kv(t.artifact_depends, '    '),
+    `  Clears provides: ${(t.clears_artifact_provides ?? []).join(', ')}`,
+    `  Meta-data: ${info.metaData ? JSON.stringify(info.metaData) : '(none)'}`,
+    '  Files:',
+    ...info.payloads.map((p) => `    ${p.name}  ${p.size} bytes  sha256:${p.sha256}`),
+  ];
+  if (info.scripts.length > 0) lines.push(`  State scripts: ${info.scripts.join(', ')}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export const artifactInspectCommand: CommandDef = {
+  path: ['artifact', 'inspect'],
+  summary: 'Verify a Mender artifact and print its header fields and payload files',
+  define(cli, io) {
+    cli
+      .command('[file]', 'Inspect a Mender artifact')
+      .option('-k, --key <file>', 'PEM public key: the signature must be valid')
+      .option('--json', 'Print the parsed artifact as JSON')
+      .example('ocidelta artifact inspect web.mender --key artifact-verify.pem')
+      .action(async () => {
+        const { info, json } = await readArtifactFromArgs(cli.rawArgs.slice(2), io, true);
+        io.stdout.write(json ? `${JSON.stringify(info, null, 2)}\n` : formatArtifactInfo(info));
+        return ExitCode.Ok;
+      });
+  },
+};

@@ -1,0 +1,198 @@
+/**
+ * `ocidelta artifact write module-image`: a drop-in for `mender-artifact write module-image`
+ * (same flags, same artifact), backed by the @ocidelta/core streaming writer.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import {
+  type ArtifactCompression,
+  OciDeltaError,
+  parseKeyValues,
+  softwareVersionProvide,
+  type WriteArtifactOptions,
+  writeArtifact,
+} from '@ocidelta/core';
+import type { CliIO, CommandDef } from '../command.js';
+import { ExitCode } from '../command.js';
+import { type FlagSpec, parseArgs, parseSize } from './artifact-args.js';
+
+const FLAGS: FlagSpec[] = [
+  { long: 'type', short: 'T', kind: 'string' },
+  { long: 'device-type', short: 't', kind: 'list' },
+  { long: 'artifact-name', short: 'n', kind: 'string' },
+  { long: 'output-path', short: 'o', kind: 'string' },
+  { long: 'file', short: 'f', kind: 'list' },
+  { long: 'meta-data', short: 'm', kind: 'string' },
+  { long: 'provides-group', short: 'g', kind: 'string' },
+  { long: 'artifact-name-depends', short: 'N', kind: 'list' },
+  { long: 'depends-groups', short: 'G', kind: 'list' },
+  { long: 'depends', short: 'd', kind: 'list' },
+  { long: 'provides', short: 'p', kind: 'list' },
+  { long: 'clears-provides', kind: 'list' },
+  { long: 'software-name', kind: 'string' },
+  { long: 'software-version', kind: 'string' },
+  { long: 'software-filesystem', kind: 'string' },
+  { long: 'no-default-software-version', kind: 'bool' },
+  { long: 'no-default-clears-provides', kind: 'bool' },
+  { long: 'compression', kind: 'string' },
+  { long: 'key', short: 'k', kind: 'string' },
+  { long: 'max-artifact-size', kind: 'string' },
+  { long: 'warn-artifact-size', kind: 'string' },
+  { long: 'no-progress', kind: 'bool' },
+];
+
+function required(value: string | undefined, flag: string): string {
+  if (value === undefined || value === '') {
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', `${flag} is required`, { option: flag });
+  }
+  return value;
+}
+
+/**
+ * mender-artifact's rule for a `-p KEY:...` that names the software version key: the later of
+ * the `-p` and the last `--software-*` flag wins.
+ */
+function softwareOverridesProvides(argv: readonly string[], key: string): boolean {
+  let lastProvides = -1;
+  let lastSoftware = -1;
+  argv.forEach((token, i) => {
+    if (/^--software-(name|version|filesystem)(=|$)/.test(token)) lastSoftware = i;
+    const value =
+      token === '-p' || token === '--provides'
+        ? argv[i + 1]
+        : /^(-p|--provides)=/.test(token)
+          ? token.slice(token.indexOf('=') + 1)
+          : undefined;
+    if (value?.startsWith(`${key}:`)) lastProvides = i;
+  });
+  if (lastProvides < 0) return true;
+  if (lastSoftware < 0) return false;
+  return lastSoftware > lastProvides;
+}
+
+async function readMetaData(file: string): Promise<Record<string, unknown>> {
+  const text = await readFile(file, 'utf8').catch((err: unknown) => {
+    throw new OciDeltaError('ERR_INPUT', `-m/--meta-data ${file}: ${(err as Error).message}`, { path: file });
+  });
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new OciDeltaError('ERR_INPUT', `-m/--meta-data ${file}: invalid JSON: ${(err as Error).message}`, {
+      path: file,
+    });
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new OciDeltaError('ERR_INPUT', `-m/--meta-data ${file}: must be a JSON object`, { path: file });
+  }
+  return json as Record<string, unknown>;
+}
+
+/** Build writer options from mender-artifact style arguments (exported for tests). */
+export async function writeOptionsFromArgs(
+  argv: readonly string[],
+  io: CliIO,
+): Promise<{ output: string; options: WriteArtifactOptions }> {
+  const a = parseArgs(argv, FLAGS);
+  if (a.positionals.length > 0) {
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', `unexpected argument ${a.positionals[0]}`, {});
+  }
+  const s = a.strings;
+  const compression = (s.compression ?? 'gzip') as ArtifactCompression;
+  if (!['none', 'gzip', 'zstd'].includes(compression)) {
+    throw new OciDeltaError(
+      'ERR_INVALID_OPTIONS',
+      `--compression ${compression} is not supported: use none, gzip or zstd`,
+      { option: '--compression' },
+    );
+  }
+  const output = resolve(io.cwd, s['output-path'] ?? 'artifact.mender');
+  if (s['output-path'] === '-') {
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', '-o - (stdout) is not supported: give a file path', {
+      option: '--output-path',
+    });
+  }
+  const options: WriteArtifactOptions = {
+    type: required(s.type, '-T/--type'),
+    artifactName: required(s['artifact-name'], '-n/--artifact-name'),
+    deviceTypes: a.lists['device-type'] ?? [],
+    files: (a.lists.file ?? []).map((f) => resolve(io.cwd, f)),
+    compression,
+  };
+  if (options.deviceTypes.length === 0) {
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', '-t/--device-type is required', {
+      option: '--device-type',
+    });
+  }
+  if (s['provides-group'] !== undefined) options.artifactGroup = s['provides-group'];
+  if (a.lists['artifact-name-depends']) options.dependsArtifactName = a.lists['artifact-name-depends'];
+  if (a.lists['depends-groups']) options.dependsGroups = a.lists['depends-groups'];
+  if (a.lists.provides) options.provides = parseKeyValues(a.lists.provides, '-p/--provides');
+  if (a.lists.depends) options.depends = parseKeyValues(a.lists.depends, '-d/--depends');
+  if (a.lists['clears-provides']) options.clearsProvides = a.lists['clears-provides'];
+  if (s['software-name'] !== undefined) options.softwareName = s['software-name'];
+  if (s['software-version'] !== undefined) options.softwareVersion = s['software-version'];
+  if (s['software-filesystem'] !== undefined) options.softwareFilesystem = s['software-filesystem'];
+  if (a.bools['no-default-software-version']) options.noDefaultSoftwareVersion = true;
+  if (a.bools['no-default-clears-provides']) options.noDefaultClearsProvides = true;
+  const [key] = Object.keys(softwareVersionProvide(options));
+  if (key !== undefined && options.provides?.[key]) {
+    options.softwareVersionOverridesProvides = softwareOverridesProvides(argv, key);
+  }
+  if (s['meta-data'] !== undefined) options.metaData = await readMetaData(resolve(io.cwd, s['meta-data']));
+  if (s.key !== undefined) {
+    const keyFile = resolve(io.cwd, s.key);
+    options.signingKey = await readFile(keyFile, 'utf8').catch((err: unknown) => {
+      throw new OciDeltaError('ERR_INPUT', `-k/--key ${keyFile}: ${(err as Error).message}`, {
+        path: keyFile,
+      });
+    });
+  }
+  if (s['max-artifact-size'] !== undefined) {
+    options.maxArtifactSize = parseSize(s['max-artifact-size'], '--max-artifact-size');
+  }
+  if (s['warn-artifact-size'] !== undefined) {
+    options.warnArtifactSize = parseSize(s['warn-artifact-size'], '--warn-artifact-size');
+  }
+  return { output, options };
+}
+
+export const artifactWriteCommand: CommandDef = {
+  path: ['artifact', 'write', 'module-image'],
+  summary: 'Write a Mender artifact for an update module (flags of mender-artifact write module-image)',
+  define(cli, io) {
+    cli
+      .command('', 'Write a Mender artifact v3 module-image artifact')
+      .option('-T, --type <type>', 'Payload type: the update module name (required)')
+      .option('-t, --device-type <type>', 'Compatible device type (required, repeatable)')
+      .option('-n, --artifact-name <name>', 'Artifact name (required)')
+      .option('-o, --output-path <file>', 'Output file (default artifact.mender)')
+      .option('-f, --file <file>', 'Payload file (repeatable)')
+      .option('-m, --meta-data <file>', 'Meta-data JSON file')
+      .option('-g, --provides-group <group>', 'Group the artifact provides')
+      .option('-N, --artifact-name-depends <name>', 'Artifact name this depends on (repeatable)')
+      .option('-G, --depends-groups <group>', 'Group this depends on (repeatable)')
+      .option('-d, --depends <KEY:VALUE>', 'type-info artifact_depends entry (repeatable)')
+      .option('-p, --provides <KEY:VALUE>', 'type-info artifact_provides entry (repeatable)')
+      .option('--clears-provides <pattern>', 'clears_artifact_provides entry (repeatable)')
+      .option('--software-name <name>', 'Name in rootfs-image.NAME.version (default: the type)')
+      .option('--software-version <version>', 'Software version (default: the artifact name)')
+      .option('--software-filesystem <fs>', 'Used instead of rootfs-image')
+      .option('--no-default-software-version', 'Do not add the software version provide')
+      .option('--no-default-clears-provides', 'Do not add the default clears_artifact_provides')
+      .option('--compression <kind>', 'none, gzip (default) or zstd (Node.js >= 22.15)')
+      .option('-k, --key <file>', 'PEM private key to sign with (RSA or ECDSA P-256)')
+      .option('--max-artifact-size <size>', 'Fail above this size (e.g. 500MB)')
+      .option('--warn-artifact-size <size>', 'Warn above this size')
+      .example(
+        'ocidelta artifact write module-image -T app -t raspberrypi4 -n web-1.0 -f images.tar.gz -o web.mender',
+      )
+      .action(async () => {
+        const { output, options } = await writeOptionsFromArgs(cli.rawArgs.slice(2), io);
+        options.onWarning = (m) => io.stderr.write(`ocidelta: warning: ${m}\n`);
+        const result = await writeArtifact(output, options);
+        io.stdout.write(`wrote ${result.path} (${result.size} bytes${result.signed ? ', signed' : ''})\n`);
+        return ExitCode.Ok;
+      });
+  },
+};
