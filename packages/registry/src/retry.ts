@@ -83,6 +83,8 @@ export function parseRetryAfter(value: string | undefined, nowMs: number = Date.
   const v = value.trim();
   if (v === '') return undefined;
   if (/^\d+$/.test(v)) return Number.parseInt(v, 10) * 1000;
+  // An HTTP date has a weekday and month name; bare numbers like "-5" are not dates.
+  if (!/[a-z]{3}/i.test(v)) return undefined;
   const when = Date.parse(v);
   if (Number.isNaN(when)) return undefined;
   return Math.max(0, when - nowMs);
