@@ -77,8 +77,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     if (fault?.kind === 'status') {
       req.resume();
       req.on('end', () => {
-        const body =
-          fault.body ?? JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: 'injected fault' }] });
+        const code = fault.status === 429 ? 'TOOMANYREQUESTS' : 'UNAVAILABLE';
+        const body = fault.body ?? JSON.stringify({ errors: [{ code, message: 'injected fault' }] });
         record.status = fault.status;
         res.writeHead(fault.status, {
           'content-type': 'application/json',
