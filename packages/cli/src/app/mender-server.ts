@@ -85,7 +85,7 @@ export class MenderServer {
     what: string,
     url: string,
     attempt: () => Promise<{ status: number; text: string; value?: T }>,
-    onStatus: (status: number, text: string) => T | undefined,
+    onStatus: (status: number, text: string, value?: T) => T | undefined,
   ): Promise<T> {
     let lastError: OciDeltaError | undefined;
     for (let i = 0; i < this.attempts; i++) {
@@ -103,7 +103,7 @@ export class MenderServer {
         );
         continue;
       }
-      const handled = onStatus(res.status, res.text);
+      const handled = onStatus(res.status, res.text, res.value);
       if (handled !== undefined) return handled;
       const detail = menderErrorMessage(res.text);
       const details = { url, status: res.status, serverMessage: detail };
@@ -200,8 +200,8 @@ export class MenderServer {
         const id = typeof location === 'string' ? location.split('/').pop() : undefined;
         return { status: res.statusCode, text, value: { uploaded: true, id } };
       },
-      (status, text) => {
-        if (status === 201 || status === 200) return { uploaded: true };
+      (status, text, value) => {
+        if (status === 201 || status === 200) return value ?? { uploaded: true };
         if (status === 409) {
           if (options.skipExisting) return { uploaded: false };
           throw serverError(
