@@ -132,9 +132,9 @@ describe('TokenFetcher', () => {
     const denied = new TokenFetcher(
       recorder(() => ({ status: 401, body: { errors: [{ code: 'UNAUTHORIZED', message: 'bad' }] } })).http,
     );
-    const err = await denied
+    const err = (await denied
       .token({ ...base, scopes: ['repository:a:pull'], creds: { username: 'u', password: 'sekrit' } })
-      .catch((e: unknown) => e as Error & { code: string; status: number });
+      .catch((e: unknown) => e)) as Error;
     expect(err).toMatchObject({ code: 'ERR_AUTH', status: 401, registryCode: 'UNAUTHORIZED' });
     expect(err.message).toContain('rejected the credentials');
     expect(err.message).not.toContain('sekrit');
