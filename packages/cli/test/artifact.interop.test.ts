@@ -192,7 +192,9 @@ describe.skipIf(!haveBinaries('mender-artifact', 'tar'))('ocidelta artifact comm
     expect(wrong.err).toContain('ERR_ARTIFACT_SIGNATURE');
 
     const bytes = readFileSync(join(dir, 'ours-0.mender'));
-    bytes[bytes.length - 1500] ^= 0xff;
+    // A byte inside the compressed payload archive (its content starts one block after its header).
+    const dataAt = bytes.indexOf('data/0000.tar.gz') + 512 + 20;
+    bytes[dataAt] = bytes[dataAt]! ^ 0xff;
     writeFileSync(join(dir, 'bad.mender'), bytes);
     const bad = await ocidelta(['artifact', 'validate', 'bad.mender']);
     expect(bad.code).toBe(2);
