@@ -71,7 +71,10 @@ describe('buildDeepDelta', () => {
     expect(base.deltaSize).toBeLessThan(Math.max(256, base.uncompressedSize / 500));
     expect(app.deltaSize).toBeLessThan(app.uncompressedSize / 5);
     expect(events.at(-1)?.phase).toBe('done');
-    expect(events.filter((e) => e.phase === 'encode').map((e) => e.layer)).toEqual([0, 1]);
+    const encodes = events.filter((e) => e.phase === 'encode');
+    expect([...new Set(encodes.map((e) => e.layer))]).toEqual([0, 1]);
+    // Byte progress of the app layer ends at its decompressed size.
+    expect(encodes.filter((e) => e.layer === 1).at(-1)?.done).toBe(app.uncompressedSize);
 
     const tar = await TarIndex.scan(out);
     const names = [...tar.entries.keys()];
@@ -175,6 +178,13 @@ describe('buildDeepDelta', () => {
     } finally {
       deepDeltaTestHooks.afterEncode = undefined;
     }
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('passes ERR_SOURCE_TOO_LARGE through for a source over maxSourceSize, writing nothing', async () => {
+    const out = join(root, 'too-large.img');
+    const err = await errorOf(buildDeepDelta(imgs.v1.image, imgs.v2.image, out, { maxSourceSize: 1024 }));
+    expect(err.code).toBe('ERR_SOURCE_TOO_LARGE');
     expect(existsSync(out)).toBe(false);
   });
 

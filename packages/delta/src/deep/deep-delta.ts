@@ -20,6 +20,8 @@ export interface DeepDeltaProgress {
   layer?: number;
   /** Number of layers in the new image. */
   layers: number;
+  /** `encode`: bytes of the new layer's decompressed tar encoded so far. */
+  done?: number;
 }
 
 export interface DeepDeltaOptions {
@@ -110,7 +112,10 @@ export async function buildDeepDelta(
       }
       options.onProgress?.({ phase: 'encode', layer: i, layers: total });
       const deltaFile = join(work, `layer-${i}.vcdiff`);
-      const encoded = await encodeLayer(source, layer, deltaFile, `new layer ${i}`, i, options);
+      const encoded = await encodeLayer(source, layer, deltaFile, `new layer ${i}`, i, {
+        ...options,
+        onBytes: (done) => options.onProgress?.({ phase: 'encode', layer: i, layers: total, done }),
+      });
       if (lastUse.get(pair.sourceIndex) === i) {
         await rm(source, { force: true });
         sources.delete(pair.sourceIndex);

@@ -24,6 +24,8 @@ export const deepDeltaTestHooks: { afterEncode?: (deltaFile: string, index: numb
 export interface LayerFiles {
   signal?: AbortSignal;
   maxSourceSize?: number;
+  /** Encoding progress: target bytes consumed so far (after each window). */
+  onBytes?: (done: number) => void;
 }
 
 /** Write `layer`'s decompressed tar to `file`, verified against its diff_id. Returns its size. */
@@ -80,6 +82,7 @@ export async function encodeLayer(
   target.on('error', (err) => counter.destroy(err));
   const delta = encode(sourceFile, target.pipe(counter), {
     signal: options.signal,
+    ...(options.onBytes ? { onProgress: (p: { done: number }) => options.onBytes?.(p.done) } : {}),
     ...(options.maxSourceSize !== undefined ? { maxSourceSize: options.maxSourceSize } : {}),
   });
   try {
