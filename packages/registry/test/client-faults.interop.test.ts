@@ -155,6 +155,34 @@ describe.skipIf(!haveBinaries('docker-registry'))('RegistryClient under injected
     expect(isOciDeltaError(await errorOf(client.getManifest(repo())), 'ERR_DIGEST_MISMATCH')).toBe(true);
   });
 
+  it('follows a Link rel="next" to an opaque URL as given', async () => {
+    await client.putManifest(
+      repo().withTag('real-tag'),
+      (await client.getManifest(repo())).bytes,
+      'application/vnd.oci.image.manifest.v1+json',
+    );
+    // The first page is injected (distribution 2.8 never pages); its next link goes to the real registry.
+    proxy.addFault({
+      method: 'GET',
+      path: '/v2/faults/app/tags/list',
+      fault: {
+        kind: 'status',
+        status: 200,
+        headers: { link: '</v2/faults/app/tags/list?cursor=opaque%2Fabc%3D%3D&n=2>; rel="next"' },
+        body: JSON.stringify({ name: 'faults/app', tags: ['page-one'] }),
+      },
+    });
+    const start = proxy.requests.length;
+    const tags = await client.listTags(repo(), { n: 2 });
+    expect(tags[0]).toBe('page-one');
+    expect([...tags.slice(1)].sort()).toEqual(['1', 'real-tag']);
+    const paths = proxy.requests.slice(start).map((r) => r.path);
+    expect(paths).toEqual([
+      '/v2/faults/app/tags/list?n=2',
+      '/v2/faults/app/tags/list?cursor=opaque%2Fabc%3D%3D&n=2',
+    ]);
+  });
+
   it('restarts an upload after a 503 on the final PUT when the data can be re-opened', async () => {
     const data = pseudoRandom(200_000, 'restart');
     const d = sha256(data);

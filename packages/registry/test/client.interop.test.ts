@@ -147,6 +147,97 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('RegistryClient, reg
     expect(await client.headBlob(other, sha256(big))).toEqual({ size: big.length });
   });
 
+  it('uploads an empty blob, chunked bytes, and falls back to upload when a mount source lacks the blob', async () => {
+    const repo = ref('app/edge:latest');
+    const empty = Buffer.alloc(0);
+    expect(
+      await client.uploadBlob(repo, Readable.from([]), { digest: sha256(empty), size: 0 }),
+    ).toMatchObject({
+      skipped: false,
+    });
+    expect(await client.headBlob(repo, sha256(empty))).toEqual({ size: 0 });
+
+    const bytes = pseudoRandom(150_000, 'chunked-bytes');
+    await client.uploadBlob(
+      repo,
+      bytes,
+      { digest: sha256(bytes), size: bytes.length },
+      { chunkSize: 50_000 },
+    );
+    expect(await client.headBlob(repo, sha256(bytes))).toEqual({ size: bytes.length });
+
+    const fresh = pseudoRandom(1000, 'not-in-source');
+    const res = await client.uploadBlob(
+      repo,
+      fresh,
+      { digest: sha256(fresh), size: fresh.length },
+      { mountFrom: ref('app/one:v1') },
+    );
+    expect(res).toEqual({ digest: sha256(fresh), mounted: false, skipped: false });
+    expect(await client.headBlob(repo, sha256(fresh))).toEqual({ size: fresh.length });
+  });
+
+  it('stops a download with ERR_ABORTED when the signal fires', async () => {
+    const big = pseudoRandom(2_000_000, 'abort');
+    const repo = ref('app/abort:latest');
+    await client.uploadBlob(repo, big, { digest: sha256(big), size: big.length });
+    const ac = new AbortController();
+    const stream = await client.getBlob(
+      repo,
+      { digest: sha256(big), size: big.length },
+      { signal: ac.signal },
+    );
+    let got = 0;
+    const err = await (async () => {
+      try {
+        for await (const c of stream) {
+          got += (c as Buffer).length;
+          ac.abort();
+        }
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(isOciDeltaError(err, 'ERR_ABORTED')).toBe(true);
+    expect(got).toBeLessThan(big.length);
+    expect(await codeOf(client.headManifest(repo, { signal: ac.signal }))).toBe('ERR_ABORTED');
+  });
+
+  it('stores and serves Docker v2 manifests with their media type', async () => {
+    const img = await makeImage('docker');
+    const repo = ref('app/docker:v2');
+    await client.uploadBlob(repo, img.layer, { digest: sha256(img.layer), size: img.layer.length });
+    await client.uploadBlob(repo, img.config, { digest: sha256(img.config), size: img.config.length });
+    const m = JSON.parse(img.manifest.toString()) as Record<string, unknown>;
+    const docker = Buffer.from(
+      JSON.stringify({
+        ...m,
+        mediaType: MediaType.DockerManifest,
+        config: { ...(m.config as object), mediaType: MediaType.DockerConfig },
+        layers: (m.layers as object[]).map((l) => ({ ...l, mediaType: MediaType.DockerLayerGzip })),
+      }),
+    );
+    const d = await client.putManifest(repo, docker, MediaType.DockerManifest);
+    const got = await client.getManifest(repo.withDigest(d));
+    expect(got.mediaType).toBe(MediaType.DockerManifest);
+    expect(got.digest).toBe(sha256(docker));
+    const image = await client.resolveImage(repo);
+    expect(image.digest).toBe(d);
+    expect((await client.getIndexOrImage(repo)).kind).toBe('image');
+    // Pushing a manifest whose blobs are missing is a typed error.
+    const orphan = Buffer.from(
+      JSON.stringify({
+        ...m,
+        annotations: { x: 'y' },
+        layers: [{ mediaType: MediaType.OciLayerGzip, digest: sha256(Buffer.from('absent')), size: 6 }],
+      }),
+    );
+    expect(await codeOf(client.putManifest(ref('app/docker:orphan'), orphan, MediaType.OciManifest))).toBe(
+      'ERR_BLOB_UNKNOWN',
+    );
+  });
+
   it('refuses data that does not match the expected digest and commits nothing', async () => {
     const data = pseudoRandom(10_000, 'bad');
     const wrong = sha256(Buffer.from('something else'));
