@@ -12,7 +12,13 @@ import { Agent, type Dispatcher, request } from 'undici';
 import { Authenticator } from './auth.js';
 import { parseChallenges } from './challenge.js';
 import type { CredentialStore } from './credentials.js';
-import { abortError, networkError, type RegistryErrorContext, responseError } from './errors.js';
+import {
+  abortError,
+  networkError,
+  RegistryError,
+  type RegistryErrorContext,
+  responseError,
+} from './errors.js';
 import {
   isRetryableError,
   isRetryableStatus,
@@ -124,6 +130,29 @@ function isAbort(err: unknown, signal?: AbortSignal): boolean {
   return e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED' || e?.code === 'ABORT_ERR';
 }
 
+const CERT_ERROR_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** A TLS handshake that succeeded far enough to see a certificate we reject. */
+function isCertificateError(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e !== null && typeof e === 'object'; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && CERT_ERROR_CODES.has(code)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 function replayable(body: RequestBody | undefined): body is string | Uint8Array | undefined {
   return body === undefined || typeof body === 'string' || body instanceof Uint8Array;
 }
@@ -209,6 +238,16 @@ export class Transport {
           rawErrors: !last,
         });
       } catch (err) {
+        if (isCertificateError(err)) {
+          // The server speaks TLS but we do not trust it: never downgrade, say what to do.
+          const code = (err as { code?: string }).code ?? (err as Error).message;
+          throw new RegistryError(
+            'ERR_NETWORK',
+            `${registry}: TLS certificate not trusted (${code}); pass its CA certificate (ca option) or mark the registry insecure`,
+            { ref: registry, url, method: 'GET', resource: 'ping' },
+            { cause: err },
+          );
+        }
         if (!last && !isAbort(err, signal)) {
           this.options.logger?.(`${url}: ${(err as Error).message}; trying plain HTTP`);
           continue;

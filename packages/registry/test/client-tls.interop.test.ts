@@ -1,0 +1,100 @@
+// RegistryClient against the real docker-registry serving TLS with a self-signed certificate
+// (the shared harness runs plain HTTP, so this suite starts its own TLS instance): untrusted
+// certificates fail without downgrading to HTTP, the `ca` option and `insecureRegistries` work.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isOciDeltaError, Reference } from '@ocidelta/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haveBinaries } from '../../../test-support/binaries.js';
+import { RegistryClient } from '../src/index.js';
+import { freePort } from './harness/index.js';
+
+const sha256 = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+describe.skipIf(!haveBinaries('docker-registry', 'openssl'))('RegistryClient over TLS', () => {
+  let dir: string;
+  let child: ChildProcess | undefined;
+  let host: string;
+  let ca: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ocidelta-tls-'));
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '2',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      ],
+      { stdio: 'ignore' },
+    );
+    ca = await readFile(cert, 'utf8');
+    const port = await freePort();
+    host = `127.0.0.1:${port}`;
+    const config = {
+      version: 0.1,
+      log: { level: 'warn', accesslog: { disabled: true } },
+      storage: { filesystem: { rootdirectory: join(dir, 'storage') } },
+      http: { addr: host, tls: { certificate: cert, key } },
+    };
+    await writeFile(join(dir, 'config.yml'), JSON.stringify(config));
+    child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: 'ignore' });
+    // Wait until the TLS port answers (with the CA, so this also proves the option works).
+    const probe = new RegistryClient({ ca, useDockerConfig: false, retries: { max: 0 } });
+    for (let i = 0; i < 200; i++) {
+      try {
+        await probe.headBlob(Reference.parse(`${host}/probe/x`), sha256(Buffer.from('x')));
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    await probe.close();
+  });
+  afterAll(async () => {
+    child?.kill('SIGTERM');
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses an untrusted certificate without falling back to plain HTTP', async () => {
+    const client = new RegistryClient({ useDockerConfig: false, retries: { max: 0 } });
+    const err = await client
+      .headManifest(Reference.parse(`${host}/tls/app:1`))
+      .then(() => undefined)
+      .catch((e: unknown) => e as Error);
+    expect(isOciDeltaError(err, 'ERR_NETWORK')).toBe(true);
+    expect(err?.message).toContain('TLS certificate not trusted');
+    await client.close();
+  });
+
+  it('works with the CA given, and with the registry marked insecure', async () => {
+    const data = Buffer.from('over tls');
+    const withCa = new RegistryClient({ ca, useDockerConfig: false });
+    const repo = Reference.parse(`${host}/tls/app:1`);
+    await withCa.uploadBlob(repo, data, { digest: sha256(data), size: data.length });
+    expect(await withCa.headBlob(repo, sha256(data))).toEqual({ size: data.length });
+    await withCa.close();
+    const insecure = new RegistryClient({ insecureRegistries: [host], useDockerConfig: false });
+    expect(await insecure.headBlob(repo, sha256(data))).toEqual({ size: data.length });
+    await insecure.close();
+  });
+});
