@@ -148,6 +148,22 @@ describe.skipIf(!haveBinaries('xdelta3', 'tar', 'skopeo', 'umoci', 'gzip'))(
       }
     }
 
+    it('rebuilds an unchanged image from self-deltas of a few bytes', async () => {
+      const dir = await mkdtemp(join(root, 'dev-same-'));
+      await writeDockerArchive(join(dir, 'current.tar'), [{ image: imgs.v2.image, repoTags: ['app:v2'] }], {
+        layers: 'stored',
+      });
+      const result = await buildDeepDelta(imgs.v2.image, imgs.v2.image, join(dir, 'image.img'), {
+        deviceStore: 'containerd',
+      });
+      expect(result.layers.every((l) => l.unchanged && l.deltaSize < 256)).toBe(true);
+      const run = runDevice(dir);
+      expect(run.status, run.output).toBe(0);
+      for (const diffId of imgs.v2.image.config.rootfs.diff_ids) {
+        expect(sha256File(join(dir, 'new', blobEntryName(diffId)))).toBe(diffId);
+      }
+    });
+
     it('fails on the device when the store mode does not match (the modes really differ)', async () => {
       const dir = await mkdtemp(join(root, 'dev-wrong-'));
       await writeDockerArchive(join(dir, 'current.tar'), [{ image: imgs.v1.image, repoTags: ['app:v1'] }], {
