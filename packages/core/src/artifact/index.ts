@@ -12,7 +12,7 @@ export {
   typeInfoProvides,
   VERSION_JSON,
 } from './header.js';
-export { formatManifest, type ManifestEntry, parseManifest as parseArtifactManifest } from './manifest.js';
+export { type ArtifactManifestEntry, formatArtifactManifest, parseArtifactManifest } from './manifest.js';
 export {
   type ArtifactCompression,
   type ArtifactPayloadFile,

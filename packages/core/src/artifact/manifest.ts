@@ -4,7 +4,7 @@
  */
 import { OciDeltaError } from '../errors.js';
 
-export interface ManifestEntry {
+export interface ArtifactManifestEntry {
   /** Path in the manifest: `data/0000/<name>`, `header.tar<ext>` or `version`. */
   path: string;
   /** Lowercase hex sha256. */
@@ -12,15 +12,15 @@ export interface ManifestEntry {
 }
 
 /** Format manifest lines in the given order. */
-export function formatManifest(entries: readonly ManifestEntry[]): string {
+export function formatArtifactManifest(entries: readonly ArtifactManifestEntry[]): string {
   return entries.map((e) => `${e.sha256}  ${e.path}\n`).join('');
 }
 
 const LINE = /^([a-f0-9]{64}) {2}(\S+)$/;
 
 /** Parse a manifest; ERR_INVALID_ARTIFACT on a malformed line or a duplicate path. */
-export function parseManifest(text: string, where: string): ManifestEntry[] {
-  const entries: ManifestEntry[] = [];
+export function parseArtifactManifest(text: string, where: string): ArtifactManifestEntry[] {
+  const entries: ArtifactManifestEntry[] = [];
   const seen = new Set<string>();
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();

@@ -24,7 +24,7 @@ import {
   TypeInfoSchema,
   VersionSchema,
 } from './header.js';
-import { type ManifestEntry, parseManifest } from './manifest.js';
+import { type ArtifactManifestEntry, parseArtifactManifest } from './manifest.js';
 import type { ArtifactCompression } from './options.js';
 import { PAYLOAD_NAME } from './options.js';
 import { verifyManifestSignature } from './sign.js';
@@ -48,7 +48,7 @@ export interface ArtifactInfo {
   version: ArtifactVersion;
   compression: ArtifactCompression;
   /** Manifest lines in order. */
-  manifest: ManifestEntry[];
+  manifest: ArtifactManifestEntry[];
   /** A `manifest.sig` is present. */
   signed: boolean;
   /** The signature was checked with the given public key (and is valid: otherwise it throws). */
@@ -204,7 +204,7 @@ async function scanArtifact(
   let version: ArtifactVersion | undefined;
   let versionBytes: Buffer | undefined;
   let manifestBytes: Buffer | undefined;
-  let manifest: ManifestEntry[] = [];
+  let manifest: ArtifactManifestEntry[] = [];
   const byPath = new Map<string, string>();
   let signature: string | undefined;
   let signatureVerified = false;
@@ -264,7 +264,7 @@ async function scanArtifact(
     } else if (name === 'manifest') {
       if (stage !== 1) throw invalid(path, `out-of-order member manifest`, { member: name });
       manifestBytes = await readAll(body, SMALL_LIMIT, path, name);
-      manifest = parseManifest(manifestBytes.toString('utf8'), path);
+      manifest = parseArtifactManifest(manifestBytes.toString('utf8'), path);
       for (const e of manifest) byPath.set(e.path, e.sha256);
       stage = 2;
     } else if (name === 'manifest.sig') {

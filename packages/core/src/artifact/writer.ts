@@ -17,7 +17,7 @@ import { hasZstdCompression } from '../compression.js';
 import { Digester } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
 import { buildHeaderInfo, buildMetaData, buildTypeInfo, VERSION_JSON } from './header.js';
-import { formatManifest, type ManifestEntry } from './manifest.js';
+import { type ArtifactManifestEntry, formatArtifactManifest } from './manifest.js';
 import {
   type ArtifactCompression,
   parseWriteArtifactOptions,
@@ -194,12 +194,12 @@ export async function writeArtifact(
   const headerStored = compressSync(compression, buildHeaderTar(options), level);
   const headerName = `header.tar${ext}`;
   const versionBytes = Buffer.from(VERSION_JSON, 'utf8');
-  const entries: ManifestEntry[] = [
+  const entries: ArtifactManifestEntry[] = [
     ...hashed.map((f) => ({ path: `data/0000/${f.name}`, sha256: f.sha256 })),
     { path: headerName, sha256: new Digester().update(headerStored).digest().slice(7) },
     { path: 'version', sha256: new Digester().update(versionBytes).digest().slice(7) },
   ];
-  const manifest = Buffer.from(formatManifest(entries), 'utf8');
+  const manifest = Buffer.from(formatArtifactManifest(entries), 'utf8');
   const signature = options.signingKey ? signManifest(manifest, options.signingKey) : undefined;
 
   const tmp = `${outputPath}.tmp-${randomBytes(6).toString('hex')}`;
