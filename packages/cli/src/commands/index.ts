@@ -13,6 +13,9 @@ import { copyCommand } from './copy.js';
 import { inspectCommand } from './inspect.js';
 import { tagsCommand } from './tags.js';
 import { digestCommand } from './digest.js';
+import { appCommand } from './app.js';
+import { cacheLsCommand, cachePruneCommand } from './cache.js';
+import { demoCommand } from './demo.js';
 
 export const commands: CommandDef[] = [
   artifactWriteCommand,
@@ -28,4 +31,8 @@ export const commands: CommandDef[] = [
   inspectCommand,
   tagsCommand,
   digestCommand,
+  appCommand,
+  cacheLsCommand,
+  cachePruneCommand,
+  demoCommand,
 ];
