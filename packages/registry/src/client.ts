@@ -18,7 +18,6 @@ import {
   loadImage,
   loadIndex,
   MANIFEST_ACCEPT,
-  OciDeltaError,
   type Platform,
   parseDigest,
   parseManifest,
@@ -31,6 +30,7 @@ import { CATALOG_SCOPE, deleteScope, pullScope, pushScope } from './challenge.js
 import { CredentialStore, type CredentialsOption } from './credentials.js';
 import { RegistryError } from './errors.js';
 import { dump, Transport } from './http.js';
+import { MAX_MANIFEST_SIZE, manifestPath, mediaTypeOf, readLimited } from './manifests.js';
 import { listAll, pageQuery } from './pagination.js';
 import { type RetryPolicy, retryPolicy } from './retry.js';
 import { type BlobData, type UploadOptions, type UploadResult, uploadBlob } from './upload.js';
@@ -72,45 +72,6 @@ export interface ManifestResult {
 /** Result of `getIndexOrImage`. */
 export type IndexOrImage = { kind: 'index'; index: Index } | { kind: 'image'; image: Image };
 
-/** Manifests larger than this are refused (they are JSON documents of a few KB). */
-export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
-
-const VERSION = '0.1.0';
-
-function manifestPath(ref: Reference, identifier: string = ref.identifier): string {
-  return `/v2/${ref.repository}/manifests/${identifier}`;
-}
-
-function mediaTypeOf(contentType: string | undefined, bytes?: Uint8Array): string {
-  const ct = contentType?.split(';')[0]?.trim();
-  if (ct && ct !== 'application/json' && ct !== 'text/plain' && ct !== 'application/octet-stream') return ct;
-  if (bytes) {
-    try {
-      const mt = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { mediaType?: unknown }).mediaType;
-      if (typeof mt === 'string') return mt;
-    } catch {
-      // not JSON: parseManifest will say so
-    }
-  }
-  return ct ?? 'application/octet-stream';
-}
-
-async function readLimited(body: Readable, limit: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      body.destroy();
-      throw new OciDeltaError('ERR_INVALID_MANIFEST', `${what}: manifest larger than ${limit} bytes`, {
-        ref: what,
-      });
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
 /** A Distribution API v2 client (see module doc). One instance may talk to many registries. */
 export class RegistryClient {
   private readonly transport: Transport;
@@ -129,7 +90,7 @@ export class RegistryClient {
       credentials,
       insecureRegistries: options.insecureRegistries ?? [],
       ca: options.ca,
-      userAgent: options.userAgent ?? `ocidelta/${VERSION} (node ${process.version})`,
+      userAgent: options.userAgent ?? `ocidelta/0.1.0 (node ${process.version})`,
       retry: this.retry,
       allowCrossHostCredentials: options.allowCrossHostCredentials ?? false,
       oauth2PasswordGrant: options.oauth2PasswordGrant ?? false,

@@ -5,6 +5,7 @@ export * from './challenge.js';
 export * from './client.js';
 export * from './credentials.js';
 export * from './errors.js';
+export * from './manifests.js';
 export * from './pagination.js';
 export * from './retry.js';
 export * from './token.js';
