@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -130,6 +130,34 @@ describe('oci-archive', () => {
     const index = await TarIndex.scan(file);
     expect(await index.read(index.get(long)!)).toEqual(Buffer.from('long'));
     expect(await index.read(index.get('unknown-size')!)).toEqual(Buffer.from('abcdef'));
+  });
+
+  it('indexes long names written by tar(1) in GNU and pax formats', async () => {
+    const src = join(dir, 'src');
+    const deep = join('a'.repeat(90), 'b'.repeat(90), 'c'.repeat(40));
+    await mkdir(join(src, deep), { recursive: true });
+    await writeFile(join(src, deep, 'file.txt'), 'deep content');
+    for (const format of ['gnu', 'pax']) {
+      const file = join(dir, `${format}.tar`);
+      execFileSync('tar', [`--format=${format}`, '-cf', file, '-C', src, '.']);
+      const index = await TarIndex.scan(file);
+      const entry = index.get(`${deep}/file.txt`);
+      expect(entry, format).toBeDefined();
+      expect(await index.read(entry!)).toEqual(Buffer.from('deep content'));
+    }
+  });
+
+  it('an aborted write leaves no output', async () => {
+    const a = await twoLayers();
+    const ac = new AbortController();
+    ac.abort();
+    const file = join(dir, 'aborted.tar');
+    await expectCode(writeOciArchive(file, [{ image: a.image }], { signal: ac.signal }), 'ERR_ABORTED');
+    await expectCode(
+      writeDockerArchive(file, [{ image: a.image }], { signal: ac.signal, layers: 'uncompressed' }),
+      'ERR_ABORTED',
+    );
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it('a failed write leaves no output and no temp file', async () => {

@@ -70,6 +70,13 @@ describe('OciLayout', () => {
     expect(await readdir(join(dir, 'blobs', 'sha256'))).toEqual([]);
   });
 
+  it('never maps a digest outside blobs/', async () => {
+    const layout = await OciLayout.create(dir);
+    expect(() => layout.blobPath('sha256:../../etc/passwd')).toThrow(/invalid digest/);
+    await expectCode(layout.writeBlob(Buffer.from('x'), { digest: 'sha256:../../x' }), 'ERR_INVALID_DIGEST');
+    expect(await readdir(dir)).toEqual(['blobs', 'index.json', 'oci-layout']);
+  });
+
   it('openBlob names the missing path', async () => {
     const layout = await OciLayout.create(dir);
     const d = digestOf('nope');

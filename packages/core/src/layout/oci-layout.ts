@@ -20,6 +20,7 @@ import {
   resolveIndex,
 } from './resolve.js';
 import { blobFilePath } from './safe-path.js';
+import { READ_CHUNK } from './tar-index.js';
 import {
   type BlobData,
   type ExpectedContent,
@@ -147,7 +148,7 @@ export class OciLayout implements BlobSource {
     const path = this.blobPath(d.digest);
     try {
       const fh = await open(path, 'r');
-      return fh.createReadStream();
+      return fh.createReadStream({ highWaterMark: READ_CHUNK });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new OciDeltaError('ERR_BLOB_UNKNOWN', `blob ${d.digest} missing: ${path}`, {

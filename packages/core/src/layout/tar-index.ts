@@ -22,6 +22,9 @@ export interface TarEntry {
   linkname: string;
 }
 
+/** Read size for entry streams (fewer, larger chunks for hashing and decompression). */
+export const READ_CHUNK = 1024 * 1024;
+
 /** Metadata entries (pax, GNU long names) above this size are refused. */
 const MAX_META = 1024 * 1024;
 
@@ -96,10 +99,15 @@ export class TarIndex {
         longName = undefined;
         assertSafeEntryName(rawName, file);
         const name = normalizeEntryName(rawName);
-        if (name === '')
-          throw new OciDeltaError('ERR_UNSAFE_PATH', `${file}: empty entry name`, { path: file });
+        if (name === '' && header.type !== 'directory') {
+          throw new OciDeltaError('ERR_UNSAFE_PATH', `${file}: entry with an empty name at offset ${pos}`, {
+            path: file,
+          });
+        }
         if (size !== header.size && dataStart + size > fileSize) throw truncated(`entry "${name}"`);
-        entries.set(name, { name, type: header.type, offset: dataStart, size, linkname: header.linkname });
+        // The root directory (`./`) has no name after normalization and needs no entry.
+        if (name !== '')
+          entries.set(name, { name, type: header.type, offset: dataStart, size, linkname: header.linkname });
         pos = dataStart + size + paddingFor(size);
       }
       if (!sawEnd) throw truncated('no end-of-archive marker');
@@ -139,7 +147,7 @@ export class TarIndex {
     const start = entry.offset + (range.start ?? 0);
     const end = entry.offset + (range.end ?? entry.size);
     if (end <= start) return Readable.from([]);
-    return createReadStream(this.file, { start, end: end - 1 });
+    return createReadStream(this.file, { start, end: end - 1, highWaterMark: READ_CHUNK });
   }
 
   /** Read a small entry fully (JSON metadata); refuses entries over `max` bytes. */

@@ -10,6 +10,8 @@ import { BLOCK, encodeHeader, encodePax, fitsUstar, paddingFor } from './tar-for
 import { type BlobData, type ByteProgress, tempPathFor, toReadable } from './write-blob.js';
 
 const ZEROS = Buffer.alloc(BLOCK * 2);
+/** Bytes gathered before one file write. */
+const COALESCE = 1024 * 1024;
 
 export interface TarStreamOptions {
   /** Declared size; when given, a different length is ERR_SIZE_MISMATCH. */
@@ -99,6 +101,8 @@ export class TarWriter {
     source.on('error', () => undefined);
     const headerAt = await this.writeHeader(name, options.size ?? 0, 'file');
     let written = 0;
+    const pending = Buffer.allocUnsafe(COALESCE);
+    let pendingLength = 0;
     try {
       for await (const chunk of source) {
         if (options.signal?.aborted) {
@@ -113,9 +117,19 @@ export class TarWriter {
             { path: this.file, entry: name, expected: options.size },
           );
         }
-        await this.write(buf);
+        // Coalesce small chunks (gunzip yields 16 KiB) into larger file writes.
+        if (pendingLength + buf.byteLength > COALESCE) {
+          await this.write(pending.subarray(0, pendingLength));
+          pendingLength = 0;
+        }
+        if (buf.byteLength >= COALESCE) await this.write(buf);
+        else {
+          buf.copy(pending, pendingLength);
+          pendingLength += buf.byteLength;
+        }
         options.onProgress?.({ done: written, total: options.size });
       }
+      if (pendingLength > 0) await this.write(pending.subarray(0, pendingLength));
     } catch (err) {
       source.destroy();
       throw err;
