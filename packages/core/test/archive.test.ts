@@ -333,6 +333,79 @@ describe('docker-archive', () => {
     expect(meta.repositories).toBeUndefined();
   });
 
+  it('reads a containerd-store docker save: a multi-platform index with only one platform exported', async () => {
+    const amd = await twoLayers();
+    const source = amd.image.source as MemorySource;
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.OciIndex,
+        manifests: [
+          {
+            mediaType: MediaType.OciManifest,
+            digest: amd.image.digest,
+            size: amd.image.manifestBytes.byteLength,
+            platform: { os: 'linux', architecture: 'amd64' },
+          },
+          {
+            mediaType: MediaType.OciManifest,
+            digest: digestOf('arm64 manifest not exported'),
+            size: 10,
+            platform: { os: 'linux', architecture: 'arm64' },
+          },
+        ],
+      }),
+    );
+    const blobs = [...source.blobs].map(([d, data]) => ({ name: `blobs/sha256/${d.slice(7)}`, data }));
+    const manifestJson = JSON.stringify([
+      {
+        Config: `blobs/sha256/${amd.image.configDigest.slice(7)}`,
+        RepoTags: ['multi:1'],
+        Layers: amd.image.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`),
+      },
+    ]);
+    const indexJson = (d: string) =>
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          {
+            mediaType: MediaType.OciIndex,
+            digest: d,
+            size: index.length,
+            annotations: { 'io.containerd.image.name': 'docker.io/library/multi:1' },
+          },
+        ],
+      });
+    const file = join(dir, 'containerd.tar');
+    await handTar(file, [
+      ...blobs,
+      { name: `blobs/sha256/${digestOf(index).slice(7)}`, data: index },
+      { name: 'index.json', data: indexJson(digestOf(index)) },
+      { name: 'manifest.json', data: manifestJson },
+      { name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' },
+    ]);
+    const archive = await readDockerArchive(file);
+    expect(archive.entries.map((e) => e.image.digest)).toEqual([amd.image.digest]);
+    expect(archive.entries[0]!.refs).toEqual(['docker.io/library/multi:1', 'multi:1']);
+    expect((await archive.image({ ref: 'multi:1' })).digest).toBe(amd.image.digest);
+    expect((await archive.image({ platform: 'linux/amd64' })).digest).toBe(amd.image.digest);
+    await expectCode(archive.image({ platform: 'linux/arm64' }), 'ERR_BLOB_UNKNOWN');
+
+    // Without the index blob, manifest.json alone still gives the image (same config and layers).
+    const partial = join(dir, 'partial.tar');
+    await handTar(partial, [
+      ...blobs,
+      { name: 'index.json', data: indexJson(digestOf(index)) },
+      { name: 'manifest.json', data: manifestJson },
+      { name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' },
+    ]);
+    const fallback = await readDockerArchive(partial);
+    const img = fallback.entries[0]!.image;
+    expect(img.configDigest).toBe(amd.image.configDigest);
+    expect(img.layers.map((l) => l.digest)).toEqual(amd.image.layers.map((l) => l.digest));
+    expect(fallback.entries[0]!.refs).toEqual(['multi:1']);
+  });
+
   it('reads the legacy form (<id>/layer.tar, <id>.json, symlinked layers, gzip layers)', async () => {
     const t1 = await tarOf([{ path: 'a', content: 'a' }]);
     const t2 = await tarOf([{ path: 'b', content: 'b' }]);
