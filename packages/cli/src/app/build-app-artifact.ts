@@ -449,9 +449,17 @@ export async function buildAppArtifact(options: BuildAppOptions): Promise<BuildA
             label,
             done: e.phase === 'done' ? e.layers : (e.layer ?? e.layers),
             total: e.layers,
+            unit: 'layers',
           }),
       });
-      emit({ type: 'progress', phase: 'delta', label, done: res.layers.length, total: res.layers.length });
+      emit({
+        type: 'progress',
+        phase: 'delta',
+        label,
+        done: res.layers.length,
+        total: res.layers.length,
+        unit: 'layers',
+      });
       if (res.size > p.plan.fullSize) {
         warn(
           `the deep delta (${res.size} bytes) is larger than the full image (${p.plan.fullSize} bytes): shipping the full image`,

@@ -7,7 +7,14 @@ export type AppPhase = 'resolve' | 'pull' | 'delta' | 'image' | 'write' | 'artif
 
 /** One progress or log event of {@link buildAppArtifact}. */
 export type AppEvent =
-  | { type: 'progress'; phase: AppPhase; label: string; done: number; total?: number }
+  | {
+      type: 'progress';
+      phase: AppPhase;
+      label: string;
+      done: number;
+      total?: number;
+      unit?: 'bytes' | 'layers';
+    }
   | { type: 'log'; level: 'info' | 'warn' | 'debug'; message: string; service?: string };
 
 export type AppEventListener = (event: AppEvent) => void;
@@ -23,6 +30,10 @@ export function formatBytes(n: number | undefined): string {
     u++;
   }
   return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+}
+
+function formatAmount(n: number, unit: 'bytes' | 'layers' | undefined): string {
+  return unit === 'layers' ? `${n} layer${n === 1 ? '' : 's'}` : formatBytes(n);
 }
 
 export interface Renderer {
@@ -64,7 +75,9 @@ export function lineRenderer(out: Out, level: keyof typeof LEVELS = 'info'): Ren
       if (prev === pct) return;
       if (prev === undefined || pct === 4 || pct > prev) {
         last.set(key, pct);
-        const size = event.total ? ` ${formatBytes(event.done)}/${formatBytes(event.total)}` : '';
+        const size = event.total
+          ? ` ${formatAmount(event.done, event.unit)}/${formatAmount(event.total, event.unit)}`
+          : '';
         if (prev === undefined || pct === 4)
           out.write(`${event.phase}: ${event.label}${size}${pct === 4 ? ' done' : ''}\n`);
       }
@@ -75,7 +88,10 @@ export function lineRenderer(out: Out, level: keyof typeof LEVELS = 'info'): Ren
 
 /** Redrawn progress bars (one per active phase/label) for an interactive terminal. */
 export function ttyRenderer(out: Out, level: keyof typeof LEVELS = 'info'): Renderer {
-  const bars = new Map<string, { phase: AppPhase; label: string; done: number; total?: number }>();
+  const bars = new Map<
+    string,
+    { phase: AppPhase; label: string; done: number; total?: number; unit?: 'bytes' | 'layers' }
+  >();
   let drawn = 0;
   let timer: NodeJS.Timeout | undefined;
   const width = () => Math.max(40, Math.min(out.columns ?? 80, 120));
@@ -92,7 +108,7 @@ export function ttyRenderer(out: Out, level: keyof typeof LEVELS = 'info'): Rend
       const frac = b.total ? Math.min(1, b.done / b.total) : 0;
       const fill = Math.round(frac * w);
       const bar = b.total ? `[${'#'.repeat(fill)}${'.'.repeat(w - fill)}]` : '[ ... ]';
-      const size = b.total ? ` ${formatBytes(b.done)}/${formatBytes(b.total)}` : '';
+      const size = b.total ? ` ${formatAmount(b.done, b.unit)}/${formatAmount(b.total, b.unit)}` : '';
       const text = `${b.phase.padEnd(8)} ${bar} ${b.label}${size}`;
       lines.push(text.slice(0, width() - 1));
     }
@@ -113,7 +129,14 @@ export function ttyRenderer(out: Out, level: keyof typeof LEVELS = 'info'): Rend
       }
       const key = `${event.phase}:${event.label}`;
       if (event.total !== undefined && event.done >= event.total) bars.delete(key);
-      else bars.set(key, { phase: event.phase, label: event.label, done: event.done, total: event.total });
+      else
+        bars.set(key, {
+          phase: event.phase,
+          label: event.label,
+          done: event.done,
+          total: event.total,
+          unit: event.unit,
+        });
       schedule();
     },
     finish() {

@@ -4,7 +4,7 @@
  * with `ocidelta app --service-file ... --previous-manifest ...` (deep deltas), and inspects both
  * artifacts with our reader.
  */
-import { createHash } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -31,13 +31,8 @@ const PLATFORM = 'linux/arm64';
 
 /** Deterministic pseudo-random bytes (incompressible, like real binaries). */
 function noise(size: number, seed: string): Buffer {
-  const out = Buffer.alloc(size);
-  let block = createHash('sha256').update(seed).digest();
-  for (let off = 0; off < size; off += block.length) {
-    block.copy(out, off);
-    block = createHash('sha256').update(block).digest();
-  }
-  return out;
+  const key = createHash('sha256').update(seed).digest();
+  return createCipheriv('aes-256-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(size));
 }
 
 async function tarOf(files: Record<string, Buffer | string>): Promise<Buffer> {
@@ -64,8 +59,8 @@ async function tarOf(files: Record<string, Buffer | string>): Promise<Buffer> {
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-/** Build an image in memory from layer file sets (gzip layers, OCI media types). */
-async function sampleImage(layers: Record<string, Buffer | string>[], label: string): Promise<Image> {
+/** Build an image in memory from layer file sets (gzip layers, OCI media types); used by the demo and tests. */
+export async function sampleImage(layers: Record<string, Buffer | string>[], label: string): Promise<Image> {
   const blobs = new Map<string, Buffer>();
   const descriptors = [];
   const diffIds = [];
