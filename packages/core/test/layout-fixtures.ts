@@ -2,10 +2,20 @@
  * Test fixtures for layout/archive tests: small images with real tar layers (tar-stream), gzip
  * (node:zlib) or uncompressed, OCI or Docker media types, served from memory as core `Image`s.
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { pack } from 'tar-stream';
-import { type BlobSource, digestOf, type Image, loadImage, MediaType, OciDeltaError } from '../src/index.js';
+import { extract, pack } from 'tar-stream';
+import { expect } from 'vitest';
+import {
+  type BlobSource,
+  digestOf,
+  type Image,
+  isOciDeltaError,
+  loadImage,
+  MediaType,
+  OciDeltaError,
+} from '../src/index.js';
 
 export interface FileSpec {
   path: string;
@@ -102,3 +112,65 @@ export async function collect(stream: AsyncIterable<unknown>): Promise<Buffer> {
   for await (const c of stream) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
 }
+
+/** Assert that `p` rejects with an OciDeltaError of `code` whose message mentions `mentions`. */
+export async function expectCode(p: Promise<unknown>, code: string, mentions?: string): Promise<void> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isOciDeltaError(err), String(err)).toBe(true);
+  expect((err as { code: string }).code).toBe(code);
+  if (mentions) expect((err as Error).message).toContain(mentions);
+}
+
+/** Entries of a tar as read by an independent reader (tar-stream). */
+export async function listTar(file: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  const ex = extract();
+  const done = new Promise<void>((resolve, reject) => {
+    ex.on('entry', (header, stream, next) => {
+      collect(stream).then((b) => {
+        out.set(header.name, b);
+        next();
+      }, reject);
+    });
+    ex.on('finish', () => resolve());
+    ex.on('error', reject);
+  });
+  ex.end(await readFile(file));
+  await done;
+  return out;
+}
+
+/** Write a tar by hand with tar-stream (for hostile or foreign archives). */
+export async function handTar(
+  file: string,
+  entries: { name: string; data?: string | Buffer; type?: 'symlink'; linkname?: string }[],
+): Promise<void> {
+  const p = pack();
+  const chunks: Buffer[] = [];
+  p.on('data', (c: unknown) => {
+    chunks.push(c as Buffer);
+  });
+  const done = new Promise<void>((resolve) => p.on('end', () => resolve()));
+  for (const e of entries) {
+    if (e.type === 'symlink') p.entry({ name: e.name, type: 'symlink', linkname: e.linkname });
+    else p.entry({ name: e.name }, Buffer.from(e.data ?? ''));
+  }
+  p.finalize();
+  await done;
+  await writeFile(file, Buffer.concat(chunks));
+}
+
+/** A two-layer gzip OCI image with a few small files. */
+export const twoLayers = () =>
+  buildImage({
+    layers: [
+      [
+        { path: 'etc/os-release', content: 'ID=test\n' },
+        { path: 'bin/tool', content: Buffer.alloc(3000, 7) },
+      ],
+      [{ path: 'app/main.js', content: 'console.log(1)\n' }],
+    ],
+  });
