@@ -12,6 +12,7 @@ import {
   type Digest,
   DigestMismatchError,
   digestOf,
+  isOciDeltaError,
   parseDigest,
   type Reference,
   SizeMismatchError,
@@ -157,24 +158,36 @@ async function uploadOnce(
   const mount = opts.mountFrom;
   const canMount =
     mount !== undefined && mount.registry === repo.registry && mount.repository !== repo.repository;
-  const scopes = canMount
+  let scopes = canMount
     ? [pushScope(repo.repository), pullScope(mount.repository)]
     : [pushScope(repo.repository)];
   const context = { ref: refStr, digest, resource: 'upload' as const };
 
-  const started = await transport.request({
-    registry: repo.registry,
-    method: 'POST',
-    path: canMount
-      ? `${uploadsPath}?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(mount.repository)}`
-      : uploadsPath,
-    headers: { 'content-length': '0' },
-    scopes,
-    signal: opts.signal,
-    ok: canMount ? [201, 202] : [202],
-    retry: true,
-    context: { ...context, method: 'POST', url: uploadsPath },
-  });
+  const post = (withMount: boolean) =>
+    transport.request({
+      registry: repo.registry,
+      method: 'POST',
+      path:
+        withMount && mount
+          ? `${uploadsPath}?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(mount.repository)}`
+          : uploadsPath,
+      headers: { 'content-length': '0' },
+      scopes: withMount ? scopes : [pushScope(repo.repository)],
+      signal: opts.signal,
+      ok: withMount ? [201, 202] : [202],
+      retry: true,
+      context: { ...context, method: 'POST', url: uploadsPath },
+    });
+  let started: RegistryResponse;
+  try {
+    started = await post(canMount);
+  } catch (err) {
+    // No read access to the mount source: upload the data instead.
+    if (!canMount || !isOciDeltaError(err, 'ERR_AUTH')) throw err;
+    ctx.logger?.(`${refStr}: cannot mount from ${mount?.repository} (${err.message}); uploading`);
+    started = await post(false);
+    scopes = [pushScope(repo.repository)];
+  }
   dump(started.body);
   if (started.status === 201) {
     const got = started.header('docker-content-digest');

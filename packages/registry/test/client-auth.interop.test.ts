@@ -82,7 +82,15 @@ describe.skipIf(!run)('RegistryClient with token auth', () => {
   beforeAll(async () => {
     reg = await startRegistry({
       auth: 'token',
-      tokenOptions: { users: { reader: { password: reader.password, actions: ['pull'] } } },
+      tokenOptions: {
+        users: {
+          reader: { password: reader.password, actions: ['pull'] },
+          limited: {
+            password: 'limitedpass',
+            actions: (repo) => (repo.startsWith('mine/') ? ['pull', 'push'] : []),
+          },
+        },
+      },
     });
   });
   afterAll(async () => {
@@ -119,6 +127,28 @@ describe.skipIf(!run)('RegistryClient with token auth', () => {
     expect((err as RegistryError).status).toBe(401);
     expect(err?.message).toContain(repo.repository);
     await client.close();
+  });
+
+  it('uploads instead of mounting when the mount source is not readable', async () => {
+    const owner = new RegistryClient({ credentials: creds(), useDockerConfig: false });
+    const data = pseudoRandom(4000, 'mount-denied');
+    const src = Reference.parse(`${reg.host}/tok/private:1`);
+    await owner.uploadBlob(src, data, { digest: sha256(data), size: data.length });
+    const limited = new RegistryClient({
+      credentials: { username: 'limited', password: 'limitedpass' },
+      useDockerConfig: false,
+    });
+    const dst = Reference.parse(`${reg.host}/mine/copy:1`);
+    const res = await limited.uploadBlob(
+      dst,
+      data,
+      { digest: sha256(data), size: data.length },
+      { mountFrom: src },
+    );
+    expect(res).toEqual({ digest: sha256(data), mounted: false, skipped: false });
+    expect(await limited.headBlob(dst, sha256(data))).toEqual({ size: data.length });
+    expect(isOciDeltaError(await errorOf(limited.headBlob(src, sha256(data))), 'ERR_AUTH')).toBe(true);
+    await Promise.all([owner.close(), limited.close()]);
   });
 
   it('fails with ERR_AUTH on a wrong password, naming the token server refusal', async () => {
