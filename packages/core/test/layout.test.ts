@@ -74,6 +74,7 @@ describe('OciLayout', () => {
     const layout = await OciLayout.create(dir);
     expect(() => layout.blobPath('sha256:../../etc/passwd')).toThrow(/invalid digest/);
     await expectCode(layout.writeBlob(Buffer.from('x'), { digest: 'sha256:../../x' }), 'ERR_INVALID_DIGEST');
+    await expectCode(layout.writeBlob(Buffer.from('x'), { digest: '../../../x:abc' }), 'ERR_INVALID_DIGEST');
     expect(await readdir(dir)).toEqual(['blobs', 'index.json', 'oci-layout']);
   });
 

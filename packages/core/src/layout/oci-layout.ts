@@ -6,7 +6,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import type { Digest } from '../digest.js';
+import { type Digest, parseDigest } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
 import { MediaType } from '../media-types.js';
 import type { BlobSource, Image, Index } from '../model.js';
@@ -171,19 +171,15 @@ export class OciLayout implements BlobSource {
   ): Promise<{ digest: Digest; size: number }> {
     // An already-piped stream may fail before the pipeline below attaches; it rethrows then.
     if (data instanceof Readable) data.on('error', () => undefined);
-    const algorithm = expected.digest ? expected.digest.slice(0, expected.digest.indexOf(':')) : 'sha256';
+    const algorithm = expected.digest ? parseDigest(expected.digest).algorithm : 'sha256';
     const algDir = join(this.dir, 'blobs', algorithm);
     await mkdir(algDir, { recursive: true });
-    if (expected.digest) {
-      return writeFileVerified(this.blobPath(expected.digest), data, expected, options);
-    }
-    const staging = join(
-      algDir,
-      `.staging-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+    return writeFileVerified(
+      expected.digest ? this.blobPath(expected.digest) : (digest) => this.blobPath(digest),
+      data,
+      expected,
+      options,
     );
-    const result = await writeFileVerified(staging, data, expected, options);
-    await rename(staging, this.blobPath(result.digest));
-    return result;
   }
 
   /**

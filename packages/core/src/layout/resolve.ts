@@ -4,7 +4,6 @@
  * first entry; an index is narrowed to one image by platform.
  */
 import { OciDeltaError } from '../errors.js';
-import { isImageManifestMediaType, isIndexMediaType } from '../media-types.js';
 import { type BlobSource, type Image, type Index, loadImage, loadIndex, readBlob } from '../model.js';
 import {
   formatPlatform,
@@ -135,12 +134,6 @@ async function readRawManifest(ctx: ResolveContext, digest: string): Promise<Buf
 export async function resolveIndex(ctx: ResolveContext, selector: ImageSelector = {}): Promise<Index> {
   const d = await resolveTopLevel(ctx, selector);
   const bytes = await readManifestBytes(ctx, d);
-  if (!isIndexMediaType(d.mediaType) && isImageManifestMediaType(d.mediaType)) {
-    throw new OciDeltaError('ERR_INVALID_MANIFEST', `${d.digest} in ${ctx.where} is an image, not an index`, {
-      path: ctx.where,
-      digest: d.digest,
-    });
-  }
   return loadIndex(bytes, d.mediaType);
 }
 

@@ -77,22 +77,25 @@ export class HashingCounter extends Transform {
 
 /**
  * Write `data` to `target` atomically, hashing it; verify `expected` when given. Returns the
- * digest (algorithm of the expected digest, else sha256) and size.
+ * digest (algorithm of the expected digest, else sha256) and size. `target` may be a function
+ * of the digest (content-addressed files whose name is known only at the end); the temp file is
+ * created in the directory it maps to.
  */
 export async function writeFileVerified(
-  target: string,
+  target: string | ((digest: Digest) => string),
   data: BlobData,
   expected: ExpectedContent = {},
   options: WriteOptions & { context?: Record<string, unknown> } = {},
 ): Promise<{ digest: Digest; size: number }> {
   const algorithm = expected.digest ? parseDigest(expected.digest).algorithm : 'sha256';
-  const context = { path: target, ...options.context };
+  const dirHint = typeof target === 'string' ? target : target(`${algorithm}:${'0'.repeat(64)}` as Digest);
+  const context = { path: typeof target === 'string' ? target : dirname(dirHint), ...options.context };
   const counter = new HashingCounter(algorithm, {
     limit: expected.size,
     context,
     onProgress: options.onProgress,
   });
-  const tmp = tempPathFor(target);
+  const tmp = tempPathFor(dirHint);
   try {
     await pipeline(toReadable(data), counter, createWriteStream(tmp, { flags: 'wx' }), {
       signal: options.signal,
@@ -105,11 +108,11 @@ export async function writeFileVerified(
     if (expected.digest !== undefined && digest !== expected.digest) {
       throw new DigestMismatchError(expected.digest, digest, context);
     }
-    await rename(tmp, target);
+    await rename(tmp, typeof target === 'string' ? target : target(digest));
     return { digest, size };
   } catch (err) {
     await rm(tmp, { force: true });
-    throw abortAware(err, options.signal, target);
+    throw abortAware(err, options.signal, typeof target === 'string' ? target : dirname(dirHint));
   }
 }
 
