@@ -212,14 +212,25 @@ export class Transport {
   endpoint(registry: string, signal?: AbortSignal): Promise<RegistryEndpoint> {
     let p = this.endpoints.get(registry);
     if (!p) {
-      p = this.ping(registry, signal);
+      // Shared by concurrent callers, so not tied to one caller's signal; each caller races it.
+      p = this.ping(registry);
       this.endpoints.set(registry, p);
       p.catch(() => this.endpoints.delete(registry));
     }
-    return p;
+    if (!signal) return p;
+    const ping = p;
+    return new Promise<RegistryEndpoint>((resolve, reject) => {
+      const onAbort = () => reject(abortError({ ref: registry, resource: 'ping' }, signal.reason));
+      if (signal.aborted) {
+        onAbort();
+        return;
+      }
+      signal.addEventListener('abort', onAbort, { once: true });
+      ping.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
-  private async ping(registry: string, signal?: AbortSignal): Promise<RegistryEndpoint> {
+  private async ping(registry: string): Promise<RegistryEndpoint> {
     const host = registryApiHost(registry);
     const plainAllowed = isLoopbackHost(host) || this.isInsecure(host) || this.isInsecure(registry);
     const schemes = plainAllowed ? ['https', 'http'] : ['https'];
@@ -230,7 +241,6 @@ export class Transport {
       let res: RegistryResponse;
       try {
         res = await this.send(url, 'GET', {}, undefined, {
-          signal,
           retry: last,
           context: { ref: registry, url, method: 'GET', resource: 'ping' },
           authOrigin: undefined,
@@ -248,7 +258,7 @@ export class Transport {
             { cause: err },
           );
         }
-        if (!last && !isAbort(err, signal)) {
+        if (!last && !isAbort(err)) {
           this.options.logger?.(`${url}: ${(err as Error).message}; trying plain HTTP`);
           continue;
         }
