@@ -206,12 +206,12 @@ export const appCommand: CommandDef = {
       .option('-i, --service-image <name ref>', 'Override a service image reference (repeatable)')
       .option(
         '--delta',
-        'Build deep deltas against the previous release (default; --no-delta for full images)',
+        'Build deep deltas against the previous release (--no-delta: every image full)',
         {
           default: true,
         },
       )
-      .option('--cache', 'Use the cache (default; --no-cache to disable)', { default: true })
+      .option('--cache', 'Use the cache (--no-cache: neither read nor write it)', { default: true })
       .option('--cache-dir <dir>', 'Cache directory (env OCIDELTA_CACHE_DIR, else $XDG_CACHE_HOME/ocidelta)')
       .option('-a, --artifact-filename <file>', 'Output file (default: <artifact name>.mender)')
       .option('-g, --device-group <group>', 'Deploy to this device group after upload (needs MENDER_PAT)')
