@@ -12,6 +12,8 @@ import {
   digestOf,
   digestStream,
   type Image,
+  loadImage,
+  MediaType,
   OciLayout,
   readDockerArchive,
   readImageArchive,
@@ -20,7 +22,7 @@ import {
   writeOciArchive,
   writeOciLayout,
 } from '../src/index.js';
-import { buildImage } from './layout-fixtures.js';
+import { buildImage, collect, MemorySource, tarOf } from './layout-fixtures.js';
 
 function run(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -180,5 +182,46 @@ describe.skipIf(!haveBinaries('skopeo', 'umoci'))('layout interop with skopeo an
     run('umoci', ['unpack', '--rootless', '--image', `${layout}:ours`, bundle]);
     expect(await readFile(join(bundle, 'rootfs', 'etc', 'os-release'), 'utf8')).toBe('ID=ocidelta\n');
     expect((await ours.image({ ref: 'base' })).digest).toBe(img.digest);
+  });
+});
+
+describe.skipIf(!haveBinaries('skopeo', 'zstd'))('zstd layers (compressed by zstd(1))', () => {
+  it('decompress into an uncompressed docker-archive that skopeo reads', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ocidelta-zstd-'));
+    try {
+      const tar = await tarOf([{ path: 'etc/zstd.txt', content: 'zstd layer\n'.repeat(100) }]);
+      const zst = execFileSync('zstd', ['-q', '-c', '-19'], { input: tar });
+      const source = new MemorySource();
+      const layer = source.put(zst);
+      const config = source.put(
+        Buffer.from(
+          JSON.stringify({
+            architecture: 'amd64',
+            os: 'linux',
+            rootfs: { type: 'layers', diff_ids: [digestOf(tar)] },
+          }),
+        ),
+      );
+      const manifestBytes = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MediaType.OciManifest,
+          config: { mediaType: MediaType.OciConfig, ...config },
+          layers: [{ mediaType: MediaType.OciLayerZstd, ...layer }],
+        }),
+      );
+      const image = await loadImage(source, manifestBytes);
+      const layout = join(dir, 'layout');
+      await writeOciLayout(layout, [{ image, ref: 'z' }]);
+      expect(rawDigest(`oci:${layout}:z`)).toBe(image.digest);
+      const file = join(dir, 'flat.tar');
+      await writeDockerArchive(file, [{ image, repoTags: ['zstd:1'] }], { layers: 'uncompressed' });
+      const raw = JSON.parse(skopeo('inspect', '--raw', `docker-archive:${file}`));
+      expect(raw.layers.map((l: { digest: string }) => l.digest)).toEqual([digestOf(tar)]);
+      const back = await readDockerArchive(file);
+      expect(await collect(await back.entries[0]!.image.layers[0]!.compressed())).toEqual(tar);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
