@@ -4,10 +4,13 @@
  * verified against its digest and size, then renamed into `blobs/`; manifests follow their
  * blobs and the name is added to index.json last. A failed pull removes every blob it added.
  */
-import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
+  abortAware,
   addBlobDirs,
   blobEntryName,
   type Descriptor,
@@ -18,6 +21,7 @@ import {
   ociLayoutBytes,
   type Reference,
   refAnnotations,
+  tempPathFor,
   writeDockerArchive,
   writeTarFile,
 } from '@ocidelta/core';
@@ -94,16 +98,10 @@ export async function pullPlanIntoLayout(
           options.onProgress?.({ phase: 'skip', digest: d.digest, done: d.size, total: d.size });
           return;
         }
-        const stream = await openRemoteBlob(client, ref, d, signal);
-        await layout.writeBlob(
-          stream,
-          { digest: d.digest, size: d.size },
-          {
-            signal,
-            onProgress: (p) =>
-              options.onProgress?.({ phase: 'blob', digest: d.digest, done: p.done, total: d.size }),
-          },
+        const stream = await openRemoteBlob(client, ref, d, signal, (done) =>
+          options.onProgress?.({ phase: 'blob', digest: d.digest, done, total: d.size }),
         );
+        await writeVerifiedBlob(layout, d, stream, signal);
         added.push(d.digest);
         counters.transferred++;
         counters.bytes += d.size;
@@ -141,6 +139,26 @@ export async function pullPlanIntoLayout(
     blobs: { transferred: counters.transferred, skipped: counters.skipped, mounted: 0 },
     bytes: counters.bytes,
   };
+}
+
+/**
+ * Store a blob stream the client already verifies (digest and size, failing at the end) under
+ * its digest in `layout`: written to a temp name beside the target, renamed only when the
+ * stream ended without error, removed otherwise. Hashing once here (rather than again in
+ * `OciLayout.writeBlob`) keeps a pull at one sha256 pass per byte.
+ */
+async function writeVerifiedBlob(layout: OciLayout, d: Descriptor, stream: Readable, signal: AbortSignal) {
+  const target = layout.blobPath(d.digest);
+  await mkdir(dirname(target), { recursive: true });
+  const tmp = tempPathFor(target);
+  try {
+    await pipeline(stream, createWriteStream(tmp, { flags: 'wx' }), { signal });
+    await rename(tmp, target);
+  } catch (err) {
+    stream.destroy();
+    await rm(tmp, { force: true });
+    throw abortAware(err, signal, target);
+  }
 }
 
 /** Pack a layout directory (its blobs listed by `plan`) into an oci-archive file. */

@@ -49,8 +49,9 @@ export function openRemoteBlob(
   ref: Reference,
   d: Descriptor,
   signal?: AbortSignal,
+  onProgress?: (done: number) => void,
 ): Promise<Readable> {
-  return client.getBlob(ref, d, { signal });
+  return client.getBlob(ref, d, { signal, ...(onProgress ? { onProgress: (p) => onProgress(p.done) } : {}) });
 }
 
 /** What happened to a blob sent to a registry. */
