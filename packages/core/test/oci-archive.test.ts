@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   digestOf,
@@ -136,6 +137,10 @@ describe('oci-archive', () => {
     await writeFile(cut, await readFile(good));
     await truncate(cut, (await stat(good)).size - 3000);
     await expectCode(readOciArchive(cut), 'ERR_TRUNCATED', cut);
+
+    const gz = join(dir, 'good.tar.gz');
+    await writeFile(gz, gzipSync(await readFile(good)));
+    await expectCode(readImageArchive(gz), 'ERR_INVALID_ARCHIVE', 'gzip-compressed');
 
     const notTar = join(dir, 'not.tar');
     await writeFile(notTar, Buffer.alloc(2048, 'x'));

@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
+import { sniffCompression } from '../compression.js';
 import { OciDeltaError } from '../errors.js';
 import { assertSafeEntryName, normalizeEntryName } from './safe-path.js';
 import { BLOCK, decodeHeader, isZeroBlock, paddingFor, parsePax, type TarEntryType } from './tar-format.js';
@@ -70,6 +71,16 @@ export class TarIndex {
         if (isZeroBlock(block)) {
           sawEnd = true;
           break;
+        }
+        if (pos === 0) {
+          const compression = sniffCompression(block);
+          if (compression !== 'none') {
+            throw new OciDeltaError(
+              'ERR_INVALID_ARCHIVE',
+              `${file}: is ${compression}-compressed; image archives are plain tar files (decompress it first)`,
+              { path: file, compression },
+            );
+          }
         }
         const header = decodeHeader(block, file, pos);
         const dataStart = pos + BLOCK;
