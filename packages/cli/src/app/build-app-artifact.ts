@@ -4,7 +4,7 @@
  * image (full docker-archive or deep delta) -> images.tar.gz + manifests.tar.gz -> Mender
  * artifact -> optional upload, deployment and release record. Emits progress events.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
   type Digest,
@@ -41,6 +41,8 @@ export interface BuildAppOptions extends AppOptions {
   onEvent?: AppEventListener;
   /** How registry refs are resolved (default: the @ocidelta/registry client). */
   resolver?: ImageResolver;
+  /** How many image.img files are built at once (default 2). */
+  concurrency?: number;
 }
 
 export interface BuildAppResult {
@@ -289,42 +291,23 @@ export async function buildAppArtifact(options: BuildAppOptions): Promise<BuildA
   const work = await mkdtemp(join(dirname(artifactFile), '.ocidelta-work-'));
   try {
     const payloads: ImagePayload[] = [];
-    for (const [hash, group] of byHash) {
-      signal?.throwIfAborted();
-      const p = group[0]!;
-      const id = hash.slice('sha256:'.length);
-      const tags = [
-        ...new Set(group.map((g) => tagOf(g.plan.ref)).filter((t): t is string => t !== undefined)),
-      ];
-      const imageFile = join(work, `${id}.img`);
-      let built: { file: string; size: number; deepDelta: boolean; cached?: boolean } | undefined;
-      if (p.plan.mode !== 'full' && p.current) {
-        built = await buildDelta(p, imageFile, tags);
-      }
-      if (!built) {
-        emit({ type: 'progress', phase: 'image', label: `${p.plan.service} full image`, done: 0 });
-        await writeDockerArchive(imageFile, [{ image: p.next, repoTags: tags }], {
-          layers: 'uncompressed',
-          signal,
-        });
-        const { stat } = await import('node:fs/promises');
-        built = { file: imageFile, size: (await stat(imageFile)).size, deepDelta: false };
-        emit({ type: 'progress', phase: 'image', label: `${p.plan.service} full image`, done: 1, total: 1 });
-      }
-      for (const g of group) {
-        g.plan.imageSize = built.size;
-        g.plan.cached = built.cached;
-      }
-      payloads.push({
-        id,
-        urlNew: p.plan.ref,
-        urlCurrent: built.deepDelta ? p.plan.currentRef! : p.plan.ref,
-        sumNew: id,
-        sumCurrent: built.deepDelta ? p.plan.currentHash!.slice('sha256:'.length) : id,
-        imageFile: built.file,
-        deepDelta: built.deepDelta,
+    // Build image.img files two at a time (deltas are CPU-bound); the first failure stops the others.
+    const inner = new AbortController();
+    const forward = () => inner.abort(signal?.reason);
+    signal?.addEventListener('abort', forward, { once: true });
+    try {
+      await runLimited([...byHash], options.concurrency ?? 2, async ([hash, group]) => {
+        try {
+          payloads.push(await buildImage(hash, group, inner.signal));
+        } catch (err) {
+          inner.abort(err);
+          throw err;
+        }
       });
+    } finally {
+      signal?.removeEventListener('abort', forward);
     }
+    signal?.throwIfAborted();
 
     const imagesTgz = join(work, 'images.tar.gz');
     const manifestsTgz = join(work, 'manifests.tar.gz');
@@ -373,7 +356,6 @@ export async function buildAppArtifact(options: BuildAppOptions): Promise<BuildA
           total: e.total,
         }),
     });
-    const { stat } = await import('node:fs/promises');
     result.artifactFile = artifactFile;
     result.artifactSize = (await stat(artifactFile)).size;
     info(`wrote ${artifactFile}`);
@@ -417,10 +399,46 @@ export async function buildAppArtifact(options: BuildAppOptions): Promise<BuildA
   }
   return result;
 
+  async function buildImage(hash: string, group: Prepared[], sig: AbortSignal): Promise<ImagePayload> {
+    sig.throwIfAborted();
+    const p = group[0]!;
+    const id = hash.slice('sha256:'.length);
+    const tags = [
+      ...new Set(group.map((g) => tagOf(g.plan.ref)).filter((t): t is string => t !== undefined)),
+    ];
+    const imageFile = join(work, `${id}.img`);
+    let built: { file: string; size: number; deepDelta: boolean; cached?: boolean } | undefined;
+    if (p.plan.mode !== 'full' && p.current) built = await buildDelta(p, imageFile, tags, sig);
+    if (!built) {
+      const label = `${p.plan.service} full image`;
+      emit({ type: 'progress', phase: 'image', label, done: 0 });
+      await writeDockerArchive(imageFile, [{ image: p.next, repoTags: tags }], {
+        layers: 'uncompressed',
+        signal: sig,
+      });
+      built = { file: imageFile, size: (await stat(imageFile)).size, deepDelta: false };
+      emit({ type: 'progress', phase: 'image', label, done: 1, total: 1 });
+    }
+    for (const g of group) {
+      g.plan.imageSize = built.size;
+      g.plan.cached = built.cached;
+    }
+    return {
+      id,
+      urlNew: p.plan.ref,
+      urlCurrent: built.deepDelta ? p.plan.currentRef! : p.plan.ref,
+      sumNew: id,
+      sumCurrent: built.deepDelta ? p.plan.currentHash!.slice('sha256:'.length) : id,
+      imageFile: built.file,
+      deepDelta: built.deepDelta,
+    };
+  }
+
   async function buildDelta(
     p: Prepared,
     imageFile: string,
     tags: string[],
+    sig: AbortSignal,
   ): Promise<{ file: string; size: number; deepDelta: true; cached?: boolean } | undefined> {
     const key = {
       from: p.plan.currentHash!,
@@ -429,7 +447,6 @@ export async function buildAppArtifact(options: BuildAppOptions): Promise<BuildA
       delivery: opts.deviceStore === 'classic' ? ('registry' as const) : p.delivery,
     };
     const hit = await cache?.delta(key);
-    const { stat } = await import('node:fs/promises');
     if (hit) {
       const size = (await stat(hit)).size;
       if (size <= p.plan.fullSize) return { file: hit, size, deepDelta: true, cached: true };
@@ -441,7 +458,7 @@ export async function buildAppArtifact(options: BuildAppOptions): Promise<BuildA
         currentOrigin: p.delivery,
         repoTags: tags,
         tmpDir: dirname(imageFile),
-        signal,
+        signal: sig,
         onProgress: (e) =>
           emit({
             type: 'progress',
@@ -507,4 +524,22 @@ async function readKey(path: string): Promise<string> {
       { cause: err },
     );
   }
+}
+
+/** Run `fn` over `items` with at most `limit` running at once; rejects with the first error. */
+async function runLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const worker = async () => {
+    while (next < items.length && failed === undefined) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (err) {
+        failed ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failed !== undefined) throw failed;
 }
