@@ -54,11 +54,13 @@ export interface ResumableGetOptions {
 export async function* resumableBody(o: ResumableGetOptions): AsyncGenerator<Buffer> {
   const start = o.offset ?? 0;
   let pos = start;
+  // Consecutive failures without progress; bounded by the retry policy.
   let failures = 0;
+  let skip = 0;
   let res = o.first ?? (await o.open(pos));
   for (;;) {
     // Skip bytes the server sends again (a 200 to a Range request restarts at 0).
-    let skip = 0;
+    skip = 0;
     if (pos > 0) {
       if (res.status === 206) {
         const cr = parseContentRange(res.header('content-range'));
@@ -102,6 +104,8 @@ export async function* resumableBody(o: ResumableGetOptions): AsyncGenerator<Buf
     } catch (err) {
       if (o.signal?.aborted) throw abortError(o.context, o.signal.reason);
       if (!isRetryableError(err) && !isPrematureClose(err)) throw err;
+      // Everything arrived before the connection dropped: nothing to resume.
+      if (o.size !== undefined && pos === o.size && skip === 0) return;
       const delay = retryDelay(failures, o.retry);
       if (delay === undefined) throw networkError(err, o.context);
       failures++;

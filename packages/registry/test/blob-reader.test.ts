@@ -1,0 +1,175 @@
+// Resumable blob reads with scripted responses (no network): resume with Range after a drop,
+// a server that ignores Range (answers 200: skip what we have), a wrong Content-Range, bounded
+// attempts, and digest verification of the stitched stream.
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { Digest } from '@ocidelta/core';
+import { describe, expect, it } from 'vitest';
+import { resumableBlobStream } from '../src/blob-reader.js';
+import type { RegistryResponse } from '../src/http.js';
+import { retryPolicy } from '../src/retry.js';
+
+const data = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 251));
+const digest = `sha256:${createHash('sha256').update(data).digest('hex')}` as Digest;
+
+/** A body that yields `bytes` in 100-byte chunks, then fails with ECONNRESET if `cut`. */
+function body(bytes: Buffer, cut: boolean): Readable {
+  return Readable.from(
+    (async function* () {
+      for (let i = 0; i < bytes.length; i += 100) yield bytes.subarray(i, i + 100);
+      if (cut) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    })(),
+  );
+}
+
+function response(status: number, b: Readable, headers: Record<string, string> = {}): RegistryResponse {
+  return { status, headers, body: b, url: 'http://r/v2/x/blobs/d', header: (n) => headers[n.toLowerCase()] };
+}
+
+async function readAll(s: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+const policy = retryPolicy({ max: 3, baseMs: 0, maxMs: 0 });
+
+describe('resumableBlobStream', () => {
+  it('resumes from the byte where the connection dropped', async () => {
+    const asked: number[] = [];
+    const stream = resumableBlobStream({
+      digest,
+      size: data.length,
+      retry: policy,
+      context: {},
+      open: async (offset) => {
+        asked.push(offset);
+        if (offset === 0) return response(200, body(data.subarray(0, 1000), true));
+        if (offset === 1000) {
+          return response(206, body(data.subarray(1000, 2000), true), {
+            'content-range': `bytes 1000-2999/${data.length}`,
+          });
+        }
+        return response(206, body(data.subarray(offset), false), {
+          'content-range': `bytes ${offset}-2999/${data.length}`,
+        });
+      },
+    });
+    expect((await readAll(stream)).equals(data)).toBe(true);
+    expect(asked).toEqual([0, 1000, 2000]);
+  });
+
+  it('skips bytes it already has when the server ignores Range', async () => {
+    let calls = 0;
+    const progress: number[] = [];
+    const stream = resumableBlobStream({
+      digest,
+      size: data.length,
+      retry: policy,
+      context: {},
+      onProgress: (p) => progress.push(p.done),
+      open: async () => {
+        calls++;
+        return calls === 1
+          ? response(200, body(data.subarray(0, 1250), true))
+          : response(200, body(data, false));
+      },
+    });
+    expect((await readAll(stream)).equals(data)).toBe(true);
+    expect(calls).toBe(2);
+    expect(progress.at(-1)).toBe(data.length);
+    // Progress never goes back when the restart re-sends the first bytes.
+    expect(progress.every((v, i) => i === 0 || v >= (progress[i - 1] as number))).toBe(true);
+  });
+
+  it('treats a body that ends early without error like a drop', async () => {
+    const asked: number[] = [];
+    const stream = resumableBlobStream({
+      digest,
+      size: data.length,
+      retry: policy,
+      context: {},
+      open: async (offset) => {
+        asked.push(offset);
+        return offset === 0
+          ? response(200, body(data.subarray(0, 500), false))
+          : response(206, body(data.subarray(offset), false), {
+              'content-range': `bytes ${offset}-2999/3000`,
+            });
+      },
+    });
+    expect((await readAll(stream)).equals(data)).toBe(true);
+    expect(asked).toEqual([0, 500]);
+  });
+
+  it('rejects a Content-Range that does not start where asked', async () => {
+    const stream = resumableBlobStream({
+      digest,
+      size: data.length,
+      retry: policy,
+      context: { ref: 'r/x@d' },
+      open: async (offset) =>
+        offset === 0
+          ? response(200, body(data.subarray(0, 1000), true))
+          : response(206, body(data.subarray(0), false), { 'content-range': 'bytes 0-2999/3000' }),
+    });
+    await expect(readAll(stream)).rejects.toMatchObject({
+      code: 'ERR_REGISTRY',
+      message: expect.stringContaining('Content-Range'),
+    });
+  });
+
+  it('gives up with ERR_NETWORK after the retry budget of attempts without progress', async () => {
+    let calls = 0;
+    const stream = resumableBlobStream({
+      digest,
+      size: data.length,
+      retry: policy,
+      context: {},
+      open: async (offset) => {
+        calls++;
+        // The first answer brings 100 bytes; every resume then fails before sending any.
+        const bytes = offset === 0 ? data.subarray(0, 100) : Buffer.alloc(0);
+        return response(offset === 0 ? 200 : 206, body(bytes, true), {
+          'content-range': `bytes ${offset}-2999/3000`,
+        });
+      },
+    });
+    await expect(readAll(stream)).rejects.toMatchObject({ code: 'ERR_NETWORK' });
+    expect(calls).toBe(1 + 3);
+  });
+
+  it('completes when the connection drops right after the last byte', async () => {
+    let calls = 0;
+    const stream = resumableBlobStream({
+      digest,
+      size: data.length,
+      retry: policy,
+      context: {},
+      open: async () => {
+        calls++;
+        return response(200, body(data, true));
+      },
+    });
+    expect((await readAll(stream)).equals(data)).toBe(true);
+    expect(calls).toBe(1);
+  });
+
+  it('verifies the stitched bytes against the digest', async () => {
+    const bad = Buffer.from(data);
+    bad[2500] = (bad[2500] as number) ^ 1;
+    const stream = resumableBlobStream({
+      digest,
+      size: data.length,
+      retry: policy,
+      context: {},
+      open: async (offset) =>
+        offset === 0
+          ? response(200, body(bad.subarray(0, 2000), true))
+          : response(206, body(bad.subarray(offset), false), {
+              'content-range': `bytes ${offset}-2999/3000`,
+            }),
+    });
+    await expect(readAll(stream)).rejects.toMatchObject({ code: 'ERR_DIGEST_MISMATCH' });
+  });
+});
