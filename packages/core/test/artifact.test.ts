@@ -166,19 +166,24 @@ describe('writeArtifact I/O', () => {
     expect(leftovers(dir)).toEqual([]);
   });
 
-  it('fails when a payload changes between the hash and write passes', async () => {
+  it('fails when a payload changes size while it is written', async () => {
     let calls = 0;
+    // No size given: counted first, then written; the second read is longer.
     const changing = {
       name: 'c.bin',
-      open: () => Readable.from([Buffer.from(calls++ === 0 ? 'one' : 'two')]),
+      open: () => Readable.from([Buffer.from(calls++ === 0 ? 'one' : 'three')]),
     };
     const err = await codeOf(writeArtifact(join(dir, 'changed.mender'), { ...base(), files: [changing] }));
     expect(err.code).toBe('ERR_INPUT');
     expect(err.message).toContain('changed');
+    const short = { name: 's.bin', size: 10, open: () => Readable.from([Buffer.from('four')]) };
+    expect((await codeOf(writeArtifact(join(dir, 'short.mender'), { ...base(), files: [short] }))).code).toBe(
+      'ERR_INPUT',
+    );
     expect(leftovers(dir)).toEqual([]);
   });
 
-  it('skips the hash pass for precomputed sha256+size and still checks them', async () => {
+  it('reads a sized stream once and checks a given sha256', async () => {
     const { createHash } = await import('node:crypto');
     const sha256 = createHash('sha256').update(content).digest('hex');
     let opens = 0;
@@ -201,13 +206,28 @@ describe('writeArtifact I/O', () => {
     expect((await codeOf(writeArtifact(out, { ...base(), files: [wrong] }))).code).toBe('ERR_INPUT');
   });
 
-  it('reports progress for both passes', async () => {
+  it('reports progress; only streams without a size are counted first', async () => {
     const events: ArtifactProgress[] = [];
     await writeArtifact(join(dir, 'progress.mender'), { ...base(), onProgress: (e) => events.push(e) });
-    const hash = events.filter((e) => e.phase === 'hash');
+    expect(events.filter((e) => e.phase === 'hash')).toEqual([]);
     const write = events.filter((e) => e.phase === 'write');
-    expect(hash.at(-1)?.done).toBe(content.length);
     expect(write.at(-1)).toMatchObject({ done: content.length, total: content.length, file: 'payload.bin' });
+
+    const streamed: ArtifactProgress[] = [];
+    let opens = 0;
+    const file = {
+      name: 'streamed.bin',
+      open: () => {
+        opens++;
+        return Readable.from([content]);
+      },
+    };
+    const out = join(dir, 'progress2.mender');
+    await writeArtifact(out, { ...base(), files: [file], onProgress: (e) => streamed.push(e) });
+    expect(opens).toBe(2);
+    expect(streamed.find((e) => e.phase === 'hash')?.done).toBe(content.length);
+    expect(streamed.at(-1)).toMatchObject({ phase: 'write', done: content.length, total: content.length });
+    expect((await drain(await openArtifactPayload(out, 'streamed.bin'))).equals(content)).toBe(true);
   });
 
   it('writes the mtime it is given', async () => {
@@ -331,5 +351,36 @@ describe('readArtifact rejects malformed artifacts', () => {
     expect((await codeOf(openArtifactPayload(good, 'other.bin'))).message).toContain(
       'no payload file named other.bin',
     );
+  });
+});
+
+describe('parallel gzip', () => {
+  it('produces one standard gzip member for mixed, incompressible, empty and odd-sized input', async () => {
+    const { gunzipSync } = await import('node:zlib');
+    const { randomBytes } = await import('node:crypto');
+    const { parallelGzip } = await import('../src/artifact/pgzip.js');
+    const text = Buffer.from('the quick brown fox jumps over the lazy dog\n'.repeat(3000));
+    const inputs = [
+      Buffer.concat([randomBytes(70_000), text, randomBytes(50_000), text, randomBytes(300_000), text]),
+      randomBytes(200_001),
+      Buffer.alloc(0),
+      text,
+    ];
+    for (const input of inputs) {
+      const chunks = [input.subarray(0, 1000), input.subarray(1000, 99_999), input.subarray(99_999)];
+      const parts: Buffer[] = [];
+      for await (const p of parallelGzip(Readable.from(chunks), {
+        blockSize: 16 * 1024,
+        concurrency: 3,
+        probeSize: 4096,
+      })) {
+        parts.push(p);
+      }
+      const gz = Buffer.concat(parts);
+      expect(gunzipSync(gz).equals(input)).toBe(true);
+      // Compressible input shrinks; incompressible input grows only by block overhead.
+      if (input === text) expect(gz.length).toBeLessThan(input.length / 10);
+      if (input.length === 200_001) expect(gz.length).toBeLessThan(input.length * 1.01);
+    }
   });
 });

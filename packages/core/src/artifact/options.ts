@@ -17,15 +17,15 @@ export interface ArtifactPayloadFile {
   name?: string;
   /** Read the content from this file. */
   path?: string;
-  /** Open the content; called twice (hash pass, write pass) unless `sha256` and `size` are given. */
+  /** Open the content; called once, or twice (a counting pass first) when `size` is not given. */
   open?: () => Promise<Readable> | Readable;
-  /** Size in bytes, when known (checked while writing). */
+  /** Size in bytes (checked while writing); without it a stream is read once more to count it. */
   size?: number;
-  /** Precomputed sha256 (hex) of the content; with `size` it skips the hashing pass. */
+  /** Expected sha256 (hex) of the content, checked while writing. */
   sha256?: string;
 }
 
-/** Progress of {@link writeArtifact}: `hash` is the first pass over the payloads, `write` the second. */
+/** Progress of {@link writeArtifact}: `hash` counts streams without `size`, `write` writes the data. */
 export interface ArtifactProgress {
   phase: 'hash' | 'write';
   /** Payload bytes processed in this phase so far. */

@@ -1,15 +1,19 @@
 /**
  * Streaming writer of Mender artifact v3 module-image artifacts (what
- * `mender-artifact write module-image` writes). The manifest, which precedes the data, needs the
- * sha256 of every payload file, so payloads are read twice: a hashing pass (skipped for files
- * given with `sha256` and `size`), then the writing pass, which re-hashes and fails if a file
- * changed in between. The small header tar is built in memory; `data/0000.tar<ext>` is streamed
- * through the compressor into the output and its tar header is patched once its size is known.
+ * `mender-artifact write module-image` writes). The manifest precedes the data but needs the
+ * sha256 of every payload file; since the members before the data have sizes known in advance
+ * (fixed-width hashes, fixed-size signatures, header built from the options), the data is
+ * written first, hashed on the way, in ONE pass over each payload, and the version, manifest and
+ * signature are filled in at the start of the file afterwards. Only a payload given as a stream
+ * without `size` is read twice (the tar header needs its size first). The small header tar is
+ * built in memory; `data/0000.tar<ext>` is streamed
+ * through the compressor (gzip: parallel blocks in one gzip member, see pgzip.ts) into the
+ * output and its tar header is patched once its size is known.
  * Output goes to `<out>.tmp-<random>` and is renamed into place only when complete.
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
+import { type FileHandle, open, rename, stat, unlink } from 'node:fs/promises';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
@@ -25,6 +29,7 @@ import {
   resolvePayloadFiles,
   type WriteArtifactOptions,
 } from './options.js';
+import { parallelGzip } from './pgzip.js';
 import { signManifest } from './sign.js';
 import { BLOCK, TAR_END, tarHeader, tarPadding } from './tar.js';
 
@@ -49,12 +54,6 @@ type ZstdZlib = {
   createZstdCompress(): Transform;
   zstdCompressSync(data: Uint8Array): Buffer;
 };
-
-function compressor(c: ArtifactCompression, level: number): Transform | undefined {
-  if (c === 'gzip') return zlib.createGzip({ level, chunkSize: 1 << 20 });
-  if (c === 'zstd') return (zlib as unknown as ZstdZlib).createZstdCompress();
-  return undefined;
-}
 
 function compressSync(c: ArtifactCompression, data: Buffer, level: number): Buffer {
   if (c === 'gzip') return zlib.gzipSync(data, { level });
@@ -98,39 +97,56 @@ async function* readPayload(file: ResolvedPayloadFile): AsyncGenerator<Uint8Arra
   }
 }
 
-interface HashedFile extends ResolvedPayloadFile {
+interface SizedFile extends ResolvedPayloadFile {
   size: number;
-  sha256: string;
 }
 
-async function hashPayloads(
+/**
+ * Sizes of the payload files (tar headers precede the content): `size` if given, else the
+ * file's size on disk; only a stream without `size` is read an extra time, to count it.
+ */
+async function sizePayloads(
   files: ResolvedPayloadFile[],
   options: WriteArtifactOptions,
-): Promise<HashedFile[]> {
-  const out: HashedFile[] = [];
+): Promise<SizedFile[]> {
+  const out: SizedFile[] = [];
   let done = 0;
   for (const file of files) {
-    if (file.sha256 !== undefined && file.size !== undefined) {
-      out.push({ ...file, sha256: file.sha256, size: file.size });
-      continue;
+    if (file.size !== undefined) {
+      out.push({ ...file, size: file.size });
+    } else if (file.path !== undefined && !file.open) {
+      const st = await stat(file.path).catch((err: unknown) => {
+        throw new OciDeltaError(
+          'ERR_INPUT',
+          `cannot read payload file ${file.path}: ${(err as Error).message}`,
+          { path: file.path, name: file.name },
+          { cause: err },
+        );
+      });
+      if (!st.isFile()) {
+        throw new OciDeltaError('ERR_INPUT', `payload file ${file.path} is not a regular file`, {
+          path: file.path,
+          name: file.name,
+        });
+      }
+      out.push({ ...file, size: st.size });
+    } else {
+      let size = 0;
+      for await (const chunk of readPayload(file)) {
+        checkAborted(options.signal);
+        size += chunk.byteLength;
+        done += chunk.byteLength;
+        options.onProgress?.({ phase: 'hash', done, file: file.name });
+      }
+      out.push({ ...file, size });
     }
-    const d = new Digester('sha256');
-    for await (const chunk of readPayload(file)) {
-      checkAborted(options.signal);
-      d.update(chunk);
-      done += chunk.byteLength;
-      options.onProgress?.({ phase: 'hash', done, file: file.name });
-    }
-    if (file.size !== undefined && file.size !== d.size) {
-      throw new OciDeltaError(
-        'ERR_SIZE_MISMATCH',
-        `payload file ${file.name}: declared size ${file.size} bytes, read ${d.size}`,
-        { name: file.name, expected: file.size, actual: d.size },
-      );
-    }
-    out.push({ ...file, size: d.size, sha256: d.digest().slice('sha256:'.length) });
   }
   return out;
+}
+
+/** Bytes a tar member of `size` bytes takes (header + padded content). */
+function memberSize(size: number): number {
+  return BLOCK + size + tarPadding(size).length;
 }
 
 /** Build the header tar (header-info, headers/0000/type-info, headers/0000/meta-data). */
@@ -165,8 +181,8 @@ function sizeLimitError(size: number, max: number, out: string): OciDeltaError {
 /**
  * Write a Mender artifact v3 module-image artifact to `outputPath`.
  *
- * Payload files are read twice (hash pass, then write pass) unless given with `sha256` and
- * `size`. Throws ERR_INVALID_OPTIONS for bad options, ERR_INPUT for unreadable payloads,
+ * Each payload file is read once (a stream without `size` twice: it is counted first).
+ * Throws ERR_INVALID_OPTIONS for bad options, ERR_INPUT for unreadable payloads,
  * ERR_ARTIFACT_TOO_LARGE above `maxArtifactSize`, ERR_ABORTED on `signal`; on any error no
  * output file is left behind.
  */
@@ -190,23 +206,35 @@ export async function writeArtifact(
   const { signal } = options;
   checkAborted(signal);
 
-  const hashed = await hashPayloads(files, options);
+  const sized = await sizePayloads(files, options);
   const headerStored = compressSync(compression, buildHeaderTar(options), level);
   const headerName = `header.tar${ext}`;
   const versionBytes = Buffer.from(VERSION_JSON, 'utf8');
-  const entries: ArtifactManifestEntry[] = [
-    ...hashed.map((f) => ({ path: `data/0000/${f.name}`, sha256: f.sha256 })),
-    { path: headerName, sha256: new Digester().update(headerStored).digest().slice(7) },
-    { path: 'version', sha256: new Digester().update(versionBytes).digest().slice(7) },
+  const sha = (b: Uint8Array): string => new Digester().update(b).digest().slice(7);
+  const tail: ArtifactManifestEntry[] = [
+    { path: headerName, sha256: sha(headerStored) },
+    { path: 'version', sha256: sha(versionBytes) },
   ];
-  const manifest = Buffer.from(formatArtifactManifest(entries), 'utf8');
-  const signature = options.signingKey ? signManifest(manifest, options.signingKey) : undefined;
+  // The members before the data have known sizes (fixed-width hashes, fixed-size signatures),
+  // so the data is written first, in one pass, and the manifest filled in afterwards.
+  const placeholder: ArtifactManifestEntry[] = [
+    ...sized.map((f) => ({ path: `data/0000/${f.name}`, sha256: '0'.repeat(64) })),
+    ...tail,
+  ];
+  const manifestLength = Buffer.byteLength(formatArtifactManifest(placeholder), 'utf8');
+  const signatureLength = options.signingKey
+    ? signManifest(Buffer.alloc(manifestLength), options.signingKey).length
+    : undefined;
+  const headerAt =
+    memberSize(versionBytes.length) +
+    memberSize(manifestLength) +
+    (signatureLength !== undefined ? memberSize(signatureLength) : 0);
 
   const tmp = `${outputPath}.tmp-${randomBytes(6).toString('hex')}`;
   let fh: FileHandle | undefined;
   try {
     fh = await open(tmp, 'wx', 0o644);
-    let position = 0;
+    let position = headerAt;
     const max = options.maxArtifactSize;
     const write = async (buf: Uint8Array): Promise<void> => {
       let off = 0;
@@ -217,9 +245,6 @@ export async function writeArtifact(
       position += buf.byteLength;
       if (max !== undefined && position > max) throw sizeLimitError(position, max, outputPath);
     };
-    await write(smallMember('version', versionBytes));
-    await write(smallMember('manifest', manifest));
-    if (signature !== undefined) await write(smallMember('manifest.sig', Buffer.from(signature, 'utf8')));
     const owner = { mode: 0o600, mtime, uname: 'root', gname: 'root' };
     await write(tarHeader({ name: headerName, size: headerStored.length, ...owner }));
     await write(headerStored);
@@ -230,10 +255,11 @@ export async function writeArtifact(
     const dataHeaderAt = position;
     await write(Buffer.alloc(BLOCK));
     const dataStart = position;
-    const total = hashed.reduce((n, f) => n + f.size, 0);
+    const total = sized.reduce((n, f) => n + f.size, 0);
+    const hashes: string[] = [];
     let done = 0;
     const dataTar = async function* (): AsyncGenerator<Uint8Array> {
-      for (const file of hashed) {
+      for (const file of sized) {
         yield tarHeader({
           name: file.name,
           size: file.size,
@@ -251,14 +277,22 @@ export async function writeArtifact(
           options.onProgress?.({ phase: 'write', done, total, file: file.name });
           yield chunk;
         }
-        const sha = d.digest().slice(7);
-        if (d.size !== file.size || sha !== file.sha256) {
+        const actual = d.digest().slice(7);
+        if (d.size !== file.size) {
           throw new OciDeltaError(
             'ERR_INPUT',
-            `payload file ${file.path ?? file.name} changed while the artifact was written (expected ${file.size} bytes with sha256 ${file.sha256}, read ${d.size} bytes with sha256 ${sha})`,
-            { name: file.name, path: file.path },
+            `payload file ${file.path ?? file.name} changed while the artifact was written (expected ${file.size} bytes, read ${d.size})`,
+            { name: file.name, path: file.path, expected: file.size, actual: d.size },
           );
         }
+        if (file.sha256 !== undefined && actual !== file.sha256) {
+          throw new OciDeltaError(
+            'ERR_INPUT',
+            `payload file ${file.path ?? file.name}: content has sha256 ${actual}, not the given ${file.sha256}`,
+            { name: file.name, path: file.path, expected: file.sha256, actual },
+          );
+        }
+        hashes.push(actual);
         yield tarPadding(file.size);
       }
       yield TAR_END;
@@ -266,14 +300,42 @@ export async function writeArtifact(
     const sink = async (source: AsyncIterable<Uint8Array>): Promise<void> => {
       for await (const chunk of source) await write(chunk);
     };
-    const comp = compressor(compression, level);
-    if (comp) await pipeline(dataTar, comp, sink, signal ? { signal } : {});
-    else await sink(dataTar());
+    if (compression === 'gzip') {
+      await sink(parallelGzip(dataTar(), { level, ...(signal ? { signal } : {}) }));
+    } else if (compression === 'zstd') {
+      const zstd = (zlib as unknown as ZstdZlib).createZstdCompress();
+      await pipeline(dataTar, zstd, sink, signal ? { signal } : {});
+    } else {
+      await sink(dataTar());
+    }
     const dataSize = position - dataStart;
     const dataHeader = tarHeader({ name: dataName, size: dataSize, ...owner });
     await fh.write(dataHeader, 0, BLOCK, dataHeaderAt);
     await write(tarPadding(dataSize));
     await write(TAR_END);
+    const size = position;
+
+    const entries: ArtifactManifestEntry[] = [
+      ...sized.map((f, i) => ({ path: `data/0000/${f.name}`, sha256: hashes[i]! })),
+      ...tail,
+    ];
+    const manifest = Buffer.from(formatArtifactManifest(entries), 'utf8');
+    const signature = options.signingKey ? signManifest(manifest, options.signingKey) : undefined;
+    if (manifest.length !== manifestLength || signature?.length !== signatureLength) {
+      throw new OciDeltaError(
+        'ERR_INVALID_ARTIFACT',
+        'internal error: manifest or signature size changed',
+        {},
+      );
+    }
+    position = 0;
+    await write(smallMember('version', versionBytes));
+    await write(smallMember('manifest', manifest));
+    if (signature !== undefined) await write(smallMember('manifest.sig', Buffer.from(signature, 'utf8')));
+    if (position !== headerAt) {
+      throw new OciDeltaError('ERR_INVALID_ARTIFACT', 'internal error: artifact prefix size changed', {});
+    }
+    position = size;
     await fh.close();
     fh = undefined;
     if (options.warnArtifactSize !== undefined && position > options.warnArtifactSize) {
