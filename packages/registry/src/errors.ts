@@ -88,7 +88,6 @@ const CODE_MAP: Record<string, ErrorCode> = {
   DIGEST_INVALID: 'ERR_DIGEST_MISMATCH',
   SIZE_INVALID: 'ERR_SIZE_MISMATCH',
   MANIFEST_INVALID: 'ERR_INVALID_MANIFEST',
-  UNSUPPORTED: 'ERR_UNSUPPORTED_MEDIA_TYPE',
 };
 
 /** The ocidelta error code for a status and the registry's error entries. */
@@ -138,7 +137,11 @@ export function responseError(
     .map((e) => [e.code, e.message].filter(Boolean).join(': '))
     .filter(Boolean)
     .join('; ');
-  const summary = SUMMARY[code] ?? 'unexpected response';
+  let summary = SUMMARY[code] ?? 'unexpected response';
+  if (code === 'ERR_REGISTRY' && status === 405) {
+    summary = 'operation not supported by the registry';
+    if (context.method === 'DELETE') hint ??= 'deletion may be disabled on this registry';
+  }
   let message = `${what}: ${summary} (${context.method ?? 'request'} ${context.url ?? ''} -> HTTP ${status}`;
   message += registrySays ? `; registry says ${registrySays})` : ')';
   if (hint) message += `; ${hint}`;

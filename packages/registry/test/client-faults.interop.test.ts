@@ -155,6 +155,13 @@ describe.skipIf(!haveBinaries('docker-registry'))('RegistryClient under injected
     expect(isOciDeltaError(await errorOf(client.getManifest(repo())), 'ERR_DIGEST_MISMATCH')).toBe(true);
   });
 
+  it('explains a refused DELETE on a registry without deletion enabled', async () => {
+    const err = await errorOf(client.deleteManifest(repo()));
+    expect(isOciDeltaError(err, 'ERR_REGISTRY')).toBe(true);
+    expect(err?.message).toContain('deletion may be disabled');
+    expect((await client.headManifest(repo()))?.digest).toMatch(/^sha256:/);
+  });
+
   it('follows a Link rel="next" to an opaque URL as given', async () => {
     await client.putManifest(
       repo().withTag('real-tag'),

@@ -27,7 +27,7 @@ describe('errorCodeFor', () => {
     [400, 'SIZE_INVALID', 'upload', 'ERR_SIZE_MISMATCH'],
     [400, 'MANIFEST_INVALID', 'manifest', 'ERR_INVALID_MANIFEST'],
     [415, undefined, 'manifest', 'ERR_UNSUPPORTED_MEDIA_TYPE'],
-    [405, 'UNSUPPORTED', 'manifest', 'ERR_UNSUPPORTED_MEDIA_TYPE'],
+    [405, 'UNSUPPORTED', 'manifest', 'ERR_REGISTRY'],
     [500, undefined, 'blob', 'ERR_REGISTRY'],
     [400, 'NAME_INVALID', 'manifest', 'ERR_REGISTRY'],
   ];
@@ -63,6 +63,19 @@ describe('responseError', () => {
     expect(err.message).toContain('localhost:5000/app:1');
     expect(err.message).toContain('HTTP 404');
     expect(err.message).toContain('manifest unknown to registry');
+  });
+
+  it('explains a 405 to DELETE (deletion disabled)', () => {
+    const err = responseError(405, body('UNSUPPORTED', 'The operation is unsupported.'), {
+      ref: 'r/x:1',
+      url: 'http://r/v2/x/manifests/sha256:00',
+      method: 'DELETE',
+      resource: 'manifest',
+    });
+    expect(err.code).toBe('ERR_REGISTRY');
+    expect(err.registryCode).toBe('UNSUPPORTED');
+    expect(err.message).toContain('operation not supported');
+    expect(err.message).toContain('deletion may be disabled');
   });
 
   it('tolerates bodies that are not error documents', () => {
