@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { fullImageSize, planMode, type ServicePlan, summaryTable } from '../src/app/plan.js';
+import { formatBytes, lineRenderer, ttyRenderer } from '../src/app/progress.js';
+import { joinPairArgs } from '../src/commands/app.js';
+import { sampleImage } from '../src/commands/demo.js';
+
+const bin = randomBytes(4096);
+
+describe('planMode', async () => {
+  const a = await sampleImage([{ base: bin }, { app: '1' }], 'a');
+  const aAgain = await sampleImage([{ base: bin }, { app: '1' }], 'a');
+  const b = await sampleImage([{ base: bin }, { app: '2' }], 'b');
+  const three = await sampleImage([{ base: bin }, { app: '1' }, { extra: 'x' }], 'c');
+
+  it('full without a previous image or with --no-delta', () => {
+    expect(planMode(b, undefined, { delta: true })).toMatchObject({
+      mode: 'full',
+      reason: 'no previous image',
+    });
+    expect(planMode(b, a, { delta: false }).mode).toBe('full');
+  });
+
+  it('unchanged for the same manifest digest, delta otherwise, counting changed layers', () => {
+    expect(aAgain.digest).toBe(a.digest);
+    expect(planMode(aAgain, a, { delta: true })).toMatchObject({ mode: 'unchanged', changedLayers: 0 });
+    const d = planMode(b, a, { delta: true });
+    expect(d.mode).toBe('delta');
+    expect(d.changedLayers).toBe(1);
+    expect(d.changedSize).toBe(b.manifest.layers[1]!.size);
+  });
+
+  it('full when the current image has more layers', () => {
+    expect(planMode(b, three, { delta: true })).toMatchObject({
+      mode: 'full',
+      reason: expect.stringMatching(/more layers \(3\)/),
+    });
+    expect(planMode(three, a, { delta: true }).mode).toBe('delta');
+  });
+
+  it('full size counts config and stored layers', () => {
+    expect(fullImageSize(a)).toBe(
+      a.manifest.config.size + a.manifest.layers[0]!.size + a.manifest.layers[1]!.size,
+    );
+  });
+});
+
+describe('summary table', () => {
+  it('aligns columns and shows ratios and reasons', () => {
+    const plans: ServicePlan[] = [
+      {
+        service: 'web',
+        mode: 'delta',
+        ref: 'r/web:2',
+        hash: `sha256:${'a'.repeat(64)}`,
+        origin: 'registry',
+        fullSize: 1000,
+        layers: 3,
+        changedLayers: 1,
+        imageSize: 100,
+      },
+      {
+        service: 'database',
+        mode: 'full',
+        ref: 'r/db:1',
+        hash: `sha256:${'b'.repeat(64)}`,
+        origin: 'file',
+        fullSize: 2048,
+        layers: 1,
+        reason: 'no previous image',
+        imageSize: 2048,
+      },
+    ];
+    const lines = summaryTable(plans).split('\n');
+    expect(lines[0]).toMatch(/^SERVICE\s+MODE\s+CHANGED\s+FULL\s+SHIPPED\s+RATIO\s+NOTE$/);
+    expect(lines[1]).toMatch(/^web\s+delta\s+1\/3\s+1000 B\s+100 B\s+10\.0%$/);
+    expect(lines[2]).toMatch(/^database\s+full\s+-\s+2\.00 KiB\s+2\.00 KiB\s+100\.0%\s+no previous image$/);
+    expect(lines[1]!.indexOf('delta')).toBe(lines[2]!.indexOf('full'));
+  });
+});
+
+describe('progress renderers', () => {
+  const collect = () => {
+    const out = new PassThrough() as PassThrough & { isTTY?: boolean; columns?: number };
+    let text = '';
+    out.on('data', (c: Buffer) => {
+      text += c.toString();
+    });
+    return { out, text: () => text };
+  };
+
+  it('formats sizes', () => {
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(1536)).toBe('1.50 KiB');
+    expect(formatBytes(5 * 1024 ** 3)).toBe('5.00 GiB');
+  });
+
+  it('log lines: start and done per item, warnings prefixed, debug hidden at info', () => {
+    const { out, text } = collect();
+    const r = lineRenderer(out, 'info');
+    r.onEvent({ type: 'progress', phase: 'pull', label: 'web abc', done: 0, total: 100 });
+    for (let d = 10; d <= 100; d += 10)
+      r.onEvent({ type: 'progress', phase: 'pull', label: 'web abc', done: d, total: 100 });
+    r.onEvent({ type: 'log', level: 'warn', message: 'careful', service: 'web' });
+    r.onEvent({ type: 'log', level: 'debug', message: 'noise' });
+    r.onEvent({ type: 'progress', phase: 'delta', label: 'web', done: 2, total: 2, unit: 'layers' });
+    expect(text().split('\n').filter(Boolean)).toEqual([
+      'pull: web abc 0 B/100 B',
+      'pull: web abc 100 B/100 B done',
+      'warning: [web] careful',
+      'delta: web 2 layers/2 layers done',
+    ]);
+  });
+
+  it('TTY bars redraw in place and are cleared at the end', async () => {
+    const { out, text } = collect();
+    out.isTTY = true;
+    const r = ttyRenderer(out, 'info');
+    r.onEvent({ type: 'progress', phase: 'upload', label: 'shop-1', done: 50, total: 100 });
+    await new Promise((res) => setTimeout(res, 150));
+    expect(text()).toContain('upload   [############............] shop-1 50 B/100 B');
+    r.onEvent({ type: 'log', level: 'info', message: 'hello' });
+    await new Promise((res) => setTimeout(res, 150));
+    r.finish();
+    expect(text()).toContain('\x1b[1A\x1b[J');
+    expect(text()).toContain('hello\n');
+  });
+});
+
+describe('CLI argument pairs', () => {
+  it('joins NAME VALUE after -f/-i into NAME=VALUE', () => {
+    expect(
+      joinPairArgs(['c.yml', '-f', 'web', 'web.tar', '--service-image', 'db', 'r/db:2', '-t', 'x']),
+    ).toEqual(['c.yml', '-f', 'web=web.tar', '--service-image', 'db=r/db:2', '-t', 'x']);
+    expect(joinPairArgs(['-f', 'web=a.tar'])).toEqual(['-f', 'web=a.tar']);
+    expect(joinPairArgs(['-f', 'web', '-t', 'x'])).toEqual(['-f', 'web', '-t', 'x']);
+  });
+});
