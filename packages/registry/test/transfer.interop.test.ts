@@ -239,5 +239,14 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('transfer against do
       code: 'ERR_MANIFEST_UNKNOWN',
     });
     await expect(readdir(dir)).rejects.toThrow();
+    await expect(
+      pullImage(client, `${reg.host}/fixtures/single:v1`, { ociArchive: join(work, 'no-such-dir', 'x.tar') }),
+    ).rejects.toMatchObject({ code: 'ERR_INPUT', message: expect.stringContaining('no-such-dir') });
+    await expect(
+      pullImage(client, `${reg.host}/fixtures/single:v1`, {
+        oci: join(work, 'a'),
+        ociArchive: join(work, 'b.tar'),
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_OPTIONS' });
   });
 });

@@ -6,7 +6,7 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -209,6 +209,16 @@ export async function pullImage(
       'a docker-archive holds one image: choose a platform, not all',
       {
         ref: ref.toString(),
+      },
+    );
+  }
+  const out = (options.oci ?? options.ociArchive ?? options.dockerArchive) as string;
+  if (!(await exists(dirname(resolve(out))))) {
+    throw new OciDeltaError(
+      'ERR_INPUT',
+      `cannot write ${out}: directory ${dirname(resolve(out))} does not exist`,
+      {
+        path: out,
       },
     );
   }
