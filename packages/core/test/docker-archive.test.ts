@@ -66,6 +66,9 @@ describe('docker-archive', () => {
     expect(archive.entries[0]!.image.digest).toBe(a.image.digest);
     expect(archive.entries[0]!.refs).toContain('myapp:1.0');
     expect((await archive.image({ ref: 'registry.local:5000/team/app:2' })).digest).toBe(a.image.digest);
+    // Names match after normalization too.
+    expect((await archive.image({ ref: 'docker.io/library/myapp:1.0' })).digest).toBe(a.image.digest);
+    await expectCode(archive.image({ ref: 'myapp:2.0' }), 'ERR_MANIFEST_UNKNOWN', 'myapp:2.0');
     expect((await readImageArchive(file)).format).toBe('docker-archive');
   });
 

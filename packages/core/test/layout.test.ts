@@ -132,6 +132,15 @@ describe('OciLayout', () => {
     expect(rb.digest).toBe(b.image.digest);
     expect(rb.mediaType).toBe(b.image.mediaType);
     expect((await layout.image({ ref: 'registry.example:5000/app/b:2.0' })).digest).toBe(b.image.digest);
+    // Full names are normalized when written and matched after normalization.
+    await writeOciLayout(dir, [{ image: a.image, ref: 'alpine:3' }]);
+    const named = (await layout.readIndex()).manifests.at(-1)!;
+    expect(named.annotations).toEqual({
+      'io.containerd.image.name': 'docker.io/library/alpine:3',
+      'org.opencontainers.image.ref.name': '3',
+    });
+    expect((await layout.image({ ref: 'alpine:3' })).digest).toBe(a.image.digest);
+    expect((await layout.image({ ref: 'docker.io/library/alpine:3' })).digest).toBe(a.image.digest);
     expect((await layout.image({ digest: b.image.digest })).digest).toBe(b.image.digest);
     expect((await layout.image()).digest).toBe(a.image.digest);
     await expectCode(layout.image({ ref: 'missing' }), 'ERR_MANIFEST_UNKNOWN', 'missing');
@@ -144,7 +153,7 @@ describe('OciLayout', () => {
       },
     });
     const after = await layout.readIndex();
-    expect(after.manifests).toHaveLength(2);
+    expect(after.manifests).toHaveLength(3);
     expect((await layout.image({ ref: 'v1' })).digest).toBe(b.image.digest);
     expect(skipped).toContain(b.image.configDigest);
   });

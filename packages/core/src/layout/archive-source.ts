@@ -7,7 +7,13 @@ import { Readable } from 'node:stream';
 import { OciDeltaError } from '../errors.js';
 import type { BlobSource, Image, Index } from '../model.js';
 import type { Descriptor, IndexManifest } from '../schemas.js';
-import { type ImageSelector, type ResolveContext, resolveImage, resolveIndex } from './resolve.js';
+import {
+  type ImageSelector,
+  matchRefName,
+  type ResolveContext,
+  resolveImage,
+  resolveIndex,
+} from './resolve.js';
 import { blobEntryName } from './safe-path.js';
 import type { TarIndex } from './tar-index.js';
 
@@ -107,11 +113,12 @@ export function archiveImages(
     async image(selector = {}) {
       const { ref, digest, platform } = selector;
       if (platform === undefined || !index) {
-        const hit = entries.find(
-          (e) =>
-            (ref === undefined || e.refs.includes(ref)) &&
-            (digest === undefined || e.image.digest === digest),
-        );
+        const fits = (e: ArchiveEntry) => digest === undefined || e.image.digest === digest;
+        const hit =
+          ref === undefined
+            ? entries.find(fits)
+            : (entries.find((e) => e.refs.includes(ref) && fits(e)) ??
+              entries.find((e) => matchRefName(e.refs, ref) !== undefined && fits(e)));
         if (hit) return hit.image;
       }
       if (index) return resolveImage(ctx(), selector);

@@ -13,6 +13,7 @@ import {
   platformFromSpec,
   selectManifest,
 } from '../platform.js';
+import { parseReference } from '../reference.js';
 import { type Descriptor, type IndexManifest, type PlatformSpec, parseManifest } from '../schemas.js';
 
 export const ANNOTATION_REF_NAME = 'org.opencontainers.image.ref.name';
@@ -43,6 +44,26 @@ export function refNamesOf(d: Descriptor): string[] {
   return [a[ANNOTATION_CONTAINERD_NAME], a[ANNOTATION_REF_NAME]].filter((v): v is string => !!v);
 }
 
+/** The normalized form of a full image name (`alpine` -> `docker.io/library/alpine:latest`), if it is one. */
+export function normalizedRef(name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  try {
+    return parseReference(name).toString();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The first of `names` that denotes `wanted`: the same string, else the same image reference
+ * after normalization (`alpine:3` matches `docker.io/library/alpine:3`).
+ */
+export function matchRefName(names: readonly string[], wanted: string): string | undefined {
+  if (names.includes(wanted)) return wanted;
+  const w = normalizedRef(wanted);
+  return w === undefined ? undefined : names.find((n) => normalizedRef(n) === w);
+}
+
 /** Pick the top-level descriptor matching a selector (no platform narrowing). */
 export async function resolveTopLevel(
   ctx: ResolveContext,
@@ -51,9 +72,13 @@ export async function resolveTopLevel(
   const { manifests } = ctx.index;
   if (selector.ref !== undefined) {
     const ref = selector.ref;
+    const wanted = normalizedRef(ref);
     const found =
       manifests.find((d) => d.annotations?.[ANNOTATION_CONTAINERD_NAME] === ref) ??
-      manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === ref);
+      manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === ref) ??
+      (wanted === undefined
+        ? undefined
+        : manifests.find((d) => normalizedRef(d.annotations?.[ANNOTATION_CONTAINERD_NAME]) === wanted));
     if (!found) {
       const known = manifests.flatMap(refNamesOf);
       throw new OciDeltaError(

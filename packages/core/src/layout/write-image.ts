@@ -5,6 +5,7 @@
 import type { Readable } from 'node:stream';
 import { OciDeltaError } from '../errors.js';
 import type { Image } from '../model.js';
+import { parseReference, type Reference } from '../reference.js';
 import type { Descriptor } from '../schemas.js';
 import { OciLayout } from './oci-layout.js';
 import { ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME } from './resolve.js';
@@ -31,19 +32,23 @@ export interface ImageWriteOptions {
 const TAG_ONLY = /^[\w][\w.-]{0,127}$/;
 
 /**
- * Index annotations for a name: a bare tag becomes `org.opencontainers.image.ref.name`; a full
- * reference (`registry/repo:tag`) also becomes `io.containerd.image.name`, with the tag as ref name.
+ * Index annotations for a name: a bare tag (`v1`) becomes `org.opencontainers.image.ref.name`;
+ * a full reference (`alpine:3`, `registry:5000/app:2`) becomes `io.containerd.image.name` in
+ * normalized form (`docker.io/library/alpine:3`), with its tag as the ref name, as containerd
+ * and Docker >= 25 write them. Anything else is kept verbatim as the ref name.
  */
 export function refAnnotations(ref: string | undefined): Record<string, string> {
   if (ref === undefined || ref === '') return {};
   if (TAG_ONLY.test(ref)) return { [ANNOTATION_REF_NAME]: ref };
-  const name = ref.split('@')[0] ?? ref;
-  const lastSlash = name.lastIndexOf('/');
-  const colon = name.lastIndexOf(':');
-  const tag = colon > lastSlash ? name.slice(colon + 1) : undefined;
-  return tag
-    ? { [ANNOTATION_CONTAINERD_NAME]: ref, [ANNOTATION_REF_NAME]: tag }
-    : { [ANNOTATION_CONTAINERD_NAME]: ref };
+  let parsed: Reference;
+  try {
+    parsed = parseReference(ref);
+  } catch {
+    return { [ANNOTATION_REF_NAME]: ref };
+  }
+  return parsed.tag !== undefined
+    ? { [ANNOTATION_CONTAINERD_NAME]: parsed.toString(), [ANNOTATION_REF_NAME]: parsed.tag }
+    : { [ANNOTATION_CONTAINERD_NAME]: parsed.toString() };
 }
 
 /** The top-level descriptor for an image, with name annotations. */
