@@ -199,6 +199,24 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('transfer against do
     expect(digestOfBytes(Buffer.from(await skopeoInspectRaw(`${reg.host}/pushed/from-archive:v1`)))).toBe(
       single.digest,
     );
+    // docker-archive written by skopeo (layers stored uncompressed), pushed by us: the config
+    // is kept byte for byte and skopeo can pull every blob back, verified.
+    const dockerArchive = join(work, 'from-skopeo.docker.tar');
+    await skopeo(['copy', `oci:${single.dir}:latest`, `docker-archive:${dockerArchive}:fixtures/single:v1`]);
+    const fromDocker = await pushLayout(client, dockerArchive, `${reg.host}/pushed/from-docker:v1`);
+    const pushedManifest = JSON.parse(await skopeoInspectRaw(`${reg.host}/pushed/from-docker:v1`)) as {
+      config: { digest: string };
+      layers: unknown[];
+    };
+    expect(digestOfBytes(Buffer.from(await skopeoInspectRaw(`${reg.host}/pushed/from-docker:v1`)))).toBe(
+      fromDocker.digest,
+    );
+    expect(pushedManifest.config.digest).toBe(single.images[0]?.config.digest);
+    expect(pushedManifest.layers).toHaveLength(3);
+    await skopeoCopy(
+      `docker://${reg.host}/pushed/from-docker:v1`,
+      `oci:${join(work, 'from-docker-back')}:v1`,
+    );
   });
 
   it('copies within a registry by mounting, and between registries by streaming', async () => {
