@@ -305,13 +305,12 @@ export class Transport {
         authorization,
       });
       if (res.status === 401 && round === 0 && canReplay) {
-        const next = await this.auth.onUnauthorized(
-          ep,
-          scopes,
-          res.headers['www-authenticate'],
-          authorization,
-          req.signal,
-        );
+        const next = await this.auth
+          .onUnauthorized(ep, scopes, res.headers['www-authenticate'], authorization, req.signal)
+          .catch((err: unknown) => {
+            dump(res.body);
+            throw err;
+          });
         if (next !== undefined) {
           dump(res.body);
           scopes = next.scopes;
