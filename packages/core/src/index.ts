@@ -9,3 +9,4 @@ export * from './reference.js';
 export * from './schemas.js';
 export * from './layout/index.js';
 export * from './artifact/index.js';
+export * from './build/index.js';

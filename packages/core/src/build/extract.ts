@@ -1,0 +1,246 @@
+/**
+ * Safe extraction of a layer tar into a directory: entry names are checked (no absolute paths,
+ * no `..`), symlinks already in the directory are resolved as if the directory were the root
+ * (never followed out of it), whiteouts and opaque markers are applied, and directory modes
+ * are set last so read-only directories can still be filled.
+ */
+import { constants } from 'node:fs';
+import { chmod, link, lstat, mkdir, open, readdir, readlink, rm, symlink, utimes } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { extract } from 'tar-stream';
+import { OciDeltaError } from '../errors.js';
+import { assertSafeEntryName, normalizeEntryName } from '../layout/safe-path.js';
+import type { Layer } from '../model.js';
+import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './diff.js';
+import { feedTar } from './tree.js';
+
+export interface ExtractOptions {
+  signal?: AbortSignal;
+  /** Called for entries that are skipped (devices, fifos), with a reason. */
+  onWarning?: (message: string) => void;
+  /** Names the tar in error messages. */
+  where?: string;
+}
+
+export interface ExtractResult {
+  files: number;
+  directories: number;
+  symlinks: number;
+  hardlinks: number;
+  whiteouts: number;
+  skipped: number;
+}
+
+const MAX_LINKS = 40;
+
+function unsafe(name: string, why: string, where?: string): OciDeltaError {
+  return new OciDeltaError(
+    'ERR_UNSAFE_PATH',
+    `unsafe entry "${name}"${where ? ` in ${where}` : ''}: ${why}`,
+    {
+      entry: name,
+      ...(where ? { path: where } : {}),
+    },
+  );
+}
+
+/**
+ * The absolute path of `rel` under `root`, resolving symlinks met on the way as if `root` were
+ * `/` (absolute targets restart at root, `..` stops at root). The last component is resolved
+ * only with `followLast`.
+ */
+export async function resolveInRoot(root: string, rel: string, followLast = false): Promise<string> {
+  const queue = rel.split('/').filter((s) => s !== '' && s !== '.');
+  let current: string[] = [];
+  let links = 0;
+  while (queue.length > 0) {
+    const part = queue.shift() as string;
+    if (part === '..') {
+      current.pop();
+      continue;
+    }
+    const candidate = [...current, part];
+    if (queue.length === 0 && !followLast) {
+      current = candidate;
+      break;
+    }
+    const abs = join(root, ...candidate);
+    let isLink = false;
+    try {
+      isLink = (await lstat(abs)).isSymbolicLink();
+    } catch {
+      isLink = false;
+    }
+    if (!isLink) {
+      current = candidate;
+      continue;
+    }
+    if (++links > MAX_LINKS) throw unsafe(rel, 'too many levels of symbolic links');
+    const target = await readlink(abs);
+    if (target.startsWith('/')) current = [];
+    queue.unshift(...target.split('/').filter((s) => s !== '' && s !== '.'));
+  }
+  return join(root, ...current);
+}
+
+async function lstatOrUndefined(path: string) {
+  try {
+    return await lstat(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Remove whatever is at `path` unless it is a directory and `keepDir`. */
+async function clear(path: string, keepDir: boolean): Promise<void> {
+  const st = await lstatOrUndefined(path);
+  if (!st) return;
+  if (st.isDirectory() && keepDir) return;
+  await rm(path, { recursive: true, force: true });
+}
+
+/**
+ * Extract an uncompressed layer tar stream into `dir` (created when missing), applying
+ * whiteouts against what is already there. Returns counts of what was written.
+ */
+export async function extractLayerTar(
+  tar: Readable,
+  dir: string,
+  options: ExtractOptions = {},
+): Promise<ExtractResult> {
+  const root = resolve(dir);
+  await mkdir(root, { recursive: true });
+  const result: ExtractResult = {
+    files: 0,
+    directories: 0,
+    symlinks: 0,
+    hardlinks: 0,
+    whiteouts: 0,
+    skipped: 0,
+  };
+  const created = new Set<string>();
+  const dirTimes: { path: string; mode: number; mtime: Date }[] = [];
+  const where = options.where;
+  const ex = extract();
+  const consume = (async () => {
+    for await (const entry of ex) {
+      if (options.signal?.aborted)
+        throw new OciDeltaError('ERR_ABORTED', `extracting into ${root} was aborted`);
+      const h = entry.header;
+      const name = normalizeEntryName(h.name);
+      if (name === '') {
+        entry.resume();
+        continue;
+      }
+      assertSafeEntryName(name, where);
+      const slash = name.lastIndexOf('/');
+      const parentRel = slash < 0 ? '' : name.slice(0, slash);
+      const base = name.slice(slash + 1);
+      const parent = await resolveInRoot(root, parentRel, true);
+      const mode = (h.mode ?? 0o644) & 0o7777;
+      const mtime = h.mtime ?? new Date(0);
+      if (base === OPAQUE_WHITEOUT) {
+        const st = await lstatOrUndefined(parent);
+        if (st?.isDirectory()) {
+          for (const child of await readdir(parent)) {
+            const rel = parentRel === '' ? child : `${parentRel}/${child}`;
+            if (!created.has(rel)) await rm(join(parent, child), { recursive: true, force: true });
+          }
+        }
+        result.whiteouts++;
+        entry.resume();
+        continue;
+      }
+      if (base.startsWith(WHITEOUT_PREFIX)) {
+        await rm(join(parent, base.slice(WHITEOUT_PREFIX.length)), { recursive: true, force: true });
+        result.whiteouts++;
+        entry.resume();
+        continue;
+      }
+      await mkdir(parent, { recursive: true });
+      const target = join(parent, base);
+      switch (h.type) {
+        case 'directory': {
+          await clear(target, true);
+          await mkdir(target, { recursive: true });
+          await chmod(target, 0o700 | mode);
+          dirTimes.push({ path: target, mode, mtime });
+          result.directories++;
+          entry.resume();
+          break;
+        }
+        case 'file':
+        case 'contiguous-file': {
+          await clear(target, false);
+          const fh = await open(
+            target,
+            constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+            0o600,
+          );
+          try {
+            for await (const chunk of entry as AsyncIterable<Buffer>) {
+              let off = 0;
+              while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+            }
+          } finally {
+            await fh.close();
+          }
+          await chmod(target, mode);
+          await utimes(target, mtime, mtime);
+          result.files++;
+          break;
+        }
+        case 'symlink': {
+          await clear(target, false);
+          await symlink(h.linkname ?? '', target);
+          result.symlinks++;
+          entry.resume();
+          break;
+        }
+        case 'link': {
+          const linkName = normalizeEntryName(h.linkname ?? '');
+          assertSafeEntryName(linkName, where);
+          const src = await resolveInRoot(root, linkName, false);
+          const st = await lstatOrUndefined(src);
+          if (!st || st.isDirectory())
+            throw unsafe(name, `hard link target "${linkName}" is not a file in the layer`, where);
+          await clear(target, false);
+          await link(src, target);
+          result.hardlinks++;
+          entry.resume();
+          break;
+        }
+        default:
+          options.onWarning?.(`skipped ${name}: ${h.type} entries are not extracted`);
+          result.skipped++;
+          entry.resume();
+          continue;
+      }
+      created.add(name);
+    }
+  })();
+  try {
+    await Promise.all([feedTar(tar, ex), consume]);
+  } catch (err) {
+    tar.destroy();
+    ex.destroy();
+    throw err;
+  }
+  // Deepest first, so setting a parent read-only does not block its children.
+  for (const d of dirTimes.reverse()) {
+    await chmod(d.path, d.mode);
+    await utimes(d.path, d.mtime, d.mtime);
+  }
+  return result;
+}
+
+/** Decompress a layer and extract it into `dir` (see extractLayerTar). */
+export async function extractLayer(
+  layer: Layer,
+  dir: string,
+  options: ExtractOptions = {},
+): Promise<ExtractResult> {
+  const stream = await layer.uncompressed({ signal: options.signal });
+  return extractLayerTar(stream, dir, { where: options.where ?? `layer ${layer.digest}`, ...options });
+}

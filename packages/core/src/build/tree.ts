@@ -1,0 +1,207 @@
+/**
+ * Filesystem trees as flat metadata maps (`path -> entry`): read from a directory on disk or
+ * from an image's layers (whiteouts applied). Both sides of a layer diff use this shape; file
+ * contents are represented by their sha256, never buffered.
+ */
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { extract } from 'tar-stream';
+import { digestStream } from '../digest.js';
+import { OciDeltaError } from '../errors.js';
+import { assertSafeEntryName, normalizeEntryName } from '../layout/safe-path.js';
+import type { Layer } from '../model.js';
+
+export type TreeEntryType = 'file' | 'directory' | 'symlink';
+
+/** One path of a tree. Paths are relative, `/`-separated, without `./` or trailing slash. */
+export interface TreeEntry {
+  type: TreeEntryType;
+  /** Permission bits (`mode & 0o7777`). */
+  mode: number;
+  /** File size in bytes (0 for directories and symlinks). */
+  size: number;
+  /** sha256 of a file's content. */
+  digest?: string;
+  /** Symlink target. */
+  linkname?: string;
+  /** Absolute path of the file on disk (directory trees only): where a layer reads content. */
+  source?: string;
+}
+
+/** A filesystem tree: path -> entry. */
+export type Tree = Map<string, TreeEntry>;
+
+/** Parent path of a tree path ('' for top-level entries). */
+export function parentOf(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash < 0 ? '' : path.slice(0, slash);
+}
+
+/** Base name of a tree path. */
+export function baseOf(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+/** Remove `path` and everything under it. */
+export function removeSubtree(tree: Tree, path: string, keep?: (p: string) => boolean): void {
+  const prefix = `${path}/`;
+  for (const p of [...tree.keys()]) {
+    if ((p === path || p.startsWith(prefix)) && !keep?.(p)) tree.delete(p);
+  }
+}
+
+/**
+ * Read a directory into a Tree (not following symlinks). Regular files are hashed; devices,
+ * fifos and sockets are refused with ERR_INPUT naming the path.
+ */
+export async function scanDirectory(root: string, options: { signal?: AbortSignal } = {}): Promise<Tree> {
+  const tree: Tree = new Map();
+  let rootStat: Awaited<ReturnType<typeof lstat>>;
+  try {
+    rootStat = await lstat(root);
+  } catch (err) {
+    throw new OciDeltaError(
+      'ERR_INPUT',
+      `layer directory ${root} does not exist`,
+      { path: root },
+      { cause: err },
+    );
+  }
+  if (!rootStat.isDirectory()) {
+    throw new OciDeltaError('ERR_INPUT', `${root} is not a directory`, { path: root });
+  }
+  const walk = async (rel: string): Promise<void> => {
+    const names = (await readdir(rel === '' ? root : join(root, rel))).sort();
+    for (const name of names) {
+      if (options.signal?.aborted) throw new OciDeltaError('ERR_ABORTED', `scanning ${root} was aborted`);
+      const path = rel === '' ? name : `${rel}/${name}`;
+      const abs = join(root, path);
+      const st = await lstat(abs);
+      const mode = st.mode & 0o7777;
+      if (st.isDirectory()) {
+        tree.set(path, { type: 'directory', mode, size: 0 });
+        await walk(path);
+      } else if (st.isSymbolicLink()) {
+        tree.set(path, { type: 'symlink', mode: 0o777, size: 0, linkname: await readlink(abs) });
+      } else if (st.isFile()) {
+        const { digest } = await digestStream(createReadStream(abs));
+        tree.set(path, { type: 'file', mode, size: st.size, digest, source: abs });
+      } else {
+        throw new OciDeltaError(
+          'ERR_INPUT',
+          `${abs}: only files, directories and symlinks can go in a layer`,
+          {
+            path: abs,
+          },
+        );
+      }
+    }
+  };
+  await walk('');
+  return tree;
+}
+
+const WHITEOUT = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+
+/**
+ * Apply one layer tar (uncompressed stream) to `tree`: entries added or replaced, `.wh.<name>`
+ * removes a lower path, `.wh..wh..opq` empties a directory of what lower layers put there.
+ */
+export async function applyLayerToTree(tree: Tree, tar: Readable, where = 'layer'): Promise<void> {
+  const added = new Set<string>();
+  const ex = extract();
+  const done = (async () => {
+    for await (const entry of ex) {
+      const h = entry.header;
+      const name = normalizeEntryName(h.name);
+      if (name === '') {
+        entry.resume();
+        continue;
+      }
+      assertSafeEntryName(name, where);
+      const base = baseOf(name);
+      const dir = parentOf(name);
+      if (base === OPAQUE) {
+        for (const p of [...tree.keys()]) {
+          if (dir === '' || p.startsWith(`${dir}/`)) if (!added.has(p)) tree.delete(p);
+        }
+        entry.resume();
+        continue;
+      }
+      if (base.startsWith(WHITEOUT)) {
+        const target = dir === '' ? base.slice(WHITEOUT.length) : `${dir}/${base.slice(WHITEOUT.length)}`;
+        removeSubtree(tree, target, (p) => added.has(p));
+        entry.resume();
+        continue;
+      }
+      const mode = (h.mode ?? 0o644) & 0o7777;
+      const existing = tree.get(name);
+      if (existing && !(existing.type === 'directory' && h.type === 'directory')) removeSubtree(tree, name);
+      if (h.type === 'directory') {
+        tree.set(name, { type: 'directory', mode, size: 0 });
+        entry.resume();
+      } else if (h.type === 'symlink') {
+        tree.set(name, { type: 'symlink', mode: 0o777, size: 0, linkname: h.linkname ?? '' });
+        entry.resume();
+      } else if (h.type === 'link') {
+        const target = tree.get(normalizeEntryName(h.linkname ?? ''));
+        if (target?.type === 'file') tree.set(name, { ...target, mode });
+        entry.resume();
+      } else if (h.type === 'file' || h.type === 'contiguous-file') {
+        const { digest, size } = await digestStream(entry as AsyncIterable<Uint8Array>);
+        tree.set(name, { type: 'file', mode, size, digest });
+      } else {
+        // devices and fifos cannot come from a directory; skip them
+        entry.resume();
+        continue;
+      }
+      added.add(name);
+    }
+  })();
+  await Promise.all([feedTar(tar, ex), done]);
+}
+
+/**
+ * Write a Node stream into a tar-stream extractor with backpressure, then end it; an error on
+ * either side destroys both.
+ */
+export async function feedTar(tar: Readable, ex: ReturnType<typeof extract>): Promise<void> {
+  try {
+    for await (const chunk of tar) {
+      if (!ex.write(chunk as Buffer)) {
+        await new Promise<void>((resolve, reject) => {
+          const onDrain = () => {
+            ex.off('error', onError);
+            resolve();
+          };
+          const onError = (err: Error) => {
+            ex.off('drain', onDrain);
+            reject(err);
+          };
+          ex.once('drain', onDrain);
+          ex.once('error', onError);
+        });
+      }
+    }
+    ex.end(undefined as unknown as Buffer);
+  } catch (err) {
+    ex.destroy(err as Error);
+    throw err;
+  }
+}
+
+/** The filesystem an image's layers produce (each layer applied in order). */
+export async function treeOfLayers(
+  layers: readonly Layer[],
+  options: { signal?: AbortSignal; where?: string } = {},
+): Promise<Tree> {
+  const tree: Tree = new Map();
+  for (const [i, layer] of layers.entries()) {
+    const stream = await layer.uncompressed({ signal: options.signal });
+    await applyLayerToTree(tree, stream, `${options.where ?? 'image'} layer ${i} (${layer.digest})`);
+  }
+  return tree;
+}
