@@ -1,0 +1,182 @@
+/**
+ * Pipeline options on local archives (no registry): --no-delta, signing, compression, a file and
+ * an image override for one service, the full-image fallback when a delta would be larger, and
+ * the containerd store after an image came from one of our artifacts.
+ */
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Image, readArtifact, writeOciArchive } from '@ocidelta/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haveBinaries } from '../../../test-support/binaries.js';
+import { type BuildAppOptions, buildAppArtifact } from '../src/app/build-app-artifact.js';
+import { serializeReleaseMetadata } from '../src/app/release-metadata.js';
+import { sampleImage } from '../src/commands/demo.js';
+import { blobHashes, expectedSave, run, simulateDevice } from './app-helpers.js';
+
+let dir: string;
+let v1: Image;
+let v2: Image;
+let small1: Image;
+let small2: Image;
+const bin = randomBytes(128 * 1024);
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ocidelta-app-options-'));
+  v1 = await sampleImage([{ 'bin/app': bin }, { VERSION: '1' }], '1');
+  v2 = await sampleImage([{ 'bin/app': bin }, { VERSION: '2' }], '2');
+  // Tiny, compressible images: a deep delta archive is bigger than the gzip layers.
+  small1 = await sampleImage([{ 'a.txt': 'x'.repeat(100) }], 's1');
+  small2 = await sampleImage([{ 'a.txt': 'y'.repeat(100) }], 's2');
+  await writeOciArchive(join(dir, 'v1.tar'), [{ image: v1, ref: 'demo.local/app:1' }]);
+  await writeOciArchive(join(dir, 'v2.tar'), [{ image: v2, ref: 'demo.local/app:2' }]);
+  await writeOciArchive(join(dir, 's1.tar'), [{ image: small1, ref: 'demo.local/small:1' }]);
+  await writeOciArchive(join(dir, 's2.tar'), [{ image: small2, ref: 'demo.local/small:2' }]);
+  await mkdir(join(dir, 'p'));
+  await writeFile(
+    join(dir, 'p', 'compose.yaml'),
+    'services:\n  app:\n    image: demo.local/app:1\n  small:\n    image: demo.local/small:1\n',
+  );
+  // Release 1 (full), recorded as previous in the cache "c".
+  await buildAppArtifact({
+    ...base('c'),
+    version: '1',
+    record: true,
+    serviceFiles: { app: join(dir, 'v1.tar'), small: join(dir, 's1.tar') },
+    artifactFilename: join(dir, 'r1.mender'),
+  });
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function base(cache: string): BuildAppOptions {
+  return {
+    composeFile: join(dir, 'p', 'compose.yaml'),
+    deviceTypes: ['dev'],
+    platform: 'linux/arm64',
+    manifestName: 'opt',
+    cacheDir: join(dir, cache),
+    cwd: dir,
+    env: {},
+  };
+}
+
+const v2Files = () => ({ app: join(dir, 'v2.tar'), small: join(dir, 's2.tar') });
+
+describe('app pipeline options', () => {
+  it('deltas by default, with a fallback to full when the delta is larger; --no-delta ships full', async () => {
+    const warnings: string[] = [];
+    const r = await buildAppArtifact({
+      ...base('c'),
+      version: '2',
+      serviceFiles: v2Files(),
+      artifactFilename: join(dir, 'r2.mender'),
+      onEvent: (e) => {
+        if (e.type === 'log' && e.level === 'warn') warnings.push(e.message);
+      },
+    });
+    const modes = Object.fromEntries(r.services.map((s) => [s.service, s.mode]));
+    expect(modes).toEqual({ app: 'delta', small: 'full' });
+    expect(r.services.find((s) => s.service === 'small')?.reason).toBe(
+      'deep delta larger than the full image',
+    );
+    expect(warnings.join('\n')).toMatch(/larger than the full image/);
+    expect(r.dependsOnVersion).toBe('1');
+
+    const full = await buildAppArtifact({
+      ...base('c'),
+      version: '2b',
+      delta: false,
+      serviceFiles: v2Files(),
+      artifactFilename: join(dir, 'r2-full.mender'),
+    });
+    expect(full.services.map((s) => s.mode)).toEqual(['full', 'full']);
+    expect(full.dependsOnVersion).toBeUndefined();
+    const info = await readArtifact(join(dir, 'r2-full.mender'));
+    expect(info.typeInfo.artifact_depends ?? {}).toEqual({});
+    expect(info.size).toBeGreaterThan((await readArtifact(join(dir, 'r2.mender'))).size);
+  });
+
+  it('signs with --sign-key and honours --compression', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await writeFile(join(dir, 'key.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const pub = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    await writeFile(join(dir, 'key.pub'), pub);
+    const out = join(dir, 'signed.mender');
+    await buildAppArtifact({
+      ...base('c'),
+      version: '3',
+      signKey: 'key.pem',
+      compression: 'none',
+      serviceFiles: v2Files(),
+      artifactFilename: out,
+    });
+    const info = await readArtifact(out, { publicKey: pub });
+    expect(info.signed).toBe(true);
+    expect(info.signatureVerified).toBe(true);
+    expect(info.compression).toBe('none');
+    if (haveBinaries('mender-artifact'))
+      run('mender-artifact', ['validate', '-k', join(dir, 'key.pub'), out]);
+  });
+
+  it('a service with both a file and an image override takes the file, with a warning', async () => {
+    const warnings: string[] = [];
+    const r = await buildAppArtifact({
+      ...base('c'),
+      version: '4',
+      dryRun: true,
+      serviceFiles: v2Files(),
+      serviceImages: { app: 'demo.local/app:99' },
+      onEvent: (e) => {
+        if (e.type === 'log' && e.level === 'warn') warnings.push(e.message);
+      },
+    });
+    expect(r.services.find((s) => s.service === 'app')?.ref).toBe('demo.local/app:2');
+    expect(warnings.join()).toMatch(/both --service-file and --service-image given: using the file/);
+    expect(r.artifactFile).toBeUndefined();
+  });
+
+  it.skipIf(!haveBinaries('tar', 'xdelta3'))(
+    'containerd store after our artifact: .source names the uncompressed layer (diff_id) and the device rebuilds it',
+    async () => {
+      const prev = join(dir, 'prev-artifact.json');
+      const meta = (
+        await buildAppArtifact({
+          ...base('c2'),
+          version: '1',
+          artifactFilename: join(dir, 'c2-1.mender'),
+          serviceFiles: { app: join(dir, 'v1.tar'), small: join(dir, 's1.tar') },
+        })
+      ).metadata;
+      expect(meta.services.app?.image.delivery).toBe('artifact');
+      await writeFile(prev, serializeReleaseMetadata(meta));
+      const out = join(dir, 'containerd.mender');
+      await buildAppArtifact({
+        ...base('c2'),
+        version: '2',
+        previousManifest: prev,
+        deviceStore: 'containerd',
+        serviceFiles: v2Files(),
+        artifactFilename: out,
+      });
+      const { writeDockerArchive } = await import('@ocidelta/core');
+      const device = await simulateDevice(out, join(dir, 'dev'), async (url) => {
+        // The device loaded v1 from our artifact: its containerd store holds uncompressed layers.
+        const file = join(dir, `cur-${url.replace(/\W/g, '_')}.tar`);
+        await writeDockerArchive(file, [{ image: url.endsWith('app:1') ? v1 : small1 }], {
+          layers: 'uncompressed',
+        });
+        return file;
+      });
+      const app = device.images.find((i) => i.urlNew === 'demo.local/app:2')!;
+      expect(app.deepDelta).toBe(true);
+      expect(app.sources).toEqual(v1.layers.map((l) => `blobs/sha256/${l.diffId.slice(7)}`));
+      expect(await blobHashes(app.dir)).toEqual(
+        await blobHashes(await expectedSave(v2, join(dir, 'expected'))),
+      );
+    },
+  );
+});
