@@ -226,6 +226,57 @@ describe.skipIf(!run)('RegistryClient with token auth', () => {
     await bogus.close();
   });
 
+  it('logs in with an identitytoken from a Docker config file', async () => {
+    // Obtain a refresh token from the token server the way `docker login` would.
+    const form = new URLSearchParams({
+      grant_type: 'password',
+      username: reg.username,
+      password: reg.password,
+      service: tokenServer().service,
+      client_id: 'test',
+      access_type: 'offline',
+    });
+    const res = await fetch(tokenServer().realm, { method: 'POST', body: form });
+    const { refresh_token } = (await res.json()) as { refresh_token: string };
+    const dir = await mkdtemp(join(tmpdir(), 'ocidelta-idtoken-'));
+    await writeFile(
+      join(dir, 'config.json'),
+      JSON.stringify({
+        auths: {
+          [reg.host]: {
+            auth: Buffer.from(`${reg.username}:`).toString('base64'),
+            identitytoken: refresh_token,
+          },
+        },
+      }),
+    );
+    const client = new RegistryClient({ env: { DOCKER_CONFIG: dir } });
+    const start = tokenServer().requests.length;
+    const data = pseudoRandom(700, 'idtoken');
+    const repo = Reference.parse(`${reg.host}/tok/idtoken:1`);
+    await client.uploadBlob(repo, data, { digest: sha256(data), size: data.length });
+    expect(await client.headBlob(repo, sha256(data))).toEqual({ size: data.length });
+    const reqs = tokenServer().requests.slice(start);
+    expect(reqs.length).toBeGreaterThan(0);
+    expect(
+      reqs.every((r) => r.method === 'POST' && r.grantType === 'refresh_token' && r.user === reg.username),
+    ).toBe(true);
+    await client.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('shares one token request between concurrent requests', async () => {
+    const client = new RegistryClient({ credentials: creds(), useDockerConfig: false });
+    const repo = Reference.parse(`${reg.host}/tok/concurrent:1`);
+    const start = tokenServer().requests.length;
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => client.headBlob(repo, sha256(Buffer.from(`blob ${i}`)))),
+    );
+    expect(results).toEqual(Array(8).fill(undefined));
+    expect(tokenServer().requests.length - start).toBe(1);
+    await client.close();
+  });
+
   it('does not send credentials to a realm on another host unless allowed', async () => {
     // The registry as "localhost:PORT": the realm (127.0.0.1) is another host.
     const repo = Reference.parse(`${reg.host.replace('127.0.0.1', 'localhost')}/tok/cross:1`);
