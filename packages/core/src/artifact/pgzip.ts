@@ -6,7 +6,7 @@
  * block, CRC-32, size). Any gzip reader (Go, zlib, `tar -xz`) reads it as a normal stream.
  *
  * Blocks that do not shrink are written as stored blocks, and after such a block the following
- * ones are only probed (a 64 KiB sample is deflated) and stored while the sample does not
+ * ones are only probed (a 16 KiB sample is deflated) and stored while the sample does not
  * shrink either, like klauspost/compress skips incompressible input: already-compressed
  * payloads (images.tar.gz) cost almost nothing. Memory is bounded by `concurrency` blocks.
  */
@@ -20,7 +20,7 @@ export interface ParallelGzipOptions {
   blockSize?: number;
   /** Blocks compressed at once (default 4: libuv's default thread pool size). */
   concurrency?: number;
-  /** Bytes of a block deflated to probe whether it compresses, after an incompressible block. */
+  /** Bytes of a block deflated to probe whether it compresses, after an incompressible block (16 KiB). */
   probeSize?: number;
   signal?: AbortSignal;
 }
@@ -103,7 +103,7 @@ export async function* parallelGzip(
   const level = options.level ?? 6;
   const blockSize = options.blockSize ?? 1 << 20;
   const concurrency = Math.max(1, options.concurrency ?? 4);
-  const probeSize = options.probeSize ?? 64 * 1024;
+  const probeSize = options.probeSize ?? 16 * 1024;
   // mtime 0, no name, XFL 0, OS 3 (Unix): the header node:zlib writes.
   yield Buffer.from([0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 3]);
   let crc = 0;
@@ -111,6 +111,18 @@ export async function* parallelGzip(
   let storing = false;
   let previous: Buffer | undefined;
   const inFlight: Array<{ block: Buffer; out: Promise<Buffer | undefined> }> = [];
+
+  /** While storing: deflate a sample first (on the pool); store the block if it does not shrink. */
+  const probeThenDeflate = async (
+    block: Buffer,
+    dictionary: Buffer | undefined,
+  ): Promise<Buffer | undefined> => {
+    const sample = block.subarray(0, probeSize);
+    const probe = await deflateBlock(sample, undefined, level);
+    if (probe.length >= sample.length * INCOMPRESSIBLE) return undefined;
+    storing = false;
+    return deflateBlock(block, dictionary, level);
+  };
 
   const settle = async (): Promise<Buffer> => {
     const { block, out } = inFlight.shift()!;
@@ -129,22 +141,9 @@ export async function* parallelGzip(
     const dictionary = previous
       ? previous.subarray(previous.length - Math.min(DICT, previous.length))
       : undefined;
-    let out: Promise<Buffer | undefined>;
-    if (storing) {
-      const sample = block.subarray(0, probeSize);
-      const probe = zlib.deflateRawSync(sample, { level, finishFlush: zlib.constants.Z_SYNC_FLUSH });
-      if (probe.length >= sample.length * INCOMPRESSIBLE) {
-        out = Promise.resolve(undefined);
-      } else {
-        storing = false;
-        out = deflateBlock(block, dictionary, level);
-        out.catch(() => {});
-      }
-    } else {
-      out = deflateBlock(block, dictionary, level);
-      // Avoid an unhandled rejection while the promise waits in the queue.
-      out.catch(() => {});
-    }
+    const out = storing ? probeThenDeflate(block, dictionary) : deflateBlock(block, dictionary, level);
+    // Avoid an unhandled rejection while the promise waits in the queue.
+    out.catch(() => {});
     inFlight.push({ block, out });
     previous = block;
     if (inFlight.length >= concurrency) yield await settle();
