@@ -3,7 +3,7 @@
 // upgrade, expiry and refresh, wrong password, OAuth2 POST with GET fallback, credentials kept
 // from a realm on another host, credentials from a Docker config file.
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isOciDeltaError, Reference } from '@ocidelta/core';
@@ -72,6 +72,31 @@ describe.skipIf(!run)('RegistryClient with htpasswd (Basic) auth', () => {
     const client = new RegistryClient({ authFile: file });
     const repo = Reference.parse(`${reg.host}/basic/fromfile:1`);
     expect(await client.headManifest(repo)).toBeUndefined();
+    await client.close();
+  });
+  it('gets credentials from a credential helper named in credHelpers', async () => {
+    const bin = join(tmp, 'bin');
+    await mkdir(bin, { recursive: true });
+    const helper = join(bin, 'docker-credential-testhelper');
+    await writeFile(
+      helper,
+      `#!/bin/sh\nread -r url\n[ "$url" = "${reg.host}" ] || { echo "credentials not found"; exit 1; }\necho '{"ServerURL":"${reg.host}","Username":"${reg.username}","Secret":"${reg.password}"}'\n`,
+    );
+    await chmod(helper, 0o755);
+    await writeFile(
+      join(tmp, 'helper-config.json'),
+      JSON.stringify({ credHelpers: { [reg.host]: 'testhelper' } }),
+    );
+    const client = new RegistryClient({
+      authFile: join(tmp, 'helper-config.json'),
+      env: { PATH: `${bin}:${process.env.PATH}` },
+    });
+    const data = pseudoRandom(300, 'helper');
+    const repo = Reference.parse(`${reg.host}/basic/helper:1`);
+    expect((await client.uploadBlob(repo, data, { digest: sha256(data), size: data.length })).skipped).toBe(
+      false,
+    );
+    expect(await client.headBlob(repo, sha256(data))).toEqual({ size: data.length });
     await client.close();
   });
 });
