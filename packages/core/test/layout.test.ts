@@ -158,6 +158,27 @@ describe('OciLayout', () => {
     expect(skipped).toContain(b.image.configDigest);
   });
 
+  it('concurrent addManifest calls from several instances lose no entry', async () => {
+    const first = await OciLayout.create(dir);
+    const second = await OciLayout.open(dir);
+    const names = Array.from({ length: 12 }, (_, i) => `t${i}`);
+    await Promise.all(
+      names.map((name, i) =>
+        (i % 2 ? first : second).addManifest({
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: digestOf(name),
+          size: 1,
+          annotations: { 'org.opencontainers.image.ref.name': name },
+        }),
+      ),
+    );
+    const index = await first.readIndex();
+    expect(index.manifests.map((m) => m.annotations?.['org.opencontainers.image.ref.name']).sort()).toEqual(
+      [...names].sort(),
+    );
+    expect(await readdir(dir)).not.toContain('index.json.lock');
+  });
+
   it('detects a corrupted blob when read', async () => {
     const a = await buildImage({ layers: [[{ path: 'f', content: 'content' }]] });
     const layout = await writeOciLayout(dir, [{ image: a.image, ref: 'x' }]);

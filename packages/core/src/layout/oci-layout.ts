@@ -3,7 +3,7 @@
  * stream blobs in and out (verified, atomic), maintain index.json, resolve images.
  */
 import { constants } from 'node:fs';
-import { access, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { type Digest, parseDigest } from '../digest.js';
@@ -89,7 +89,6 @@ async function exists(path: string): Promise<boolean> {
 export class OciLayout implements BlobSource {
   /** Absolute path of the layout directory. */
   readonly dir: string;
-  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -188,7 +187,7 @@ export class OciLayout implements BlobSource {
    * (a tag moves); an identical unnamed entry is not duplicated.
    */
   addManifest(d: Descriptor): Promise<void> {
-    const run = this.queue.then(async () => {
+    return withIndexLock(this.dir, async () => {
       const index = await this.readIndex();
       const key = refKey(d);
       const kept = index.manifests.filter((m) =>
@@ -197,8 +196,6 @@ export class OciLayout implements BlobSource {
       kept.push(d);
       await this.writeIndex({ ...index, manifests: kept });
     });
-    this.queue = run.catch(() => undefined);
-    return run;
   }
 
   private async writeIndex(index: IndexManifest): Promise<void> {
@@ -228,6 +225,57 @@ export class OciLayout implements BlobSource {
 /** The name that identifies an index entry: the containerd full name, else the OCI ref name. */
 function refKey(d: Descriptor): string | undefined {
   return d.annotations?.[ANNOTATION_CONTAINERD_NAME] ?? d.annotations?.[ANNOTATION_REF_NAME];
+}
+
+/** index.json updates in flight, per layout directory (serializes writers in this process). */
+const indexQueues = new Map<string, Promise<unknown>>();
+const LOCK_STALE_MS = 30_000;
+const LOCK_WAIT_MS = 20_000;
+
+/**
+ * Run `fn` holding the layout's index.json lock: queued behind other updates of the same
+ * directory in this process, and holding `index.json.lock` (created exclusively) against other
+ * processes. A lock older than 30 s is considered abandoned and taken over.
+ */
+async function withIndexLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const previous = indexQueues.get(dir) ?? Promise.resolve();
+  const run = previous.then(async () => {
+    const lock = join(dir, 'index.json.lock');
+    const started = Date.now();
+    for (;;) {
+      try {
+        await writeFile(lock, String(process.pid), { flag: 'wx' });
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const age = await stat(lock).then(
+          (st) => Date.now() - st.mtimeMs,
+          () => 0,
+        );
+        if (age > LOCK_STALE_MS) {
+          await rm(lock, { force: true });
+          continue;
+        }
+        if (Date.now() - started > LOCK_WAIT_MS) {
+          throw new OciDeltaError('ERR_INVALID_LAYOUT', `${lock}: index.json is locked by another writer`, {
+            path: lock,
+          });
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      await rm(lock, { force: true });
+    }
+  });
+  const tail = run.catch(() => undefined);
+  indexQueues.set(dir, tail);
+  void tail.then(() => {
+    if (indexQueues.get(dir) === tail) indexQueues.delete(dir);
+  });
+  return run;
 }
 
 /** Write a small file atomically (temp beside it + rename). */
