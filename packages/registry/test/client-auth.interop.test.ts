@@ -74,6 +74,7 @@ describe.skipIf(!run)('RegistryClient with htpasswd (Basic) auth', () => {
     expect(await client.headManifest(repo)).toBeUndefined();
     await client.close();
   });
+
   it('gets credentials from a credential helper named in credHelpers', async () => {
     const bin = join(tmp, 'bin');
     await mkdir(bin, { recursive: true });
