@@ -141,6 +141,9 @@ export async function uploadBlob(
       } catch (e) {
         throw abortError({ ref: refStr }, e);
       }
+      // The failed attempt may have committed the blob after all (e.g. a lost answer to the PUT).
+      const committed = await ctx.headBlob(digest, opts.signal).catch(() => undefined);
+      if (committed) return { digest, mounted: false, skipped: false };
     }
   }
 }
