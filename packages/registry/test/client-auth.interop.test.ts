@@ -142,6 +142,18 @@ describe.skipIf(!run)('RegistryClient with token auth', () => {
     await client.close();
   });
 
+  it('lists the catalog with a registry:catalog:* token', async () => {
+    const client = new RegistryClient({ credentials: creds(), useDockerConfig: false });
+    const start = tokenServer().requests.length;
+    expect(await client.catalog({ registry: reg.host })).toContain('tok/app');
+    expect(
+      tokenServer()
+        .requests.slice(start)
+        .map((r) => r.granted),
+    ).toEqual([['registry:catalog:*']]);
+    await client.close();
+  });
+
   it('refuses a push with a pull-only token (ERR_AUTH) but pulls', async () => {
     const client = new RegistryClient({ credentials: reader, useDockerConfig: false });
     const repo = Reference.parse(`${reg.host}/tok/app:1`);
