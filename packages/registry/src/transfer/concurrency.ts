@@ -13,8 +13,8 @@ export function throwIfAborted(signal: AbortSignal | undefined, what: string): v
 }
 
 /**
- * Run `task(item, signal)` for each item, at most `limit` at once. `signal` is linked to the
- * caller's and aborted on the first failure.
+ * Run `task(item, signal)` for each item, at most `limit` at once. Each task's `signal` is
+ * linked to the caller's and aborted on the first failure of any task.
  */
 export async function forEachLimit<T>(
   items: readonly T[],
@@ -32,11 +32,18 @@ export async function forEachLimit<T>(
   const worker = async () => {
     while (next < items.length && firstError === undefined && !controller.signal.aborted) {
       const item = items[next++] as T;
+      // One signal per task: listeners its requests add go away with it (a shared signal would
+      // collect them across every blob and trip Node's MaxListeners warning).
+      const own = new AbortController();
+      const relay = () => own.abort(controller.signal.reason);
+      controller.signal.addEventListener('abort', relay, { once: true });
       try {
-        await task(item, controller.signal);
+        await task(item, own.signal);
       } catch (err) {
         if (firstError === undefined) firstError = err;
         controller.abort(err);
+      } finally {
+        controller.signal.removeEventListener('abort', relay);
       }
     }
   };
