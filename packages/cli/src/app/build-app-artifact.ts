@@ -77,6 +77,22 @@ interface Prepared {
 
 /** Build (and optionally upload and deploy) the app artifact described by `options`. */
 export async function buildAppArtifact(options: BuildAppOptions): Promise<BuildAppResult> {
+  let ownResolver: Promise<ImageResolver> | undefined;
+  try {
+    return await build(options, (create) => {
+      ownResolver ??= create();
+      return ownResolver;
+    });
+  } finally {
+    // Close the registry client this call created (an injected resolver belongs to the caller).
+    if (ownResolver) await (await ownResolver.catch(() => undefined))?.close?.();
+  }
+}
+
+async function build(
+  options: BuildAppOptions,
+  defaultResolver: (create: () => Promise<ImageResolver>) => Promise<ImageResolver>,
+): Promise<BuildAppResult> {
   const opts = resolveOptions(options);
   const { signal } = opts;
   const warnings: string[] = [];
@@ -137,7 +153,7 @@ export async function buildAppArtifact(options: BuildAppOptions): Promise<BuildA
   const resolver = () => {
     resolverPromise ??= options.resolver
       ? Promise.resolve(options.resolver)
-      : createRegistryResolver(opts.registry ?? {}, opts.env);
+      : defaultResolver(() => createRegistryResolver(opts.registry ?? {}, opts.env));
     return resolverPromise;
   };
 

@@ -22,6 +22,8 @@ export interface ImageResolver {
   resolve(ref: string, platform: string, signal?: AbortSignal): Promise<Digest>;
   /** The platform image of `ref` pinned to `digest` (manifest and config loaded, blobs on demand). */
   image(ref: string, digest: Digest, platform: string, signal?: AbortSignal): Promise<Image>;
+  /** Release connections (called when the pipeline is done with this resolver). */
+  close?(): Promise<void>;
 }
 
 export interface FileImage {

@@ -76,5 +76,6 @@ export async function createRegistryResolver(
       }
       return image;
     },
+    close: () => client.close(),
   };
 }
