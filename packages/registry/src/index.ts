@@ -11,3 +11,4 @@ export * from './retry.js';
 export * from './token.js';
 export * from './transfer/index.js';
 export * from './upload.js';
+export * from './tools/index.js';
