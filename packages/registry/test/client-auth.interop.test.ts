@@ -10,7 +10,7 @@ import { isOciDeltaError, Reference } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
 import { RegistryClient, type RegistryError } from '../src/index.js';
-import { pseudoRandom, type RunningRegistry, startRegistry } from './harness/index.js';
+import { pseudoRandom, type RunningRegistry, startFaultProxy, startRegistry } from './harness/index.js';
 
 const sha256 = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -152,6 +152,39 @@ describe.skipIf(!run)('RegistryClient with token auth', () => {
         .map((r) => r.granted),
     ).toEqual([['registry:catalog:*']]);
     await client.close();
+  });
+
+  it('retries once with the merged scope on insufficient_scope', async () => {
+    const proxy = await startFaultProxy(reg.url);
+    try {
+      const ts = tokenServer();
+      const data = pseudoRandom(3000, 'tok');
+      proxy.addFault({
+        method: 'HEAD',
+        path: '/v2/tok/app/blobs/',
+        fault: {
+          kind: 'status',
+          status: 401,
+          headers: {
+            'www-authenticate': `Bearer realm="${ts.realm}",service="${ts.service}",scope="repository:tok/app:pull repository:tok/extra:pull",error="insufficient_scope"`,
+          },
+          body: JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'insufficient scope' }] }),
+        },
+      });
+      const client = new RegistryClient({ credentials: creds(), useDockerConfig: false });
+      const start = ts.requests.length;
+      expect(await client.headBlob(Reference.parse(`${proxy.host}/tok/app`), sha256(data))).toEqual({
+        size: data.length,
+      });
+      expect(ts.requests.slice(start).map((r) => r.scopes)).toEqual([
+        ['repository:tok/app:pull'],
+        ['repository:tok/app:pull', 'repository:tok/extra:pull'],
+      ]);
+      expect(proxy.pendingFaults()).toBe(0);
+      await client.close();
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('refuses a push with a pull-only token (ERR_AUTH) but pulls', async () => {
