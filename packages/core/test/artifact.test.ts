@@ -344,6 +344,19 @@ describe('readArtifact rejects malformed artifacts', () => {
     expect(err.message).toContain('header-info');
   });
 
+  it('closes the file on errors and after streaming one payload', async () => {
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const cut = join(dir, 'cut2.mender');
+    writeFileSync(cut, readFileSync(good).subarray(0, 3000));
+    await codeOf(readArtifact(cut));
+    const before = fds();
+    for (let i = 0; i < 20; i++) {
+      await codeOf(readArtifact(cut));
+      await drain(await openArtifactPayload(good, 'payload.bin'));
+    }
+    expect(fds() - before).toBeLessThan(5);
+  });
+
   it('not an artifact at all', async () => {
     const p = join(dir, 'junk.mender');
     writeFileSync(p, Buffer.alloc(1024, 7));

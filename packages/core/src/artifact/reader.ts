@@ -240,118 +240,136 @@ async function scanArtifact(
   };
 
   const source = createReadStream(path, { highWaterMark: 1 << 20, signal });
-  for await (const { header: entry, body } of readTar(source, path)) {
-    const name = entry.name;
-    if (entry.type !== '0')
-      throw invalid(path, `unexpected tar entry ${name} (type ${entry.type})`, { member: name });
-    if (stage === 0 && name !== 'version') {
-      throw invalid(path, `expected version as the first member, found ${name}`, { member: name });
+  try {
+    await walk(source);
+  } catch (err) {
+    if (err instanceof Error && err.name === 'AbortError' && !(err instanceof OciDeltaError)) {
+      throw new OciDeltaError('ERR_ABORTED', `${path}: reading aborted`, { path }, { cause: err });
     }
-    if (name === 'version') {
-      if (stage !== 0) throw invalid(path, `out-of-order member version`, { member: name });
-      versionBytes = await readAll(body, SMALL_LIMIT, path, name);
-      version = parseHeaderJson(VersionSchema, versionBytes.toString('utf8'), 'version', path);
-      if (version.format !== 'mender' || version.version !== 3) {
-        throw invalid(
-          path,
-          `unsupported artifact format ${version.format} version ${version.version} (need mender 3)`,
-          {
-            member: name,
-          },
-        );
+    throw err;
+  } finally {
+    source.destroy();
+  }
+  return finish();
+
+  async function walk(source: Readable): Promise<void> {
+    for await (const { header: entry, body } of readTar(source, path)) {
+      const name = entry.name;
+      if (entry.type !== '0')
+        throw invalid(path, `unexpected tar entry ${name} (type ${entry.type})`, { member: name });
+      if (stage === 0 && name !== 'version') {
+        throw invalid(path, `expected version as the first member, found ${name}`, { member: name });
       }
-      stage = 1;
-    } else if (name === 'manifest') {
-      if (stage !== 1) throw invalid(path, `out-of-order member manifest`, { member: name });
-      manifestBytes = await readAll(body, SMALL_LIMIT, path, name);
-      manifest = parseArtifactManifest(manifestBytes.toString('utf8'), path);
-      for (const e of manifest) byPath.set(e.path, e.sha256);
-      stage = 2;
-    } else if (name === 'manifest.sig') {
-      if (stage !== 2) throw invalid(path, `out-of-order member manifest.sig`, { member: name });
-      signature = (await readAll(body, SMALL_LIMIT, path, name)).toString('utf8');
-      stage = 3;
-    } else if (/^header\.tar(\.[a-z]+)?$/.test(name)) {
-      if (stage !== 2 && stage !== 3) throw invalid(path, `out-of-order member ${name}`, { member: name });
-      afterSignature();
-      compression = compressionOf(name.slice('header.tar'.length), path, name);
-      const stored = await readAll(body, HEADER_LIMIT, path, name);
-      const expected = expectManifest(name);
-      const actual = sha256(stored);
-      if (actual !== expected) throw checksumError(path, name, expected, actual);
-      header = await parseHeaderTar(decompressSync(compression, stored, path, name), path);
-      stage = 4;
-    } else if (/^data\/0000\.tar(\.[a-z]+)?$/.test(name)) {
-      if (stage !== 4) throw invalid(path, `out-of-order member ${name}`, { member: name });
-      const dataCompression = compressionOf(name.slice('data/0000.tar'.length), path, name);
-      const dec = decompressor(dataCompression);
-      await pipeline(body, dec, async (decompressed: AsyncIterable<Buffer>) => {
-        for await (const file of readTar(decompressed, `${path}: ${name}`)) {
-          const fname = file.header.name;
-          if (file.header.type !== '0' || !PAYLOAD_NAME.test(fname)) {
-            throw invalid(path, `${name}: unexpected entry ${fname}`, { member: name, file: fname });
-          }
-          const member = `data/0000/${fname}`;
-          const expected = expectManifest(member);
-          if (payloads.some((p) => p.name === fname)) throw invalid(path, `${name}: duplicate file ${fname}`);
-          const sink = payloadSink?.(fname);
-          const d = new Digester();
-          for await (const chunk of file.body) {
-            if (verify || sink) d.update(chunk);
-            if (sink) await sink(chunk);
-          }
-          if (verify || sink) {
-            const actual = d.digest().slice(7);
-            if (actual !== expected) {
-              const err = checksumError(path, member, expected, actual);
-              onPayloadEnd?.(fname, err);
-              throw err;
-            }
-          }
-          onPayloadEnd?.(fname);
-          payloads.push({
-            name: fname,
-            size: file.header.size,
-            sha256: expected,
-            mtime: file.header.mtime ?? 0,
-          });
+      if (name === 'version') {
+        if (stage !== 0) throw invalid(path, `out-of-order member version`, { member: name });
+        versionBytes = await readAll(body, SMALL_LIMIT, path, name);
+        version = parseHeaderJson(VersionSchema, versionBytes.toString('utf8'), 'version', path);
+        if (version.format !== 'mender' || version.version !== 3) {
+          throw invalid(
+            path,
+            `unsupported artifact format ${version.format} version ${version.version} (need mender 3)`,
+            {
+              member: name,
+            },
+          );
         }
-      }).catch((err: unknown) => {
-        if (err instanceof OciDeltaError) throw err;
-        throw new OciDeltaError(
-          'ERR_INVALID_ARTIFACT',
-          `${path}: corrupt ${name}: ${(err as Error).message}`,
-          { path, member: name },
-          { cause: err },
-        );
-      });
-      stage = 5;
-    } else if (stage >= 5 || /^(header|data)/.test(name)) {
-      throw invalid(path, `out-of-order or unexpected member ${name}`, { member: name });
-    } else {
-      throw invalid(path, `unknown member ${name}`, { member: name });
+        stage = 1;
+      } else if (name === 'manifest') {
+        if (stage !== 1) throw invalid(path, `out-of-order member manifest`, { member: name });
+        manifestBytes = await readAll(body, SMALL_LIMIT, path, name);
+        manifest = parseArtifactManifest(manifestBytes.toString('utf8'), path);
+        for (const e of manifest) byPath.set(e.path, e.sha256);
+        stage = 2;
+      } else if (name === 'manifest.sig') {
+        if (stage !== 2) throw invalid(path, `out-of-order member manifest.sig`, { member: name });
+        signature = (await readAll(body, SMALL_LIMIT, path, name)).toString('utf8');
+        stage = 3;
+      } else if (/^header\.tar(\.[a-z]+)?$/.test(name)) {
+        if (stage !== 2 && stage !== 3) throw invalid(path, `out-of-order member ${name}`, { member: name });
+        afterSignature();
+        compression = compressionOf(name.slice('header.tar'.length), path, name);
+        const stored = await readAll(body, HEADER_LIMIT, path, name);
+        const expected = expectManifest(name);
+        const actual = sha256(stored);
+        if (actual !== expected) throw checksumError(path, name, expected, actual);
+        header = await parseHeaderTar(decompressSync(compression, stored, path, name), path);
+        stage = 4;
+      } else if (/^data\/0000\.tar(\.[a-z]+)?$/.test(name)) {
+        if (stage !== 4) throw invalid(path, `out-of-order member ${name}`, { member: name });
+        const dataCompression = compressionOf(name.slice('data/0000.tar'.length), path, name);
+        const dec = decompressor(dataCompression);
+        await pipeline(body, dec, async (decompressed: AsyncIterable<Buffer>) => {
+          for await (const file of readTar(decompressed, `${path}: ${name}`)) {
+            const fname = file.header.name;
+            if (file.header.type !== '0' || !PAYLOAD_NAME.test(fname)) {
+              throw invalid(path, `${name}: unexpected entry ${fname}`, { member: name, file: fname });
+            }
+            const member = `data/0000/${fname}`;
+            const expected = expectManifest(member);
+            if (payloads.some((p) => p.name === fname))
+              throw invalid(path, `${name}: duplicate file ${fname}`);
+            const sink = payloadSink?.(fname);
+            const d = new Digester();
+            for await (const chunk of file.body) {
+              if (verify || sink) d.update(chunk);
+              if (sink) await sink(chunk);
+            }
+            if (verify || sink) {
+              const actual = d.digest().slice(7);
+              if (actual !== expected) {
+                const err = checksumError(path, member, expected, actual);
+                onPayloadEnd?.(fname, err);
+                throw err;
+              }
+            }
+            onPayloadEnd?.(fname);
+            payloads.push({
+              name: fname,
+              size: file.header.size,
+              sha256: expected,
+              mtime: file.header.mtime ?? 0,
+            });
+          }
+        }).catch((err: unknown) => {
+          if (err instanceof OciDeltaError) throw err;
+          throw new OciDeltaError(
+            'ERR_INVALID_ARTIFACT',
+            `${path}: corrupt ${name}: ${(err as Error).message}`,
+            { path, member: name },
+            { cause: err },
+          );
+        });
+        stage = 5;
+      } else if (stage >= 5 || /^(header|data)/.test(name)) {
+        throw invalid(path, `out-of-order or unexpected member ${name}`, { member: name });
+      } else {
+        throw invalid(path, `unknown member ${name}`, { member: name });
+      }
     }
   }
-  if (stage < 4) throw invalid(path, stage < 2 ? 'manifest is missing' : 'header is missing');
-  if (stage < 5) throw invalid(path, 'data/0000 payload archive is missing');
-  for (const e of manifest) {
-    if (e.path.startsWith('data/0000/') && !payloads.some((p) => `data/0000/${p.name}` === e.path)) {
-      throw invalid(path, `${e.path} is listed in the manifest but missing from the payload`, {
-        member: e.path,
-      });
+
+  function finish(): ScanResult {
+    if (stage < 4) throw invalid(path, stage < 2 ? 'manifest is missing' : 'header is missing');
+    if (stage < 5) throw invalid(path, 'data/0000 payload archive is missing');
+    for (const e of manifest) {
+      if (e.path.startsWith('data/0000/') && !payloads.some((p) => `data/0000/${p.name}` === e.path)) {
+        throw invalid(path, `${e.path} is listed in the manifest but missing from the payload`, {
+          member: e.path,
+        });
+      }
     }
+    return {
+      path,
+      version: version!,
+      compression,
+      manifest,
+      signed: signature !== undefined,
+      signatureVerified,
+      checksumsVerified: verify,
+      ...header!,
+      payloads,
+    };
   }
-  return {
-    path,
-    version: version!,
-    compression,
-    manifest,
-    signed: signature !== undefined,
-    signatureVerified,
-    checksumsVerified: verify,
-    ...header!,
-    payloads,
-  };
 }
 
 /**
@@ -410,10 +428,16 @@ export function openArtifactPayload(
         }
       };
     };
+    // Thrown after the file was streamed, to stop reading the rest of the artifact.
+    const stop = new OciDeltaError('ERR_ABORTED', 'payload streamed');
     const onEnd = (fname: string, error?: OciDeltaError): void => {
       if (fname !== name) return;
-      if (error) out.destroy(error);
-      else out.end();
+      if (error) {
+        out.destroy(error);
+      } else {
+        out.end();
+        throw stop;
+      }
     };
     scanArtifact(path, { ...options, verify: false }, sink, onEnd).then(
       () => {
@@ -422,6 +446,7 @@ export function openArtifactPayload(
         }
       },
       (err: unknown) => {
+        if (err === stop) return;
         if (found) {
           if (!out.destroyed && !out.writableEnded) out.destroy(err as Error);
         } else reject(err);
