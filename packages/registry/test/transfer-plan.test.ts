@@ -146,6 +146,26 @@ describe('forEachLimit', () => {
     expect(started).toEqual([1, 2]); // nothing new starts after the failure
   });
 
+  it('gives each task its own signal, so listeners do not pile up on a shared one', async () => {
+    const { getEventListeners } = await import('node:events');
+    const caller = new AbortController();
+    const signals: AbortSignal[] = [];
+    await forEachLimit(
+      Array.from({ length: 30 }, (_, i) => i),
+      30,
+      async (_n, signal) => {
+        // What a request does: listen for abort while it runs (and, like some, never remove it).
+        signal.addEventListener('abort', () => undefined);
+        signals.push(signal);
+        await new Promise((r) => setTimeout(r, 1));
+      },
+      { signal: caller.signal },
+    );
+    expect(new Set(signals).size).toBe(30);
+    for (const s of signals) expect(getEventListeners(s, 'abort').length).toBe(1);
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+  });
+
   it('throws ERR_ABORTED when the caller aborts', async () => {
     const controller = new AbortController();
     controller.abort();
