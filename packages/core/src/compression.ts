@@ -52,7 +52,7 @@ export class ZstdDecompressStream extends Transform {
 export function decompressor(compression: Compression): Transform {
   switch (compression) {
     case 'gzip':
-      return createGunzip();
+      return createGunzip({ chunkSize: 256 * 1024 });
     case 'zstd':
       return new ZstdDecompressStream();
     case 'none':
