@@ -37,6 +37,30 @@ async function makePayload(kind) {
   return file;
 }
 
+const RUNS = Number(process.env.ARTIFACT_BENCH_RUNS ?? 3);
+const gnuTime = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+
+/** Run a command RUNS times; median wall seconds, CPU seconds (user+sys) and peak RSS (MB). */
+async function run(cmd, args) {
+  const results = [];
+  for (let i = 0; i < RUNS; i++) {
+    if (gnuTime) {
+      const r = await measure(gnuTime, ['-f', 'TIME %e %U %S %M', cmd, ...args]);
+      const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr);
+      results.push({ seconds: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), peakMB: Number(m[4]) / 1024 });
+    } else {
+      const r = await measure(cmd, args);
+      results.push({ seconds: r.seconds, cpu: Number.NaN, peakMB: r.peakMB });
+    }
+  }
+  const median = (k) => results.map((r) => r[k]).sort((a, b) => a - b)[Math.floor(results.length / 2)];
+  return {
+    seconds: median('seconds'),
+    cpu: median('cpu'),
+    peakMB: Math.max(...results.map((r) => r.peakMB)),
+  };
+}
+
 const rows = [];
 const ratios = [];
 for (const kind of ['compressed', 'mixed']) {
@@ -62,8 +86,8 @@ for (const kind of ['compressed', 'mixed']) {
     const oursOut = join(cacheDir, `bench-ours-${compression}.mender`);
     // Warm the page cache so neither tool pays for the first read of the payload.
     await measure('cat', [payload]);
-    const theirs = await measure('mender-artifact', args(theirsOut));
-    const ours = await measure(process.execPath, [bin, 'artifact', ...args(oursOut)]);
+    const theirs = await run('mender-artifact', args(theirsOut));
+    const ours = await run(process.execPath, [bin, 'artifact', ...args(oursOut)]);
     const theirSize = statSync(theirsOut).size;
     const ourSize = statSync(oursOut).size;
     for (const [tool, r, size] of [
@@ -75,17 +99,20 @@ for (const kind of ['compressed', 'mixed']) {
         compression: compression === 'gzip' ? 'gzip -6' : 'none',
         tool,
         seconds: r.seconds.toFixed(2),
+        'cpu s': r.cpu.toFixed(2),
         'MB/s': (SIZE / 1e6 / r.seconds).toFixed(0),
         'peak RSS': `${r.peakMB.toFixed(0)} MB`,
         artifact: fmtMB(size),
       });
     }
-    ratios.push({ kind, compression, ratio: ours.seconds / theirs.seconds });
+    ratios.push({ kind, compression, ratio: ours.seconds / theirs.seconds, cpu: ours.cpu / theirs.cpu });
     rmSync(theirsOut, { force: true });
     rmSync(oursOut, { force: true });
   }
 }
-console.log(`payload ${fmtMB(SIZE)}; gzip level 6 for both (Go DefaultCompression = 6; mender-artifact 3.9 compresses with klauspost/pgzip, ours with node:zlib in parallel blocks)\n`);
+console.log(
+  `payload ${fmtMB(SIZE)}; gzip level 6 for both (Go DefaultCompression = 6; mender-artifact 3.9 compresses with klauspost/pgzip, ours with node:zlib in parallel blocks)\n`,
+);
 table(rows);
 console.log('');
 for (const { kind, compression, ratio } of ratios) {
