@@ -126,7 +126,12 @@ describe.skipIf(!run)('RegistryClient with token auth', () => {
   const tokenServer = () => reg.tokenServer!;
 
   it('upgrades the scope from pull to push with one token request per scope set', async () => {
-    const client = new RegistryClient({ credentials: creds(), useDockerConfig: false });
+    const logs: string[] = [];
+    const client = new RegistryClient({
+      credentials: creds(),
+      useDockerConfig: false,
+      logger: (m) => logs.push(m),
+    });
     const repo = Reference.parse(`${reg.host}/tok/app:1`);
     const before = tokenServer().requests.length;
     const data = pseudoRandom(3000, 'tok');
@@ -139,6 +144,12 @@ describe.skipIf(!run)('RegistryClient with token auth', () => {
       'repository:tok/app:pull,push',
     ]);
     expect(reqs.every((r) => r.method === 'GET' && r.user === reg.username && r.status === 200)).toBe(true);
+    // The log has one line per request and no secret: no password, no token, no auth header.
+    expect(logs.some((l) => l.includes('token GET'))).toBe(true);
+    expect(logs.some((l) => l.startsWith('PUT '))).toBe(true);
+    const all = logs.join('\n');
+    expect(all).not.toContain(reg.password);
+    expect(all).not.toMatch(/Bearer|Basic|eyJ/);
     await client.close();
   });
 
