@@ -26,6 +26,7 @@ import { findPreviousRelease, type PreviousRelease } from './previous-release.js
 import type { AppEvent, AppEventListener } from './progress.js';
 import { createRegistryResolver } from './registry-resolver.js';
 import type { Delivery, ReleaseMetadata } from './release-metadata.js';
+import { runLimited } from './run-limited.js';
 import {
   artifactFileFor,
   artifactNameFor,
@@ -540,22 +541,4 @@ async function readKey(path: string): Promise<string> {
       { cause: err },
     );
   }
-}
-
-/** Run `fn` over `items` with at most `limit` running at once; rejects with the first error. */
-async function runLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: unknown;
-  const worker = async () => {
-    while (next < items.length && failed === undefined) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (err) {
-        failed ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failed !== undefined) throw failed;
 }

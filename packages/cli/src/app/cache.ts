@@ -33,6 +33,7 @@ import {
   parseIndexJson,
 } from '@ocidelta/core';
 import { parseReleaseMetadata, type ReleaseMetadata, serializeReleaseMetadata } from './release-metadata.js';
+import { runLimited } from './run-limited.js';
 
 /** Identifies a cached deep delta. */
 export interface DeltaKey {
@@ -169,15 +170,18 @@ export class AppCache {
     options: {
       ref?: string;
       signal?: AbortSignal;
+      /** Blobs fetched at once (default 4). */
+      concurrency?: number;
       onProgress?: (p: { digest: string; done: number; total: number }) => void;
     } = {},
   ): Promise<Image> {
     const { signal } = options;
     const blobs = [image.manifest.config, ...image.manifest.layers];
-    for (const d of blobs) {
+    // Up to 4 blobs download at once, like the registry client's pulls.
+    await runLimited(blobs, options.concurrency ?? 4, async (d) => {
       if (await this.layout.hasBlob(d.digest)) {
         options.onProgress?.({ digest: d.digest, done: d.size, total: d.size });
-        continue;
+        return;
       }
       const stream = await openVerified(image.source, d, { signal, context: { digest: d.digest } });
       await this.layout.writeBlob(
@@ -188,7 +192,7 @@ export class AppCache {
           onProgress: (p) => options.onProgress?.({ digest: d.digest, done: p.done, total: d.size }),
         },
       );
-    }
+    });
     await this.layout.writeBlob(Buffer.from(image.manifestBytes), { digest: image.digest });
     await this.withLock(
       'oci-index',

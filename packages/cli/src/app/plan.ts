@@ -80,11 +80,13 @@ export function summaryTable(plans: ServicePlan[]): string {
       p.mode,
       p.mode === 'full' ? '-' : `${p.changedLayers ?? '?'}/${p.layers}`,
       formatBytes(p.fullSize),
-      shipped === undefined
-        ? p.changedSize !== undefined && p.mode !== 'full'
-          ? `<= ${formatBytes(p.changedSize)}`
-          : '-'
-        : formatBytes(shipped),
+      shipped !== undefined
+        ? formatBytes(shipped)
+        : p.mode === 'unchanged'
+          ? 'tiny'
+          : p.mode === 'delta' && p.changedSize !== undefined
+            ? `<= ${formatBytes(p.changedSize)}`
+            : '-',
       ratio,
       p.reason && p.mode === 'full' ? p.reason : p.cached ? 'delta from cache' : '',
     ];
