@@ -178,10 +178,13 @@ export const artifactWriteCommand: CommandDef = {
       .option('--software-name <name>', 'Name in rootfs-image.NAME.version (default: the type)')
       .option('--software-version <version>', 'Software version (default: the artifact name)')
       .option('--software-filesystem <fs>', 'Used instead of rootfs-image')
-      .option('--no-default-software-version', 'Do not add the software version provide')
-      .option('--no-default-clears-provides', 'Do not add the default clears_artifact_provides')
+      .option('--no-default-software-version', 'Do not add the software version provide', { default: false })
+      .option('--no-default-clears-provides', 'Do not add the default clears_artifact_provides', {
+        default: false,
+      })
       .option('--compression <kind>', 'none, gzip (default) or zstd (Node.js >= 22.15)')
       .option('-k, --key <file>', 'PEM private key to sign with (RSA or ECDSA P-256)')
+      .option('--no-progress', 'Accepted for compatibility (no progress bar is printed)', { default: false })
       .option('--max-artifact-size <size>', 'Fail above this size (e.g. 500MB)')
       .option('--warn-artifact-size <size>', 'Warn above this size')
       .example(
