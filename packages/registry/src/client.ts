@@ -255,9 +255,14 @@ export class RegistryClient {
     return loadImage(this.blobSource(ref), bytes, { mediaType, signal: opts.signal });
   }
 
-  /** A core BlobSource reading blobs of `repo` from the registry (verified, resumable). */
+  /**
+   * A core BlobSource reading blobs of `repo` from the registry (resumable). It does not hash:
+   * core's `openVerified`, `readBlob` and `Layer` streams verify what they read, exactly once.
+   */
   blobSource(repo: Reference): BlobSource {
-    return { openBlob: (descriptor, options = {}) => this.getBlob(repo, descriptor, options) };
+    return {
+      openBlob: (descriptor, options = {}) => this.getBlob(repo, descriptor, { ...options, verify: false }),
+    };
   }
 
   /** Size of a blob in `repo`, or undefined when the repository does not have it. */
@@ -288,7 +293,13 @@ export class RegistryClient {
   async getBlob(
     repo: Reference,
     descriptor: Pick<Descriptor, 'digest' | 'size'>,
-    opts: { signal?: AbortSignal; onProgress?: (p: BlobProgress) => void; offset?: number } = {},
+    opts: {
+      signal?: AbortSignal;
+      onProgress?: (p: BlobProgress) => void;
+      offset?: number;
+      /** Hash and check the bytes (default true; from an offset only the size is known). */
+      verify?: boolean;
+    } = {},
   ): Promise<Readable> {
     const digest = toDigest(descriptor.digest);
     const context = { ref: `${repo.name}@${digest}`, resource: 'blob' as const, digest };
@@ -316,6 +327,7 @@ export class RegistryClient {
       context,
       onProgress: opts.onProgress,
       logger: this.logger,
+      verify: opts.verify,
     });
   }
 
