@@ -190,6 +190,32 @@ describe.skipIf(!haveBinaries('docker-registry'))('RegistryClient under injected
     ]);
   });
 
+  it('fails an image layer read from blobSource with ERR_DIGEST_MISMATCH on a corrupted byte', async () => {
+    const config = Buffer.from(
+      JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digest] } }),
+    );
+    await client.uploadBlob(repo(), config, { digest: sha256(config), size: config.length });
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: {
+          mediaType: 'application/vnd.oci.image.config.v1+json',
+          digest: sha256(config),
+          size: config.length,
+        },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: blob.length }],
+      }),
+    );
+    const tagged = repo().withTag('layered');
+    await client.putManifest(tagged, manifest, 'application/vnd.oci.image.manifest.v1+json');
+    const image = await client.resolveImage(tagged);
+    expect(sha256(await readAll(await image.layers[0]!.compressed()))).toBe(digest);
+    proxy.addFault({ method: 'GET', path: blobPath, fault: { kind: 'corrupt', offset: 390_000 } });
+    const err = await errorOf(readAll(await image.layers[0]!.compressed()));
+    expect(isOciDeltaError(err, 'ERR_DIGEST_MISMATCH')).toBe(true);
+  });
+
   it('restarts an upload after a 503 on the final PUT when the data can be re-opened', async () => {
     const data = pseudoRandom(200_000, 'restart');
     const d = sha256(data);
