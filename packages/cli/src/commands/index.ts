@@ -13,6 +13,11 @@ import { copyCommand } from './copy.js';
 import { inspectCommand } from './inspect.js';
 import { tagsCommand } from './tags.js';
 import { digestCommand } from './digest.js';
+import { indexMergeCommand } from './index-merge.js';
+import { layerInjectCommand } from './layer-inject.js';
+import { layerExtractCommand } from './layer-extract.js';
+import { imageBuildCommand } from './image-build.js';
+import { statusCommand } from './status.js';
 import { appCommand } from './app.js';
 import { cacheLsCommand, cachePruneCommand } from './cache.js';
 import { demoCommand } from './demo.js';
@@ -35,4 +40,9 @@ export const commands: CommandDef[] = [
   cacheLsCommand,
   cachePruneCommand,
   demoCommand,
+  indexMergeCommand,
+  layerInjectCommand,
+  layerExtractCommand,
+  imageBuildCommand,
+  statusCommand,
 ];

@@ -1,0 +1,168 @@
+/**
+ * `ocidelta image build SPEC.yaml --output oci:DIR | oci-archive:FILE | docker-archive:FILE |
+ * docker://REPO [--format oci|docker]`: build the images a YAML spec lists (layers from
+ * directories, parents from the spec, local layouts/archives or a registry), reproducibly
+ * (SOURCE_DATE_EPOCH or --mtime), and write or push them.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import {
+  type BuiltImage,
+  buildImages,
+  type ImageFormat,
+  namedImages,
+  OciDeltaError,
+  OciLayout,
+  parseImageLocation,
+  parseReference,
+  type Reference,
+  readBuildSpec,
+  writeBuildOutput,
+  writeOciLayout,
+} from '@ocidelta/core';
+import { pushLayout, type RegistryClient } from '@ocidelta/registry';
+import type { CommandDef } from '../command.js';
+import { ExitCode } from '../command.js';
+import {
+  createClient,
+  type RegistryCliOptions,
+  stringOption,
+  withRegistryOptions,
+  writeJson,
+} from '../registry-options.js';
+
+interface BuildCliOptions extends RegistryCliOptions {
+  output?: string;
+  format?: string;
+  mtime?: number | string;
+}
+
+/** Where an image gets pushed for one of its tags: a bare tag joins REPO, a full reference stays. */
+function pushTarget(repo: Reference, tag: string): Reference {
+  if (/[/:@]/.test(tag)) return parseReference(tag);
+  return repo.withTag(tag);
+}
+
+async function pushBuilt(
+  client: RegistryClient,
+  store: OciLayout,
+  images: readonly BuiltImage[],
+  repo: Reference,
+): Promise<{ digest: string; refs: string[] }[]> {
+  await writeOciLayout(store.dir, namedImages(images));
+  const out: { digest: string; refs: string[] }[] = [];
+  for (const { image, tags } of images) {
+    const refs: string[] = [];
+    if (tags.length === 0) {
+      const target = parseReference(`${repo.name}@${image.digest}`);
+      await pushLayout(client, store, target, { select: { digest: image.digest } });
+      refs.push(target.toString());
+    }
+    for (const tag of tags) {
+      const target = pushTarget(repo, tag);
+      await pushLayout(client, store, target, { select: { ref: tag } });
+      refs.push(target.toString());
+    }
+    out.push({ digest: image.digest, refs });
+  }
+  return out;
+}
+
+export const imageBuildCommand: CommandDef = {
+  path: ['image', 'build'],
+  summary: 'Build images from directories described by a YAML spec',
+  define(cli, io) {
+    withRegistryOptions(
+      cli
+        .command('<spec>', 'Build the images SPEC lists')
+        .option(
+          '--output <dest>',
+          'oci:DIR, oci-archive:FILE, docker-archive:FILE or docker://REPO (required)',
+        )
+        .option('--format <format>', 'Media types: oci (default) or docker')
+        .option('--mtime <seconds>', 'Timestamp of every entry (default SOURCE_DATE_EPOCH, else 0)'),
+      { json: true },
+    ).action(async (specFile: string, opts: BuildCliOptions) => {
+      const output = stringOption(opts.output, '--output');
+      if (output === undefined)
+        throw new OciDeltaError('ERR_INVALID_OPTIONS', 'image build needs --output', {});
+      const format = (stringOption(opts.format, '--format') ?? 'oci') as ImageFormat;
+      if (format !== 'oci' && format !== 'docker') {
+        throw new OciDeltaError('ERR_INVALID_OPTIONS', `--format must be oci or docker (got ${format})`, {
+          option: '--format',
+        });
+      }
+      let mtime: number | undefined;
+      if (opts.mtime !== undefined) {
+        mtime = Number(opts.mtime);
+        if (!Number.isInteger(mtime) || mtime < 0) {
+          throw new OciDeltaError(
+            'ERR_INVALID_OPTIONS',
+            `--mtime must be seconds since the epoch (got ${opts.mtime})`,
+            {
+              option: '--mtime',
+            },
+          );
+        }
+      }
+      const specPath = resolve(io.cwd, specFile);
+      const spec = await readBuildSpec(specPath);
+      const target = parseImageLocation(output, io.cwd);
+      const parentRefs = spec.images.flatMap((i) =>
+        typeof i.parent === 'string' ? [parseImageLocation(i.parent, dirname(specPath))] : [],
+      );
+      const registryRefs = [
+        ...parentRefs.flatMap((l) => (l.transport === 'docker' ? [l.ref] : [])),
+        ...(target.transport === 'docker' ? [target.ref] : []),
+      ];
+      const client = createClient(opts, io, registryRefs);
+      const tmp = await mkdtemp(join(tmpdir(), 'ocidelta-build-'));
+      try {
+        const store = await OciLayout.create(target.transport === 'oci' ? target.path : join(tmp, 'store'));
+        const built = await buildImages(spec, {
+          store,
+          baseDir: dirname(specPath),
+          format,
+          ...(mtime !== undefined ? { mtime } : {}),
+          env: io.env,
+          resolveParent: (ref, platform, signal) =>
+            client.resolveImage(parseReference(ref), {
+              ...(platform ? { platform } : {}),
+              ...(signal ? { signal } : {}),
+            }),
+          onProgress: (p) => {
+            if (!opts.json && p.phase === 'layer')
+              io.stderr.write(`image ${p.image} layer ${p.layer}: ${p.digest}\n`);
+          },
+        });
+        try {
+          let pushed: { digest: string; refs: string[] }[] | undefined;
+          if (target.transport === 'docker')
+            pushed = await pushBuilt(client, store, built.images, parseReference(target.ref));
+          else await writeBuildOutput(built.images, target);
+          const images = built.images.map(({ image, tags }, i) => ({
+            digest: image.digest,
+            mediaType: image.mediaType,
+            platform: [image.config.os, image.config.architecture, image.config.variant]
+              .filter(Boolean)
+              .join('/'),
+            tags,
+            layers: image.layers.map((l) => l.digest),
+            ...(pushed ? { pushed: pushed[i]?.refs ?? [] } : {}),
+          }));
+          if (opts.json) writeJson(io, { output, format, images });
+          else
+            for (const i of images)
+              io.stdout.write(`${i.digest}${i.tags.length ? ` ${i.tags.join(',')}` : ''}\n`);
+        } finally {
+          await built.close();
+        }
+        return ExitCode.Ok;
+      } finally {
+        await rm(tmp, { recursive: true, force: true });
+        await client.close();
+      }
+    });
+  },
+};

@@ -1,0 +1,74 @@
+/**
+ * `ocidelta index merge SRC DEST`: merge the platforms of SRC into the index at DEST (or
+ * `--to REF`): SRC's platforms win, DEST keeps the ones SRC lacks; `--platforms` takes only
+ * those from SRC. `--dry-run` prints the merged index without pushing.
+ */
+import { mergeIndex } from '@ocidelta/registry';
+import type { CommandDef } from '../command.js';
+import { ExitCode } from '../command.js';
+import {
+  createClient,
+  intOption,
+  progressReporter,
+  type RegistryCliOptions,
+  stringOption,
+  withRegistryOptions,
+  writeJson,
+} from '../registry-options.js';
+
+interface MergeCliOptions extends RegistryCliOptions {
+  to?: string;
+  platforms?: string;
+  dryRun?: boolean;
+  concurrency?: number;
+}
+
+export const indexMergeCommand: CommandDef = {
+  path: ['index', 'merge'],
+  summary: 'Merge the platform manifests of one index into another and push the result',
+  define(cli, io) {
+    withRegistryOptions(
+      cli
+        .command('<src> <dest>', 'Merge SRC into DEST (DEST may not exist yet)')
+        .option('--to <ref>', 'Push the merged index here instead of DEST')
+        .option(
+          '--platforms <list>',
+          'Take only these platforms from SRC (comma-separated, e.g. linux/amd64,linux/arm64)',
+        )
+        .option('--dry-run', 'Print the merged index; copy and push nothing')
+        .option('--concurrency <n>', 'Parallel blob transfers (default 4)')
+        .option('-q, --quiet', 'No progress output'),
+      { json: true },
+    ).action(async (src: string, dest: string, opts: MergeCliOptions) => {
+      const to = stringOption(opts.to, '--to');
+      const platforms = stringOption(opts.platforms, '--platforms')
+        ?.split(',')
+        .map((p) => p.trim())
+        .filter((p) => p !== '');
+      const client = createClient(opts, io, [src, dest, ...(to ? [to] : [])]);
+      try {
+        const result = await mergeIndex(client, src, dest, {
+          ...(to !== undefined ? { to } : {}),
+          ...(platforms !== undefined ? { platforms } : {}),
+          dryRun: opts.dryRun === true,
+          concurrency: intOption(opts.concurrency, '--concurrency'),
+          onProgress: progressReporter(io, opts),
+          onWarning: (w) => io.stderr.write(`warning: ${w}\n`),
+        });
+        if (opts.json) {
+          const { bytes: _bytes, ...rest } = result;
+          writeJson(io, rest);
+        } else if (opts.dryRun) {
+          writeJson(io, result.index);
+        } else {
+          for (const e of result.entries)
+            io.stderr.write(`${e.platform.padEnd(20)} ${e.digest} (${e.from})\n`);
+          io.stdout.write(`${result.digest}\n`);
+        }
+        return ExitCode.Ok;
+      } finally {
+        await client.close();
+      }
+    });
+  },
+};

@@ -1,0 +1,280 @@
+// The release-engineering commands in-process against the real docker-registry: image build
+// (OCI layout, docker-archive, push, registry parent, spec errors), index merge, status,
+// layer inject and extract.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haveBinaries } from '../../../test-support/binaries.js';
+import { listTree, writeTree } from '../../core/test/build-helpers.js';
+import {
+  buildTestLayout,
+  type RunningRegistry,
+  skopeo,
+  skopeoInspect,
+  skopeoInspectRaw,
+  skopeoPushLayout,
+  startRegistry,
+} from '../../registry/test/harness/index.js';
+import { type CliIO, runCli } from '../src/index.js';
+
+const exec = promisify(execFile);
+
+async function run(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  stderr.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
+  const io: CliIO = { stdout, stderr, env, cwd };
+  const code = await runCli(args, io);
+  return { code, out, err };
+}
+
+const SPEC = `images:
+  - os: linux
+    architecture: arm64
+    layers: [base]
+    tags: [base]
+  - parent: 0
+    os: linux
+    layers: [app]
+    tags: [app]
+    config:
+      Cmd: [/app/run]
+      Labels: {org.example.role: app}
+`;
+
+describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'umoci'))('release commands', () => {
+  let reg: RunningRegistry;
+  let work: string;
+  const insecure = ['--insecure'];
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ocidelta-cli-tools-'));
+    reg = await startRegistry();
+    await writeTree(join(work, 'base'), {
+      'etc/os-release': 'ID=cli\n',
+      'bin/sh': { content: '#!', mode: 0o755 },
+    });
+    await writeTree(join(work, 'app'), {
+      'etc/os-release': 'ID=cli\n',
+      'app/run': { content: '#!/bin/sh\n', mode: 0o755 },
+    });
+    await writeFile(join(work, 'spec.yaml'), SPEC);
+    const multi = await buildTestLayout(join(work, 'multi'), [
+      { platform: { os: 'linux', architecture: 'amd64' }, label: 'm-amd64' },
+      { platform: { os: 'linux', architecture: 'arm64' }, label: 'm-arm64' },
+    ]);
+    await skopeoPushLayout(multi, reg.host, 'cli/multi:v1');
+  });
+
+  afterAll(async () => {
+    await reg?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  describe('image build', () => {
+    it('writes an OCI layout reproducibly and umoci unpacks the app image to its directory', async () => {
+      const a = await run(['image', 'build', 'spec.yaml', '--output', 'oci:out-a', '--json'], work, {
+        SOURCE_DATE_EPOCH: '1700000000',
+      });
+      const b = await run(['image', 'build', 'spec.yaml', '--output', 'oci:out-b', '--json'], work, {
+        SOURCE_DATE_EPOCH: '1700000000',
+      });
+      expect(a.code, a.err).toBe(0);
+      const ja = JSON.parse(a.out) as { images: { digest: string; layers: string[]; tags: string[] }[] };
+      const jb = JSON.parse(b.out) as typeof ja;
+      expect(jb.images.map((i) => i.digest)).toEqual(ja.images.map((i) => i.digest));
+      expect(ja.images[1]?.layers.length).toBe(2);
+      await exec('umoci', [
+        'unpack',
+        '--rootless',
+        '--image',
+        `${join(work, 'out-a')}:app`,
+        join(work, 'bundle'),
+      ]);
+      expect(await listTree(join(work, 'bundle', 'rootfs'))).toEqual(await listTree(join(work, 'app')));
+    });
+
+    it('pushes to a registry, builds on a registry parent, writes a docker-archive', async () => {
+      const pushed = await run(
+        ['image', 'build', 'spec.yaml', '--output', `docker://${reg.host}/cli/built`, '--json', ...insecure],
+        work,
+      );
+      expect(pushed.code, pushed.err).toBe(0);
+      const info = await skopeoInspect(`${reg.host}/cli/built:app`);
+      expect(info.Labels).toEqual({ 'org.example.role': 'app' });
+      await writeTree(join(work, 'extra'), {
+        'etc/os-release': 'ID=cli\n',
+        'app/run': { content: '#!/bin/sh\n', mode: 0o755 },
+        'app/more': 'x',
+      });
+      await writeFile(
+        join(work, 'child.yaml'),
+        `images:\n  - parent: docker://${reg.host}/cli/built:app\n    os: linux\n    architecture: arm64\n    layers: [extra]\n    tags: [child:1]\n`,
+      );
+      const child = await run(
+        [
+          'image',
+          'build',
+          'child.yaml',
+          '--output',
+          'docker-archive:child.tar',
+          '--format',
+          'docker',
+          '--json',
+          ...insecure,
+        ],
+        work,
+      );
+      expect(child.code, child.err).toBe(0);
+      const { stdout } = await exec('skopeo', ['inspect', `docker-archive:${join(work, 'child.tar')}`]);
+      const inspected = JSON.parse(stdout) as { Layers: string[]; Labels: Record<string, string> };
+      expect(inspected.Layers.length).toBe(3);
+      expect(inspected.Labels).toEqual({ 'org.example.role': 'app' });
+    });
+
+    it('reports spec errors with the file and line, exit 2', async () => {
+      await writeFile(
+        join(work, 'bad.yaml'),
+        'images:\n  - os: linux\n    architecture: amd64\n    layer: [base]\n',
+      );
+      const r = await run(['image', 'build', 'bad.yaml', '--output', 'oci:bad'], work);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/bad\.yaml:4:5: images\.0\.layer: unknown key "layer"/);
+      const missing = await run(['image', 'build', 'spec.yaml'], work);
+      expect(missing.code).toBe(1);
+    });
+  });
+
+  describe('index merge', () => {
+    it('dry run prints the merged index; a real run pushes it', async () => {
+      await skopeo([
+        'copy',
+        '--dest-tls-verify=false',
+        '--dest-no-creds',
+        `oci:${join(work, 'out-a')}:base`,
+        `docker://${reg.host}/cli/merged:v1`,
+      ]);
+      const dry = await run(
+        [
+          'index',
+          'merge',
+          `${reg.host}/cli/multi:v1`,
+          `${reg.host}/cli/merged:v1`,
+          '--platforms',
+          'linux/amd64',
+          '--dry-run',
+          ...insecure,
+        ],
+        work,
+      );
+      expect(dry.code, dry.err).toBe(0);
+      const index = JSON.parse(dry.out) as { manifests: { platform: { architecture: string } }[] };
+      expect(index.manifests.map((m) => m.platform.architecture)).toEqual(['amd64', 'arm64']);
+      const before = await skopeoInspectRaw(`${reg.host}/cli/merged:v1`);
+      expect(JSON.parse(before).manifests).toBeUndefined();
+      const real = await run(
+        [
+          'index',
+          'merge',
+          `${reg.host}/cli/multi:v1`,
+          `${reg.host}/cli/merged:v1`,
+          '--platforms',
+          'linux/amd64',
+          '--json',
+          ...insecure,
+        ],
+        work,
+      );
+      expect(real.code, real.err).toBe(0);
+      const result = JSON.parse(real.out) as { digest: string; entries: { from: string }[] };
+      expect(result.entries.map((e) => e.from)).toEqual(['source', 'destination']);
+      const after = JSON.parse(await skopeoInspectRaw(`${reg.host}/cli/merged:v1`)) as {
+        manifests: unknown[];
+      };
+      expect(after.manifests.length).toBe(2);
+    });
+  });
+
+  describe('status', () => {
+    it('lists present and missing references; --require-all fails when one is missing', async () => {
+      await writeFile(
+        join(work, 'refs.txt'),
+        `# published images\n${reg.host}/cli/multi:v1\n\n${reg.host}/cli/built:base\n`,
+      );
+      const ok = await run(['status', '--file', 'refs.txt', '--require-all', '--json', ...insecure], work);
+      expect(ok.code, ok.err).toBe(0);
+      const status = JSON.parse(ok.out) as { present: boolean; platforms: string[] }[];
+      expect(status.map((s) => s.present)).toEqual([true, true]);
+      expect(status[0]?.platforms).toEqual(['linux/amd64', 'linux/arm64/v8']);
+      const missing = await run(
+        ['status', `${reg.host}/cli/multi:v1`, `${reg.host}/cli/absent:v1`, '--require-all', ...insecure],
+        work,
+      );
+      expect(missing.code).toBe(2);
+      expect(missing.out).toMatch(/^present\s+\S+multi:v1/m);
+      expect(missing.out).toMatch(/^missing\s+\S+absent:v1/m);
+      const lenient = await run(['status', `${reg.host}/cli/absent:v1`, ...insecure], work);
+      expect(lenient.code).toBe(0);
+    });
+  });
+
+  describe('layer inject / extract', () => {
+    it('injects a directory and extracts it back', async () => {
+      const dir = await writeTree(join(work, 'inject'), { 'opt/conf.json': '{"a":1}' });
+      const inj = await run(
+        [
+          'layer',
+          'inject',
+          `${reg.host}/cli/built:base`,
+          '--dir',
+          'inject',
+          '--to',
+          `${reg.host}/cli/built:base-injected`,
+          '--json',
+          ...insecure,
+        ],
+        work,
+      );
+      expect(inj.code, inj.err).toBe(0);
+      expect(JSON.parse(inj.out)).toMatchObject({ replaced: false, layerIndex: 1 });
+      const ext = await run(
+        [
+          'layer',
+          'extract',
+          `${reg.host}/cli/built:base-injected`,
+          '--dir',
+          'extracted',
+          '--json',
+          ...insecure,
+        ],
+        work,
+      );
+      expect(ext.code, ext.err).toBe(0);
+      expect(JSON.parse(ext.out)).toMatchObject({ layer: 1, files: 1 });
+      expect(await listTree(join(work, 'extracted'))).toEqual(await listTree(dir));
+      const first = await run(
+        ['layer', 'extract', `${reg.host}/cli/built:base`, '--dir', 'first', '--layer', '0', ...insecure],
+        work,
+      );
+      expect(first.code, first.err).toBe(0);
+      expect(await listTree(join(work, 'first'))).toEqual(await listTree(join(work, 'base')));
+      const none = await run(
+        ['layer', 'extract', `${reg.host}/cli/built:base`, '--dir', 'none', ...insecure],
+        work,
+      );
+      expect(none.code).toBe(2);
+      expect(none.err).toMatch(/no injected layer/);
+    });
+  });
+});
