@@ -170,7 +170,7 @@ export class TokenFetcher {
     this.cache.delete(tokenCacheKey(req.registry, req.challenge, req.scopes));
   }
 
-  private async fetch(req: TokenRequest, key: string): Promise<string> {
+  private async fetch(req: TokenRequest, key: string, retried = false): Promise<string> {
     const realmStr = req.challenge.params.realm;
     if (!realmStr) {
       throw new RegistryError('ERR_AUTH', `${req.registry}: Bearer challenge without a realm`, {
@@ -234,6 +234,17 @@ export class TokenFetcher {
         signal: req.signal,
       });
       this.options.logger?.(`token POST ${realm.origin}${realm.pathname} -> ${r.status}`);
+      const learned = this.refreshTokens.get(refreshKey);
+      if (
+        (r.status === 400 || r.status === 401) &&
+        learned !== undefined &&
+        learned === refreshToken &&
+        !retried
+      ) {
+        // A refresh token we were given earlier expired or was revoked: start over from the credentials.
+        this.refreshTokens.delete(refreshKey);
+        return this.fetch(req, key, true);
+      }
       // 404/405: the server has no OAuth2 endpoint; fall back to GET.
       if (r.status !== 404 && r.status !== 405) result = { ...r, url: realm.href, method: 'POST' };
     }

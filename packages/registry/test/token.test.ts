@@ -111,6 +111,25 @@ describe('TokenFetcher', () => {
     ]);
   });
 
+  it('drops a refused learned refresh token and starts over from the password', async () => {
+    const { sent, http } = recorder((req, n) => {
+      const form = new URLSearchParams(req.body);
+      if (form.get('grant_type') === 'refresh_token')
+        return { status: 400, body: { error: 'invalid_grant' } };
+      return { status: 200, body: { access_token: `A${n}`, refresh_token: `R${n}` } };
+    });
+    const f = new TokenFetcher(http, { oauth2PasswordGrant: true });
+    const creds = { username: 'u', password: 'p' };
+    expect(await f.token({ ...base, scopes: ['repository:a:pull'], creds })).toBe('A1');
+    // Second scope set: the learned refresh token is refused, the password grant is used again.
+    expect(await f.token({ ...base, scopes: ['repository:b:pull'], creds })).toBe('A3');
+    expect(sent.map((s) => new URLSearchParams(s.body).get('grant_type'))).toEqual([
+      'password',
+      'refresh_token',
+      'password',
+    ]);
+  });
+
   it('POSTs grant_type=password on request and falls back to GET on 404', async () => {
     const { sent, http } = recorder((req) =>
       req.method === 'POST' ? { status: 404, body: 'no' } : { status: 200, body: { token: 'G' } },
