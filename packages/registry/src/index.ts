@@ -9,6 +9,6 @@ export * from './manifests.js';
 export * from './pagination.js';
 export * from './retry.js';
 export * from './token.js';
+export * from './tools/index.js';
 export * from './transfer/index.js';
 export * from './upload.js';
-export * from './tools/index.js';
