@@ -278,4 +278,14 @@ describe('buildImages', () => {
     expect(await listTree(out)).toEqual(await listTree(join(root, 'app')));
     await second.close();
   });
+
+  it('refuses one tag on two images', async () => {
+    const store = await OciLayout.create(fresh('dup'));
+    const spec = parseBuildSpec(
+      'images:\n  - {os: linux, architecture: amd64, tags: [x]}\n  - {os: linux, architecture: arm64, tags: [x]}\n',
+    );
+    await expect(buildImages(spec, { store })).rejects.toThrow(
+      /images\[1\]\.tags: "x" is already the tag of images\[0\]/,
+    );
+  });
 });

@@ -38,10 +38,18 @@ interface BuildCliOptions extends RegistryCliOptions {
   mtime?: number | string;
 }
 
-/** Where an image gets pushed for one of its tags: a bare tag joins REPO, a full reference stays. */
-function pushTarget(repo: Reference, tag: string): Reference {
-  if (/[/:@]/.test(tag)) return parseReference(tag);
-  return repo.withTag(tag);
+const BARE_TAG = /^[\w][\w.-]{0,127}$/;
+
+/**
+ * Where an image gets pushed for one of its tags: a bare tag (`v1`) goes to REPO:v1; a name
+ * with a tag (`app:1`, `team/app:1`) goes under REPO (`REPO/app:1`); a reference that starts
+ * with a registry host (`host:5000/app:1`) is used as it is.
+ */
+export function pushTarget(repo: Reference, tag: string): Reference {
+  if (BARE_TAG.test(tag)) return repo.withTag(tag);
+  const first = tag.split('/')[0] ?? '';
+  const hasHost = tag.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
+  return parseReference(hasHost ? tag : `${repo.registry}/${repo.repository}/${tag}`);
 }
 
 async function pushBuilt(

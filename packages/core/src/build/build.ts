@@ -155,6 +155,23 @@ export async function buildImages(spec: BuildSpec, options: BuildOptions): Promi
   const closers: (() => Promise<void>)[] = [];
   const built: { image: Image; tree: Tree | undefined; tags: string[] }[] = [];
   const { store } = options;
+  const tagged = new Map<string, number>();
+  for (const [n, imageSpec] of spec.images.entries()) {
+    for (const tag of imageSpec.tags) {
+      const other = tagged.get(tag);
+      if (other !== undefined) {
+        throw new OciDeltaError(
+          'ERR_INPUT',
+          `images[${n}].tags: "${tag}" is already the tag of images[${other}]`,
+          {
+            field: `images[${n}].tags`,
+            tag,
+          },
+        );
+      }
+      tagged.set(tag, n);
+    }
+  }
   try {
     for (const [n, imageSpec] of spec.images.entries()) {
       const where = `images[${n}]`;
