@@ -381,3 +381,56 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'umoci'))('release to
     });
   });
 });
+
+describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('release tools with token auth', () => {
+  let reg: RunningRegistry;
+  let work: string;
+  let client: RegistryClient;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ocidelta-tools-token-'));
+    // The user may not even pull from hidden/*: the registry answers 401 there, as Docker Hub
+    // does for repositories that do not exist.
+    reg = await startRegistry({
+      auth: 'token',
+      tokenOptions: {
+        users: {
+          ci: { password: 'cipass', actions: (repo) => (repo.startsWith('hidden/') ? [] : ['pull', 'push']) },
+        },
+      },
+    });
+    const src = await buildTestLayout(join(work, 'src'), [
+      { platform: AMD64, label: 't-amd64' },
+      { platform: ARM64, label: 't-arm64' },
+    ]);
+    await skopeoPushLayout(src, reg.host, 'app/src:v1', { creds: `${reg.username}:${reg.password}` });
+    client = new RegistryClient({
+      insecureRegistries: [reg.host],
+      credentials: { username: 'ci', password: 'cipass' },
+    });
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await reg?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('a destination answering 401 counts as empty', async () => {
+    const result = await mergeIndex(client, `${reg.host}/app/src:v1`, `${reg.host}/hidden/dest:v1`, {
+      to: `${reg.host}/app/merged:v1`,
+    });
+    expect(result.entries.map((e) => [e.platform, e.from])).toEqual([
+      ['linux/amd64', 'source'],
+      ['linux/arm64/v8', 'source'],
+    ]);
+    const head = await client.headManifest(parseReference(`${reg.host}/app/merged:v1`));
+    expect(head?.digest).toBe(result.digest);
+  });
+
+  it('status reports a ref it may not read as not present, with the auth error', async () => {
+    const [ok, hidden] = await imageStatus(client, [`${reg.host}/app/src:v1`, `${reg.host}/hidden/dest:v1`]);
+    expect(ok?.present).toBe(true);
+    expect(hidden).toMatchObject({ present: false, errorCode: 'ERR_AUTH' });
+  });
+});
