@@ -277,6 +277,23 @@ describe('buildImages', () => {
     for (const layer of app.layers) await extractLayer(layer, out);
     expect(await listTree(out)).toEqual(await listTree(join(root, 'app')));
     await second.close();
+
+    // the same parent from an oci-archive gives the same image
+    await writeBuildOutput(first.images, { transport: 'oci-archive', path: join(root, 'base.tar') });
+    const fromArchive = await buildImages(
+      parseBuildSpec(
+        'images:\n  - parent: oci-archive:base.tar:base\n    os: linux\n    layers: [app]\n    tags: [app]\n    config: {Env: [B=3, C=4], Labels: {y: "2"}, User: app}\n',
+      ),
+      { store: await OciLayout.create(fresh('store3')), baseDir: root },
+    );
+    expect(fromArchive.images[0]?.image.digest).toBe(app.digest);
+    await fromArchive.close();
+    await expect(
+      buildImages(parseBuildSpec('images:\n  - {parent: "oci:layout:nope", os: linux}\n'), {
+        store: await OciLayout.create(fresh('store4')),
+        baseDir: root,
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_MANIFEST_UNKNOWN' });
   });
 
   it('refuses one tag on two images', async () => {
