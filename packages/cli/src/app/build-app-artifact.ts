@@ -6,26 +6,19 @@
  */
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import {
-  type Digest,
-  type Image,
-  isOciDeltaError,
-  OciDeltaError,
-  writeArtifact,
-  writeDockerArchive,
-} from '@ocidelta/core';
-import { buildDeepDelta } from '@ocidelta/delta';
+import { type Digest, type Image, isOciDeltaError, OciDeltaError, writeArtifact } from '@ocidelta/core';
 import { appMetaData, type ImagePayload, writeImagesTarGz, writeManifestsTarGz } from './app-payload.js';
 import { AppCache } from './cache.js';
 import { readCompose, rewriteImages } from './compose.js';
-import { type ImageResolver, readServiceFile, tagOf } from './image-sources.js';
+import { buildImagePayload, type ImageBuildContext, type Prepared } from './image-builder.js';
+import { type ImageResolver, readServiceFile } from './image-sources.js';
 import { MenderServer } from './mender-server.js';
 import { type AppOptions, resolveOptions } from './options.js';
 import { fullImageSize, planMode, type ServicePlan } from './plan.js';
 import { findPreviousRelease, type PreviousRelease } from './previous-release.js';
 import type { AppEvent, AppEventListener } from './progress.js';
 import { createRegistryResolver } from './registry-resolver.js';
-import type { Delivery, ReleaseMetadata } from './release-metadata.js';
+import type { ReleaseMetadata } from './release-metadata.js';
 import { runLimited } from './run-limited.js';
 import {
   artifactFileFor,
@@ -67,13 +60,6 @@ export interface BuildAppResult {
   /** The release metadata (what is or would be recorded). */
   metadata: ReleaseMetadata;
   warnings: string[];
-}
-
-interface Prepared {
-  plan: ServicePlan;
-  next: Image;
-  current?: Image;
-  delivery: Delivery;
 }
 
 /** Build (and optionally upload and deploy) the app artifact described by `options`. */
@@ -308,6 +294,7 @@ async function build(
   const work = await mkdtemp(join(dirname(artifactFile), '.ocidelta-work-'));
   try {
     const payloads: ImagePayload[] = [];
+    const ctx: ImageBuildContext = { work, cache, deviceStore: opts.deviceStore, emit, warn };
     // Build image.img files two at a time (deltas are CPU-bound); the first failure stops the others.
     const inner = new AbortController();
     const forward = () => inner.abort(signal?.reason);
@@ -315,7 +302,7 @@ async function build(
     try {
       await runLimited([...byHash], options.concurrency ?? 2, async ([hash, group]) => {
         try {
-          payloads.push(await buildImage(hash, group, inner.signal));
+          payloads.push(await buildImagePayload(ctx, hash, group, inner.signal));
         } catch (err) {
           inner.abort(err);
           throw err;
@@ -415,119 +402,6 @@ async function build(
     info(`recorded ${version} as the previous release in ${result.recorded}`);
   }
   return result;
-
-  async function buildImage(hash: string, group: Prepared[], sig: AbortSignal): Promise<ImagePayload> {
-    sig.throwIfAborted();
-    const p = group[0]!;
-    const id = hash.slice('sha256:'.length);
-    const tags = [
-      ...new Set(group.map((g) => tagOf(g.plan.ref)).filter((t): t is string => t !== undefined)),
-    ];
-    const imageFile = join(work, `${id}.img`);
-    let built: { file: string; size: number; deepDelta: boolean; cached?: boolean } | undefined;
-    if (p.plan.mode !== 'full' && p.current) built = await buildDelta(p, imageFile, tags, sig);
-    if (!built) {
-      const label = `${p.plan.service} full image`;
-      emit({ type: 'progress', phase: 'image', label, done: 0 });
-      await writeDockerArchive(imageFile, [{ image: p.next, repoTags: tags }], {
-        layers: 'uncompressed',
-        signal: sig,
-      });
-      built = { file: imageFile, size: (await stat(imageFile)).size, deepDelta: false };
-      emit({ type: 'progress', phase: 'image', label, done: 1, total: 1 });
-    }
-    for (const g of group) {
-      g.plan.imageSize = built.size;
-      g.plan.cached = built.cached;
-    }
-    return {
-      id,
-      urlNew: p.plan.ref,
-      urlCurrent: built.deepDelta ? p.plan.currentRef! : p.plan.ref,
-      sumNew: id,
-      sumCurrent: built.deepDelta ? p.plan.currentHash!.slice('sha256:'.length) : id,
-      imageFile: built.file,
-      deepDelta: built.deepDelta,
-    };
-  }
-
-  async function buildDelta(
-    p: Prepared,
-    imageFile: string,
-    tags: string[],
-    sig: AbortSignal,
-  ): Promise<{ file: string; size: number; deepDelta: true; cached?: boolean } | undefined> {
-    const key = {
-      from: p.plan.currentHash!,
-      to: p.plan.hash,
-      deviceStore: opts.deviceStore,
-      delivery: opts.deviceStore === 'classic' ? ('registry' as const) : p.delivery,
-    };
-    const hit = await cache?.delta(key);
-    if (hit) {
-      const size = (await stat(hit)).size;
-      if (size <= p.plan.fullSize) return { file: hit, size, deepDelta: true, cached: true };
-    }
-    const label = `${p.plan.service} ${p.plan.mode === 'unchanged' ? 'unchanged' : 'deep delta'}`;
-    try {
-      const res = await buildDeepDelta(p.current!, p.next, imageFile, {
-        deviceStore: opts.deviceStore,
-        currentOrigin: p.delivery,
-        repoTags: tags,
-        tmpDir: dirname(imageFile),
-        signal: sig,
-        onProgress: (e) =>
-          emit({
-            type: 'progress',
-            phase: 'delta',
-            label,
-            done: e.phase === 'done' ? e.layers : (e.layer ?? e.layers),
-            total: e.layers,
-            unit: 'layers',
-          }),
-      });
-      emit({
-        type: 'progress',
-        phase: 'delta',
-        label,
-        done: res.layers.length,
-        total: res.layers.length,
-        unit: 'layers',
-      });
-      if (res.size > p.plan.fullSize) {
-        warn(
-          `the deep delta (${res.size} bytes) is larger than the full image (${p.plan.fullSize} bytes): shipping the full image`,
-          p.plan.service,
-        );
-        p.plan.mode = 'full';
-        p.plan.reason = 'deep delta larger than the full image';
-        await rm(imageFile, { force: true });
-        return undefined;
-      }
-      if (cache) {
-        const file = await cache.putDelta(
-          {
-            ...key,
-            fromRef: p.plan.currentRef!,
-            toRef: p.plan.ref,
-            size: res.size,
-            createdAt: new Date().toISOString(),
-          },
-          imageFile,
-        );
-        return { file, size: res.size, deepDelta: true };
-      }
-      return { file: imageFile, size: res.size, deepDelta: true };
-    } catch (err) {
-      if (isOciDeltaError(err, 'ERR_NO_DEEP_DELTA') || isOciDeltaError(err, 'ERR_SOURCE_TOO_LARGE')) {
-        warn(`no deep delta possible (${err.message}): shipping the full image`, p.plan.service);
-        p.plan.mode = 'full';
-        p.plan.reason = err.message;
-        return undefined;
-      }
-      throw err;
-    }
-  }
 }
 
 async function readKey(path: string): Promise<string> {

@@ -204,13 +204,9 @@ export const appCommand: CommandDef = {
       .option('-r, --release', 'Release build: version = VERSION file (no +sha+uuid suffix)')
       .option('-f, --service-file <name file>', 'Take a service image from a docker/OCI archive (repeatable)')
       .option('-i, --service-image <name ref>', 'Override a service image reference (repeatable)')
-      .option(
-        '--delta',
-        'Build deep deltas against the previous release (--no-delta: every image full)',
-        {
-          default: true,
-        },
-      )
+      .option('--delta', 'Build deep deltas against the previous release (--no-delta: every image full)', {
+        default: true,
+      })
       .option('--cache', 'Use the cache (--no-cache: neither read nor write it)', { default: true })
       .option('--cache-dir <dir>', 'Cache directory (env OCIDELTA_CACHE_DIR, else $XDG_CACHE_HOME/ocidelta)')
       .option('-a, --artifact-filename <file>', 'Output file (default: <artifact name>.mender)')

@@ -1,0 +1,157 @@
+/**
+ * One `images/<id>/` entry of an app artifact: the image.img of a new image, as a deep delta
+ * against the previous release's image (from the delta cache when present) or as a full
+ * `docker save` archive with uncompressed layers; a deep delta that is impossible or larger than
+ * the full image falls back to full with a warning.
+ */
+import { rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { type Image, isOciDeltaError, writeDockerArchive } from '@ocidelta/core';
+import { buildDeepDelta } from '@ocidelta/delta';
+import type { ImagePayload } from './app-payload.js';
+import type { AppCache } from './cache.js';
+import { tagOf } from './image-sources.js';
+import type { DeviceStore } from './options.js';
+import type { ServicePlan } from './plan.js';
+import type { AppEvent } from './progress.js';
+import type { Delivery } from './release-metadata.js';
+
+/** A service after planning: its plan, new image and (for deltas) current image. */
+export interface Prepared {
+  plan: ServicePlan;
+  next: Image;
+  current?: Image;
+  /** How the device got the current image. */
+  delivery: Delivery;
+}
+
+export interface ImageBuildContext {
+  /** Directory for image.img files (beside the output, removed by the caller). */
+  work: string;
+  cache?: AppCache;
+  deviceStore: DeviceStore;
+  emit: (event: AppEvent) => void;
+  warn: (message: string, service?: string) => void;
+}
+
+/** Build the image.img of the services in `group` (they share one new image `hash`). */
+export async function buildImagePayload(
+  ctx: ImageBuildContext,
+  hash: string,
+  group: Prepared[],
+  sig: AbortSignal,
+): Promise<ImagePayload> {
+  sig.throwIfAborted();
+  const p = group[0]!;
+  const id = hash.slice('sha256:'.length);
+  const tags = [...new Set(group.map((g) => tagOf(g.plan.ref)).filter((t): t is string => t !== undefined))];
+  const imageFile = join(ctx.work, `${id}.img`);
+  let built: { file: string; size: number; deepDelta: boolean; cached?: boolean } | undefined;
+  if (p.plan.mode !== 'full' && p.current) built = await buildDelta(ctx, p, imageFile, tags, sig);
+  if (!built) {
+    const label = `${p.plan.service} full image`;
+    ctx.emit({ type: 'progress', phase: 'image', label, done: 0 });
+    await writeDockerArchive(imageFile, [{ image: p.next, repoTags: tags }], {
+      layers: 'uncompressed',
+      signal: sig,
+    });
+    built = { file: imageFile, size: (await stat(imageFile)).size, deepDelta: false };
+    ctx.emit({ type: 'progress', phase: 'image', label, done: 1, total: 1 });
+  }
+  for (const g of group) {
+    g.plan.imageSize = built.size;
+    g.plan.cached = built.cached;
+    if (!built.deepDelta && g.plan.mode !== 'full') {
+      g.plan.mode = 'full';
+      g.plan.reason = p.plan.reason;
+    }
+  }
+  return {
+    id,
+    urlNew: p.plan.ref,
+    urlCurrent: built.deepDelta ? p.plan.currentRef! : p.plan.ref,
+    sumNew: id,
+    sumCurrent: built.deepDelta ? p.plan.currentHash!.slice('sha256:'.length) : id,
+    imageFile: built.file,
+    deepDelta: built.deepDelta,
+  };
+}
+
+async function buildDelta(
+  ctx: ImageBuildContext,
+  p: Prepared,
+  imageFile: string,
+  tags: string[],
+  sig: AbortSignal,
+): Promise<{ file: string; size: number; deepDelta: true; cached?: boolean } | undefined> {
+  const key = {
+    from: p.plan.currentHash!,
+    to: p.plan.hash,
+    deviceStore: ctx.deviceStore,
+    delivery: ctx.deviceStore === 'classic' ? ('registry' as const) : p.delivery,
+  };
+  const hit = await ctx.cache?.delta(key);
+  if (hit) {
+    const size = (await stat(hit)).size;
+    if (size <= p.plan.fullSize) return { file: hit, size, deepDelta: true, cached: true };
+  }
+  const label = `${p.plan.service} ${p.plan.mode === 'unchanged' ? 'unchanged' : 'deep delta'}`;
+  try {
+    const res = await buildDeepDelta(p.current!, p.next, imageFile, {
+      deviceStore: ctx.deviceStore,
+      currentOrigin: p.delivery,
+      repoTags: tags,
+      tmpDir: dirname(imageFile),
+      signal: sig,
+      onProgress: (e) =>
+        ctx.emit({
+          type: 'progress',
+          phase: 'delta',
+          label,
+          done: e.phase === 'done' ? e.layers : (e.layer ?? e.layers),
+          total: e.layers,
+          unit: 'layers',
+        }),
+    });
+    ctx.emit({
+      type: 'progress',
+      phase: 'delta',
+      label,
+      done: res.layers.length,
+      total: res.layers.length,
+      unit: 'layers',
+    });
+    if (res.size > p.plan.fullSize) {
+      ctx.warn(
+        `the deep delta (${res.size} bytes) is larger than the full image (${p.plan.fullSize} bytes): shipping the full image`,
+        p.plan.service,
+      );
+      p.plan.mode = 'full';
+      p.plan.reason = 'deep delta larger than the full image';
+      await rm(imageFile, { force: true });
+      return undefined;
+    }
+    if (ctx.cache) {
+      const file = await ctx.cache.putDelta(
+        {
+          ...key,
+          fromRef: p.plan.currentRef!,
+          toRef: p.plan.ref,
+          size: res.size,
+          createdAt: new Date().toISOString(),
+        },
+        imageFile,
+      );
+      return { file, size: res.size, deepDelta: true };
+    }
+    return { file: imageFile, size: res.size, deepDelta: true };
+  } catch (err) {
+    if (isOciDeltaError(err, 'ERR_NO_DEEP_DELTA') || isOciDeltaError(err, 'ERR_SOURCE_TOO_LARGE')) {
+      ctx.warn(`no deep delta possible (${err.message}): shipping the full image`, p.plan.service);
+      p.plan.mode = 'full';
+      p.plan.reason = err.message;
+      return undefined;
+    }
+    throw err;
+  }
+}
