@@ -1,6 +1,6 @@
 // End to end `ocidelta app` against the peer pipeline the original tool ran, on the same registry
-// images in one run: a changed-base-layer update (base ~100 MB of files, ~5% of them changed;
-// app layer unchanged). Peer: skopeo copy both images, decompress layers, `xdelta3 -e -S none -s`
+// images in one run: a changed-base-layer update (base ~100 MB of files, ~5% of them changed and
+// the layer rebuilt, so its tar lists the files in another order; app layer unchanged). Peer: skopeo copy both images, decompress layers, `xdelta3 -e -S none -s`
 // per layer, tar + gzip, `mender-artifact write module-image`. Wall time and peak RSS come from
 // GNU time (max over the process tree); sizes are the .mender files.
 // Targets: ours <= 0.5x the peer's wall time and <= 0.6x its artifact size.
@@ -191,7 +191,7 @@ rm -rf "$W"
 mkdirSync(dir, { recursive: true });
 console.log('preparing images (cached after the first run)...');
 const v1 = await buildLayout('v1', [baseFiles(1), appFiles()]);
-const v2 = await buildLayout('v2', [baseFiles(2), appFiles()]);
+const v2 = await buildLayout('v2-rebuilt', [baseFiles(2), appFiles()]);
 const work = mkdtempSync(join(tmpdir(), 'ocidelta-bench-app-'));
 const registry = await startRegistry(work);
 try {
@@ -259,7 +259,9 @@ try {
   const peer = timedRun('bash', [join(work, 'peer.sh'), registry.host, join(work, 'peer.mender')], work);
   const oursSize = statSync(join(work, 'ours.mender')).size;
   const peerSize = statSync(join(work, 'peer.mender')).size;
-  console.log('changed base layer (~100 MB, 5% of files changed) + unchanged 20 MB app layer, cold cache');
+  console.log(
+    'rebuilt base layer (~100 MB, 5% of files changed, file order changed) + unchanged 20 MB app layer, cold cache',
+  );
   table([
     {
       pipeline: 'ocidelta app',

@@ -2,6 +2,7 @@
  * `ocidelta cache ls` and `ocidelta cache prune [--max-size SIZE]`: inspect and trim the app
  * pipeline's cache (pulled blobs, computed deltas; release records are kept).
  */
+import { resolve } from 'node:path';
 import type { CAC } from 'cac';
 import { AppCache, type CacheEntry, parseSize } from '../app/cache.js';
 import { defaultCacheDir } from '../app/options.js';
@@ -9,7 +10,7 @@ import { formatBytes } from '../app/progress.js';
 import { type CliIO, type CommandDef, ExitCode } from '../command.js';
 
 function cacheDirOf(o: Record<string, unknown>, io: CliIO): string {
-  return typeof o.cacheDir === 'string' ? o.cacheDir : defaultCacheDir(io.env);
+  return resolve(io.cwd, typeof o.cacheDir === 'string' ? o.cacheDir : defaultCacheDir(io.env));
 }
 
 function total(entries: CacheEntry[]): number {
