@@ -110,7 +110,13 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'umoci'))('release to
 
   describe('mergeIndex', () => {
     it('keeps every source platform and adds the destination platforms the source lacks', async () => {
-      const result = await mergeIndex(client, `${reg.host}/app/src:v2`, `${reg.host}/app/dest:v1`);
+      const phases: string[] = [];
+      const result = await mergeIndex(client, `${reg.host}/app/src:v2`, `${reg.host}/app/dest:v1`, {
+        onProgress: (e) => phases.push(e.phase),
+      });
+      // same registry: the children's blobs are mounted, not uploaded
+      expect(phases).toContain('mount');
+      expect(phases).not.toContain('blob');
       const merged = await raw(`${reg.host}/app/dest:v1`);
       expect(platformsOf(merged)).toEqual(['amd64', 'arm64', 'arm/v7']);
       expect(merged.manifests.map((m) => m.digest)).toEqual([
