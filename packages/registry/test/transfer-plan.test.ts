@@ -1,6 +1,7 @@
 // The pure parts of transfers: the manifest tree for some platforms, unique blobs, write order,
 // and bounded parallelism.
 import { createHash } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import type { Descriptor } from '@ocidelta/core';
 import { describe, expect, it } from 'vitest';
 import { forEachLimit } from '../src/transfer/concurrency.js';
@@ -147,7 +148,6 @@ describe('forEachLimit', () => {
   });
 
   it('gives each task its own signal, so listeners do not pile up on a shared one', async () => {
-    const { getEventListeners } = await import('node:events');
     const caller = new AbortController();
     const signals: AbortSignal[] = [];
     await forEachLimit(
