@@ -6,9 +6,19 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
-import { buildImages, OciLayout, parseBuildSpec, writeBuildOutput } from '../src/index.js';
+import {
+  buildImages,
+  extractLayer,
+  feedTar,
+  type Image,
+  OciLayout,
+  parseBuildSpec,
+  treeOfLayers,
+  writeBuildOutput,
+} from '../src/index.js';
 import { listTree, type TreeSpec, writeTree } from './build-helpers.js';
 
 const run = promisify(execFile);
@@ -132,4 +142,72 @@ describe.skipIf(!haveBinaries('umoci', 'skopeo'))('image build with umoci and sk
     expect(await listTree(join(bundle, 'rootfs'))).toEqual(await listTree(join(work, 'app')));
     expect(JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')).process.cwd).toBe('/app');
   });
+
+  it('reads layers umoci wrote (whiteouts, "." entries) and builds on top of them', async () => {
+    const img = join(work, 'umoci-img');
+    const b = join(work, 'umoci-bundle');
+    const rootfs = join(b, 'rootfs');
+    await run('umoci', ['init', '--layout', img]);
+    await run('umoci', ['new', '--image', `${img}:t`]);
+    await run('umoci', ['unpack', '--rootless', '--image', `${img}:t`, b]);
+    await writeTree(rootfs, {
+      'etc/a': 'a',
+      'etc/d/x': 'x',
+      'etc/d/y': 'y',
+      'usr/bin/b': { content: 'b', mode: 0o755 },
+    });
+    await run('umoci', ['repack', '--image', `${img}:t`, b]);
+    await rm(b, { recursive: true, force: true });
+    await run('umoci', ['unpack', '--rootless', '--image', `${img}:t`, b]);
+    await rm(join(rootfs, 'etc/a'));
+    await rm(join(rootfs, 'etc/d'), { recursive: true });
+    await writeTree(rootfs, { 'etc/d/z': 'z' });
+    await run('umoci', ['repack', '--image', `${img}:t2`, b]);
+    const expected = await listTree(rootfs);
+
+    const layout = await OciLayout.open(img);
+    const t2 = await layout.image({ ref: 't2' });
+    const out = join(work, 'ours-from-umoci');
+    for (const layer of t2.layers) await extractLayer(layer, out);
+    expect(await listTree(out)).toEqual(expected);
+    const tree = await treeOfLayers(t2.layers);
+    expect([...tree.keys()].sort()).toEqual(Object.keys(expected).sort());
+
+    // a child of the umoci image: our layer holds only the difference
+    await writeTree(join(work, 'child'), { 'etc/d/z': 'z2', 'usr/bin/b': { content: 'b', mode: 0o755 } });
+    const store = await OciLayout.create(join(work, 'child-store'));
+    const spec = parseBuildSpec(
+      `images:\n  - {parent: "oci:umoci-img:t2", os: linux, architecture: amd64, layers: [child], tags: [child]}\n`,
+    );
+    const built = await buildImages(spec, { store, baseDir: work });
+    const child = built.images[0]?.image;
+    if (!child) throw new Error('no image');
+    const entries = await layerEntryNames(child.layers.at(-1) as Image['layers'][number]);
+    expect(entries).toEqual(['etc/', 'etc/d/', 'etc/d/z']);
+    await writeBuildOutput(built.images, { transport: 'oci', path: join(work, 'child-out') });
+    await run('umoci', [
+      'unpack',
+      '--rootless',
+      '--image',
+      `${join(work, 'child-out')}:child`,
+      join(work, 'child-bundle'),
+    ]);
+    expect(await listTree(join(work, 'child-bundle', 'rootfs'))).toEqual(await listTree(join(work, 'child')));
+    await built.close();
+  });
 });
+
+/** Entry names of a layer tar, in order. */
+async function layerEntryNames(layer: Image['layers'][number]): Promise<string[]> {
+  const ex = extract();
+  const names: string[] = [];
+  const stream = await layer.uncompressed();
+  const consume = (async () => {
+    for await (const entry of ex) {
+      names.push(entry.header.name);
+      entry.resume();
+    }
+  })();
+  await Promise.all([feedTar(stream, ex), consume]);
+  return names;
+}
