@@ -94,7 +94,7 @@ export function ttyRenderer(out: Out, level: keyof typeof LEVELS = 'info'): Rend
   >();
   let drawn = 0;
   let timer: NodeJS.Timeout | undefined;
-  const width = () => Math.max(40, Math.min(out.columns ?? 80, 120));
+  const width = () => Math.max(40, Math.min(out.columns || 100, 160));
   const clear = () => {
     if (drawn > 0) out.write(`\x1b[${drawn}A\x1b[J`);
     drawn = 0;
