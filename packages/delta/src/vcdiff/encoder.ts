@@ -66,7 +66,7 @@ async function* encodeChunks(
   checkAborted(signal, 'VCDIFF encode');
   const src = await loadSource(source, options.maxSourceSize ?? DEFAULT_MAX_SOURCE_SIZE, signal);
   const settings = effortSettings(options.effort ?? 'default');
-  const index = new SourceIndex(src, settings.blockSize);
+  const index = new SourceIndex(src, settings.step);
   const matcher = new Matcher(index, settings);
   const list = new InstructionList();
   const winEncoder = new WindowEncoder();

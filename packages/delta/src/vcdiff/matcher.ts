@@ -2,16 +2,18 @@
  * Greedy match finding for one target window against the indexed source and the window itself.
  * At each unmatched target position it tries, cheapest first: continuing at the previous source
  * copy's alignment (catches in-place edits, cheap near-cache address, source-order copies), a run
- * of one byte, the source block index (rolling hash, verified, extended both ways) and a small
- * hash table of earlier positions in the window (self-copies). The longest candidate wins.
+ * of one byte, the source index (8-byte hash, verified, extended both ways) and a small hash table
+ * of earlier positions in the window (self-copies). The longest candidate wins.
  */
 import { I_ADD, I_COPY_SOURCE, I_COPY_TARGET, I_RUN, type InstructionList } from './instructions.js';
-import { blockHash, HASH_MIX, HASH_MUL, type SourceIndex } from './source-index.js';
+import { HASH_BYTES, hash8, type SourceIndex, word } from './source-index.js';
 
 /** Tuning knobs of the matcher (see `effortSettings`). */
 export interface MatcherSettings {
-  /** Source block size of the index (bytes). */
-  blockSize: number;
+  /** Distance between indexed source offsets (memory: 4 bytes per step of source). */
+  step: number;
+  /** Minimum length of a copy found through the source index. */
+  minSource: number;
   /** Minimum length of a copy at the predicted (previous) source alignment. */
   minPredicted: number;
   /** Minimum run length emitted as RUN. */
@@ -20,18 +22,60 @@ export interface MatcherSettings {
   goodEnough: number;
   /** log2 of the self-match table size; 0 disables self-copies. */
   selfBits: number;
+  /** Matches shorter than this are checked against source matches starting up to `lazy` later. */
+  lazyMax: number;
+  lazy: number;
+  /** log2 of the table of source positions near the predicted alignment; 0 disables it. */
+  localBits: number;
+  /** How far past the predicted source position the local table is filled. */
+  localAhead: number;
 }
 
 export function effortSettings(effort: 'fast' | 'default' | 'best'): MatcherSettings {
   switch (effort) {
     case 'fast':
-      return { blockSize: 32, minPredicted: 8, minRun: 16, goodEnough: 32, selfBits: 0 };
+      return {
+        step: 16,
+        minSource: 16,
+        minPredicted: 8,
+        minRun: 16,
+        goodEnough: 32,
+        selfBits: 0,
+        lazyMax: 0,
+        lazy: 0,
+        localBits: 0,
+        localAhead: 0,
+      };
     case 'best':
-      return { blockSize: 16, minPredicted: 5, minRun: 8, goodEnough: 256, selfBits: 20 };
+      return {
+        step: 4,
+        minSource: 9,
+        minPredicted: 5,
+        minRun: 8,
+        goodEnough: 256,
+        selfBits: 20,
+        lazyMax: 0,
+        lazy: 8,
+        localBits: 18,
+        localAhead: 32768,
+      };
     default:
-      return { blockSize: 16, minPredicted: 6, minRun: 8, goodEnough: 64, selfBits: 18 };
+      return {
+        step: 8,
+        minSource: 10,
+        minPredicted: 6,
+        minRun: 8,
+        goodEnough: 64,
+        selfBits: 20,
+        lazyMax: 0,
+        lazy: 8,
+        localBits: 16,
+        localAhead: 16384,
+      };
   }
 }
+
+const SELF_MIX = 0x2545f491;
 
 function selfMin(distance: number): number {
   return distance < 0x80 ? 4 : distance < 0x4000 ? 5 : distance < 0x200000 ? 6 : 7;
@@ -45,42 +89,73 @@ export class Matcher {
   /** Source offset predicted for target position `predPos` (window coordinates), -1 if none. */
   private predSrc = -1;
   private predPos = 0;
+  private readonly localTable: Int32Array;
+  private readonly localShift: number;
+  /** Source positions below this (and >= localFrom) are in localTable. */
+  private localTo = 0;
+  private localFrom = 0;
+  /** Source offset aligned with target position `anchorPos` by the last long source copy. */
+  private anchorSrc = -1;
+  private anchorPos = 0;
 
   constructor(index: SourceIndex, settings: MatcherSettings) {
     this.index = index;
     this.settings = settings;
     this.selfTable = new Int32Array(settings.selfBits > 0 ? 2 ** settings.selfBits : 1);
     this.selfShift = 32 - settings.selfBits;
+    this.localTable = new Int32Array(settings.localBits > 0 ? 2 ** settings.localBits : 1).fill(-1);
+    this.localShift = 32 - settings.localBits;
+  }
+
+  /** Make sure source positions up to `p + localAhead` are in the local table. */
+  private fillLocal(p: number): void {
+    const S = this.index.source;
+    const ahead = this.settings.localAhead;
+    if (p < this.localFrom || p > this.localTo + ahead) {
+      this.localFrom = Math.max(0, p - 256);
+      this.localTo = this.localFrom;
+    }
+    const stop = Math.min(p + ahead, S.length - 4);
+    const table = this.localTable;
+    const shift = this.localShift;
+    for (let q = this.localTo; q < stop; q++) table[Math.imul(word(S, q), SELF_MIX) >>> shift] = q;
+    if (stop > this.localTo) this.localTo = stop;
   }
 
   /** Append the instructions that rebuild `t[0, n)` to `out`. */
   match(t: Uint8Array, n: number, out: InstructionList): void {
     const S = this.index.source;
     const sLen = S.length;
-    const B = this.index.blockSize;
-    const table = this.index.table;
-    const shift = this.index.shift;
-    const w = this.index.outWeight;
-    const { minPredicted, minRun, goodEnough } = this.settings;
+    const { table, shift, blockBits, blockMask, step } = this.index;
+    const tagMask = ~blockMask;
+    const { minPredicted, minRun, goodEnough, minSource, lazyMax, lazy } = this.settings;
     const useSelf = this.settings.selfBits > 0;
     const selfTable = this.selfTable;
     const selfShift = this.selfShift;
     if (useSelf) selfTable.fill(-1);
-    const haveIndex = sLen >= B;
+    const haveIndex = sLen >= HASH_BYTES;
+    const useLocal = this.settings.localBits > 0 && sLen >= 8;
+    const localTable = this.localTable;
+    const localShift = this.localShift;
+    const localAhead = this.settings.localAhead;
+    const minLocal = 6;
 
     let addStart = 0;
     let i = 0;
-    let h = 0;
-    let hValid = false;
+    // Little-endian words of t[i, i+4) and t[i+4, i+8), valid while `wValid`.
+    let w0 = 0;
+    let w1 = 0;
+    let wValid = false;
     while (i < n) {
       let bestLen = 0;
       let bestStart = i;
       let bestAddr = 0;
       let bestKind = 0;
+      const ti = t[i] as number;
       // 1. Continue at the previous source copy's alignment.
       if (this.predSrc >= 0) {
         const s = this.predSrc + (i - this.predPos);
-        if (s >= 0 && s < sLen && S[s] === t[i]) {
+        if (s >= 0 && s < sLen && S[s] === ti) {
           let len = 1;
           const max = Math.min(n - i, sLen - s);
           while (len < max && S[s + len] === t[i + len]) len++;
@@ -91,90 +166,166 @@ export class Matcher {
           }
         }
       }
-      if (bestLen < goodEnough) {
-        // 2. A run of one byte.
-        const b0 = t[i] as number;
-        if (i + minRun <= n && t[i + 1] === b0 && t[i + 2] === b0 && t[i + 3] === b0) {
-          let len = 4;
-          while (i + len < n && t[i + len] === b0) len++;
-          if (len >= minRun && len > bestLen) {
-            bestLen = len;
-            bestStart = i;
-            bestKind = I_RUN;
-          }
+      if (i + HASH_BYTES <= n) {
+        if (!wValid) {
+          w0 = word(t, i);
+          w1 = word(t, i + 4);
+          wValid = true;
         }
-        // 3. The source index.
-        if (haveIndex && i + B <= n) {
-          if (!hValid) {
-            h = blockHash(t, i, B);
-            hValid = true;
+        if (bestLen < goodEnough) {
+          // 2. A run of one byte.
+          if (w0 === w1 && (w0 & 0xff) * 0x01010101 === w0 >>> 0 && i + minRun <= n) {
+            let len = 8;
+            while (i + len < n && t[i + len] === ti) len++;
+            if (len >= minRun && len > bestLen) {
+              bestLen = len;
+              bestKind = I_RUN;
+            }
           }
-          const blk = table[Math.imul(h, HASH_MIX) >>> shift] as number;
-          if (blk >= 0) {
-            const s = blk * B;
-            let len = 0;
-            const max = Math.min(n - i, sLen - s);
-            while (len < max && S[s + len] === t[i + len]) len++;
-            if (len >= B) {
-              let back = 0;
-              while (i - back > addStart && s - back > 0 && S[s - back - 1] === t[i - back - 1]) back++;
-              if (len + back > bestLen) {
-                bestLen = len + back;
-                bestStart = i - back;
-                bestAddr = s - back;
-                bestKind = I_COPY_SOURCE;
+          // 3. The source index.
+          if (haveIndex) {
+            const h = hash8(w0, w1);
+            const e = table[h >>> shift] as number;
+            if (e !== 0 && ((e ^ (h << blockBits)) & tagMask) === 0) {
+              const s = ((e & blockMask) - 1) * step;
+              let len = 0;
+              const max = Math.min(n - i, sLen - s);
+              while (len < max && S[s + len] === t[i + len]) len++;
+              if (len >= HASH_BYTES) {
+                let back = 0;
+                while (i - back > addStart && s - back > 0 && S[s - back - 1] === t[i - back - 1]) back++;
+                if (len + back >= minSource && len + back > bestLen) {
+                  bestLen = len + back;
+                  bestStart = i - back;
+                  bestAddr = s - back;
+                  bestKind = I_COPY_SOURCE;
+                }
               }
             }
           }
-        }
-        // 4. Earlier in this window.
-        if (useSelf && i + 4 <= n) {
-          const key =
-            (t[i] as number) |
-            ((t[i + 1] as number) << 8) |
-            ((t[i + 2] as number) << 16) |
-            ((t[i + 3] as number) << 24);
-          const slot = Math.imul(key, HASH_MIX) >>> selfShift;
-          const c = selfTable[slot] as number;
-          selfTable[slot] = i;
-          if (c >= 0 && t[c] === t[i]) {
-            let len = 0;
-            const max = n - i;
-            while (len < max && t[c + len] === t[i + len]) len++;
-            if (len >= 4) {
-              let back = 0;
-              while (i - back > addStart && c - back > 0 && t[c - back - 1] === t[i - back - 1]) back++;
-              if (len + back > bestLen && len + back >= selfMin(i - c)) {
-                bestLen = len + back;
-                bestStart = i - back;
-                bestAddr = c - back;
-                bestKind = I_COPY_TARGET;
+          // 4. Source bytes near the predicted alignment (short edits of nearby content).
+          if (useLocal && this.anchorSrc >= 0) {
+            const p = this.anchorSrc + (i - this.anchorPos);
+            if (p >= this.localTo - localAhead / 2 || p < this.localFrom) this.fillLocal(p);
+            const s = localTable[Math.imul(w0, SELF_MIX) >>> localShift] as number;
+            if (s >= 0 && S[s] === ti) {
+              let len = 0;
+              const max = Math.min(n - i, sLen - s);
+              while (len < max && S[s + len] === t[i + len]) len++;
+              if (len >= minLocal) {
+                let back = 0;
+                while (i - back > addStart && s - back > 0 && S[s - back - 1] === t[i - back - 1]) back++;
+                if (len + back > bestLen) {
+                  bestLen = len + back;
+                  bestStart = i - back;
+                  bestAddr = s - back;
+                  bestKind = I_COPY_SOURCE;
+                }
+              }
+            }
+          }
+          // 5. Earlier in this window.
+          if (useSelf) {
+            const slot = Math.imul(w0, SELF_MIX) >>> selfShift;
+            const c = selfTable[slot] as number;
+            selfTable[slot] = i;
+            if (c >= 0 && t[c] === ti) {
+              let len = 0;
+              const max = n - i;
+              while (len < max && t[c + len] === t[i + len]) len++;
+              if (len >= 4) {
+                let back = 0;
+                while (i - back > addStart && c - back > 0 && t[c - back - 1] === t[i - back - 1]) back++;
+                if (len + back > bestLen && len + back >= selfMin(i - c)) {
+                  bestLen = len + back;
+                  bestStart = i - back;
+                  bestAddr = c - back;
+                  bestKind = I_COPY_TARGET;
+                }
               }
             }
           }
         }
       }
       if (bestKind === 0) {
-        if (hValid) {
-          if (i + B < n)
-            h = (Math.imul(h - Math.imul(t[i] as number, w), HASH_MUL) + (t[i + B] as number)) | 0;
-          else hValid = false;
+        if (wValid) {
+          if (i + HASH_BYTES < n) {
+            w0 = (w0 >>> 8) | ((t[i + 4] as number) << 24);
+            w1 = (w1 >>> 8) | ((t[i + 8] as number) << 24);
+          } else {
+            wValid = false;
+          }
         }
         i++;
         continue;
+      }
+      if (bestLen < lazyMax && haveIndex) {
+        // Lazy step: a source match starting a little later may cover more.
+        const bestEnd = bestStart + bestLen;
+        const stop = Math.min(bestEnd - 1, i + lazy, n - HASH_BYTES);
+        let cStart = 0;
+        let cEnd = bestEnd;
+        let cAddr = 0;
+        for (let j = i + 1; j <= stop; j++) {
+          const h = hash8(word(t, j), word(t, j + 4));
+          const e = table[h >>> shift] as number;
+          if (e === 0 || ((e ^ (h << blockBits)) & tagMask) !== 0) continue;
+          const s = ((e & blockMask) - 1) * step;
+          let len = 0;
+          const max = Math.min(n - j, sLen - s);
+          while (len < max && S[s + len] === t[j + len]) len++;
+          if (len < HASH_BYTES || j + len <= cEnd) continue;
+          let back = 0;
+          while (j - back > addStart && s - back > 0 && S[s - back - 1] === t[j - back - 1]) back++;
+          cStart = j - back;
+          cEnd = j + len;
+          cAddr = s - back;
+        }
+        if (cEnd > bestEnd) {
+          if (cStart <= bestStart) {
+            bestStart = cStart;
+            bestLen = cEnd - cStart;
+            bestAddr = cAddr;
+            bestKind = I_COPY_SOURCE;
+          } else {
+            // Keep the head of the first match when it is still worth a COPY, else add it.
+            const head = cStart - bestStart;
+            if (bestStart > addStart) out.push(I_ADD, bestStart - addStart, 0);
+            if (head >= 4 && bestKind !== I_RUN) out.push(bestKind, head, bestAddr);
+            else if (bestKind === I_RUN && head >= 4) out.push(I_RUN, head, 0);
+            else out.push(I_ADD, head, 0);
+            addStart = cStart;
+            bestStart = cStart;
+            bestLen = cEnd - cStart;
+            bestAddr = cAddr;
+            bestKind = I_COPY_SOURCE;
+          }
+        }
       }
       if (bestStart > addStart) out.push(I_ADD, bestStart - addStart, 0);
       out.push(bestKind, bestLen, bestAddr);
       i = bestStart + bestLen;
       addStart = i;
-      hValid = false;
+      if (useSelf) {
+        // Index the copied bytes too, so later short repeats of them are found.
+        const stop = Math.min(i, n - 4);
+        for (let p = Math.max(bestStart + 1, i - 4096); p < stop; p++) {
+          selfTable[Math.imul(word(t, p), SELF_MIX) >>> selfShift] = p;
+        }
+      }
+      wValid = false;
       if (bestKind === I_COPY_SOURCE) {
         this.predSrc = bestAddr + bestLen;
         this.predPos = i;
+        if (bestLen >= 32) {
+          this.anchorSrc = this.predSrc;
+          this.anchorPos = i;
+        }
       }
     }
     if (addStart < n) out.push(I_ADD, n - addStart, 0);
     // Window positions restart at 0: keep the prediction in the next window's coordinates.
     this.predPos -= n;
+    this.anchorPos -= n;
   }
 }

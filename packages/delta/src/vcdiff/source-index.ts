@@ -1,59 +1,61 @@
 /**
- * The encoder's index over the whole source: a polynomial rolling hash of every aligned
- * `blockSize`-byte block, stored in an open hash table (Int32Array of block numbers, one slot per
- * bucket, later blocks win). The target side rolls the same hash over every position and looks it
- * up to find candidate matches, which the matcher verifies and extends.
+ * The encoder's index over the whole source: the hash of the 8 bytes at every `step`-th source
+ * offset, stored in one Int32Array (one slot per bucket, later offsets win). Each slot packs the
+ * block number with a few more hash bits (a tag) so most false candidates are rejected without
+ * touching the source. The target side computes the same hash at every position from two
+ * little-endian 32-bit words it updates byte by byte (see `Matcher`).
  */
 
-/** Multiplier of the rolling hash (odd). */
-export const HASH_MUL = 0x01000193;
-const MIX = 0x9e3779b1 | 0;
+/** Bytes hashed per index entry (the shortest match the index can find). */
+export const HASH_BYTES = 8;
+const K1 = 0x9e3779b1 | 0;
+const K2 = 0x85ebca6b | 0;
 
-/** Hash of `buf[pos, pos + len)`. */
-export function blockHash(buf: Uint8Array, pos: number, len: number): number {
-  let h = 0;
-  for (let j = 0; j < len; j++) h = (Math.imul(h, HASH_MUL) + (buf[pos + j] as number)) | 0;
-  return h;
+/** Hash of the 8 bytes whose little-endian words are `w0` (first 4) and `w1` (next 4). */
+export function hash8(w0: number, w1: number): number {
+  return Math.imul(w0 ^ Math.imul(w1 ^ (w1 >>> 15), K2), K1) ^ (w1 >>> 7);
 }
 
-/** HASH_MUL^(len-1) mod 2^32: the weight of the byte leaving the rolling window. */
-export function outWeight(len: number): number {
-  let w = 1;
-  for (let j = 1; j < len; j++) w = Math.imul(w, HASH_MUL);
-  return w;
+/** Little-endian 32-bit word at `pos` (caller guarantees 4 readable bytes). */
+export function word(buf: Uint8Array, pos: number): number {
+  return (
+    (buf[pos] as number) |
+    ((buf[pos + 1] as number) << 8) |
+    ((buf[pos + 2] as number) << 16) |
+    ((buf[pos + 3] as number) << 24)
+  );
 }
 
 export class SourceIndex {
   readonly source: Buffer;
-  readonly blockSize: number;
-  /** Block number per bucket, -1 when empty. */
+  /** Distance between indexed source offsets. */
+  readonly step: number;
+  /** Packed entries: (tag << blockBits) | (block + 1); 0 = empty. */
   readonly table: Int32Array;
-  /** Bucket of hash h: `Math.imul(h, MIX) >>> shift`. */
+  /** Bucket of hash h: `h >>> shift` after the final mix (see `bucketOf`). */
   readonly shift: number;
-  readonly outWeight: number;
+  readonly blockBits: number;
+  readonly blockMask: number;
 
-  constructor(source: Buffer, blockSize: number, maxBits = 27) {
+  constructor(source: Buffer, step: number, maxBits = 28) {
     this.source = source;
-    this.blockSize = blockSize;
-    this.outWeight = outWeight(blockSize);
-    const blocks = Math.floor(source.length / blockSize);
+    this.step = step;
+    const blocks = source.length >= HASH_BYTES ? Math.floor((source.length - HASH_BYTES) / step) + 1 : 0;
     let bits = 10;
     while (bits < maxBits && 2 ** bits < blocks) bits++;
     this.shift = 32 - bits;
-    this.table = new Int32Array(2 ** bits).fill(-1);
+    let blockBits = 1;
+    while (2 ** blockBits <= blocks + 1) blockBits++;
+    // Sources are < 2^32 bytes and step >= 4, so blockBits <= 31 and the tag has >= 1 bit.
+    this.blockBits = blockBits;
+    this.blockMask = 2 ** blockBits - 1;
+    this.table = new Int32Array(2 ** bits);
     const table = this.table;
     const shift = this.shift;
     for (let b = 0; b < blocks; b++) {
-      const h = blockHash(source, b * blockSize, blockSize);
-      table[Math.imul(h, MIX) >>> shift] = b;
+      const o = b * step;
+      const h = hash8(word(source, o), word(source, o + 4));
+      table[h >>> shift] = (h << blockBits) | (b + 1);
     }
   }
-
-  /** Candidate source offset for a block with hash `h`, or -1. */
-  lookup(h: number): number {
-    const b = this.table[Math.imul(h, MIX) >>> this.shift] as number;
-    return b < 0 ? -1 : b * this.blockSize;
-  }
 }
-
-export { MIX as HASH_MIX };
