@@ -58,8 +58,11 @@ function deflateBlock(block: Buffer, dictionary: Buffer | undefined, level: numb
   });
 }
 
-/** `data` as stored (uncompressed) deflate blocks, at a byte boundary, not final. */
-export function storedBlocks(data: Buffer): Buffer {
+/**
+ * `data` as stored (uncompressed) deflate blocks, at a byte boundary, not final: 5-byte headers
+ * and slices of `data` (no copy).
+ */
+export function storedBlocks(data: Buffer): Buffer[] {
   const parts: Buffer[] = [];
   for (let off = 0; off < data.length; off += 0xffff) {
     const n = Math.min(0xffff, data.length - off);
@@ -68,7 +71,7 @@ export function storedBlocks(data: Buffer): Buffer {
       data.subarray(off, off + n),
     );
   }
-  return Buffer.concat(parts);
+  return parts;
 }
 
 /** A block that shrinks by less than this is "incompressible". */
@@ -109,6 +112,10 @@ export async function* parallelGzip(
   let crc = 0;
   let total = 0;
   let storing = false;
+  // While storing, probe every `probeGap`-th block only; the gap doubles (up to 8) while the
+  // probes keep failing.
+  let probeGap = 1;
+  let sinceProbe = 0;
   let previous: Buffer | undefined;
   const inFlight: Array<{ block: Buffer; out: Promise<Buffer | undefined> }> = [];
 
@@ -117,19 +124,25 @@ export async function* parallelGzip(
     block: Buffer,
     dictionary: Buffer | undefined,
   ): Promise<Buffer | undefined> => {
+    if (++sinceProbe < probeGap) return undefined;
+    sinceProbe = 0;
     const sample = block.subarray(0, probeSize);
     const probe = await deflateBlock(sample, undefined, level);
-    if (probe.length >= sample.length * INCOMPRESSIBLE) return undefined;
+    if (probe.length >= sample.length * INCOMPRESSIBLE) {
+      probeGap = Math.min(probeGap * 2, 8);
+      return undefined;
+    }
     storing = false;
+    probeGap = 1;
     return deflateBlock(block, dictionary, level);
   };
 
-  const settle = async (): Promise<Buffer> => {
+  const settle = async (): Promise<Buffer[]> => {
     const { block, out } = inFlight.shift()!;
     const compressed = await out;
     if (compressed === undefined) return storedBlocks(block);
     if (compressed.length >= block.length * INCOMPRESSIBLE) storing = true;
-    return compressed.length <= block.length ? compressed : storedBlocks(block);
+    return compressed.length <= block.length ? [compressed] : storedBlocks(block);
   };
 
   for await (const block of blocks(source, blockSize)) {
@@ -146,9 +159,9 @@ export async function* parallelGzip(
     out.catch(() => {});
     inFlight.push({ block, out });
     previous = block;
-    if (inFlight.length >= concurrency) yield await settle();
+    if (inFlight.length >= concurrency) yield* await settle();
   }
-  while (inFlight.length > 0) yield await settle();
+  while (inFlight.length > 0) yield* await settle();
   const trailer = Buffer.alloc(10);
   // Final empty fixed-Huffman block (BFINAL=1) then CRC-32 and ISIZE, little-endian.
   trailer[0] = 0x03;

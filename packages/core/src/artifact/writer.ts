@@ -245,6 +245,26 @@ export async function writeArtifact(
       position += buf.byteLength;
       if (max !== undefined && position > max) throw sizeLimitError(position, max, outputPath);
     };
+    const writev = async (bufs: Uint8Array[], length: number): Promise<void> => {
+      let done = (await fh!.writev(bufs, position)).bytesWritten;
+      // A short write is rare: write the rest buffer by buffer.
+      let skip = done;
+      for (const b of done < length ? bufs : []) {
+        if (skip >= b.byteLength) {
+          skip -= b.byteLength;
+          continue;
+        }
+        let off = skip;
+        skip = 0;
+        while (off < b.byteLength) {
+          const { bytesWritten } = await fh!.write(b, off, b.byteLength - off, position + done);
+          off += bytesWritten;
+          done += bytesWritten;
+        }
+      }
+      position += length;
+      if (max !== undefined && position > max) throw sizeLimitError(position, max, outputPath);
+    };
     const owner = { mode: 0o600, mtime, uname: 'root', gname: 'root' };
     await write(tarHeader({ name: headerName, size: headerStored.length, ...owner }));
     await write(headerStored);
@@ -297,8 +317,22 @@ export async function writeArtifact(
       }
       yield TAR_END;
     };
+    // Coalesce small chunks (stored-block headers, tar headers) into one writev of >= 1 MiB.
     const sink = async (source: AsyncIterable<Uint8Array>): Promise<void> => {
-      for await (const chunk of source) await write(chunk);
+      let batch: Uint8Array[] = [];
+      let batched = 0;
+      const flush = async (): Promise<void> => {
+        if (batch.length === 1) await write(batch[0]!);
+        else if (batch.length > 1) await writev(batch, batched);
+        batch = [];
+        batched = 0;
+      };
+      for await (const chunk of source) {
+        batch.push(chunk);
+        batched += chunk.byteLength;
+        if (batched >= 1 << 20) await flush();
+      }
+      await flush();
     };
     if (compression === 'gzip') {
       await sink(parallelGzip(dataTar(), { level, ...(signal ? { signal } : {}) }));
