@@ -117,11 +117,15 @@ describe('progress renderers', () => {
     const { out, text } = collect();
     out.isTTY = true;
     const r = ttyRenderer(out, 'info');
+    // Redraws are throttled by a timer: wait for them (bounded) rather than for a fixed time.
+    const until = async (what: string) => {
+      for (let i = 0; i < 100 && !text().includes(what); i++) await new Promise((res) => setTimeout(res, 20));
+    };
     r.onEvent({ type: 'progress', phase: 'upload', label: 'shop-1', done: 50, total: 100 });
-    await new Promise((res) => setTimeout(res, 150));
+    await until('shop-1 50 B/100 B');
     expect(text()).toContain('upload   [############............] shop-1 50 B/100 B');
     r.onEvent({ type: 'log', level: 'info', message: 'hello' });
-    await new Promise((res) => setTimeout(res, 150));
+    await until('\x1b[1A\x1b[J');
     r.finish();
     expect(text()).toContain('\x1b[1A\x1b[J');
     expect(text()).toContain('hello\n');
