@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haveBinaries } from '../../../test-support/binaries.js';
 import { goMarshal } from '../src/artifact/gojson.js';
 import { TAR_END, tarHeader, tarPadding } from '../src/artifact/tar.js';
 import {
@@ -356,6 +357,34 @@ describe('readArtifact rejects malformed artifacts', () => {
     }
     expect(fds() - before).toBeLessThan(5);
   });
+
+  it.skipIf(!haveBinaries('zstd'))(
+    'reads zstd artifacts (header and data re-packed with the zstd tool)',
+    async () => {
+      const { execFileSync } = await import('node:child_process');
+      const { createHash } = await import('node:crypto');
+      const zst = (data: Buffer) => execFileSync('zstd', ['-q', '-c', '-'], { input: data });
+      const header = zst(members['header.tar']!);
+      const data = zst(members['data/0000.tar']!);
+      const manifest = members
+        .manifest!.toString()
+        .replace(/ {2}header\.tar$/m, '  header.tar.zst')
+        .replace(
+          /^[a-f0-9]{64}(?= {2}header\.tar\.zst$)/m,
+          createHash('sha256').update(header).digest('hex'),
+        );
+      const p = assemble('zstd-read.mender', [
+        m('version'),
+        ['manifest', Buffer.from(manifest)],
+        ['header.tar.zst', header],
+        ['data/0000.tar.zst', data],
+      ]);
+      const info = await readArtifact(p);
+      expect(info.compression).toBe('zstd');
+      expect(info.payloads.map((x) => x.name)).toEqual(['payload.bin']);
+      expect((await drain(await openArtifactPayload(p, 'payload.bin'))).equals(content)).toBe(true);
+    },
+  );
 
   it('not an artifact at all', async () => {
     const p = join(dir, 'junk.mender');
