@@ -137,6 +137,21 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'umoci'))('release co
         work,
       );
       expect(child.code, child.err).toBe(0);
+      // pushed to another repository of the same registry: the parent's layers are mounted
+      const pushedChild = await run(
+        ['image', 'build', 'child.yaml', '--output', `docker://${reg.host}/cli/child`, '--json', ...insecure],
+        work,
+      );
+      expect(pushedChild.code, pushedChild.err).toBe(0);
+      const childInfo = await skopeoInspect(`${reg.host}/cli/child/child:1`);
+      expect((childInfo.Layers as string[]).length).toBe(3);
+      await skopeo([
+        'copy',
+        '--src-tls-verify=false',
+        '--src-no-creds',
+        `docker://${reg.host}/cli/child/child:1`,
+        `oci:${join(work, 'child-pulled')}:x`,
+      ]);
       const { stdout } = await exec('skopeo', ['inspect', `docker-archive:${join(work, 'child.tar')}`]);
       const inspected = JSON.parse(stdout) as { Layers: string[]; Labels: Record<string, string> };
       expect(inspected.Layers.length).toBe(3);

@@ -10,18 +10,18 @@ import { dirname, join, resolve } from 'node:path';
 import {
   type BuiltImage,
   buildImages,
+  type Image,
   type ImageFormat,
-  namedImages,
   OciDeltaError,
   OciLayout,
+  openVerified,
   parseImageLocation,
   parseReference,
   type Reference,
   readBuildSpec,
   writeBuildOutput,
-  writeOciLayout,
 } from '@ocidelta/core';
-import { pushLayout, type RegistryClient } from '@ocidelta/registry';
+import type { RegistryClient } from '@ocidelta/registry';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import {
@@ -52,27 +52,43 @@ export function pushTarget(repo: Reference, tag: string): Reference {
   return parseReference(hasHost ? tag : `${repo.registry}/${repo.repository}/${tag}`);
 }
 
+/**
+ * Push one built image to `target`: blobs the repository lacks are mounted from a registry
+ * parent's repository when on the same registry, else streamed from the build store or the
+ * parent's source (nothing is copied to disk first); then the manifest under the tag.
+ */
+async function pushImage(
+  client: RegistryClient,
+  image: Image,
+  target: Reference,
+  parents: readonly Reference[],
+): Promise<void> {
+  const mountFrom = parents.find((p) => p.registry === target.registry && p.repository !== target.repository);
+  for (const d of [...image.manifest.layers, image.manifest.config]) {
+    await client.uploadBlob(
+      target,
+      () => openVerified(image.source, d, { context: { digest: d.digest } }),
+      { digest: d.digest, size: d.size },
+      mountFrom ? { mountFrom } : {},
+    );
+  }
+  await client.putManifest(target, image.manifestBytes, image.mediaType);
+}
+
 async function pushBuilt(
   client: RegistryClient,
-  store: OciLayout,
   images: readonly BuiltImage[],
   repo: Reference,
+  parents: readonly Reference[],
 ): Promise<{ digest: string; refs: string[] }[]> {
-  await writeOciLayout(store.dir, namedImages(images));
   const out: { digest: string; refs: string[] }[] = [];
   for (const { image, tags } of images) {
-    const refs: string[] = [];
-    if (tags.length === 0) {
-      const target = parseReference(`${repo.name}@${image.digest}`);
-      await pushLayout(client, store, target, { select: { digest: image.digest } });
-      refs.push(target.toString());
-    }
-    for (const tag of tags) {
-      const target = pushTarget(repo, tag);
-      await pushLayout(client, store, target, { select: { ref: tag } });
-      refs.push(target.toString());
-    }
-    out.push({ digest: image.digest, refs });
+    const targets =
+      tags.length === 0
+        ? [parseReference(`${repo.name}@${image.digest}`)]
+        : tags.map((tag) => pushTarget(repo, tag));
+    for (const target of targets) await pushImage(client, image, target, parents);
+    out.push({ digest: image.digest, refs: targets.map((t) => t.toString()) });
   }
   return out;
 }
@@ -126,6 +142,7 @@ export const imageBuildCommand: CommandDef = {
       ];
       const client = createClient(opts, io, registryRefs);
       const tmp = await mkdtemp(join(tmpdir(), 'ocidelta-build-'));
+      const parents: Reference[] = [];
       try {
         const store = await OciLayout.create(target.transport === 'oci' ? target.path : join(tmp, 'store'));
         const built = await buildImages(spec, {
@@ -134,11 +151,14 @@ export const imageBuildCommand: CommandDef = {
           format,
           ...(mtime !== undefined ? { mtime } : {}),
           env: io.env,
-          resolveParent: (ref, platform, signal) =>
-            client.resolveImage(parseReference(ref), {
+          resolveParent: (ref, platform, signal) => {
+            const parsed = parseReference(ref);
+            parents.push(parsed);
+            return client.resolveImage(parsed, {
               ...(platform ? { platform } : {}),
               ...(signal ? { signal } : {}),
-            }),
+            });
+          },
           onProgress: (p) => {
             if (!opts.json && p.phase === 'layer')
               io.stderr.write(`image ${p.image} layer ${p.layer}: ${p.digest}\n`);
@@ -147,7 +167,7 @@ export const imageBuildCommand: CommandDef = {
         try {
           let pushed: { digest: string; refs: string[] }[] | undefined;
           if (target.transport === 'docker')
-            pushed = await pushBuilt(client, store, built.images, parseReference(target.ref));
+            pushed = await pushBuilt(client, built.images, parseReference(target.ref), parents);
           else await writeBuildOutput(built.images, target);
           const images = built.images.map(({ image, tags }, i) => ({
             digest: image.digest,
