@@ -1,12 +1,13 @@
 /** @ocidelta/core: OCI image model, references, digests, layouts, archives and Mender artifacts. */
+
+export * from './artifact/index.js';
+export * from './build/index.js';
 export * from './compression.js';
 export * from './digest.js';
 export * from './errors.js';
+export * from './layout/index.js';
 export * from './media-types.js';
 export * from './model.js';
 export * from './platform.js';
 export * from './reference.js';
 export * from './schemas.js';
-export * from './layout/index.js';
-export * from './artifact/index.js';
-export * from './build/index.js';

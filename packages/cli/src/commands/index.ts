@@ -1,26 +1,26 @@
 /** Every subcommand of `ocidelta`. Add one line per command module. */
 import type { CommandDef } from '../command.js';
+import { appCommand } from './app.js';
 import { artifactInspectCommand } from './artifact-inspect.js';
 import { artifactValidateCommand } from './artifact-validate.js';
 import { artifactWriteCommand } from './artifact-write.js';
+import { cacheLsCommand, cachePruneCommand } from './cache.js';
+import { copyCommand } from './copy.js';
 import { deltaApplyCommand } from './delta-apply.js';
 import { deltaDecodeCommand } from './delta-decode.js';
 import { deltaEncodeCommand } from './delta-encode.js';
 import { deltaImageCommand } from './delta-image.js';
+import { demoCommand } from './demo.js';
+import { digestCommand } from './digest.js';
+import { imageBuildCommand } from './image-build.js';
+import { indexMergeCommand } from './index-merge.js';
+import { inspectCommand } from './inspect.js';
+import { layerExtractCommand } from './layer-extract.js';
+import { layerInjectCommand } from './layer-inject.js';
 import { pullCommand } from './pull.js';
 import { pushCommand } from './push.js';
-import { copyCommand } from './copy.js';
-import { inspectCommand } from './inspect.js';
-import { tagsCommand } from './tags.js';
-import { digestCommand } from './digest.js';
-import { indexMergeCommand } from './index-merge.js';
-import { layerInjectCommand } from './layer-inject.js';
-import { layerExtractCommand } from './layer-extract.js';
-import { imageBuildCommand } from './image-build.js';
 import { statusCommand } from './status.js';
-import { appCommand } from './app.js';
-import { cacheLsCommand, cachePruneCommand } from './cache.js';
-import { demoCommand } from './demo.js';
+import { tagsCommand } from './tags.js';
 
 export const commands: CommandDef[] = [
   artifactWriteCommand,
