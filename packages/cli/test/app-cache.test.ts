@@ -64,6 +64,8 @@ describe('AppCache', () => {
     expect(await readFile(stored, 'utf8')).toBe('delta');
     expect(await cache.delta({ ...key, deviceStore: 'containerd' })).toBeUndefined();
     expect(await cache.delta({ ...key, delivery: 'artifact' })).toBeUndefined();
+    // The archive carries the image names: another name is another delta.
+    expect(await cache.delta({ ...key, repoTags: ['r/a:2-renamed'] })).toBeUndefined();
     const list = await cache.list();
     expect(list.find((e) => e.kind === 'delta')?.label).toBe('r/a:1 -> r/a:2 (classic, registry)');
 

@@ -10,6 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import {
   access,
+  copyFile,
   mkdir,
   open,
   readdir,
@@ -41,6 +42,8 @@ export interface DeltaKey {
   to: Digest;
   deviceStore: 'classic' | 'containerd';
   delivery: 'registry' | 'artifact';
+  /** The image names written into the archive (`docker load` tags the image with them). */
+  repoTags?: string[];
 }
 
 export interface DeltaInfo extends DeltaKey {
@@ -216,7 +219,9 @@ export class AppCache {
 
   private deltaBase(key: DeltaKey): string {
     const id = createHash('sha256')
-      .update(`${key.from}\n${key.to}\n${key.deviceStore}\n${key.delivery}`)
+      .update(
+        `${key.from}\n${key.to}\n${key.deviceStore}\n${key.delivery}\n${(key.repoTags ?? []).join(',')}`,
+      )
       .digest('hex');
     return join(this.dir, 'deltas', id);
   }
@@ -240,7 +245,6 @@ export class AppCache {
       await rename(file, tmp);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-      const { copyFile } = await import('node:fs/promises');
       await copyFile(file, tmp);
     }
     await rename(tmp, `${base}.img`);

@@ -89,6 +89,7 @@ async function buildDelta(
     to: p.plan.hash,
     deviceStore: ctx.deviceStore,
     delivery: ctx.deviceStore === 'classic' ? ('registry' as const) : p.delivery,
+    repoTags: tags,
   };
   const hit = await ctx.cache?.delta(key);
   if (hit) {
