@@ -6,15 +6,16 @@
  */
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type Digest, type Image, isOciDeltaError, OciDeltaError, writeArtifact } from '@ocidelta/core';
+import { OciDeltaError, writeArtifact } from '@ocidelta/core';
 import { appMetaData, type ImagePayload, writeImagesTarGz, writeManifestsTarGz } from './app-payload.js';
 import { AppCache } from './cache.js';
 import { readCompose, rewriteImages } from './compose.js';
 import { buildImagePayload, type ImageBuildContext, type Prepared } from './image-builder.js';
-import { type ImageResolver, readServiceFile } from './image-sources.js';
+import type { ImageResolver } from './image-sources.js';
 import { MenderServer } from './mender-server.js';
 import { type AppOptions, resolveOptions } from './options.js';
-import { fullImageSize, planMode, type ServicePlan } from './plan.js';
+import type { ServicePlan } from './plan.js';
+import { prepareServices } from './prepare-services.js';
 import { findPreviousRelease, type PreviousRelease } from './previous-release.js';
 import type { AppEvent, AppEventListener } from './progress.js';
 import { createRegistryResolver } from './registry-resolver.js';
@@ -144,99 +145,11 @@ async function build(
     return resolverPromise;
   };
 
-  /** Load an image: from the cache when present, else from the registry (into the cache unless dry run). */
-  const loadImage = async (ref: string, hash: Digest, service: string): Promise<Image> => {
-    const cached = await cache?.image(hash);
-    if (cached) return cached;
-    const remote = await (await resolver()).image(ref, hash, opts.platform, signal);
-    if (!cache || opts.dryRun) return remote;
-    return cache.add(remote, {
-      ref,
-      signal,
-      onProgress: (p) =>
-        emit({
-          type: 'progress',
-          phase: 'pull',
-          label: `${service} ${p.digest.slice(7, 19)}`,
-          done: p.done,
-          total: p.total,
-        }),
-    });
-  };
-
-  // 1. Resolve every service's new and current image and plan it.
-  const prepared: Prepared[] = [];
-  const finalRefs = new Map<string, string>();
-  for (const svc of compose.services) {
-    signal?.throwIfAborted();
-    const prev = previous?.services.get(svc.name);
-    let ref: string;
-    let hash: Digest;
-    let next: Image;
-    let origin: ServicePlan['origin'];
-    const file = opts.serviceFiles[svc.name];
-    if (file) {
-      const fromFile = await readServiceFile(file, svc.name, svc.image, opts.platform);
-      ref = fromFile.ref;
-      hash = fromFile.hash;
-      next = cache && !opts.dryRun ? await cache.add(fromFile.image, { ref, signal }) : fromFile.image;
-      origin = 'file';
-      info(`${ref} from ${file} (${hash})`, svc.name);
-    } else {
-      ref = opts.serviceImages[svc.name] ?? svc.image;
-      emit({ type: 'progress', phase: 'resolve', label: `${svc.name} ${ref}`, done: 0 });
-      if (prev?.hash && prev.ref === ref) {
-        hash = prev.hash;
-        info(`${ref} unchanged since the previous release (${hash})`, svc.name);
-      } else {
-        hash = await (await resolver()).resolve(ref, opts.platform, signal);
-        info(`${ref} -> ${hash}`, svc.name);
-      }
-      emit({ type: 'progress', phase: 'resolve', label: `${svc.name} ${ref}`, done: 1, total: 1 });
-      next = await loadImage(ref, hash, svc.name);
-      origin = 'registry';
-    }
-    finalRefs.set(svc.name, ref);
-
-    let current: Image | undefined;
-    let currentHash: Digest | undefined;
-    let reason: string | undefined;
-    if (prev && opts.delta) {
-      try {
-        currentHash = prev.hash ?? (await (await resolver()).resolve(prev.ref, opts.platform, signal));
-        current = currentHash === hash ? next : await loadImage(prev.ref, currentHash, svc.name);
-      } catch (err) {
-        if (!isOciDeltaError(err) || err.code === 'ERR_ABORTED') throw err;
-        reason = `previous image ${prev.ref} unavailable (${err.message})`;
-        warn(`${reason}: shipping the full image`, svc.name);
-      }
-    }
-    const mode = planMode(next, current, { delta: opts.delta });
-    const plan: ServicePlan = {
-      service: svc.name,
-      mode: mode.mode,
-      ref,
-      hash,
-      origin,
-      fullSize: fullImageSize(next),
-      layers: next.layers.length,
-      changedLayers: mode.changedLayers,
-      changedSize: mode.changedSize,
-      reason: reason ?? mode.reason,
-    };
-    if (mode.mode !== 'full') {
-      plan.currentRef = prev!.ref;
-      plan.currentHash = currentHash;
-    } else if (current && mode.reason) {
-      warn(`${mode.reason}: shipping the full image`, svc.name);
-    }
-    prepared.push({
-      plan,
-      next,
-      current: mode.mode === 'full' ? undefined : current,
-      delivery: prev?.delivery ?? 'registry',
-    });
-  }
+  // 1. Resolve every service's new and current image and plan it (three services at a time).
+  const { prepared, finalRefs } = await prepareServices(
+    { opts, previous, cache, resolver, emit, info, warn },
+    compose.services,
+  );
 
   // Services sharing one image must agree on how it ships (one images/<id>/ directory).
   const byHash = new Map<string, Prepared[]>();

@@ -1,0 +1,129 @@
+/**
+ * Step 1 of the app pipeline: for each compose service, find the new image (registry or
+ * `--service-file` archive) and the previous release's image, pull what is missing into the
+ * cache, and plan the service (unchanged, delta or full).
+ */
+import { type Digest, type Image, isOciDeltaError } from '@ocidelta/core';
+import type { AppCache } from './cache.js';
+import type { ComposeService } from './compose.js';
+import type { Prepared } from './image-builder.js';
+import { type ImageResolver, readServiceFile } from './image-sources.js';
+import type { ResolvedOptions } from './options.js';
+import { fullImageSize, planMode, type ServicePlan } from './plan.js';
+import type { PreviousRelease } from './previous-release.js';
+import type { AppEvent } from './progress.js';
+import { runLimited } from './run-limited.js';
+
+export interface PrepareContext {
+  opts: ResolvedOptions;
+  previous?: PreviousRelease;
+  cache?: AppCache;
+  /** The resolver, created on first use. */
+  resolver: () => Promise<ImageResolver>;
+  emit: (event: AppEvent) => void;
+  info: (message: string, service?: string) => void;
+  warn: (message: string, service?: string) => void;
+}
+
+/** Prepare every service (three at a time); results keep the order of `services`. */
+export async function prepareServices(
+  ctx: PrepareContext,
+  services: readonly ComposeService[],
+): Promise<{ prepared: Prepared[]; finalRefs: Map<string, string> }> {
+  const { opts, previous, cache, resolver, emit, info, warn } = ctx;
+  const { signal } = opts;
+
+  /** Load an image: from the cache when present, else from the registry (into the cache unless dry run). */
+  const loadImage = async (ref: string, hash: Digest, service: string): Promise<Image> => {
+    const cached = await cache?.image(hash);
+    if (cached) return cached;
+    const remote = await (await resolver()).image(ref, hash, opts.platform, signal);
+    if (!cache || opts.dryRun) return remote;
+    return cache.add(remote, {
+      ref,
+      signal,
+      onProgress: (p) =>
+        emit({
+          type: 'progress',
+          phase: 'pull',
+          label: `${service} ${p.digest.slice(7, 19)}`,
+          done: p.done,
+          total: p.total,
+        }),
+    });
+  };
+
+  const prepared: Prepared[] = new Array(services.length);
+  const finalRefs = new Map<string, string>();
+  await runLimited([...services.entries()], 3, async ([index, svc]) => {
+    signal?.throwIfAborted();
+    const prev = previous?.services.get(svc.name);
+    let ref: string;
+    let hash: Digest;
+    let next: Image;
+    let origin: ServicePlan['origin'];
+    const file = opts.serviceFiles[svc.name];
+    if (file) {
+      const fromFile = await readServiceFile(file, svc.name, svc.image, opts.platform);
+      ref = fromFile.ref;
+      hash = fromFile.hash;
+      next = cache && !opts.dryRun ? await cache.add(fromFile.image, { ref, signal }) : fromFile.image;
+      origin = 'file';
+      info(`${ref} from ${file} (${hash})`, svc.name);
+    } else {
+      ref = opts.serviceImages[svc.name] ?? svc.image;
+      emit({ type: 'progress', phase: 'resolve', label: `${svc.name} ${ref}`, done: 0 });
+      if (prev?.hash && prev.ref === ref) {
+        hash = prev.hash;
+        info(`${ref} unchanged since the previous release (${hash})`, svc.name);
+      } else {
+        hash = await (await resolver()).resolve(ref, opts.platform, signal);
+        info(`${ref} -> ${hash}`, svc.name);
+      }
+      emit({ type: 'progress', phase: 'resolve', label: `${svc.name} ${ref}`, done: 1, total: 1 });
+      next = await loadImage(ref, hash, svc.name);
+      origin = 'registry';
+    }
+    finalRefs.set(svc.name, ref);
+
+    let current: Image | undefined;
+    let currentHash: Digest | undefined;
+    let reason: string | undefined;
+    if (prev && opts.delta) {
+      try {
+        currentHash = prev.hash ?? (await (await resolver()).resolve(prev.ref, opts.platform, signal));
+        current = currentHash === hash ? next : await loadImage(prev.ref, currentHash, svc.name);
+      } catch (err) {
+        if (!isOciDeltaError(err) || err.code === 'ERR_ABORTED') throw err;
+        reason = `previous image ${prev.ref} unavailable (${err.message})`;
+        warn(`${reason}: shipping the full image`, svc.name);
+      }
+    }
+    const mode = planMode(next, current, { delta: opts.delta });
+    const plan: ServicePlan = {
+      service: svc.name,
+      mode: mode.mode,
+      ref,
+      hash,
+      origin,
+      fullSize: fullImageSize(next),
+      layers: next.layers.length,
+      changedLayers: mode.changedLayers,
+      changedSize: mode.changedSize,
+      reason: reason ?? mode.reason,
+    };
+    if (mode.mode !== 'full') {
+      plan.currentRef = prev!.ref;
+      plan.currentHash = currentHash;
+    } else if (current && mode.reason) {
+      warn(`${mode.reason}: shipping the full image`, svc.name);
+    }
+    prepared[index] = {
+      plan,
+      next,
+      current: mode.mode === 'full' ? undefined : current,
+      delivery: prev?.delivery ?? 'registry',
+    };
+  });
+  return { prepared, finalRefs };
+}
