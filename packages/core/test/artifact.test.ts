@@ -327,7 +327,7 @@ describe('readArtifact rejects malformed artifacts', () => {
   });
 
   it('unknown JSON keys in header-info (the Go reader rejects them too)', async () => {
-    const { buildHeaderTar } = await import('../src/artifact/writer.js');
+    const { buildHeaderTar } = await import('../src/artifact/header-tar.js');
     const tar = buildHeaderTar(base()).toString('latin1').replace('"payloads"', '"payloadz"');
     const header = Buffer.from(tar, 'latin1');
     const { createHash } = await import('node:crypto');

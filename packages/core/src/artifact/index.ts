@@ -12,6 +12,7 @@ export {
   typeInfoProvides,
   VERSION_JSON,
 } from './header.js';
+export { buildHeaderTar } from './header-tar.js';
 export { type ArtifactManifestEntry, formatArtifactManifest, parseArtifactManifest } from './manifest.js';
 export {
   type ArtifactCompression,
@@ -30,4 +31,4 @@ export {
   readArtifact,
 } from './reader.js';
 export { signManifest, verifyManifestSignature } from './sign.js';
-export { buildHeaderTar, compressionExtension, type WriteArtifactResult, writeArtifact } from './writer.js';
+export { compressionExtension, type WriteArtifactResult, writeArtifact } from './writer.js';

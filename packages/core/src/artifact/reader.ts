@@ -7,23 +7,19 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { gunzipSync } from 'node:zlib';
-import { decompress as zstdDecompress } from 'fzstd';
-import { z } from 'zod';
 import { decompressor } from '../compression.js';
 import { Digester } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
 import {
   type ArtifactVersion,
   type HeaderInfo,
-  HeaderInfoSchema,
   parseHeaderJson,
   type TypeInfo,
-  TypeInfoSchema,
   VersionSchema,
 } from './header.js';
+import { decompressSync, type ParsedHeader, parseHeaderTar, readAll } from './header-tar.js';
 import { type ArtifactManifestEntry, parseArtifactManifest } from './manifest.js';
 import type { ArtifactCompression } from './options.js';
 import { PAYLOAD_NAME } from './options.js';
@@ -95,22 +91,6 @@ function compressionOf(ext: string, path: string, member: string): ArtifactCompr
   throw invalid(path, `unknown member ${member}`, { member });
 }
 
-async function readAll(
-  body: AsyncIterable<Buffer>,
-  limit: number,
-  path: string,
-  member: string,
-): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of body) {
-    n += chunk.length;
-    if (n > limit) throw invalid(path, `${member} is larger than ${limit} bytes`, { member });
-    parts.push(chunk);
-  }
-  return Buffer.concat(parts);
-}
-
 function checksumError(path: string, member: string, expected: string, actual: string): OciDeltaError {
   return new OciDeltaError(
     'ERR_ARTIFACT_CHECKSUM',
@@ -122,70 +102,6 @@ function checksumError(path: string, member: string, expected: string, actual: s
 function sha256(data: Uint8Array): string {
   return new Digester().update(data).digest().slice(7);
 }
-
-function decompressSync(c: ArtifactCompression, data: Buffer, path: string, member: string): Buffer {
-  try {
-    if (c === 'gzip') return gunzipSync(data);
-    if (c === 'zstd') return Buffer.from(zstdDecompress(data));
-    return data;
-  } catch (err) {
-    throw new OciDeltaError(
-      'ERR_INVALID_ARTIFACT',
-      `${path}: cannot decompress ${member}: ${(err as Error).message}`,
-      { path, member },
-      { cause: err },
-    );
-  }
-}
-
-interface ParsedHeader {
-  headerInfo: HeaderInfo;
-  typeInfo: TypeInfo;
-  metaData?: Record<string, unknown>;
-  scripts: string[];
-}
-
-async function parseHeaderTar(tar: Buffer, path: string): Promise<ParsedHeader> {
-  let headerInfo: HeaderInfo | undefined;
-  let typeInfo: TypeInfo | undefined;
-  let metaData: Record<string, unknown> | undefined;
-  const scripts: string[] = [];
-  const where = `${path}: header`;
-  for await (const { header, body } of readTar(Readable.from([tar]), where)) {
-    const text = (await readAll(body, HEADER_LIMIT, path, header.name)).toString('utf8');
-    if (header.name === 'header-info') {
-      headerInfo = parseHeaderJson(HeaderInfoSchema, text, 'header-info', path);
-    } else if (!headerInfo) {
-      throw invalid(path, `header: expected header-info first, found ${header.name}`, {
-        member: header.name,
-      });
-    } else if (header.name.startsWith('scripts/')) {
-      scripts.push(header.name.slice('scripts/'.length));
-    } else if (header.name === 'headers/0000/type-info') {
-      typeInfo = parseHeaderJson(TypeInfoSchema, text, 'type-info', path);
-    } else if (header.name === 'headers/0000/meta-data') {
-      const meta: unknown =
-        text.trim() === '' ? {} : parseHeaderJson(HeaderMetaSchema, text, 'meta-data', path);
-      metaData = meta as Record<string, unknown>;
-    } else if (/^headers\/\d{4}\//.test(header.name) && !header.name.startsWith('headers/0000/')) {
-      throw invalid(path, `header: artifacts with more than one payload are not supported (${header.name})`, {
-        member: header.name,
-      });
-    } else {
-      throw invalid(path, `header: unknown member ${header.name}`, { member: header.name });
-    }
-  }
-  if (!headerInfo) throw invalid(path, 'header: header-info is missing');
-  if (headerInfo.payloads.length !== 1) {
-    throw invalid(path, `header-info lists ${headerInfo.payloads.length} payloads; exactly one is supported`);
-  }
-  if (!typeInfo) throw invalid(path, 'header: headers/0000/type-info is missing');
-  const out: ParsedHeader = { headerInfo, typeInfo, scripts };
-  if (metaData !== undefined) out.metaData = metaData;
-  return out;
-}
-
-const HeaderMetaSchema = z.record(z.string(), z.unknown());
 
 /** Receives the content of payload files while the artifact is scanned. */
 type PayloadSink = (name: string) => ((chunk: Buffer) => Promise<void>) | undefined;

@@ -20,7 +20,8 @@ import * as zlib from 'node:zlib';
 import { hasZstdCompression } from '../compression.js';
 import { Digester } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
-import { buildHeaderInfo, buildMetaData, buildTypeInfo, VERSION_JSON } from './header.js';
+import { VERSION_JSON } from './header.js';
+import { buildHeaderTar } from './header-tar.js';
 import { type ArtifactManifestEntry, formatArtifactManifest } from './manifest.js';
 import {
   type ArtifactCompression,
@@ -147,23 +148,6 @@ async function sizePayloads(
 /** Bytes a tar member of `size` bytes takes (header + padded content). */
 function memberSize(size: number): number {
   return BLOCK + size + tarPadding(size).length;
-}
-
-/** Build the header tar (header-info, headers/0000/type-info, headers/0000/meta-data). */
-export function buildHeaderTar(options: WriteArtifactOptions): Buffer {
-  const members: Array<[string, string]> = [
-    ['header-info', buildHeaderInfo(options)],
-    ['headers/0000/type-info', buildTypeInfo(options)],
-  ];
-  const meta = buildMetaData(options.metaData);
-  if (meta !== undefined) members.push(['headers/0000/meta-data', meta]);
-  const parts: Buffer[] = [];
-  for (const [name, text] of members) {
-    const body = Buffer.from(text, 'utf8');
-    parts.push(tarHeader({ name, size: body.length, mode: 0o600 }), body, tarPadding(body.length));
-  }
-  parts.push(TAR_END);
-  return Buffer.concat(parts);
 }
 
 function smallMember(name: string, body: Buffer): Buffer {
