@@ -368,6 +368,59 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'mender-artifact', 'x
       await expectRebuilt(device, join(dir, 'dev4'));
     });
 
+    it('previous release from git: --release uses the parent commit, --previous-version a tag; versions carry the sha', async () => {
+      const repo = join(dir, 'gitrepo');
+      const git = (...args: string[]) =>
+        run(
+          'git',
+          ['-c', 'user.name=t', '-c', 'user.email=t@e', '-c', 'commit.gpgsign=false', ...args],
+          repo,
+        ).trim();
+      await mkdir(join(repo, 'deploy'), { recursive: true });
+      git('init', '-q', '-b', 'main');
+      const compose = join(repo, 'deploy', 'docker-compose.yml');
+      await writeFile(join(repo, 'VERSION'), '1.0.0\n');
+      await writeFile(compose, `services:\n  web:\n    image: ${ref('web:v1')}\n`);
+      git('add', '.');
+      git('commit', '-q', '-m', 'v1');
+      git('tag', 'v1.0.0');
+      await writeFile(join(repo, 'VERSION'), '1.1.0\n');
+      await writeFile(compose, `services:\n  web:\n    image: ${ref('web:v2')}\n`);
+      git('add', '.');
+      git('commit', '-q', '-m', 'v1.1');
+      const head = git('rev-parse', 'HEAD');
+
+      let r = await cli([compose, '-t', 'x', '-p', PLATFORM, '--no-cache', '-r', '--dry-run', '--json']);
+      expect(r.code).toBe(0);
+      let result = JSON.parse(r.out) as {
+        version: string;
+        softwareName: string;
+        previous: { source: string; version: string };
+        services: { mode: string }[];
+      };
+      expect(result.previous).toMatchObject({ source: 'release-parent', version: '1.0.0' });
+      expect(result.version).toBe('1.1.0');
+      expect(result.softwareName).toBe('gitrepo-deploy');
+      expect(result.services[0]!.mode).toBe('delta');
+
+      r = await cli([
+        compose,
+        '-t',
+        'x',
+        '-p',
+        PLATFORM,
+        '--no-cache',
+        '--previous-version',
+        'v1.0.0',
+        '--dry-run',
+        '--json',
+      ]);
+      expect(r.code).toBe(0);
+      result = JSON.parse(r.out);
+      expect(result.previous).toMatchObject({ source: 'git', version: '1.0.0' });
+      expect(result.version).toMatch(new RegExp(`^1\\.1\\.0\\+${head.slice(0, 7)}\\+[0-9a-f-]{36}$`));
+    });
+
     it('--dry-run plans without writing an artifact', async () => {
       const compose = await writeProject('dry', '2.0.0', { web: 'web:v2', db: 'db:v1' });
       const prevMeta = join(dir, 'prev-dry.json');
