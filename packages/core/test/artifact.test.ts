@@ -122,6 +122,13 @@ describe('writeArtifact I/O', () => {
     expect(leftovers(dir)).toEqual([]);
   });
 
+  it('names the output when it cannot be created', async () => {
+    const out = join(dir, 'no-such-dir', 'x.mender');
+    const err = await codeOf(writeArtifact(out, base()));
+    expect(err.code).toBe('ERR_INPUT');
+    expect(err.message).toContain(out);
+  });
+
   it('enforces maxArtifactSize and warns above warnArtifactSize', async () => {
     const out = join(dir, 'big.mender');
     const err = await codeOf(writeArtifact(out, { ...base(), compression: 'none', maxArtifactSize: 4096 }));

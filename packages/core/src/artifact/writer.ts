@@ -217,7 +217,14 @@ export async function writeArtifact(
   const tmp = `${outputPath}.tmp-${randomBytes(6).toString('hex')}`;
   let fh: FileHandle | undefined;
   try {
-    fh = await open(tmp, 'wx', 0o644);
+    fh = await open(tmp, 'wx', 0o644).catch((err: unknown) => {
+      throw new OciDeltaError(
+        'ERR_INPUT',
+        `cannot create artifact ${outputPath}: ${(err as Error).message}`,
+        { path: outputPath },
+        { cause: err },
+      );
+    });
     let position = headerAt;
     const max = options.maxArtifactSize;
     const write = async (buf: Uint8Array): Promise<void> => {
