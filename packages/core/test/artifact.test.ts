@@ -397,6 +397,8 @@ describe('readArtifact rejects malformed artifacts', () => {
     const p = join(dir, 'junk.mender');
     writeFileSync(p, Buffer.alloc(1024, 7));
     expect((await codeOf(readArtifact(p))).code).toBe('ERR_INVALID_ARCHIVE');
+    expect((await codeOf(readArtifact(dir))).code).toBe('ERR_INPUT');
+    expect((await codeOf(readArtifact(join(dir, 'absent.mender')))).code).toBe('ERR_INPUT');
     expect((await codeOf(openArtifactPayload(good, 'other.bin'))).message).toContain(
       'no payload file named other.bin',
     );

@@ -159,10 +159,18 @@ async function scanArtifact(
   try {
     await walk(source);
   } catch (err) {
-    if (err instanceof Error && err.name === 'AbortError' && !(err instanceof OciDeltaError)) {
+    if (err instanceof OciDeltaError) throw err;
+    if (err instanceof Error && err.name === 'AbortError') {
       throw new OciDeltaError('ERR_ABORTED', `${path}: reading aborted`, { path }, { cause: err });
     }
-    throw err;
+    throw new OciDeltaError(
+      'ERR_INPUT',
+      `cannot read artifact ${path}: ${(err as Error).message}`,
+      { path },
+      {
+        cause: err,
+      },
+    );
   } finally {
     source.destroy();
   }
