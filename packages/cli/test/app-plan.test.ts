@@ -141,3 +141,16 @@ describe('CLI argument pairs', () => {
     expect(joinPairArgs(['-f', 'web', '-t', 'x'])).toEqual(['-f', 'web', '-t', 'x']);
   });
 });
+
+describe('image names for docker load', () => {
+  it('keeps name:tag, drops a digest, adds :latest to a bare name, refuses digest-only refs', async () => {
+    const { tagOf } = await import('../src/app/image-sources.js');
+    const d = `sha256:${'a'.repeat(64)}`;
+    expect(tagOf('registry:5000/shop/web:1.2')).toBe('registry:5000/shop/web:1.2');
+    expect(tagOf(`registry:5000/shop/web:1.2@${d}`)).toBe('registry:5000/shop/web:1.2');
+    expect(tagOf('nginx')).toBe('nginx:latest');
+    expect(tagOf('registry:5000/nginx')).toBe('registry:5000/nginx:latest');
+    expect(tagOf(`nginx@${d}`)).toBeUndefined();
+    expect(tagOf('Not A Ref')).toBeUndefined();
+  });
+});

@@ -33,15 +33,22 @@ export interface FileImage {
   hash: Digest;
 }
 
-/** `name:tag` of a ref that may carry a digest; undefined for a digest-only ref. */
+/**
+ * The name `docker load` tags the image with: `name:tag` as written (a digest dropped), with
+ * `:latest` added to a bare name (docker load refuses untagged names); undefined for a
+ * digest-only or invalid ref.
+ */
 export function tagOf(ref: string): string | undefined {
   try {
-    const r = Reference.parse(ref);
-    if (!r.tag) return undefined;
-    return ref.includes('@') ? ref.slice(0, ref.indexOf('@')) : ref;
+    Reference.parse(ref);
   } catch {
     return undefined;
   }
+  const at = ref.indexOf('@');
+  const name = at >= 0 ? ref.slice(0, at) : ref;
+  const lastSlash = name.lastIndexOf('/');
+  if (name.lastIndexOf(':') > lastSlash) return name;
+  return at >= 0 ? undefined : `${name}:latest`;
 }
 
 /**

@@ -7,7 +7,7 @@ import { type Digest, type Image, isOciDeltaError } from '@ocidelta/core';
 import type { AppCache } from './cache.js';
 import type { ComposeService } from './compose.js';
 import type { Prepared } from './image-builder.js';
-import { type ImageResolver, readServiceFile } from './image-sources.js';
+import { type ImageResolver, readServiceFile, tagOf } from './image-sources.js';
 import type { ResolvedOptions } from './options.js';
 import { fullImageSize, planMode, type ServicePlan } from './plan.js';
 import type { PreviousRelease } from './previous-release.js';
@@ -85,6 +85,12 @@ export async function prepareServices(
       origin = 'registry';
     }
     finalRefs.set(svc.name, ref);
+    if (tagOf(ref) === undefined) {
+      warn(
+        `${ref} has no tag: \`docker load\` on the device cannot name the image, so compose may not find it offline; use name:tag (optionally @digest)`,
+        svc.name,
+      );
+    }
 
     let current: Image | undefined;
     let currentHash: Digest | undefined;
