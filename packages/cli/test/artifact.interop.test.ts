@@ -134,6 +134,10 @@ describe.skipIf(!haveBinaries('mender-artifact', 'tar'))('ocidelta artifact comm
       ['-n', 'w', '--provides=rootfs-image.app.version:pv', '--no-default-clears-provides'],
     ],
     ['no default software version', ['-n', 'w', '--no-default-software-version']],
+    [
+      'no default software version, explicit version',
+      ['-n', 'w', '--no-default-software-version', '--software-version', '5'],
+    ],
   ];
   for (const [i, [name, args]] of cases.entries()) {
     it(`writes what mender-artifact writes for the same flags: ${name}`, async () => {
