@@ -95,6 +95,19 @@ describe('app pipeline options', () => {
     });
     expect(full.services.map((s) => s.mode)).toEqual(['full', 'full']);
     expect(full.dependsOnVersion).toBeUndefined();
+    // The only service's delta falls back to full: the artifact does not depend on the previous version.
+    await mkdir(join(dir, 'p2'), { recursive: true });
+    await writeFile(join(dir, 'p2', 'compose.yaml'), 'services:\n  small:\n    image: demo.local/small:1\n');
+    const smallOnly = await buildAppArtifact({
+      ...base('c'),
+      composeFile: join(dir, 'p2', 'compose.yaml'),
+      version: '2c',
+      serviceFiles: { small: join(dir, 's2.tar') },
+      artifactFilename: join(dir, 'r2-small.mender'),
+    });
+    expect(smallOnly.services.map((s) => s.mode)).toEqual(['full']);
+    expect(smallOnly.dependsOnVersion).toBeUndefined();
+    expect((await readArtifact(join(dir, 'r2-small.mender'))).typeInfo.artifact_depends ?? {}).toEqual({});
     const info = await readArtifact(join(dir, 'r2-full.mender'));
     expect(info.typeInfo.artifact_depends ?? {}).toEqual({});
     expect(info.size).toBeGreaterThan((await readArtifact(join(dir, 'r2.mender'))).size);

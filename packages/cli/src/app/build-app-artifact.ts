@@ -240,7 +240,9 @@ async function build(
       { signal },
     );
 
+    // Deltas that fell back to full images no longer tie the artifact to the previous version.
     const anyDelta = prepared.some((p) => p.plan.mode !== 'full');
+    result.dependsOnVersion = anyDelta ? previous?.version : undefined;
     const meta = appMetaData(
       softwareName,
       opts.platform,
