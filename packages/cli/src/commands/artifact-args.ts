@@ -61,8 +61,13 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): 
       value = next;
       i++;
     }
-    if (spec.kind === 'string') out.strings[spec.long] = value;
-    else (out.lists[spec.long] ??= []).push(value);
+    if (spec.kind === 'string') {
+      out.strings[spec.long] = value;
+    } else {
+      const list = out.lists[spec.long] ?? [];
+      list.push(value);
+      out.lists[spec.long] = list;
+    }
   }
   return out;
 }
