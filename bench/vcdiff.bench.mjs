@@ -12,7 +12,8 @@ import { cacheDir, fmtMB, measure, repoRoot, table } from './lib.mjs';
 
 const dir = join(cacheDir, 'vcdiff');
 mkdirSync(dir, { recursive: true });
-const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], ...opts });
+const sh = (cmd, args, opts = {}) =>
+  execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], ...opts });
 
 const NPM_PAIRS = [
   ['next@14.2.3', 'next@14.2.30'],
@@ -98,7 +99,11 @@ for (const [name, src, tgt] of pairs) {
   console.log(`${name}: source ${fmtMB(srcSize)}, target ${fmtMB(tgtSize)}`);
   const runs = [
     ['xdelta3 -e -S none', 'xdelta3', (o) => ['-e', '-f', '-S', 'none', '-s', src, tgt, o]],
-    ['xdelta3 -e -S none -B <src>', 'xdelta3', (o) => ['-e', '-f', '-S', 'none', '-B', String(Math.max(srcSize, 1 << 20)), '-s', src, tgt, o]],
+    [
+      'xdelta3 -e -S none -B <src>',
+      'xdelta3',
+      (o) => ['-e', '-f', '-S', 'none', '-B', String(Math.max(srcSize, 1 << 20)), '-s', src, tgt, o],
+    ],
     ['ocidelta encode', process.execPath, (o) => ourEncoder(src, tgt, o)],
   ];
   const res = {};

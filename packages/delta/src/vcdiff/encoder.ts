@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OciDeltaError } from '@ocidelta/core';
 import { InstructionList } from './instructions.js';
-import { effortSettings, Matcher } from './matcher.js';
+import { effortSettings, Matcher, type MatcherSettings } from './matcher.js';
 import { checkAborted, DEFAULT_MAX_SOURCE_SIZE, loadSource } from './source.js';
 import { SourceIndex } from './source-index.js';
 import { ByteWriter } from './varint.js';
@@ -32,6 +32,8 @@ export interface EncodeOptions {
   appHeader?: Uint8Array;
   /** Total target size, only for progress events. */
   targetSize?: number;
+  /** @internal Matcher knobs overriding the effort's settings (benchmarks, experiments). */
+  tuning?: Partial<MatcherSettings>;
 }
 
 function header(appHeader?: Uint8Array): Buffer {
@@ -65,7 +67,7 @@ async function* encodeChunks(
   const { signal } = options;
   checkAborted(signal, 'VCDIFF encode');
   const src = await loadSource(source, options.maxSourceSize ?? DEFAULT_MAX_SOURCE_SIZE, signal);
-  const settings = effortSettings(options.effort ?? 'default');
+  const settings = { ...effortSettings(options.effort ?? 'default'), ...options.tuning };
   const index = new SourceIndex(src, settings.step);
   const matcher = new Matcher(index, settings);
   const list = new InstructionList();

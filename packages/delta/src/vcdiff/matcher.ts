@@ -29,56 +29,58 @@ export interface MatcherSettings {
   localBits: number;
   /** How far past the predicted source position the local table is filled. */
   localAhead: number;
+  /** Minimum length of a copy found through the local table. */
+  minLocal: number;
+  /** Minimum self-copy length is this plus the address size in bytes. */
+  selfExtra: number;
 }
+
+const DEFAULT_SETTINGS: MatcherSettings = {
+  step: 8,
+  minSource: 14,
+  minPredicted: 4,
+  minRun: 16,
+  goodEnough: 64,
+  selfBits: 20,
+  lazyMax: 0,
+  lazy: 8,
+  localBits: 16,
+  localAhead: 16384,
+  minLocal: 10,
+  selfExtra: 3,
+};
 
 export function effortSettings(effort: 'fast' | 'default' | 'best'): MatcherSettings {
   switch (effort) {
     case 'fast':
       return {
+        ...DEFAULT_SETTINGS,
         step: 16,
         minSource: 16,
         minPredicted: 8,
         minRun: 16,
-        goodEnough: 32,
         selfBits: 0,
-        lazyMax: 0,
-        lazy: 0,
         localBits: 0,
-        localAhead: 0,
       };
     case 'best':
       return {
+        ...DEFAULT_SETTINGS,
         step: 4,
         minSource: 9,
         minPredicted: 5,
-        minRun: 8,
         goodEnough: 256,
-        selfBits: 20,
-        lazyMax: 0,
-        lazy: 8,
         localBits: 18,
         localAhead: 32768,
       };
     default:
-      return {
-        step: 8,
-        minSource: 10,
-        minPredicted: 6,
-        minRun: 8,
-        goodEnough: 64,
-        selfBits: 20,
-        lazyMax: 0,
-        lazy: 8,
-        localBits: 16,
-        localAhead: 16384,
-      };
+      return { ...DEFAULT_SETTINGS };
   }
 }
 
 const SELF_MIX = 0x2545f491;
 
-function selfMin(distance: number): number {
-  return distance < 0x80 ? 4 : distance < 0x4000 ? 5 : distance < 0x200000 ? 6 : 7;
+function addrSize(distance: number): number {
+  return distance < 0x80 ? 1 : distance < 0x4000 ? 2 : distance < 0x200000 ? 3 : 4;
 }
 
 export class Matcher {
@@ -138,7 +140,7 @@ export class Matcher {
     const localTable = this.localTable;
     const localShift = this.localShift;
     const localAhead = this.settings.localAhead;
-    const minLocal = 6;
+    const { minLocal, selfExtra } = this.settings;
 
     let addStart = 0;
     let i = 0;
@@ -236,7 +238,7 @@ export class Matcher {
               if (len >= 4) {
                 let back = 0;
                 while (i - back > addStart && c - back > 0 && t[c - back - 1] === t[i - back - 1]) back++;
-                if (len + back > bestLen && len + back >= selfMin(i - c)) {
+                if (len + back > bestLen && len + back >= selfExtra + addrSize(i - c)) {
                   bestLen = len + back;
                   bestStart = i - back;
                   bestAddr = c - back;
