@@ -1,7 +1,7 @@
 /**
  * Options shared by the registry commands (`pull`, `push`, `copy`, `inspect`, `tags`,
  * `digest`): `--insecure`, `--creds USER:PASS`, `--authfile FILE`, `--json`; building the
- * registry client from them; and rendering progress and JSON output.
+ * registry client from them (and closing it); option parsing; rendering progress and JSON output.
  */
 import { resolve } from 'node:path';
 import { OciDeltaError, parseReference } from '@ocidelta/core';
@@ -55,6 +55,24 @@ export function createClient(opts: RegistryCliOptions, io: CliIO, refs: readonly
   });
 }
 
+/**
+ * Run `action` with a registry client configured from the shared options (see
+ * {@link createClient}), closing the client afterwards whether or not `action` succeeds.
+ */
+export async function withClient<T>(
+  opts: RegistryCliOptions,
+  io: CliIO,
+  refs: readonly string[],
+  action: (client: RegistryClient) => Promise<T>,
+): Promise<T> {
+  const client = createClient(opts, io, refs);
+  try {
+    return await action(client);
+  } finally {
+    await client.close();
+  }
+}
+
 /** The registry host of a reference or repository argument (for --insecure). */
 export function registryOf(ref: string): string {
   return parseReference(ref).registry;
@@ -63,6 +81,12 @@ export function registryOf(ref: string): string {
 /** Print a value as indented JSON. */
 export function writeJson(io: CliIO, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Print a result: all of it as JSON with `--json`, else only its digest on a line. */
+export function writeResult(io: CliIO, opts: RegistryCliOptions, result: { digest: string }): void {
+  if (opts.json) writeJson(io, result);
+  else io.stdout.write(`${result.digest}\n`);
 }
 
 /** A progress renderer for stderr: one line per finished blob (quiet when not a TTY and `quiet`). */
@@ -100,6 +124,21 @@ export function intOption(value: unknown, flag: string): number | undefined {
         option: flag,
       },
     );
+  }
+  return n;
+}
+
+/**
+ * A whole-number option (0 or more, e.g. --layer, --mtime), or undefined; anything else is a
+ * usage error `FLAG must be DESCRIPTION (got VALUE)`.
+ */
+export function wholeNumberOption(value: unknown, flag: string, description: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', `${flag} must be ${description} (got ${String(value)})`, {
+      option: flag,
+    });
   }
   return n;
 }

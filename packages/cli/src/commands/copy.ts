@@ -6,13 +6,13 @@ import { copyImage } from '@ocidelta/registry';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import {
-  createClient,
   intOption,
   progressReporter,
   type RegistryCliOptions,
   stringOption,
+  withClient,
   withRegistryOptions,
-  writeJson,
+  writeResult,
 } from '../registry-options.js';
 
 interface CopyCliOptions extends RegistryCliOptions {
@@ -33,19 +33,15 @@ export const copyCommand: CommandDef = {
       { json: true },
     ).action(async (src: string, dest: string, opts: CopyCliOptions) => {
       const platform = stringOption(opts.platform, '--platform');
-      const client = createClient(opts, io, [src, dest]);
-      try {
-        const result = await copyImage(client, src, dest, {
+      const result = await withClient(opts, io, [src, dest], (client) =>
+        copyImage(client, src, dest, {
           ...(platform !== undefined ? { platform } : {}),
           concurrency: intOption(opts.concurrency, '--concurrency'),
           onProgress: progressReporter(io, opts),
-        });
-        if (opts.json) writeJson(io, result);
-        else io.stdout.write(`${result.digest}\n`);
-        return ExitCode.Ok;
-      } finally {
-        await client.close();
-      }
+        }),
+      );
+      writeResult(io, opts, result);
+      return ExitCode.Ok;
     });
   },
 };

@@ -12,9 +12,9 @@ import {
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import {
-  createClient,
   type RegistryCliOptions,
   stringOption,
+  withClient,
   withRegistryOptions,
   writeJson,
 } from '../registry-options.js';
@@ -35,8 +35,7 @@ export const digestCommand: CommandDef = {
     ).action(async (input: string, opts: DigestCliOptions) => {
       const ref = parseReference(input);
       const platformArg = stringOption(opts.platform, '--platform');
-      const client = createClient(opts, io, [input]);
-      try {
+      return withClient(opts, io, [input], async (client) => {
         let found = await client.headManifest(ref);
         if (!found) {
           throw new OciDeltaError('ERR_MANIFEST_UNKNOWN', `${ref}: manifest unknown`, {
@@ -58,9 +57,7 @@ export const digestCommand: CommandDef = {
           });
         else io.stdout.write(`${found.digest}\n`);
         return ExitCode.Ok;
-      } finally {
-        await client.close();
-      }
+      });
     });
   },
 };

@@ -28,6 +28,7 @@ import {
   createClient,
   type RegistryCliOptions,
   stringOption,
+  wholeNumberOption,
   withRegistryOptions,
   writeJson,
 } from '../registry-options.js';
@@ -117,19 +118,7 @@ export const imageBuildCommand: CommandDef = {
           option: '--format',
         });
       }
-      let mtime: number | undefined;
-      if (opts.mtime !== undefined) {
-        mtime = Number(opts.mtime);
-        if (!Number.isInteger(mtime) || mtime < 0) {
-          throw new OciDeltaError(
-            'ERR_INVALID_OPTIONS',
-            `--mtime must be seconds since the epoch (got ${opts.mtime})`,
-            {
-              option: '--mtime',
-            },
-          );
-        }
-      }
+      const mtime = wholeNumberOption(opts.mtime, '--mtime', 'seconds since the epoch');
       const specPath = resolve(io.cwd, specFile);
       const spec = await readBuildSpec(specPath);
       const target = parseImageLocation(output, io.cwd);

@@ -7,11 +7,11 @@ import { mergeIndex } from '@ocidelta/registry';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import {
-  createClient,
   intOption,
   progressReporter,
   type RegistryCliOptions,
   stringOption,
+  withClient,
   withRegistryOptions,
   writeJson,
 } from '../registry-options.js';
@@ -45,30 +45,26 @@ export const indexMergeCommand: CommandDef = {
         ?.split(',')
         .map((p) => p.trim())
         .filter((p) => p !== '');
-      const client = createClient(opts, io, [src, dest, ...(to ? [to] : [])]);
-      try {
-        const result = await mergeIndex(client, src, dest, {
+      const result = await withClient(opts, io, [src, dest, ...(to ? [to] : [])], (client) =>
+        mergeIndex(client, src, dest, {
           ...(to !== undefined ? { to } : {}),
           ...(platforms !== undefined ? { platforms } : {}),
           dryRun: opts.dryRun === true,
           concurrency: intOption(opts.concurrency, '--concurrency'),
           onProgress: progressReporter(io, opts),
           onWarning: (w) => io.stderr.write(`warning: ${w}\n`),
-        });
-        if (opts.json) {
-          const { bytes: _bytes, ...rest } = result;
-          writeJson(io, rest);
-        } else if (opts.dryRun) {
-          writeJson(io, result.index);
-        } else {
-          for (const e of result.entries)
-            io.stderr.write(`${e.platform.padEnd(20)} ${e.digest} (${e.from})\n`);
-          io.stdout.write(`${result.digest}\n`);
-        }
-        return ExitCode.Ok;
-      } finally {
-        await client.close();
+        }),
+      );
+      if (opts.json) {
+        const { bytes: _bytes, ...rest } = result;
+        writeJson(io, rest);
+      } else if (opts.dryRun) {
+        writeJson(io, result.index);
+      } else {
+        for (const e of result.entries) io.stderr.write(`${e.platform.padEnd(20)} ${e.digest} (${e.from})\n`);
+        io.stdout.write(`${result.digest}\n`);
       }
+      return ExitCode.Ok;
     });
   },
 };

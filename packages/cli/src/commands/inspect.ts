@@ -7,9 +7,9 @@ import { parsePlatform, parseReference, selectManifest } from '@ocidelta/core';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import {
-  createClient,
   type RegistryCliOptions,
   stringOption,
+  withClient,
   withRegistryOptions,
   writeJson,
 } from '../registry-options.js';
@@ -36,8 +36,7 @@ export const inspectCommand: CommandDef = {
       const ref = parseReference(input);
       const platformArg = stringOption(opts.platform, '--platform');
       const platform = platformArg !== undefined ? parsePlatform(platformArg) : undefined;
-      const client = createClient(opts, io, [input]);
-      try {
+      return withClient(opts, io, [input], async (client) => {
         const top = await client.getManifest(ref);
         if (opts.raw) {
           let bytes = top.bytes;
@@ -79,9 +78,7 @@ export const inspectCommand: CommandDef = {
           })),
         });
         return ExitCode.Ok;
-      } finally {
-        await client.close();
-      }
+      });
     });
   },
 };

@@ -9,9 +9,10 @@ import { resolveLayerToExtract } from '@ocidelta/registry';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import {
-  createClient,
   type RegistryCliOptions,
   stringOption,
+  wholeNumberOption,
+  withClient,
   withRegistryOptions,
   writeJson,
 } from '../registry-options.js';
@@ -37,22 +38,9 @@ export const layerExtractCommand: CommandDef = {
       const dir = stringOption(opts.dir, '--dir');
       if (dir === undefined)
         throw new OciDeltaError('ERR_INVALID_OPTIONS', 'layer extract needs --dir DIR', {});
-      let layer: number | undefined;
-      if (opts.layer !== undefined) {
-        layer = Number(opts.layer);
-        if (!Number.isInteger(layer) || layer < 0) {
-          throw new OciDeltaError(
-            'ERR_INVALID_OPTIONS',
-            `--layer must be a layer number from 0 (got ${opts.layer})`,
-            {
-              option: '--layer',
-            },
-          );
-        }
-      }
+      const layer = wholeNumberOption(opts.layer, '--layer', 'a layer number from 0');
       const platform = stringOption(opts.platform, '--platform');
-      const client = createClient(opts, io, [ref]);
-      try {
+      return withClient(opts, io, [ref], async (client) => {
         const { image, index } = await resolveLayerToExtract(client, ref, {
           ...(layer !== undefined ? { layer } : {}),
           ...(platform !== undefined ? { platform: parsePlatform(platform) } : {}),
@@ -67,9 +55,7 @@ export const layerExtractCommand: CommandDef = {
           writeJson(io, { image: image.digest, layer: index, digest: chosen.digest, dir: target, ...counts });
         else io.stdout.write(`${chosen.digest}\n`);
         return ExitCode.Ok;
-      } finally {
-        await client.close();
-      }
+      });
     });
   },
 };

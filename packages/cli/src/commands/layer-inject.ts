@@ -8,9 +8,9 @@ import { injectLayer } from '@ocidelta/registry';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import {
-  createClient,
   type RegistryCliOptions,
   stringOption,
+  withClient,
   withRegistryOptions,
   writeJson,
 } from '../registry-options.js';
@@ -42,8 +42,7 @@ export const layerInjectCommand: CommandDef = {
       }
       const platform = stringOption(opts.platform, '--platform');
       const comment = stringOption(opts.comment, '--comment');
-      const client = createClient(opts, io, [ref, to]);
-      try {
+      return withClient(opts, io, [ref, to], async (client) => {
         const result = await injectLayer(client, ref, resolve(io.cwd, dir), to, {
           ...(platform !== undefined ? { platform: parsePlatform(platform) } : {}),
           ...(comment !== undefined ? { comment } : {}),
@@ -57,9 +56,7 @@ export const layerInjectCommand: CommandDef = {
           io.stdout.write(`${result.digest}\n`);
         }
         return ExitCode.Ok;
-      } finally {
-        await client.close();
-      }
+      });
     });
   },
 };

@@ -9,13 +9,13 @@ import { pullImage } from '@ocidelta/registry';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import {
-  createClient,
   intOption,
   progressReporter,
   type RegistryCliOptions,
   stringOption,
+  withClient,
   withRegistryOptions,
-  writeJson,
+  writeResult,
 } from '../registry-options.js';
 
 interface PullCliOptions extends RegistryCliOptions {
@@ -63,9 +63,8 @@ export const pullCommand: CommandDef = {
           {},
         );
       }
-      const client = createClient(opts, io, [ref]);
-      try {
-        const result = await pullImage(client, ref, {
+      const result = await withClient(opts, io, [ref], (client) =>
+        pullImage(client, ref, {
           ...(oci !== undefined ? { oci: resolve(io.cwd, oci) } : {}),
           ...(ociArchive !== undefined ? { ociArchive: resolve(io.cwd, ociArchive) } : {}),
           ...(dockerArchive !== undefined ? { dockerArchive: resolve(io.cwd, dockerArchive) } : {}),
@@ -74,13 +73,10 @@ export const pullCommand: CommandDef = {
           concurrency: intOption(opts.concurrency, '--concurrency'),
           name: stringOption(opts.name, '--name'),
           onProgress: progressReporter(io, opts),
-        });
-        if (opts.json) writeJson(io, result);
-        else io.stdout.write(`${result.digest}\n`);
-        return ExitCode.Ok;
-      } finally {
-        await client.close();
-      }
+        }),
+      );
+      writeResult(io, opts, result);
+      return ExitCode.Ok;
     });
   },
 };

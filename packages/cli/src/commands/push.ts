@@ -7,13 +7,13 @@ import { pushLayout } from '@ocidelta/registry';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import {
-  createClient,
   intOption,
   progressReporter,
   type RegistryCliOptions,
   stringOption,
+  withClient,
   withRegistryOptions,
-  writeJson,
+  writeResult,
 } from '../registry-options.js';
 
 interface PushCliOptions extends RegistryCliOptions {
@@ -43,9 +43,8 @@ export const pushCommand: CommandDef = {
       const select = stringOption(opts.select, '--select');
       const platform = stringOption(opts.platform, '--platform');
       const mountFrom = stringOption(opts.mountFrom, '--mount-from');
-      const client = createClient(opts, io, [ref]);
-      try {
-        const result = await pushLayout(client, resolve(io.cwd, source), ref, {
+      const result = await withClient(opts, io, [ref], (client) =>
+        pushLayout(client, resolve(io.cwd, source), ref, {
           ...(select !== undefined
             ? {
                 select:
@@ -56,13 +55,10 @@ export const pushCommand: CommandDef = {
           ...(mountFrom !== undefined ? { mountFrom } : {}),
           concurrency: intOption(opts.concurrency, '--concurrency'),
           onProgress: progressReporter(io, opts),
-        });
-        if (opts.json) writeJson(io, result);
-        else io.stdout.write(`${result.digest}\n`);
-        return ExitCode.Ok;
-      } finally {
-        await client.close();
-      }
+        }),
+      );
+      writeResult(io, opts, result);
+      return ExitCode.Ok;
     });
   },
 };

@@ -10,10 +10,10 @@ import { imageStatus, parseRefsFile } from '@ocidelta/registry';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import {
-  createClient,
   intOption,
   type RegistryCliOptions,
   stringOption,
+  withClient,
   withRegistryOptions,
   writeJson,
 } from '../registry-options.js';
@@ -62,8 +62,7 @@ export const statusCommand: CommandDef = {
             return false;
           }
         });
-      const client = createClient(opts, io, valid);
-      try {
+      return withClient(opts, io, valid, async (client) => {
         const status = await imageStatus(client, refs, {
           concurrency: intOption(opts.concurrency, '--concurrency'),
         });
@@ -83,9 +82,7 @@ export const statusCommand: CommandDef = {
           return ExitCode.Input;
         }
         return ExitCode.Ok;
-      } finally {
-        await client.close();
-      }
+      });
     });
   },
 };

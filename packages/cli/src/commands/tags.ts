@@ -2,12 +2,7 @@
 import { parseReference } from '@ocidelta/core';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import {
-  createClient,
-  type RegistryCliOptions,
-  withRegistryOptions,
-  writeJson,
-} from '../registry-options.js';
+import { type RegistryCliOptions, withClient, withRegistryOptions, writeJson } from '../registry-options.js';
 
 export const tagsCommand: CommandDef = {
   path: ['tags'],
@@ -17,15 +12,12 @@ export const tagsCommand: CommandDef = {
       json: true,
     }).action(async (input: string, opts: RegistryCliOptions) => {
       const ref = parseReference(input);
-      const client = createClient(opts, io, [input]);
-      try {
+      return withClient(opts, io, [input], async (client) => {
         const tags = await client.listTags(ref);
         if (opts.json) writeJson(io, { Repository: ref.name, Tags: tags });
         else for (const tag of tags) io.stdout.write(`${tag}\n`);
         return ExitCode.Ok;
-      } finally {
-        await client.close();
-      }
+      });
     });
   },
 };
