@@ -8,26 +8,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
-import type { CliIO } from '../src/command.js';
-import { runCli } from '../src/index.js';
-
-function captureIO(cwd: string): CliIO & { out(): string; err(): string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  stderr.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  return { stdout, stderr, env: {}, cwd, out: () => out, err: () => err };
-}
+import { type CliRun, runCapture } from './support.js';
 
 let dir: string;
 
@@ -49,10 +33,8 @@ function headerTar(file: string): Buffer {
   return gunzipSync(execFileSync('tar', ['-xOf', file, 'header.tar.gz']));
 }
 
-async function ocidelta(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = captureIO(dir);
-  const code = await runCli(args, io);
-  return { code, out: io.out(), err: io.err() };
+function ocidelta(args: string[]): Promise<CliRun> {
+  return runCapture(args, { cwd: dir });
 }
 
 describe.skipIf(!haveBinaries('mender-artifact', 'tar'))('ocidelta artifact commands', () => {

@@ -1,20 +1,6 @@
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { type CliIO, runCli, VERSION } from '../src/index.js';
-
-export function captureIO(): CliIO & { out(): string; err(): string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  stderr.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  return { stdout, stderr, env: {}, cwd: process.cwd(), out: () => out, err: () => err };
-}
+import { runCli, VERSION } from '../src/index.js';
+import { captureIO } from './support.js';
 
 describe('ocidelta CLI', () => {
   it('prints its version', async () => {

@@ -4,7 +4,6 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
 import {
@@ -15,27 +14,9 @@ import {
   skopeoPushLayout,
   startRegistry,
 } from '../../registry/test/harness/index.js';
-import { type CliIO, runCli } from '../src/index.js';
+import { runCapture } from './support.js';
 
-function captureIO(env: NodeJS.ProcessEnv = {}): CliIO & { out(): Buffer; err(): string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  let err = '';
-  stdout.on('data', (c: Buffer) => {
-    out.push(c);
-  });
-  stderr.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  return { stdout, stderr, env, cwd: process.cwd(), out: () => Buffer.concat(out), err: () => err };
-}
-
-async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const io = captureIO(env);
-  const code = await runCli(args, io);
-  return { code, out: io.out().toString('utf8'), raw: io.out(), err: io.err() };
-}
+const run = (args: string[], env: NodeJS.ProcessEnv = {}) => runCapture(args, { env });
 
 const sha256 = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 

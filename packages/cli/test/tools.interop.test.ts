@@ -5,7 +5,6 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
@@ -19,25 +18,11 @@ import {
   skopeoPushLayout,
   startRegistry,
 } from '../../registry/test/harness/index.js';
-import { type CliIO, runCli } from '../src/index.js';
+import { runCapture } from './support.js';
 
 const exec = promisify(execFile);
 
-async function run(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  stderr.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  const io: CliIO = { stdout, stderr, env, cwd };
-  const code = await runCli(args, io);
-  return { code, out, err };
-}
+const run = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) => runCapture(args, { cwd, env });
 
 const SPEC = `images:
   - os: linux
