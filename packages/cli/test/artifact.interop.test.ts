@@ -121,11 +121,14 @@ describe.skipIf(!haveBinaries('mender-artifact', 'tar'))('ocidelta artifact comm
       ['-n', 'w', '--no-default-software-version', '--software-version', '5'],
     ],
   ];
+  /** `ocidelta artifact write module-image` with the common flags, then `args`. */
+  const writeModuleImage = (args: string[]) =>
+    ocidelta(['artifact', 'write', 'module-image', ...common, ...args]);
   for (const [i, [name, args]] of cases.entries()) {
     it(`writes what mender-artifact writes for the same flags: ${name}`, async () => {
       const ours = join(dir, `ours-${i}.mender`);
       const theirs = join(dir, `theirs-${i}.mender`);
-      const r = await ocidelta(['artifact', 'write', 'module-image', ...common, ...args, '-o', ours]);
+      const r = await writeModuleImage([...args, '-o', ours]);
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
       expect(r.out).toContain(`wrote ${ours}`);
@@ -200,60 +203,20 @@ describe.skipIf(!haveBinaries('mender-artifact', 'tar'))('ocidelta artifact comm
     ]);
     expect(missing.code).toBe(1);
     expect(missing.err).toContain('-t/--device-type is required');
-    const colon = await ocidelta([
-      'artifact',
-      'write',
-      'module-image',
-      ...common,
-      '-n',
-      'x',
-      '-p',
-      'nocolon',
-    ]);
+    const colon = await writeModuleImage(['-n', 'x', '-p', 'nocolon']);
     expect(colon.code).toBe(1);
     expect(colon.err).toContain('delimiting colon');
-    const unknown = await ocidelta([
-      'artifact',
-      'write',
-      'module-image',
-      ...common,
-      '-n',
-      'x',
-      '--bogus',
-      '1',
-    ]);
+    const unknown = await writeModuleImage(['-n', 'x', '--bogus', '1']);
     expect(unknown.code).toBe(1);
   });
 
   it('enforces --max-artifact-size like mender-artifact (decimal units)', async () => {
     const out = join(dir, 'limited.mender');
-    const r = await ocidelta([
-      'artifact',
-      'write',
-      'module-image',
-      ...common,
-      '-n',
-      'x',
-      '-o',
-      out,
-      '--max-artifact-size',
-      '1KB',
-    ]);
+    const r = await writeModuleImage(['-n', 'x', '-o', out, '--max-artifact-size', '1KB']);
     expect(r.code).toBe(2);
     expect(r.err).toContain('ERR_ARTIFACT_TOO_LARGE');
     expect(spawnSync('test', ['-e', out]).status).not.toBe(0);
-    const w = await ocidelta([
-      'artifact',
-      'write',
-      'module-image',
-      ...common,
-      '-n',
-      'x',
-      '-o',
-      out,
-      '--warn-artifact-size',
-      '1kb',
-    ]);
+    const w = await writeModuleImage(['-n', 'x', '-o', out, '--warn-artifact-size', '1kb']);
     expect(w.code).toBe(0);
     expect(w.err).toContain('warning');
   });
