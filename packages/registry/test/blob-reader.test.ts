@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Digest } from '@ocidelta/core';
 import { describe, expect, it } from 'vitest';
-import { resumableBlobStream } from '../src/blob-reader.js';
+import { type ResumableGetOptions, resumableBlobStream } from '../src/blob-reader.js';
 import type { RegistryResponse } from '../src/http.js';
 import { retryPolicy } from '../src/retry.js';
 
@@ -34,26 +34,26 @@ async function readAll(s: Readable): Promise<Buffer> {
 
 const policy = retryPolicy({ max: 3, baseMs: 0, maxMs: 0 });
 
+/** The test blob read through `resumableBlobStream`, its answers from `open` (retries without delay). */
+function blobStream(open: ResumableGetOptions['open'], options: Partial<ResumableGetOptions> = {}): Readable {
+  return resumableBlobStream({ digest, size: data.length, retry: policy, context: {}, ...options, open });
+}
+
+/** A 206 answer: `bytes` from `offset` on, its Content-Range running to the end of the blob. */
+function partial(offset: number, bytes: Buffer, cut = false): RegistryResponse {
+  return response(206, body(bytes, cut), { 'content-range': `bytes ${offset}-2999/${data.length}` });
+}
+
 describe('resumableBlobStream', () => {
   it('resumes from the byte where the connection dropped', async () => {
     const asked: number[] = [];
-    const stream = resumableBlobStream({
-      digest,
-      size: data.length,
-      retry: policy,
-      context: {},
-      open: async (offset) => {
-        asked.push(offset);
-        if (offset === 0) return response(200, body(data.subarray(0, 1000), true));
-        if (offset === 1000) {
-          return response(206, body(data.subarray(1000, 2000), true), {
-            'content-range': `bytes 1000-2999/${data.length}`,
-          });
-        }
-        return response(206, body(data.subarray(offset), false), {
-          'content-range': `bytes ${offset}-2999/${data.length}`,
-        });
-      },
+    const stream = blobStream(async (offset) => {
+      asked.push(offset);
+      if (offset === 0) return response(200, body(data.subarray(0, 1000), true));
+      if (offset === 1000) {
+        return partial(1000, data.subarray(1000, 2000), true);
+      }
+      return partial(offset, data.subarray(offset));
     });
     expect((await readAll(stream)).equals(data)).toBe(true);
     expect(asked).toEqual([0, 1000, 2000]);
@@ -62,19 +62,15 @@ describe('resumableBlobStream', () => {
   it('skips bytes it already has when the server ignores Range', async () => {
     let calls = 0;
     const progress: number[] = [];
-    const stream = resumableBlobStream({
-      digest,
-      size: data.length,
-      retry: policy,
-      context: {},
-      onProgress: (p) => progress.push(p.done),
-      open: async () => {
+    const stream = blobStream(
+      async () => {
         calls++;
         return calls === 1
           ? response(200, body(data.subarray(0, 1250), true))
           : response(200, body(data, false));
       },
-    });
+      { onProgress: (p) => progress.push(p.done) },
+    );
     expect((await readAll(stream)).equals(data)).toBe(true);
     expect(calls).toBe(2);
     expect(progress.at(-1)).toBe(data.length);
@@ -84,35 +80,21 @@ describe('resumableBlobStream', () => {
 
   it('treats a body that ends early without error like a drop', async () => {
     const asked: number[] = [];
-    const stream = resumableBlobStream({
-      digest,
-      size: data.length,
-      retry: policy,
-      context: {},
-      open: async (offset) => {
-        asked.push(offset);
-        return offset === 0
-          ? response(200, body(data.subarray(0, 500), false))
-          : response(206, body(data.subarray(offset), false), {
-              'content-range': `bytes ${offset}-2999/3000`,
-            });
-      },
+    const stream = blobStream(async (offset) => {
+      asked.push(offset);
+      return offset === 0
+        ? response(200, body(data.subarray(0, 500), false))
+        : partial(offset, data.subarray(offset));
     });
     expect((await readAll(stream)).equals(data)).toBe(true);
     expect(asked).toEqual([0, 500]);
   });
 
   it('rejects a Content-Range that does not start where asked', async () => {
-    const stream = resumableBlobStream({
-      digest,
-      size: data.length,
-      retry: policy,
-      context: { ref: 'r/x@d' },
-      open: async (offset) =>
-        offset === 0
-          ? response(200, body(data.subarray(0, 1000), true))
-          : response(206, body(data.subarray(0), false), { 'content-range': 'bytes 0-2999/3000' }),
-    });
+    const stream = blobStream(
+      async (offset) => (offset === 0 ? response(200, body(data.subarray(0, 1000), true)) : partial(0, data)),
+      { context: { ref: 'r/x@d' } },
+    );
     await expect(readAll(stream)).rejects.toMatchObject({
       code: 'ERR_REGISTRY',
       message: expect.stringContaining('Content-Range'),
@@ -121,19 +103,13 @@ describe('resumableBlobStream', () => {
 
   it('gives up with ERR_NETWORK after the retry budget of attempts without progress', async () => {
     let calls = 0;
-    const stream = resumableBlobStream({
-      digest,
-      size: data.length,
-      retry: policy,
-      context: {},
-      open: async (offset) => {
-        calls++;
-        // The first answer brings 100 bytes; every resume then fails before sending any.
-        const bytes = offset === 0 ? data.subarray(0, 100) : Buffer.alloc(0);
-        return response(offset === 0 ? 200 : 206, body(bytes, true), {
-          'content-range': `bytes ${offset}-2999/3000`,
-        });
-      },
+    const stream = blobStream(async (offset) => {
+      calls++;
+      // The first answer brings 100 bytes; every resume then fails before sending any.
+      const bytes = offset === 0 ? data.subarray(0, 100) : Buffer.alloc(0);
+      return response(offset === 0 ? 200 : 206, body(bytes, true), {
+        'content-range': `bytes ${offset}-2999/3000`,
+      });
     });
     await expect(readAll(stream)).rejects.toMatchObject({ code: 'ERR_NETWORK' });
     expect(calls).toBe(1 + 3);
@@ -141,15 +117,9 @@ describe('resumableBlobStream', () => {
 
   it('completes when the connection drops right after the last byte', async () => {
     let calls = 0;
-    const stream = resumableBlobStream({
-      digest,
-      size: data.length,
-      retry: policy,
-      context: {},
-      open: async () => {
-        calls++;
-        return response(200, body(data, true));
-      },
+    const stream = blobStream(async () => {
+      calls++;
+      return response(200, body(data, true));
     });
     expect((await readAll(stream)).equals(data)).toBe(true);
     expect(calls).toBe(1);
@@ -158,18 +128,9 @@ describe('resumableBlobStream', () => {
   it('verifies the stitched bytes against the digest', async () => {
     const bad = Buffer.from(data);
     bad[2500] = (bad[2500] as number) ^ 1;
-    const stream = resumableBlobStream({
-      digest,
-      size: data.length,
-      retry: policy,
-      context: {},
-      open: async (offset) =>
-        offset === 0
-          ? response(200, body(bad.subarray(0, 2000), true))
-          : response(206, body(bad.subarray(offset), false), {
-              'content-range': `bytes ${offset}-2999/3000`,
-            }),
-    });
+    const stream = blobStream(async (offset) =>
+      offset === 0 ? response(200, body(bad.subarray(0, 2000), true)) : partial(offset, bad.subarray(offset)),
+    );
     await expect(readAll(stream)).rejects.toMatchObject({ code: 'ERR_DIGEST_MISMATCH' });
   });
 });
