@@ -154,3 +154,35 @@ describe('image names for docker load', () => {
     expect(tagOf('Not A Ref')).toBeUndefined();
   });
 });
+
+describe('--insecure', () => {
+  it('a bare --insecure covers every registry the release names; a value names one', async () => {
+    const { expandInsecure } = await import('../src/app/registry-resolver.js');
+    expect(expandInsecure({ insecure: ['a:5000'] }, ['b.example/x:1'])).toEqual({ insecure: ['a:5000'] });
+    expect(
+      expandInsecure({ insecure: ['a:5000'], insecureAll: true }, [
+        'b.example/x:1',
+        'b.example/y:2',
+        'c.local:443/z',
+        'nginx',
+      ]),
+    ).toEqual({ insecure: ['a:5000', 'b.example', 'c.local:443', 'docker.io'], insecureAll: true });
+  });
+
+  it('parses both forms on the command line', async () => {
+    const { appCommand } = await import('../src/commands/app.js');
+    const { cac } = await import('cac');
+    const parse = (argv: string[]) => {
+      const cli = cac('ocidelta app');
+      let seen: Record<string, unknown> = {};
+      appCommand.define(cli, { stdout: new PassThrough(), stderr: new PassThrough(), env: {}, cwd: '/' });
+      cli.commands[0]!.action((_c: unknown, o: Record<string, unknown>) => {
+        seen = o;
+      });
+      cli.parse(['node', 'ocidelta', ...argv], { run: true });
+      return seen.insecure;
+    };
+    expect(parse(['c.yml', '--insecure'])).toBe(true);
+    expect(parse(['c.yml', '--insecure', 'reg:5000'])).toBe('reg:5000');
+  });
+});

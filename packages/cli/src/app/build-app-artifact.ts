@@ -18,7 +18,7 @@ import type { ServicePlan } from './plan.js';
 import { prepareServices } from './prepare-services.js';
 import { findPreviousRelease, type PreviousRelease } from './previous-release.js';
 import type { AppEvent, AppEventListener } from './progress.js';
-import { createRegistryResolver } from './registry-resolver.js';
+import { createRegistryResolver, expandInsecure } from './registry-resolver.js';
 import type { ReleaseMetadata } from './release-metadata.js';
 import { runLimited } from './run-limited.js';
 import {
@@ -137,11 +137,18 @@ async function build(
   if (previous) info(`previous release ${previous.version ?? '(version unknown)'} from ${previous.label}`);
   else info('no previous release: every image ships full');
 
+  /** Registry access; `insecureAll` expands to every registry the release names. */
+  const registryAccess = () =>
+    expandInsecure(opts.registry ?? {}, [
+      ...compose.services.map((s) => opts.serviceImages[s.name] ?? s.image),
+      ...[...(previous?.services.values() ?? [])].map((s) => s.ref),
+    ]);
+
   let resolverPromise: Promise<ImageResolver> | undefined;
   const resolver = () => {
     resolverPromise ??= options.resolver
       ? Promise.resolve(options.resolver)
-      : defaultResolver(() => createRegistryResolver(opts.registry ?? {}, opts.env));
+      : defaultResolver(() => createRegistryResolver(registryAccess(), opts.env));
     return resolverPromise;
   };
 

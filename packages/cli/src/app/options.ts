@@ -19,6 +19,8 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export interface RegistryAccess {
   /** Registries (host[:port]) reached over plain http besides loopback. */
   insecure?: string[];
+  /** Plain http for every registry the compose file and the previous release name. */
+  insecureAll?: boolean;
   /** `user:password` for every registry (else docker config.json / REGISTRY_AUTH_FILE). */
   creds?: string;
   /** A docker-style auth file. */

@@ -21,6 +21,20 @@ function parseRef(ref: string): Reference {
   return Reference.parse(ref);
 }
 
+/** With `insecureAll`, the registries of `refs` join the insecure list (pure). */
+export function expandInsecure(access: RegistryAccess, refs: readonly string[]): RegistryAccess {
+  if (!access.insecureAll) return access;
+  const hosts = new Set(access.insecure ?? []);
+  for (const ref of refs) {
+    try {
+      hosts.add(Reference.parse(ref).registry);
+    } catch {
+      // an invalid ref fails later with its own message
+    }
+  }
+  return { ...access, insecure: [...hosts] };
+}
+
 export async function createRegistryResolver(
   access: RegistryAccess,
   env: NodeJS.ProcessEnv = process.env,

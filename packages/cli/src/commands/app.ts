@@ -159,6 +159,7 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
       dryRun: o.dryRun === true,
       registry: {
         insecure: list(o.insecure),
+        insecureAll: o.insecure === true || (Array.isArray(o.insecure) && o.insecure.includes(true)),
         creds: o.creds as string | undefined,
         authfile: o.authfile as string | undefined,
       },
@@ -220,8 +221,8 @@ export const appCommand: CommandDef = {
       .option('--dry-run', 'Plan only: show which services are full, delta or unchanged, with sizes')
       .option('--json', 'Print the result as JSON on stdout')
       .option(
-        '--insecure <registry>',
-        'Allow plain http to this registry (repeatable; loopback always allowed)',
+        '--insecure [registry]',
+        'Allow plain http (and unverified TLS) to this registry, or to every registry named when given no value (repeatable; loopback always allowed)',
       )
       .option('--creds <user:password>', 'Registry credentials')
       .option('--authfile <file>', 'Docker-style auth file')
