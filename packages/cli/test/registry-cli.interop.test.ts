@@ -1,6 +1,5 @@
 // The registry commands (pull, push, copy, inspect, tags, digest) run in-process against the
 // real docker-registry, with skopeo as the oracle for digests.
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { haveBinaries } from '../../../test-support/binaries.js';
 import {
   type BuiltLayout,
   buildTestLayout,
+  digestOfBytes,
   type RunningRegistry,
   skopeoInspectRaw,
   skopeoPushLayout,
@@ -17,8 +17,6 @@ import {
 import { runCapture } from './support.js';
 
 const run = (args: string[], env: NodeJS.ProcessEnv = {}) => runCapture(args, { env });
-
-const sha256 = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('registry commands', () => {
   let reg: RunningRegistry;
@@ -49,7 +47,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('registry commands',
     expect(pushed.err).toBe('');
     expect(pushed.code).toBe(0);
     expect(pushed.out.trim()).toBe(image.digest);
-    expect(sha256(Buffer.from(await skopeoInspectRaw(ref)))).toBe(image.digest);
+    expect(digestOfBytes(Buffer.from(await skopeoInspectRaw(ref)))).toBe(image.digest);
 
     const digest = await run(['digest', ref]);
     expect(digest.out.trim()).toBe(image.digest);
@@ -65,7 +63,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('registry commands',
     expect(info.Layers).toEqual(image.images[0]?.layers.map((l) => l.digest));
 
     const raw = await run(['inspect', '--raw', ref]);
-    expect(sha256(raw.raw)).toBe(image.digest);
+    expect(digestOfBytes(raw.raw)).toBe(image.digest);
 
     const dir = join(work, 'pulled');
     const pulled = await run(['pull', ref, '--oci', dir, '--json']);
@@ -81,7 +79,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('registry commands',
     const ref = `${reg.host}/cli/multi:v1`;
     const arm = multi.images[1];
     const raw = await run(['inspect', '--raw', '--platform', 'linux/arm64', ref]);
-    expect(sha256(raw.raw)).toBe(arm?.digest);
+    expect(digestOfBytes(raw.raw)).toBe(arm?.digest);
     const inspect = JSON.parse((await run(['inspect', '--platform', 'linux/arm64', ref])).out) as Record<
       string,
       unknown
@@ -97,7 +95,9 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('registry commands',
 
     const copied = await run(['copy', ref, `${reg.host}/cli/multi-copy:v1`, '-q']);
     expect(copied.code).toBe(0);
-    expect(sha256(Buffer.from(await skopeoInspectRaw(`${reg.host}/cli/multi-copy:v1`)))).toBe(multi.digest);
+    expect(digestOfBytes(Buffer.from(await skopeoInspectRaw(`${reg.host}/cli/multi-copy:v1`)))).toBe(
+      multi.digest,
+    );
   });
 
   it('authenticates with --creds or --authfile and reports ERR_AUTH with exit code 2', async () => {

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { type ResumableGetOptions, resumableBlobStream } from '../src/blob-reader.js';
 import type { RegistryResponse } from '../src/http.js';
 import { retryPolicy } from '../src/retry.js';
+import { readAll } from './harness/results.js';
 
 const data = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 251));
 const digest = `sha256:${createHash('sha256').update(data).digest('hex')}` as Digest;
@@ -24,12 +25,6 @@ function body(bytes: Buffer, cut: boolean): Readable {
 
 function response(status: number, b: Readable, headers: Record<string, string> = {}): RegistryResponse {
   return { status, headers, body: b, url: 'http://r/v2/x/blobs/d', header: (n) => headers[n.toLowerCase()] };
-}
-
-async function readAll(s: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of s) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
 
 const policy = retryPolicy({ max: 3, baseMs: 0, maxMs: 0 });

@@ -2,7 +2,6 @@
 // auth with the harness's token server (ES256 JWTs): pull-only tokens refused on push, scope
 // upgrade, expiry and refresh, wrong password, OAuth2 POST with GET fallback, credentials kept
 // from a realm on another host, credentials from a Docker config file.
-import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,18 +9,14 @@ import { isOciDeltaError, Reference } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
 import { RegistryClient, type RegistryError } from '../src/index.js';
-import { pseudoRandom, type RunningRegistry, startFaultProxy, startRegistry } from './harness/index.js';
-
-const sha256 = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-async function errorOf(p: Promise<unknown>): Promise<RegistryError | Error | undefined> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  return undefined;
-}
+import {
+  digestOfBytes,
+  errorOf,
+  pseudoRandom,
+  type RunningRegistry,
+  startFaultProxy,
+  startRegistry,
+} from './harness/index.js';
 
 const run = haveBinaries('docker-registry', 'htpasswd', 'openssl');
 
@@ -44,9 +39,9 @@ describe.skipIf(!run)('RegistryClient with htpasswd (Basic) auth', () => {
     });
     const repo = Reference.parse(`${reg.host}/basic/app:1`);
     const data = pseudoRandom(5000, 'basic');
-    const up = await client.uploadBlob(repo, data, { digest: sha256(data), size: data.length });
+    const up = await client.uploadBlob(repo, data, { digest: digestOfBytes(data), size: data.length });
     expect(up.skipped).toBe(false);
-    expect(await client.headBlob(repo, sha256(data))).toEqual({ size: data.length });
+    expect(await client.headBlob(repo, digestOfBytes(data))).toEqual({ size: data.length });
     await client.close();
   });
 
@@ -59,7 +54,7 @@ describe.skipIf(!run)('RegistryClient with htpasswd (Basic) auth', () => {
     expect((err as RegistryError).registryCode).toBe('UNAUTHORIZED');
     expect(err?.message).not.toContain('nope');
     const anon = new RegistryClient({ useDockerConfig: false });
-    const err2 = await errorOf(anon.headBlob(repo, sha256(Buffer.from('x'))));
+    const err2 = await errorOf(anon.headBlob(repo, digestOfBytes(Buffer.from('x'))));
     expect(isOciDeltaError(err2, 'ERR_AUTH')).toBe(true);
     expect(err2?.message).toContain('no credentials');
     await Promise.all([wrong.close(), anon.close()]);
@@ -94,10 +89,10 @@ describe.skipIf(!run)('RegistryClient with htpasswd (Basic) auth', () => {
     });
     const data = pseudoRandom(300, 'helper');
     const repo = Reference.parse(`${reg.host}/basic/helper:1`);
-    expect((await client.uploadBlob(repo, data, { digest: sha256(data), size: data.length })).skipped).toBe(
-      false,
-    );
-    expect(await client.headBlob(repo, sha256(data))).toEqual({ size: data.length });
+    expect(
+      (await client.uploadBlob(repo, data, { digest: digestOfBytes(data), size: data.length })).skipped,
+    ).toBe(false);
+    expect(await client.headBlob(repo, digestOfBytes(data))).toEqual({ size: data.length });
     await client.close();
   });
 });
@@ -135,9 +130,9 @@ describe.skipIf(!run)('RegistryClient with token auth', () => {
     const repo = Reference.parse(`${reg.host}/tok/app:1`);
     const before = tokenServer().requests.length;
     const data = pseudoRandom(3000, 'tok');
-    expect(await client.headBlob(repo, sha256(data))).toBeUndefined();
-    await client.uploadBlob(repo, data, { digest: sha256(data), size: data.length });
-    expect(await client.headBlob(repo, sha256(data))).toEqual({ size: data.length });
+    expect(await client.headBlob(repo, digestOfBytes(data))).toBeUndefined();
+    await client.uploadBlob(repo, data, { digest: digestOfBytes(data), size: data.length });
+    expect(await client.headBlob(repo, digestOfBytes(data))).toEqual({ size: data.length });
     const reqs = tokenServer().requests.slice(before);
     expect(reqs.map((r) => r.scopes.join(' '))).toEqual([
       'repository:tok/app:pull',
@@ -184,7 +179,7 @@ describe.skipIf(!run)('RegistryClient with token auth', () => {
       });
       const client = new RegistryClient({ credentials: creds(), useDockerConfig: false });
       const start = ts.requests.length;
-      expect(await client.headBlob(Reference.parse(`${proxy.host}/tok/app`), sha256(data))).toEqual({
+      expect(await client.headBlob(Reference.parse(`${proxy.host}/tok/app`), digestOfBytes(data))).toEqual({
         size: data.length,
       });
       expect(ts.requests.slice(start).map((r) => r.scopes)).toEqual([
@@ -202,9 +197,11 @@ describe.skipIf(!run)('RegistryClient with token auth', () => {
     const client = new RegistryClient({ credentials: reader, useDockerConfig: false });
     const repo = Reference.parse(`${reg.host}/tok/app:1`);
     const data = pseudoRandom(3000, 'tok');
-    expect(await client.headBlob(repo, sha256(data))).toEqual({ size: data.length });
+    expect(await client.headBlob(repo, digestOfBytes(data))).toEqual({ size: data.length });
     const other = pseudoRandom(100, 'reader-push');
-    const err = await errorOf(client.uploadBlob(repo, other, { digest: sha256(other), size: other.length }));
+    const err = await errorOf(
+      client.uploadBlob(repo, other, { digest: digestOfBytes(other), size: other.length }),
+    );
     expect(isOciDeltaError(err, 'ERR_AUTH')).toBe(true);
     expect((err as RegistryError).status).toBe(401);
     expect(err?.message).toContain(repo.repository);
@@ -215,7 +212,7 @@ describe.skipIf(!run)('RegistryClient with token auth', () => {
     const owner = new RegistryClient({ credentials: creds(), useDockerConfig: false });
     const data = pseudoRandom(4000, 'mount-denied');
     const src = Reference.parse(`${reg.host}/tok/private:1`);
-    await owner.uploadBlob(src, data, { digest: sha256(data), size: data.length });
+    await owner.uploadBlob(src, data, { digest: digestOfBytes(data), size: data.length });
     const limited = new RegistryClient({
       credentials: { username: 'limited', password: 'limitedpass' },
       useDockerConfig: false,
@@ -224,12 +221,12 @@ describe.skipIf(!run)('RegistryClient with token auth', () => {
     const res = await limited.uploadBlob(
       dst,
       data,
-      { digest: sha256(data), size: data.length },
+      { digest: digestOfBytes(data), size: data.length },
       { mountFrom: src },
     );
-    expect(res).toEqual({ digest: sha256(data), mounted: false, skipped: false });
-    expect(await limited.headBlob(dst, sha256(data))).toEqual({ size: data.length });
-    expect(isOciDeltaError(await errorOf(limited.headBlob(src, sha256(data))), 'ERR_AUTH')).toBe(true);
+    expect(res).toEqual({ digest: digestOfBytes(data), mounted: false, skipped: false });
+    expect(await limited.headBlob(dst, digestOfBytes(data))).toEqual({ size: data.length });
+    expect(isOciDeltaError(await errorOf(limited.headBlob(src, digestOfBytes(data))), 'ERR_AUTH')).toBe(true);
     await Promise.all([owner.close(), limited.close()]);
   });
 
@@ -289,7 +286,7 @@ describe.skipIf(!run)('RegistryClient with token auth', () => {
     expect(first).toMatchObject({ method: 'POST', grantType: 'password', user: reg.username, status: 200 });
     // The refresh token from that answer is used for the next scope set.
     const data = pseudoRandom(50, 'oauth');
-    await pw.uploadBlob(repo, data, { digest: sha256(data), size: data.length });
+    await pw.uploadBlob(repo, data, { digest: digestOfBytes(data), size: data.length });
     const second = tokenServer().requests[start + 1];
     expect(second).toMatchObject({
       method: 'POST',
@@ -336,8 +333,8 @@ describe.skipIf(!run)('RegistryClient with token auth', () => {
     const start = tokenServer().requests.length;
     const data = pseudoRandom(700, 'idtoken');
     const repo = Reference.parse(`${reg.host}/tok/idtoken:1`);
-    await client.uploadBlob(repo, data, { digest: sha256(data), size: data.length });
-    expect(await client.headBlob(repo, sha256(data))).toEqual({ size: data.length });
+    await client.uploadBlob(repo, data, { digest: digestOfBytes(data), size: data.length });
+    expect(await client.headBlob(repo, digestOfBytes(data))).toEqual({ size: data.length });
     const reqs = tokenServer().requests.slice(start);
     expect(reqs.length).toBeGreaterThan(0);
     expect(
@@ -352,7 +349,7 @@ describe.skipIf(!run)('RegistryClient with token auth', () => {
     const repo = Reference.parse(`${reg.host}/tok/concurrent:1`);
     const start = tokenServer().requests.length;
     const results = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => client.headBlob(repo, sha256(Buffer.from(`blob ${i}`)))),
+      Array.from({ length: 8 }, (_, i) => client.headBlob(repo, digestOfBytes(Buffer.from(`blob ${i}`)))),
     );
     expect(results).toEqual(Array(8).fill(undefined));
     expect(tokenServer().requests.length - start).toBe(1);

@@ -2,43 +2,27 @@
 // connection cut mid-blob (resumed with Range, right digest), 429 with Retry-After, 503 then
 // success, a corrupted byte (ERR_DIGEST_MISMATCH), an upload restarted after a 503, and
 // bounded retries.
-import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { isOciDeltaError, Reference } from '@ocidelta/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
 import { RegistryClient } from '../src/index.js';
 import {
+  digestOfBytes,
+  errorOf,
   type FaultProxy,
   pseudoRandom,
   type RunningRegistry,
+  readAll,
   startFaultProxy,
   startRegistry,
 } from './harness/index.js';
-
-const sha256 = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-async function readAll(s: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of s) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
-async function errorOf(p: Promise<unknown>): Promise<Error | undefined> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  return undefined;
-}
 
 describe.skipIf(!haveBinaries('docker-registry'))('RegistryClient under injected faults', () => {
   let reg: RunningRegistry;
   let proxy: FaultProxy;
   let client: RegistryClient;
   const blob = pseudoRandom(400_000, 'faults');
-  const digest = sha256(blob);
+  const digest = digestOfBytes(blob);
   const repo = () => Reference.parse(`${proxy.host}/faults/app:1`);
   const blobPath = `/v2/faults/app/blobs/${digest}`;
 
@@ -61,7 +45,7 @@ describe.skipIf(!haveBinaries('docker-registry'))('RegistryClient under injected
     proxy.addFault({ method: 'GET', path: blobPath, fault: { kind: 'cut', afterBytes: 150_000 }, times: 2 });
     const start = proxy.requests.length;
     const got = await readAll(await client.getBlob(repo(), { digest, size: blob.length }));
-    expect(sha256(got)).toBe(digest);
+    expect(digestOfBytes(got)).toBe(digest);
     const gets = proxy.requests.slice(start).filter((r) => r.method === 'GET' && r.path === blobPath);
     expect(gets.length).toBe(3);
     expect(gets[0]?.range).toBeUndefined();
@@ -133,14 +117,14 @@ describe.skipIf(!haveBinaries('docker-registry'))('RegistryClient under injected
     const config = Buffer.from(
       '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}',
     );
-    await client.uploadBlob(repo(), config, { digest: sha256(config), size: config.length });
+    await client.uploadBlob(repo(), config, { digest: digestOfBytes(config), size: config.length });
     const manifest = Buffer.from(
       JSON.stringify({
         schemaVersion: 2,
         mediaType: 'application/vnd.oci.image.manifest.v1+json',
         config: {
           mediaType: 'application/vnd.oci.image.config.v1+json',
-          digest: sha256(config),
+          digest: digestOfBytes(config),
           size: config.length,
         },
         layers: [],
@@ -194,14 +178,14 @@ describe.skipIf(!haveBinaries('docker-registry'))('RegistryClient under injected
     const config = Buffer.from(
       JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digest] } }),
     );
-    await client.uploadBlob(repo(), config, { digest: sha256(config), size: config.length });
+    await client.uploadBlob(repo(), config, { digest: digestOfBytes(config), size: config.length });
     const manifest = Buffer.from(
       JSON.stringify({
         schemaVersion: 2,
         mediaType: 'application/vnd.oci.image.manifest.v1+json',
         config: {
           mediaType: 'application/vnd.oci.image.config.v1+json',
-          digest: sha256(config),
+          digest: digestOfBytes(config),
           size: config.length,
         },
         layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: blob.length }],
@@ -210,7 +194,7 @@ describe.skipIf(!haveBinaries('docker-registry'))('RegistryClient under injected
     const tagged = repo().withTag('layered');
     await client.putManifest(tagged, manifest, 'application/vnd.oci.image.manifest.v1+json');
     const image = await client.resolveImage(tagged);
-    expect(sha256(await readAll(await image.layers[0]!.compressed()))).toBe(digest);
+    expect(digestOfBytes(await readAll(await image.layers[0]!.compressed()))).toBe(digest);
     proxy.addFault({ method: 'GET', path: blobPath, fault: { kind: 'corrupt', offset: 390_000 } });
     const err = await errorOf(readAll(await image.layers[0]!.compressed()));
     expect(isOciDeltaError(err, 'ERR_DIGEST_MISMATCH')).toBe(true);
@@ -218,7 +202,7 @@ describe.skipIf(!haveBinaries('docker-registry'))('RegistryClient under injected
 
   it('restarts an upload after a 503 on the final PUT when the data can be re-opened', async () => {
     const data = pseudoRandom(200_000, 'restart');
-    const d = sha256(data);
+    const d = digestOfBytes(data);
     proxy.addFault({
       method: 'PUT',
       path: /\/v2\/faults\/up\/blobs\/uploads\//,

@@ -2,27 +2,19 @@
 // that answers the blob GET with a 307) sends the client to a second, anonymous registry on
 // another origin that holds the same blob. The client must follow the redirect, verify the
 // bytes, and not send its Authorization header to the other origin.
-import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { Reference } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
 import { RegistryClient } from '../src/index.js';
 import {
+  digestOfBytes,
   type FaultProxy,
   pseudoRandom,
   type RunningRegistry,
+  readAll,
   startFaultProxy,
   startRegistry,
 } from './harness/index.js';
-
-const sha256 = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-async function readAll(s: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of s) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 describe.skipIf(!haveBinaries('docker-registry', 'htpasswd'))('RegistryClient blob redirects', () => {
   let authReg: RunningRegistry;
@@ -30,7 +22,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'htpasswd'))('RegistryClient bl
   let front: FaultProxy;
   let storage: FaultProxy;
   const blob = pseudoRandom(100_000, 'redirect');
-  const digest = sha256(blob);
+  const digest = digestOfBytes(blob);
 
   beforeAll(async () => {
     [authReg, storageReg] = await Promise.all([
@@ -69,7 +61,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'htpasswd'))('RegistryClient bl
       },
     });
     const got = await readAll(await client.getBlob(repo, { digest, size: blob.length }));
-    expect(sha256(got)).toBe(digest);
+    expect(digestOfBytes(got)).toBe(digest);
     const asked = front.requests.filter((r) => r.path.includes('/blobs/'));
     expect(asked.map((r) => [r.status, r.authorization])).toEqual([[307, true]]);
     const served = storage.requests.filter((r) => r.path.includes('/blobs/'));

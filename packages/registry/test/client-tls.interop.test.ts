@@ -2,7 +2,6 @@
 // (the shared harness runs plain HTTP, so this suite starts its own TLS instance): untrusted
 // certificates fail without downgrading to HTTP, the `ca` option and `insecureRegistries` work.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,9 +9,7 @@ import { isOciDeltaError, Reference } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
 import { RegistryClient } from '../src/index.js';
-import { freePort } from './harness/index.js';
-
-const sha256 = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+import { digestOfBytes, freePort } from './harness/index.js';
 
 describe.skipIf(!haveBinaries('docker-registry', 'openssl'))('RegistryClient over TLS', () => {
   let dir: string;
@@ -62,7 +59,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'openssl'))('RegistryClient ove
     const probe = new RegistryClient({ ca, useDockerConfig: false, retries: { max: 0 } });
     for (let i = 0; i < 200; i++) {
       try {
-        await probe.headBlob(Reference.parse(`${host}/probe/x`), sha256(Buffer.from('x')));
+        await probe.headBlob(Reference.parse(`${host}/probe/x`), digestOfBytes(Buffer.from('x')));
         break;
       } catch {
         await new Promise((r) => setTimeout(r, 50));
@@ -90,11 +87,11 @@ describe.skipIf(!haveBinaries('docker-registry', 'openssl'))('RegistryClient ove
     const data = Buffer.from('over tls');
     const withCa = new RegistryClient({ ca, useDockerConfig: false });
     const repo = Reference.parse(`${host}/tls/app:1`);
-    await withCa.uploadBlob(repo, data, { digest: sha256(data), size: data.length });
-    expect(await withCa.headBlob(repo, sha256(data))).toEqual({ size: data.length });
+    await withCa.uploadBlob(repo, data, { digest: digestOfBytes(data), size: data.length });
+    expect(await withCa.headBlob(repo, digestOfBytes(data))).toEqual({ size: data.length });
     await withCa.close();
     const insecure = new RegistryClient({ insecureRegistries: [host], useDockerConfig: false });
-    expect(await insecure.headBlob(repo, sha256(data))).toEqual({ size: data.length });
+    expect(await insecure.headBlob(repo, digestOfBytes(data))).toEqual({ size: data.length });
     await insecure.close();
   });
 });

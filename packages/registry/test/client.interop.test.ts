@@ -1,7 +1,6 @@
 // RegistryClient against the real docker-registry (distribution 2.8) without auth: manifests
 // put/get/head/delete, blob upload (monolithic, chunked, mount, skip), blob download, tags,
 // catalog, and images pushed/read back by the real skopeo.
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,22 +12,16 @@ import { haveBinaries } from '../../../test-support/binaries.js';
 import { RegistryClient } from '../src/index.js';
 import {
   buildTestLayout,
+  digestOfBytes,
   pseudoRandom,
   type RunningRegistry,
+  readAll,
   skopeoInspectRaw,
   skopeoListTags,
   skopeoPushLayout,
   startRegistry,
   tarFiles,
 } from './harness/index.js';
-
-const sha256 = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-async function readAll(s: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of s) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   try {
@@ -42,7 +35,7 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
 /** A small image (config + one gzip layer) as blobs plus manifest bytes. */
 async function makeImage(label: string) {
   const layer = gzipSync(await tarFiles({ 'hello.txt': `hello ${label}\n` }));
-  const diffId = sha256(await tarFiles({ 'hello.txt': `hello ${label}\n` }));
+  const diffId = digestOfBytes(await tarFiles({ 'hello.txt': `hello ${label}\n` }));
   const config = Buffer.from(
     JSON.stringify({
       architecture: 'amd64',
@@ -55,8 +48,8 @@ async function makeImage(label: string) {
     JSON.stringify({
       schemaVersion: 2,
       mediaType: MediaType.OciManifest,
-      config: { mediaType: MediaType.OciConfig, digest: sha256(config), size: config.length },
-      layers: [{ mediaType: MediaType.OciLayerGzip, digest: sha256(layer), size: layer.length }],
+      config: { mediaType: MediaType.OciConfig, digest: digestOfBytes(config), size: config.length },
+      layers: [{ mediaType: MediaType.OciLayerGzip, digest: digestOfBytes(layer), size: layer.length }],
     }),
   );
   return { layer, config, manifest };
@@ -83,25 +76,25 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('RegistryClient, reg
     const img = await makeImage('one');
     const repo = ref('app/one:v1');
     const up1 = await client.uploadBlob(repo, img.layer, {
-      digest: sha256(img.layer),
+      digest: digestOfBytes(img.layer),
       size: img.layer.length,
     });
-    expect(up1).toEqual({ digest: sha256(img.layer), mounted: false, skipped: false });
+    expect(up1).toEqual({ digest: digestOfBytes(img.layer), mounted: false, skipped: false });
     const up2 = await client.uploadBlob(repo, Readable.from([img.config]), {
-      digest: sha256(img.config),
+      digest: digestOfBytes(img.config),
       size: img.config.length,
     });
     expect(up2.skipped).toBe(false);
     const again = await client.uploadBlob(repo, img.layer, {
-      digest: sha256(img.layer),
+      digest: digestOfBytes(img.layer),
       size: img.layer.length,
     });
     expect(again.skipped).toBe(true);
 
     const digest = await client.putManifest(repo, img.manifest, MediaType.OciManifest);
-    expect(digest).toBe(sha256(img.manifest));
+    expect(digest).toBe(digestOfBytes(img.manifest));
     const raw = await skopeoInspectRaw(`${reg.host}/app/one:v1`);
-    expect(sha256(Buffer.from(raw))).toBe(digest);
+    expect(digestOfBytes(Buffer.from(raw))).toBe(digest);
 
     const got = await client.getManifest(repo);
     expect(got.digest).toBe(digest);
@@ -114,11 +107,11 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('RegistryClient, reg
     expect(await codeOf(client.getManifest(ref('app/one:missing')))).toBe('ERR_MANIFEST_UNKNOWN');
 
     const blob = await readAll(
-      await client.getBlob(repo, { digest: sha256(img.layer), size: img.layer.length }),
+      await client.getBlob(repo, { digest: digestOfBytes(img.layer), size: img.layer.length }),
     );
     expect(blob.equals(img.layer)).toBe(true);
-    expect(await client.headBlob(repo, sha256(img.layer))).toEqual({ size: img.layer.length });
-    expect(await client.headBlob(repo, sha256(Buffer.from('nope')))).toBeUndefined();
+    expect(await client.headBlob(repo, digestOfBytes(img.layer))).toEqual({ size: img.layer.length });
+    expect(await client.headBlob(repo, digestOfBytes(Buffer.from('nope')))).toBeUndefined();
   });
 
   it('uploads large blobs in chunks and mounts across repositories', async () => {
@@ -128,63 +121,63 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('RegistryClient, reg
     const res = await client.uploadBlob(
       repo,
       async () => Readable.from([big.subarray(0, 100_001), big.subarray(100_001)]),
-      { digest: sha256(big), size: big.length },
+      { digest: digestOfBytes(big), size: big.length },
       { chunkSize: 64 * 1024, onProgress: (p) => events.push(p.done) },
     );
-    expect(res).toEqual({ digest: sha256(big), mounted: false, skipped: false });
+    expect(res).toEqual({ digest: digestOfBytes(big), mounted: false, skipped: false });
     expect(events.at(-1)).toBe(big.length);
-    const back = await readAll(await client.getBlob(repo, { digest: sha256(big), size: big.length }));
-    expect(sha256(back)).toBe(sha256(big));
+    const back = await readAll(await client.getBlob(repo, { digest: digestOfBytes(big), size: big.length }));
+    expect(digestOfBytes(back)).toBe(digestOfBytes(big));
 
     const other = ref('other/place:latest');
     const mounted = await client.uploadBlob(
       other,
       () => Promise.reject(new Error('data must not be read when mounting')),
-      { digest: sha256(big), size: big.length },
+      { digest: digestOfBytes(big), size: big.length },
       { mountFrom: repo },
     );
-    expect(mounted).toEqual({ digest: sha256(big), mounted: true, skipped: false });
-    expect(await client.headBlob(other, sha256(big))).toEqual({ size: big.length });
+    expect(mounted).toEqual({ digest: digestOfBytes(big), mounted: true, skipped: false });
+    expect(await client.headBlob(other, digestOfBytes(big))).toEqual({ size: big.length });
   });
 
   it('uploads an empty blob, chunked bytes, and falls back to upload when a mount source lacks the blob', async () => {
     const repo = ref('app/edge:latest');
     const empty = Buffer.alloc(0);
     expect(
-      await client.uploadBlob(repo, Readable.from([]), { digest: sha256(empty), size: 0 }),
+      await client.uploadBlob(repo, Readable.from([]), { digest: digestOfBytes(empty), size: 0 }),
     ).toMatchObject({
       skipped: false,
     });
-    expect(await client.headBlob(repo, sha256(empty))).toEqual({ size: 0 });
+    expect(await client.headBlob(repo, digestOfBytes(empty))).toEqual({ size: 0 });
 
     const bytes = pseudoRandom(150_000, 'chunked-bytes');
     await client.uploadBlob(
       repo,
       bytes,
-      { digest: sha256(bytes), size: bytes.length },
+      { digest: digestOfBytes(bytes), size: bytes.length },
       { chunkSize: 50_000 },
     );
-    expect(await client.headBlob(repo, sha256(bytes))).toEqual({ size: bytes.length });
+    expect(await client.headBlob(repo, digestOfBytes(bytes))).toEqual({ size: bytes.length });
 
     const fresh = pseudoRandom(1000, 'not-in-source');
     const res = await client.uploadBlob(
       repo,
       fresh,
-      { digest: sha256(fresh), size: fresh.length },
+      { digest: digestOfBytes(fresh), size: fresh.length },
       { mountFrom: ref('app/one:v1') },
     );
-    expect(res).toEqual({ digest: sha256(fresh), mounted: false, skipped: false });
-    expect(await client.headBlob(repo, sha256(fresh))).toEqual({ size: fresh.length });
+    expect(res).toEqual({ digest: digestOfBytes(fresh), mounted: false, skipped: false });
+    expect(await client.headBlob(repo, digestOfBytes(fresh))).toEqual({ size: fresh.length });
   });
 
   it('stops a download with ERR_ABORTED when the signal fires', async () => {
     const big = pseudoRandom(2_000_000, 'abort');
     const repo = ref('app/abort:latest');
-    await client.uploadBlob(repo, big, { digest: sha256(big), size: big.length });
+    await client.uploadBlob(repo, big, { digest: digestOfBytes(big), size: big.length });
     const ac = new AbortController();
     const stream = await client.getBlob(
       repo,
-      { digest: sha256(big), size: big.length },
+      { digest: digestOfBytes(big), size: big.length },
       { signal: ac.signal },
     );
     let got = 0;
@@ -207,8 +200,8 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('RegistryClient, reg
   it('stores and serves Docker v2 manifests with their media type', async () => {
     const img = await makeImage('docker');
     const repo = ref('app/docker:v2');
-    await client.uploadBlob(repo, img.layer, { digest: sha256(img.layer), size: img.layer.length });
-    await client.uploadBlob(repo, img.config, { digest: sha256(img.config), size: img.config.length });
+    await client.uploadBlob(repo, img.layer, { digest: digestOfBytes(img.layer), size: img.layer.length });
+    await client.uploadBlob(repo, img.config, { digest: digestOfBytes(img.config), size: img.config.length });
     const m = JSON.parse(img.manifest.toString()) as Record<string, unknown>;
     const docker = Buffer.from(
       JSON.stringify({
@@ -221,7 +214,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('RegistryClient, reg
     const d = await client.putManifest(repo, docker, MediaType.DockerManifest);
     const got = await client.getManifest(repo.withDigest(d));
     expect(got.mediaType).toBe(MediaType.DockerManifest);
-    expect(got.digest).toBe(sha256(docker));
+    expect(got.digest).toBe(digestOfBytes(docker));
     const image = await client.resolveImage(repo);
     expect(image.digest).toBe(d);
     expect((await client.getIndexOrImage(repo)).kind).toBe('image');
@@ -230,7 +223,9 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('RegistryClient, reg
       JSON.stringify({
         ...m,
         annotations: { x: 'y' },
-        layers: [{ mediaType: MediaType.OciLayerGzip, digest: sha256(Buffer.from('absent')), size: 6 }],
+        layers: [
+          { mediaType: MediaType.OciLayerGzip, digest: digestOfBytes(Buffer.from('absent')), size: 6 },
+        ],
       }),
     );
     expect(await codeOf(client.putManifest(ref('app/docker:orphan'), orphan, MediaType.OciManifest))).toBe(
@@ -240,20 +235,20 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('RegistryClient, reg
 
   it('refuses data that does not match the expected digest and commits nothing', async () => {
     const data = pseudoRandom(10_000, 'bad');
-    const wrong = sha256(Buffer.from('something else'));
+    const wrong = digestOfBytes(Buffer.from('something else'));
     const repo = ref('app/bad:latest');
     expect(
       await codeOf(client.uploadBlob(repo, Readable.from([data]), { digest: wrong, size: data.length })),
     ).toBe('ERR_DIGEST_MISMATCH');
     expect(await client.headBlob(repo, wrong)).toBeUndefined();
-    expect(await client.headBlob(repo, sha256(data))).toBeUndefined();
+    expect(await client.headBlob(repo, digestOfBytes(data))).toBeUndefined();
   });
 
   it('lists tags and the catalog, deletes manifests', async () => {
     const img = await makeImage('tags');
     const repo = ref('app/tags:a');
-    await client.uploadBlob(repo, img.layer, { digest: sha256(img.layer), size: img.layer.length });
-    await client.uploadBlob(repo, img.config, { digest: sha256(img.config), size: img.config.length });
+    await client.uploadBlob(repo, img.layer, { digest: digestOfBytes(img.layer), size: img.layer.length });
+    await client.uploadBlob(repo, img.config, { digest: digestOfBytes(img.config), size: img.config.length });
     for (const t of ['a', 'b', 'c'])
       await client.putManifest(repo.withTag(t), img.manifest, MediaType.OciManifest);
     const tags = await client.listTags(repo);
@@ -288,7 +283,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('RegistryClient, reg
     expect(image.config.architecture).toBe('arm64');
     expect(image.layers.map((l) => l.digest)).toEqual(arm.layers.map((l) => l.digest));
     const stored = await readAll(await image.layers[0]!.compressed());
-    expect(sha256(stored)).toBe(arm.layers[0]!.digest);
+    expect(digestOfBytes(stored)).toBe(arm.layers[0]!.digest);
     const both = await client.getIndexOrImage(r);
     expect(both.kind).toBe('index');
     expect(await codeOf(client.resolveImage(r, { platform: { os: 'linux', architecture: 's390x' } }))).toBe(

@@ -1,7 +1,6 @@
 // Pull, push and copy against docker-registry with htpasswd and token auth (the harness's
 // token server): right credentials work, wrong ones and a pull-only token fail with ERR_AUTH,
 // a copy needing two repositories' scopes succeeds, and an expiring token is refreshed.
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,12 +10,11 @@ import { copyImage, pullImage, pushLayout, RegistryClient } from '../src/index.j
 import {
   type BuiltLayout,
   buildTestLayout,
+  digestOfBytes,
   type RunningRegistry,
   skopeoInspectRaw,
   startRegistry,
 } from './harness/index.js';
-
-const sha256 = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
 
 describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'htpasswd', 'openssl'))(
   'transfer with auth',
@@ -54,7 +52,9 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'htpasswd', 'openssl'
             const pushed = await pushLayout(client, image.dir, `${reg.host}/auth/app:v1`);
             expect(pushed.digest).toBe(image.digest);
             const creds = { creds: `${reg.username}:${reg.password}` };
-            expect(sha256(await skopeoInspectRaw(`${reg.host}/auth/app:v1`, creds))).toBe(image.digest);
+            expect(digestOfBytes(await skopeoInspectRaw(`${reg.host}/auth/app:v1`, creds))).toBe(
+              image.digest,
+            );
 
             const pulled = await pullImage(client, `${reg.host}/auth/app:v1`, {
               oci: join(work, `${auth}-pull`),
@@ -65,7 +65,9 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'htpasswd', 'openssl'
             // Mounting needs pull on the source and push on the destination repository.
             const copied = await copyImage(client, `${reg.host}/auth/app:v1`, `${reg.host}/auth/other:v1`);
             expect(copied.blobs.mounted).toBe(3);
-            expect(sha256(await skopeoInspectRaw(`${reg.host}/auth/other:v1`, creds))).toBe(image.digest);
+            expect(digestOfBytes(await skopeoInspectRaw(`${reg.host}/auth/other:v1`, creds))).toBe(
+              image.digest,
+            );
           } finally {
             await client.close();
           }

@@ -60,7 +60,7 @@ export interface BuiltLayout {
   blobs: string[];
 }
 
-const sha256 = (data: Uint8Array) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
+const sha256 = (data: Uint8Array | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
 /** A deterministic tar of `files` (fixed mtime, sorted names). */
 export async function tarFiles(files: Record<string, string | Uint8Array>): Promise<Buffer> {
@@ -289,5 +289,5 @@ export async function skopeoListTags(repo: string, auth?: SkopeoAuth): Promise<s
   return out.Tags;
 }
 
-/** sha256 digest of bytes (for assertions). */
+/** sha256 digest of bytes (a string as UTF-8), computed here with node:crypto (for assertions). */
 export const digestOfBytes = sha256;

@@ -6,4 +6,5 @@
 export * from './fault-proxy.js';
 export * from './images.js';
 export * from './registry.js';
+export * from './results.js';
 export * from './token-server.js';
