@@ -23,6 +23,7 @@ import {
   buildTestLayout,
   type RunningRegistry,
   skopeo,
+  skopeoCopy,
   skopeoInspectRaw,
   skopeoPushLayout,
   startRegistry,
@@ -220,15 +221,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'umoci'))('release to
     it('refuses to mix OCI and Docker manifests', async () => {
       // a Docker schema2 image of a platform the source lacks (linux/arm/v7)
       const one = await buildTestLayout(join(work, 'docker-one'), [{ platform: ARMV7, label: 'docker' }]);
-      await skopeo([
-        'copy',
-        '--format',
-        'v2s2',
-        '--dest-tls-verify=false',
-        '--dest-no-creds',
-        `oci:${one.dir}:${one.tag}`,
-        `docker://${reg.host}/app/docker:v1`,
-      ]);
+      await skopeoCopy(`oci:${one.dir}:${one.tag}`, `docker://${reg.host}/app/docker:v1`, { format: 'v2s2' });
       const err = await mergeIndex(client, `${reg.host}/app/src:v2`, `${reg.host}/app/docker:v1`, {
         dryRun: true,
       }).catch((e: unknown) => e);
@@ -338,15 +331,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'umoci'))('release to
       const one = await buildTestLayout(join(work, 'docker-src'), [
         { platform: ARM64, label: 'docker-inject' },
       ]);
-      await skopeo([
-        'copy',
-        '--format',
-        'v2s2',
-        '--dest-tls-verify=false',
-        '--dest-no-creds',
-        `oci:${one.dir}:${one.tag}`,
-        `docker://${reg.host}/app/dsrc:v1`,
-      ]);
+      await skopeoCopy(`oci:${one.dir}:${one.tag}`, `docker://${reg.host}/app/dsrc:v1`, { format: 'v2s2' });
       const dir = await writeTree(join(work, 'inject-d'), { 'etc/extra': 'x' });
       const result = await injectLayer(client, `${reg.host}/app/dsrc:v1`, dir, `${other.host}/far/dinj:v1`, {
         platform: parsePlatform('linux/arm64'),

@@ -251,13 +251,16 @@ export async function skopeoPushLayout(
   ]);
 }
 
-/** `skopeo copy` any two transports (registry refs must be written as docker://...). */
+/**
+ * `skopeo copy` any two transports (registry refs must be written as docker://...), keeping the
+ * digests; with `format` (e.g. `v2s2` for Docker schema 2) the manifests are converted instead.
+ */
 export async function skopeoCopy(
   src: string,
   dest: string,
-  options: { all?: boolean; srcAuth?: SkopeoAuth; destAuth?: SkopeoAuth } = {},
+  options: { all?: boolean; format?: 'v2s2' | 'oci'; srcAuth?: SkopeoAuth; destAuth?: SkopeoAuth } = {},
 ): Promise<void> {
-  const args = ['copy', '--preserve-digests'];
+  const args = ['copy', ...(options.format ? ['--format', options.format] : ['--preserve-digests'])];
   if (options.all) args.push('--all');
   if (src.startsWith('docker://')) args.push('--src-tls-verify=false', ...credArgs('src', options.srcAuth));
   if (dest.startsWith('docker://'))
