@@ -32,6 +32,28 @@ describe.skipIf(!haveBinaries('docker-registry'))('RegistryClient under injected
     client = new RegistryClient({ useDockerConfig: false, retries: { baseMs: 5, maxMs: 50 } });
     await client.uploadBlob(repo(), blob, { digest, size: blob.length });
   });
+  /** Upload `config` and put an OCI image manifest of it and `layers` under `ref` (through the proxy). */
+  async function putImage(
+    ref: Reference,
+    config: Buffer,
+    layers: { mediaType: string; digest: string; size: number }[],
+  ): Promise<void> {
+    await client.uploadBlob(ref, config, { digest: digestOfBytes(config), size: config.length });
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: {
+          mediaType: 'application/vnd.oci.image.config.v1+json',
+          digest: digestOfBytes(config),
+          size: config.length,
+        },
+        layers,
+      }),
+    );
+    await client.putManifest(ref, manifest, 'application/vnd.oci.image.manifest.v1+json');
+  }
+
   afterEach(() => {
     proxy.clearFaults();
   });
@@ -117,20 +139,7 @@ describe.skipIf(!haveBinaries('docker-registry'))('RegistryClient under injected
     const config = Buffer.from(
       '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}',
     );
-    await client.uploadBlob(repo(), config, { digest: digestOfBytes(config), size: config.length });
-    const manifest = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: {
-          mediaType: 'application/vnd.oci.image.config.v1+json',
-          digest: digestOfBytes(config),
-          size: config.length,
-        },
-        layers: [],
-      }),
-    );
-    await client.putManifest(repo(), manifest, 'application/vnd.oci.image.manifest.v1+json');
+    await putImage(repo(), config, []);
     proxy.addFault({
       method: 'GET',
       path: '/v2/faults/app/manifests/1',
@@ -178,21 +187,10 @@ describe.skipIf(!haveBinaries('docker-registry'))('RegistryClient under injected
     const config = Buffer.from(
       JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digest] } }),
     );
-    await client.uploadBlob(repo(), config, { digest: digestOfBytes(config), size: config.length });
-    const manifest = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: {
-          mediaType: 'application/vnd.oci.image.config.v1+json',
-          digest: digestOfBytes(config),
-          size: config.length,
-        },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: blob.length }],
-      }),
-    );
     const tagged = repo().withTag('layered');
-    await client.putManifest(tagged, manifest, 'application/vnd.oci.image.manifest.v1+json');
+    await putImage(tagged, config, [
+      { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: blob.length },
+    ]);
     const image = await client.resolveImage(tagged);
     expect(digestOfBytes(await readAll(await image.layers[0]!.compressed()))).toBe(digest);
     proxy.addFault({ method: 'GET', path: blobPath, fault: { kind: 'corrupt', offset: 390_000 } });
