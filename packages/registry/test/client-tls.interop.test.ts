@@ -1,7 +1,7 @@
 // RegistryClient against the real docker-registry serving TLS with a self-signed certificate
 // (the shared harness runs plain HTTP, so this suite starts its own TLS instance): untrusted
 // certificates fail without downgrading to HTTP, the `ca` option and `insecureRegistries` work.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { isOciDeltaError, Reference } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
 import { RegistryClient } from '../src/index.js';
-import { digestOfBytes, freePort } from './harness/index.js';
+import { digestOfBytes, freePort, makeSelfSignedCert } from './harness/index.js';
 
 describe.skipIf(!haveBinaries('docker-registry', 'openssl'))('RegistryClient over TLS', () => {
   let dir: string;
@@ -21,29 +21,12 @@ describe.skipIf(!haveBinaries('docker-registry', 'openssl'))('RegistryClient ove
     dir = await mkdtemp(join(tmpdir(), 'ocidelta-tls-'));
     const key = join(dir, 'key.pem');
     const cert = join(dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '2',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      ],
-      { stdio: 'ignore' },
-    );
+    makeSelfSignedCert({
+      keyFile: key,
+      certFile: cert,
+      subject: '/CN=127.0.0.1',
+      subjectAltName: 'IP:127.0.0.1,DNS:localhost',
+    });
     ca = await readFile(cert, 'utf8');
     const port = await freePort();
     host = `127.0.0.1:${port}`;

@@ -3,6 +3,7 @@
  * `docker-registry` in three auth configurations, a token server, a fault-injecting proxy, and
  * test images pushed with the real `skopeo`.
  */
+export * from './certs.js';
 export * from './fault-proxy.js';
 export * from './images.js';
 export * from './registry.js';

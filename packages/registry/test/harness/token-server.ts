@@ -5,11 +5,11 @@
  * POST flow (password and refresh_token grants), per-user allowed actions, a configurable
  * `expires_in`, and records every request so tests can assert refreshes and scopes.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, type KeyObject, randomUUID, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { makeSelfSignedCert } from './certs.js';
 
 export interface TokenUser {
   password: string;
@@ -128,27 +128,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
 export async function startTokenServer(options: TokenServerOptions): Promise<TokenServer> {
   const keyFile = join(options.workDir, 'token-key.pem');
   const certFile = join(options.workDir, 'token-cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=ocidelta-test-token',
-    ],
-    { stdio: 'ignore' },
-  );
+  makeSelfSignedCert({ keyFile, certFile, subject: '/CN=ocidelta-test-token' });
   const privateKey = createPrivateKey(readFileSync(keyFile));
   const keyId = libtrustKeyId(createPublicKey(privateKey));
   const users = options.users ?? {};
