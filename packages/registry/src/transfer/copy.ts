@@ -8,9 +8,15 @@ import type { Reference } from '@ocidelta/core';
 import type { RegistryClient } from '../client.js';
 import { forEachLimit } from './concurrency.js';
 import { uniqueBlobs } from './plan.js';
-import { DEFAULT_CONCURRENCY, newCounters, type TransferOptions, type TransferResult } from './progress.js';
+import {
+  DEFAULT_CONCURRENCY,
+  newCounters,
+  resultOf,
+  type TransferOptions,
+  type TransferResult,
+} from './progress.js';
 import { planPull } from './pull.js';
-import { count, putManifests, resultOf } from './push.js';
+import { count, putManifests } from './push.js';
 import { openRemoteBlob, sendBlob, toReference } from './remote.js';
 
 export interface CopyOptions extends TransferOptions {

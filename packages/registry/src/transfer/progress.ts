@@ -1,5 +1,5 @@
 /** Progress events and shared option types of pull, push and copy. */
-import type { PlatformChoice } from './plan.js';
+import { imagesOf, type ManifestNode, type PlatformChoice } from './plan.js';
 
 /** One progress event, per blob or manifest. */
 export interface TransferProgress {
@@ -39,4 +39,18 @@ export const DEFAULT_CONCURRENCY = 4;
 /** Counters shared by the transfer functions. */
 export function newCounters(): TransferResult['blobs'] & { bytes: number } {
   return { transferred: 0, skipped: 0, mounted: 0, bytes: 0 };
+}
+
+/** Summarize a finished transfer of `plan` from its counters. */
+export function resultOf(plan: ManifestNode, counters: ReturnType<typeof newCounters>): TransferResult {
+  return {
+    digest: plan.descriptor.digest,
+    mediaType: plan.descriptor.mediaType,
+    images: imagesOf(plan).map((n) => ({
+      digest: n.descriptor.digest,
+      ...(n.platform ? { platform: n.platform } : {}),
+    })),
+    blobs: { transferred: counters.transferred, skipped: counters.skipped, mounted: counters.mounted },
+    bytes: counters.bytes,
+  };
 }

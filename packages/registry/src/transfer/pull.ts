@@ -27,15 +27,14 @@ import {
 } from '@ocidelta/core';
 import type { RegistryClient } from '../client.js';
 import { forEachLimit, throwIfAborted } from './concurrency.js';
+import { type ManifestNode, manifestsInOrder, planTransfer, topDescriptor, uniqueBlobs } from './plan.js';
 import {
-  imagesOf,
-  type ManifestNode,
-  manifestsInOrder,
-  planTransfer,
-  topDescriptor,
-  uniqueBlobs,
-} from './plan.js';
-import { DEFAULT_CONCURRENCY, newCounters, type TransferOptions, type TransferResult } from './progress.js';
+  DEFAULT_CONCURRENCY,
+  newCounters,
+  resultOf,
+  type TransferOptions,
+  type TransferResult,
+} from './progress.js';
 import { fetchManifestByDescriptor, fetchTopManifest, openRemoteBlob, toReference } from './remote.js';
 
 export interface PullOptions extends TransferOptions {
@@ -129,16 +128,8 @@ export async function pullPlanIntoLayout(
     await Promise.all(added.map((digest) => rm(layout.blobPath(digest), { force: true })));
     throw err;
   }
-  return {
-    digest: plan.descriptor.digest,
-    mediaType: plan.descriptor.mediaType,
-    images: imagesOf(plan).map((n) => ({
-      digest: n.descriptor.digest,
-      ...(n.platform ? { platform: n.platform } : {}),
-    })),
-    blobs: { transferred: counters.transferred, skipped: counters.skipped, mounted: 0 },
-    bytes: counters.bytes,
-  };
+  // A pull mounts nothing: counters.mounted stays 0.
+  return resultOf(plan, counters);
 }
 
 /** Write buffer of blob files: see writeVerifiedBlob. */

@@ -20,8 +20,14 @@ import {
 } from '@ocidelta/core';
 import type { RegistryClient } from '../client.js';
 import { forEachLimit, throwIfAborted } from './concurrency.js';
-import { imagesOf, type ManifestNode, manifestsInOrder, planTransfer, uniqueBlobs } from './plan.js';
-import { DEFAULT_CONCURRENCY, newCounters, type TransferOptions, type TransferResult } from './progress.js';
+import { type ManifestNode, manifestsInOrder, planTransfer, uniqueBlobs } from './plan.js';
+import {
+  DEFAULT_CONCURRENCY,
+  newCounters,
+  resultOf,
+  type TransferOptions,
+  type TransferResult,
+} from './progress.js';
 import { type BlobOutcome, putRemoteManifest, sendBlob, toReference } from './remote.js';
 
 export interface PushOptions extends TransferOptions {
@@ -184,20 +190,6 @@ export async function putManifests(
       total: m.bytes.byteLength,
     });
   }
-}
-
-/** Summarize a finished transfer. */
-export function resultOf(plan: ManifestNode, counters: ReturnType<typeof newCounters>): TransferResult {
-  return {
-    digest: plan.descriptor.digest,
-    mediaType: plan.descriptor.mediaType,
-    images: imagesOf(plan).map((n) => ({
-      digest: n.descriptor.digest,
-      ...(n.platform ? { platform: n.platform } : {}),
-    })),
-    blobs: { transferred: counters.transferred, skipped: counters.skipped, mounted: counters.mounted },
-    bytes: counters.bytes,
-  };
 }
 
 /**
