@@ -29,7 +29,7 @@ import { type BlobProgress, resumableBlobStream } from './blob-reader.js';
 import { CATALOG_SCOPE, deleteScope, pullScope, pushScope } from './challenge.js';
 import { CredentialStore, type CredentialsOption } from './credentials.js';
 import { RegistryError } from './errors.js';
-import { dump, Transport } from './http.js';
+import { dump, type RegistryResponse, Transport } from './http.js';
 import { MAX_MANIFEST_SIZE, manifestPath, mediaTypeOf, readLimited } from './manifests.js';
 import { listAll, pageQuery } from './pagination.js';
 import { type RetryPolicy, retryPolicy } from './retry.js';
@@ -112,15 +112,7 @@ export class RegistryClient {
     ref: Reference,
     opts: { accept?: readonly string[]; signal?: AbortSignal } = {},
   ): Promise<ManifestResult> {
-    const res = await this.transport.request({
-      registry: ref.registry,
-      method: 'GET',
-      path: manifestPath(ref),
-      headers: { accept: (opts.accept ?? MANIFEST_ACCEPT).join(', ') },
-      scopes: [pullScope(ref.repository)],
-      signal: opts.signal,
-      context: { ref: ref.toString(), resource: 'manifest' },
-    });
+    const res = await this.requestManifest('GET', ref, opts);
     const bytes = await readLimited(res.body, MAX_MANIFEST_SIZE, ref.toString());
     const headerDigest = res.header('docker-content-digest');
     const expected = ref.digest ?? (headerDigest && isDigest(headerDigest) ? headerDigest : undefined);
@@ -140,16 +132,7 @@ export class RegistryClient {
     ref: Reference,
     opts: { accept?: readonly string[]; signal?: AbortSignal } = {},
   ): Promise<{ digest: Digest; mediaType: string; size: number } | undefined> {
-    const res = await this.transport.request({
-      registry: ref.registry,
-      method: 'HEAD',
-      path: manifestPath(ref),
-      headers: { accept: (opts.accept ?? MANIFEST_ACCEPT).join(', ') },
-      scopes: [pullScope(ref.repository)],
-      signal: opts.signal,
-      ok: [200, 404],
-      context: { ref: ref.toString(), resource: 'manifest' },
-    });
+    const res = await this.requestManifest('HEAD', ref, opts, [200, 404]);
     dump(res.body);
     if (res.status === 404) return undefined;
     const digest = res.header('docker-content-digest');
@@ -159,6 +142,25 @@ export class RegistryClient {
     }
     const m = await this.getManifest(ref, opts);
     return { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
+  }
+
+  /** GET or HEAD the manifest `ref` names, accepting `opts.accept` (default: every manifest type). */
+  private requestManifest(
+    method: 'GET' | 'HEAD',
+    ref: Reference,
+    opts: { accept?: readonly string[]; signal?: AbortSignal },
+    ok?: readonly number[],
+  ): Promise<RegistryResponse> {
+    return this.transport.request({
+      registry: ref.registry,
+      method,
+      path: manifestPath(ref),
+      headers: { accept: (opts.accept ?? MANIFEST_ACCEPT).join(', ') },
+      scopes: [pullScope(ref.repository)],
+      signal: opts.signal,
+      ...(ok ? { ok } : {}),
+      context: { ref: ref.toString(), resource: 'manifest' },
+    });
   }
 
   /** Upload a manifest under `ref` (tag or digest); returns its digest. Blobs must exist first. */
