@@ -33,6 +33,12 @@ export interface MatcherSettings {
   minLocal: number;
   /** Minimum self-copy length is this plus the address size in bytes. */
   selfExtra: number;
+  /**
+   * Source copies further than `farDistance` from the current alignment must be at least
+   * `farMin` long: stock xdelta3 -d caches only 64 MiB of source, so far jumps cost re-reads.
+   */
+  farDistance: number;
+  farMin: number;
 }
 
 const DEFAULT_SETTINGS: MatcherSettings = {
@@ -45,9 +51,11 @@ const DEFAULT_SETTINGS: MatcherSettings = {
   lazyMax: 0,
   lazy: 8,
   localBits: 16,
-  localAhead: 16384,
+  localAhead: 4096,
   minLocal: 10,
   selfExtra: 3,
+  farDistance: 4 * 1024 * 1024,
+  farMin: 128,
 };
 
 export function effortSettings(effort: 'fast' | 'default' | 'best'): MatcherSettings {
@@ -78,6 +86,18 @@ export function effortSettings(effort: 'fast' | 'default' | 'best'): MatcherSett
 }
 
 const SELF_MIX = 0x2545f491;
+
+/** Length of the common prefix of a[ai..] and b[bi..], at most `max` (memcmp for long runs). */
+function matchLength(a: Buffer | Uint8Array, ai: number, b: Uint8Array, bi: number, max: number): number {
+  let len = 0;
+  while (len < 16 && len < max && a[ai + len] === b[bi + len]) len++;
+  if (len < 16) return len;
+  const buf = a as Buffer;
+  while (len + 256 <= max && buf.compare(b, bi + len, bi + len + 256, ai + len, ai + len + 256) === 0)
+    len += 256;
+  while (len < max && a[ai + len] === b[bi + len]) len++;
+  return len;
+}
 
 function addrSize(distance: number): number {
   return distance < 0x80 ? 1 : distance < 0x4000 ? 2 : distance < 0x200000 ? 3 : 4;
@@ -125,7 +145,7 @@ export class Matcher {
   }
 
   /** Append the instructions that rebuild `t[0, n)` to `out`. */
-  match(t: Uint8Array, n: number, out: InstructionList): void {
+  match(t: Buffer, n: number, out: InstructionList): void {
     const S = this.index.source;
     const sLen = S.length;
     const { table, shift, blockBits, blockMask, step } = this.index;
@@ -140,7 +160,7 @@ export class Matcher {
     const localTable = this.localTable;
     const localShift = this.localShift;
     const localAhead = this.settings.localAhead;
-    const { minLocal, selfExtra } = this.settings;
+    const { minLocal, selfExtra, farDistance, farMin } = this.settings;
 
     let addStart = 0;
     let i = 0;
@@ -158,9 +178,7 @@ export class Matcher {
       if (this.predSrc >= 0) {
         const s = this.predSrc + (i - this.predPos);
         if (s >= 0 && s < sLen && S[s] === ti) {
-          let len = 1;
-          const max = Math.min(n - i, sLen - s);
-          while (len < max && S[s + len] === t[i + len]) len++;
+          const len = matchLength(S, s, t, i, Math.min(n - i, sLen - s));
           if (len >= minPredicted) {
             bestLen = len;
             bestAddr = s;
@@ -190,13 +208,13 @@ export class Matcher {
             const e = table[h >>> shift] as number;
             if (e !== 0 && ((e ^ (h << blockBits)) & tagMask) === 0) {
               const s = ((e & blockMask) - 1) * step;
-              let len = 0;
-              const max = Math.min(n - i, sLen - s);
-              while (len < max && S[s + len] === t[i + len]) len++;
+              const len = matchLength(S, s, t, i, Math.min(n - i, sLen - s));
               if (len >= HASH_BYTES) {
                 let back = 0;
                 while (i - back > addStart && s - back > 0 && S[s - back - 1] === t[i - back - 1]) back++;
-                if (len + back >= minSource && len + back > bestLen) {
+                const far =
+                  this.anchorSrc >= 0 && Math.abs(s - (this.anchorSrc + (i - this.anchorPos))) > farDistance;
+                if (len + back >= (far ? farMin : minSource) && len + back > bestLen) {
                   bestLen = len + back;
                   bestStart = i - back;
                   bestAddr = s - back;
@@ -211,9 +229,7 @@ export class Matcher {
             if (p >= this.localTo - localAhead / 2 || p < this.localFrom) this.fillLocal(p);
             const s = localTable[Math.imul(w0, SELF_MIX) >>> localShift] as number;
             if (s >= 0 && S[s] === ti) {
-              let len = 0;
-              const max = Math.min(n - i, sLen - s);
-              while (len < max && S[s + len] === t[i + len]) len++;
+              const len = matchLength(S, s, t, i, Math.min(n - i, sLen - s));
               if (len >= minLocal) {
                 let back = 0;
                 while (i - back > addStart && s - back > 0 && S[s - back - 1] === t[i - back - 1]) back++;
@@ -232,9 +248,7 @@ export class Matcher {
             const c = selfTable[slot] as number;
             selfTable[slot] = i;
             if (c >= 0 && t[c] === ti) {
-              let len = 0;
-              const max = n - i;
-              while (len < max && t[c + len] === t[i + len]) len++;
+              const len = matchLength(t, c, t, i, n - i);
               if (len >= 4) {
                 let back = 0;
                 while (i - back > addStart && c - back > 0 && t[c - back - 1] === t[i - back - 1]) back++;
@@ -311,7 +325,7 @@ export class Matcher {
       if (useSelf) {
         // Index the copied bytes too, so later short repeats of them are found.
         const stop = Math.min(i, n - 4);
-        for (let p = Math.max(bestStart + 1, i - 4096); p < stop; p++) {
+        for (let p = Math.max(bestStart + 1, i - 512); p < stop; p++) {
           selfTable[Math.imul(word(t, p), SELF_MIX) >>> selfShift] = p;
         }
       }
