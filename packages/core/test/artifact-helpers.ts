@@ -1,12 +1,13 @@
 /**
  * Helpers for the Mender artifact tests: run the real `mender-artifact`, translate writer
- * options into its flags, locate members in an artifact's outer tar, generate keys.
+ * options into its flags, locate members in an artifact's outer tar, generate keys; read a
+ * payload stream, and the typed error an operation fails with.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { WriteArtifactOptions } from '../src/index.js';
+import { isOciDeltaError, type WriteArtifactOptions } from '../src/index.js';
 
 export interface RunResult {
   status: number;
@@ -123,4 +124,22 @@ export function ecKeys(): KeySet {
 /** Extract one member of a tar (or a compressed tar) with the system tar. */
 export function tarCat(archive: string, member: string): Buffer {
   return execFileSync('tar', ['-xOf', archive, member]);
+}
+
+/** The code and message of the OciDeltaError `p` rejects with; any other outcome fails the test. */
+export async function codeOf(p: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    if (isOciDeltaError(err)) return { code: err.code, message: err.message };
+    throw err;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** All the bytes of a stream (e.g. a payload read back from an artifact). */
+export async function drain(r: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of r) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
 }

@@ -14,34 +14,17 @@ import { TAR_END, tarHeader, tarPadding } from '../src/artifact/tar.js';
 import {
   type ArtifactProgress,
   hasZstdCompression,
-  isOciDeltaError,
   openArtifactPayload,
   parseKeyValues,
   readArtifact,
   type WriteArtifactOptions,
   writeArtifact,
 } from '../src/index.js';
-import { outerMembers } from './artifact-helpers.js';
+import { codeOf, drain, outerMembers } from './artifact-helpers.js';
 
 let dir: string;
 let payload: string;
 const content = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 256));
-
-async function codeOf(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    if (isOciDeltaError(err)) return { code: err.code, message: err.message };
-    throw err;
-  }
-  throw new Error('expected a rejection');
-}
-
-async function drain(r: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of r) parts.push(Buffer.from(c));
-  return Buffer.concat(parts);
-}
 
 const base = (): WriteArtifactOptions => ({
   type: 'app',
