@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { digestOf, isOciDeltaError, OciLayout, writeOciLayout } from '../src/index.js';
-import { buildImage, collect } from './layout-fixtures.js';
+import { digestOf, OciLayout, writeOciLayout } from '../src/index.js';
+import { buildImage, collect, expectCode } from './layout-fixtures.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -13,16 +13,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-async function expectCode(p: Promise<unknown>, code: string, mentions?: string): Promise<void> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isOciDeltaError(err), String(err)).toBe(true);
-  expect((err as { code: string }).code).toBe(code);
-  if (mentions) expect((err as Error).message).toContain(mentions);
-}
 
 describe('OciLayout', () => {
   it('create writes oci-layout and an empty index, and is idempotent', async () => {
