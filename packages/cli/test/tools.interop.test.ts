@@ -158,6 +158,21 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'umoci'))('release co
 
   describe('index merge', () => {
     it('dry run prints the merged index; a real run pushes it', async () => {
+      /** `index merge` of multi's linux/amd64 into merged, printing as `output` asks. */
+      const mergeAmd64 = (output: '--dry-run' | '--json') =>
+        run(
+          [
+            'index',
+            'merge',
+            `${reg.host}/cli/multi:v1`,
+            `${reg.host}/cli/merged:v1`,
+            '--platforms',
+            'linux/amd64',
+            output,
+            ...insecure,
+          ],
+          work,
+        );
       await skopeo([
         'copy',
         '--dest-tls-verify=false',
@@ -165,37 +180,13 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'umoci'))('release co
         `oci:${join(work, 'out-a')}:base`,
         `docker://${reg.host}/cli/merged:v1`,
       ]);
-      const dry = await run(
-        [
-          'index',
-          'merge',
-          `${reg.host}/cli/multi:v1`,
-          `${reg.host}/cli/merged:v1`,
-          '--platforms',
-          'linux/amd64',
-          '--dry-run',
-          ...insecure,
-        ],
-        work,
-      );
+      const dry = await mergeAmd64('--dry-run');
       expect(dry.code, dry.err).toBe(0);
       const index = JSON.parse(dry.out) as { manifests: { platform: { architecture: string } }[] };
       expect(index.manifests.map((m) => m.platform.architecture)).toEqual(['amd64', 'arm64']);
       const before = await skopeoInspectRaw(`${reg.host}/cli/merged:v1`);
       expect(JSON.parse(before).manifests).toBeUndefined();
-      const real = await run(
-        [
-          'index',
-          'merge',
-          `${reg.host}/cli/multi:v1`,
-          `${reg.host}/cli/merged:v1`,
-          '--platforms',
-          'linux/amd64',
-          '--json',
-          ...insecure,
-        ],
-        work,
-      );
+      const real = await mergeAmd64('--json');
       expect(real.code, real.err).toBe(0);
       const result = JSON.parse(real.out) as { digest: string; entries: { from: string }[] };
       expect(result.entries.map((e) => e.from)).toEqual(['source', 'destination']);
