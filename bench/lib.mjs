@@ -1,6 +1,9 @@
-// Shared helpers for benchmarks: timing, peak RSS of child processes, cache dir, table output.
+// Shared helpers for benchmarks: timing, peak RSS of child processes, cache dir, table output,
+// a throwaway local docker-registry.
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -53,3 +56,42 @@ export function table(rows) {
 }
 
 export const fmtMB = (bytes) => `${(bytes / 1e6).toFixed(2)} MB`;
+
+/** A free loopback TCP port. */
+export async function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Start the real docker-registry (plain HTTP, no auth) on a free loopback port, storing its
+ * config and data under `storage`; resolves once /v2/ answers. Returns `{ host, stop }`.
+ */
+export async function startRegistry(storage) {
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  const configFile = join(storage, 'config.yml');
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      version: 0.1,
+      log: { level: 'error', accesslog: { disabled: true } },
+      storage: { filesystem: { rootdirectory: join(storage, 'data') } },
+      http: { addr: host, secret: randomBytes(8).toString('hex') },
+    }),
+  );
+  const child = spawn('docker-registry', ['serve', configFile], { stdio: 'ignore' });
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`http://${host}/v2/`)).ok) return { host, stop: () => child.kill('SIGTERM') };
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error('docker-registry did not start');
+}

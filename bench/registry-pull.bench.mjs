@@ -4,7 +4,6 @@
 // is its own. Target: ratio (ours / skopeo) <= 1.0 and our peak RSS < 200 MB.
 // The image (random, incompressible layers stored as plain tar) is generated once into the
 // bench cache; the registry is started here with a temp storage dir and filled with skopeo.
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   createReadStream,
@@ -16,11 +15,10 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cacheDir, measure, repoRoot, table } from './lib.mjs';
+import { cacheDir, measure, repoRoot, startRegistry, table } from './lib.mjs';
 
 const LAYERS_MB = [96, 64, 40, 20, 8, 2]; // 230 MB
 const RUNS = 3;
@@ -90,40 +88,6 @@ async function ensureLayout() {
   );
   renameSync(staging, layout);
   return layout;
-}
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRegistry(storage) {
-  const port = await freePort();
-  const host = `127.0.0.1:${port}`;
-  const configFile = join(storage, 'config.yml');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      version: 0.1,
-      log: { level: 'error', accesslog: { disabled: true } },
-      storage: { filesystem: { rootdirectory: join(storage, 'data') } },
-      http: { addr: host, secret: randomBytes(8).toString('hex') },
-    }),
-  );
-  const child = spawn('docker-registry', ['serve', configFile], { stdio: 'ignore' });
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`http://${host}/v2/`)).ok) return { host, stop: () => child.kill('SIGTERM') };
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error('docker-registry did not start');
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
