@@ -25,10 +25,10 @@ import type { RegistryClient } from '@ocidelta/registry';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import {
-  createClient,
   type RegistryCliOptions,
   stringOption,
   wholeNumberOption,
+  withClient,
   withRegistryOptions,
   writeJson,
 } from '../registry-options.js';
@@ -129,57 +129,57 @@ export const imageBuildCommand: CommandDef = {
         ...parentRefs.flatMap((l) => (l.transport === 'docker' ? [l.ref] : [])),
         ...(target.transport === 'docker' ? [target.ref] : []),
       ];
-      const client = createClient(opts, io, registryRefs);
-      const tmp = await mkdtemp(join(tmpdir(), 'ocidelta-build-'));
-      const parents: Reference[] = [];
-      try {
-        const store = await OciLayout.create(target.transport === 'oci' ? target.path : join(tmp, 'store'));
-        const built = await buildImages(spec, {
-          store,
-          baseDir: dirname(specPath),
-          format,
-          ...(mtime !== undefined ? { mtime } : {}),
-          env: io.env,
-          resolveParent: (ref, platform, signal) => {
-            const parsed = parseReference(ref);
-            parents.push(parsed);
-            return client.resolveImage(parsed, {
-              ...(platform ? { platform } : {}),
-              ...(signal ? { signal } : {}),
-            });
-          },
-          onProgress: (p) => {
-            if (!opts.json && p.phase === 'layer')
-              io.stderr.write(`image ${p.image} layer ${p.layer}: ${p.digest}\n`);
-          },
-        });
+      return withClient(opts, io, registryRefs, async (client) => {
+        const tmp = await mkdtemp(join(tmpdir(), 'ocidelta-build-'));
+        const parents: Reference[] = [];
         try {
-          let pushed: { digest: string; refs: string[] }[] | undefined;
-          if (target.transport === 'docker')
-            pushed = await pushBuilt(client, built.images, parseReference(target.ref), parents);
-          else await writeBuildOutput(built.images, target);
-          const images = built.images.map(({ image, tags }, i) => ({
-            digest: image.digest,
-            mediaType: image.mediaType,
-            platform: [image.config.os, image.config.architecture, image.config.variant]
-              .filter(Boolean)
-              .join('/'),
-            tags,
-            layers: image.layers.map((l) => l.digest),
-            ...(pushed ? { pushed: pushed[i]?.refs ?? [] } : {}),
-          }));
-          if (opts.json) writeJson(io, { output, format, images });
-          else
-            for (const i of images)
-              io.stdout.write(`${i.digest}${i.tags.length ? ` ${i.tags.join(',')}` : ''}\n`);
+          const store = await OciLayout.create(target.transport === 'oci' ? target.path : join(tmp, 'store'));
+          const built = await buildImages(spec, {
+            store,
+            baseDir: dirname(specPath),
+            format,
+            ...(mtime !== undefined ? { mtime } : {}),
+            env: io.env,
+            resolveParent: (ref, platform, signal) => {
+              const parsed = parseReference(ref);
+              parents.push(parsed);
+              return client.resolveImage(parsed, {
+                ...(platform ? { platform } : {}),
+                ...(signal ? { signal } : {}),
+              });
+            },
+            onProgress: (p) => {
+              if (!opts.json && p.phase === 'layer')
+                io.stderr.write(`image ${p.image} layer ${p.layer}: ${p.digest}\n`);
+            },
+          });
+          try {
+            let pushed: { digest: string; refs: string[] }[] | undefined;
+            if (target.transport === 'docker')
+              pushed = await pushBuilt(client, built.images, parseReference(target.ref), parents);
+            else await writeBuildOutput(built.images, target);
+            const images = built.images.map(({ image, tags }, i) => ({
+              digest: image.digest,
+              mediaType: image.mediaType,
+              platform: [image.config.os, image.config.architecture, image.config.variant]
+                .filter(Boolean)
+                .join('/'),
+              tags,
+              layers: image.layers.map((l) => l.digest),
+              ...(pushed ? { pushed: pushed[i]?.refs ?? [] } : {}),
+            }));
+            if (opts.json) writeJson(io, { output, format, images });
+            else
+              for (const i of images)
+                io.stdout.write(`${i.digest}${i.tags.length ? ` ${i.tags.join(',')}` : ''}\n`);
+          } finally {
+            await built.close();
+          }
+          return ExitCode.Ok;
         } finally {
-          await built.close();
+          await rm(tmp, { recursive: true, force: true });
         }
-        return ExitCode.Ok;
-      } finally {
-        await rm(tmp, { recursive: true, force: true });
-        await client.close();
-      }
+      });
     });
   },
 };
