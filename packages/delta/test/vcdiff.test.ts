@@ -33,6 +33,23 @@ describe('vcdiff primitives', () => {
     expect(adler32(Buffer.alloc(0))).toBe(1);
   });
 
+  it('adler32 equals the byte-at-a-time definition on long and odd-sized inputs', () => {
+    const naive = (b: Uint8Array) => {
+      let a = 1;
+      let s = 0;
+      for (const x of b) {
+        a = (a + x) % 65521;
+        s = (s + a) % 65521;
+      }
+      return ((s << 16) | a) >>> 0;
+    };
+    for (const n of [1, 7, 8, 9, 5551, 5552, 5553, 100_003]) {
+      const buf = randomBytes(n, n);
+      expect(adler32(buf)).toBe(naive(buf));
+      expect(adler32(Buffer.alloc(n, 0xff))).toBe(naive(Buffer.alloc(n, 0xff)));
+    }
+  });
+
   it('encoder opcodes index matching entries of the default code table', () => {
     const t = DEFAULT_CODE_TABLE;
     for (let s = 1; s <= 17; s++) expect([t.type1[addOpcode(s)], t.size1[addOpcode(s)]]).toEqual([ADD, s]);

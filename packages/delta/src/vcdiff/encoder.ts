@@ -66,9 +66,19 @@ async function* encodeChunks(
   }
   const { signal } = options;
   checkAborted(signal, 'VCDIFF encode');
-  const src = await loadSource(source, options.maxSourceSize ?? DEFAULT_MAX_SOURCE_SIZE, signal);
   const settings = { ...effortSettings(options.effort ?? 'default'), ...options.tuning };
-  const index = new SourceIndex(src, settings.step);
+  let index: SourceIndex | undefined;
+  const src = await loadSource(
+    source,
+    options.maxSourceSize ?? DEFAULT_MAX_SOURCE_SIZE,
+    signal,
+    (buf, end) => {
+      index ??= new SourceIndex(buf, settings.step);
+      index.indexUpTo(end);
+    },
+  );
+  if (!index) index = new SourceIndex(src, settings.step);
+  index.indexAll();
   const matcher = new Matcher(index, settings);
   const list = new InstructionList();
   const winEncoder = new WindowEncoder();

@@ -50,12 +50,28 @@ export class SourceIndex {
     this.blockBits = blockBits;
     this.blockMask = 2 ** blockBits - 1;
     this.table = new Int32Array(2 ** bits);
-    const table = this.table;
-    const shift = this.shift;
-    for (let b = 0; b < blocks; b++) {
+    this.blocks = blocks;
+  }
+
+  private readonly blocks: number;
+  private indexed = 0;
+
+  /**
+   * Index the blocks lying entirely below source offset `end` (call as the source is read, with
+   * increasing `end`; `indexAll` at the latest before matching).
+   */
+  indexUpTo(end: number): void {
+    const { source, step, table, shift, blockBits } = this;
+    const stop = Math.min(this.blocks, end >= HASH_BYTES ? Math.floor((end - HASH_BYTES) / step) + 1 : 0);
+    for (let b = this.indexed; b < stop; b++) {
       const o = b * step;
       const h = hash8(word(source, o), word(source, o + 4));
       table[h >>> shift] = (h << blockBits) | (b + 1);
     }
+    if (stop > this.indexed) this.indexed = stop;
+  }
+
+  indexAll(): void {
+    this.indexUpTo(this.source.length);
   }
 }

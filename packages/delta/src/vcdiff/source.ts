@@ -36,6 +36,7 @@ export async function loadSource(
   source: string | Uint8Array,
   maxSize: number = DEFAULT_MAX_SOURCE_SIZE,
   signal?: AbortSignal,
+  onRead?: (buf: Buffer, end: number) => void,
 ): Promise<Buffer> {
   const limit = Math.min(maxSize, HARD_MAX_SOURCE_SIZE);
   if (typeof source !== 'string') {
@@ -57,7 +58,10 @@ export async function loadSource(
     let off = 0;
     while (off < size) {
       checkAborted(signal, 'reading the delta source');
-      const { bytesRead } = await fh.read(buf, off, Math.min(READ_CHUNK, size - off), off);
+      const reading = fh.read(buf, off, Math.min(READ_CHUNK, size - off), off);
+      // Work on what is already read (e.g. index it) while the next chunk is read.
+      onRead?.(buf, off);
+      const { bytesRead } = await reading;
       if (bytesRead === 0) {
         throw new OciDeltaError('ERR_INPUT', `delta source ${source} shrank while reading`, { path: source });
       }
