@@ -1,7 +1,15 @@
 // The shared registry options of the CLI: --creds parsing, registries named by arguments,
-// integer options. Pure, no registry.
+// integer options, printing a result. Pure, no registry.
 import { describe, expect, it } from 'vitest';
-import { intOption, parseCreds, registryOf, stringOption } from '../src/registry-options.js';
+import {
+  intOption,
+  parseCreds,
+  registryOf,
+  stringOption,
+  wholeNumberOption,
+  writeResult,
+} from '../src/registry-options.js';
+import { captureIO } from './support.js';
 
 describe('registry CLI options', () => {
   it('splits --creds at the first colon so passwords may contain colons', () => {
@@ -29,5 +37,30 @@ describe('registry CLI options', () => {
     expect(stringOption('x', '--oci')).toBe('x');
     expect(() => stringOption(['a', 'b'], '--oci')).toThrow(/--oci needs one value/);
     expect(() => stringOption(true, '--oci')).toThrow(/--oci needs one value/);
+  });
+
+  it('accepts whole numbers from 0 and names the flag and what it wants otherwise', () => {
+    expect(wholeNumberOption('0', '--layer', 'a layer number from 0')).toBe(0);
+    expect(wholeNumberOption(3, '--layer', 'a layer number from 0')).toBe(3);
+    expect(wholeNumberOption(undefined, '--mtime', 'seconds since the epoch')).toBeUndefined();
+    expect(() => wholeNumberOption('-1', '--layer', 'a layer number from 0')).toThrow(
+      '--layer must be a layer number from 0 (got -1)',
+    );
+    expect(() => wholeNumberOption('soon', '--mtime', 'seconds since the epoch')).toThrow(
+      expect.objectContaining({
+        code: 'ERR_INVALID_OPTIONS',
+        message: expect.stringContaining('(got soon)'),
+      }),
+    );
+  });
+
+  it('prints a result as its digest, or whole as JSON with --json', () => {
+    const result = { digest: 'sha256:abc', images: [{ digest: 'sha256:def' }] };
+    const plain = captureIO();
+    writeResult(plain, {}, result);
+    expect(plain.out()).toBe('sha256:abc\n');
+    const json = captureIO();
+    writeResult(json, { json: true }, result);
+    expect(JSON.parse(json.out())).toEqual(result);
   });
 });
