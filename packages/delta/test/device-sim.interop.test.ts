@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { blobEntryName, OciLayout, writeDockerArchive } from '@ocidelta/core';
+import { blobEntryName, OciLayout, readDockerArchive, writeDockerArchive } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
 import { buildDeepDelta, type CurrentOrigin, type DeviceStore } from '../src/deep/index.js';
@@ -144,6 +144,10 @@ describe.skipIf(!haveBinaries('xdelta3', 'tar', 'skopeo', 'umoci', 'gzip'))(
           const layout = await (await OciLayout.open(join(dir, 'new'))).image({ ref: 'new' });
           expect(layout.configDigest).toBe(next.configDigest);
           expect(layout.layers.map((l) => l.digest)).toEqual(next.config.rootfs.diff_ids);
+          // Core reads the re-tarred archive (`./`-prefixed names, .vcdiff/.source left in) too.
+          const rebuilt = await readDockerArchive(join(dir, 'rebuilt.tar'));
+          expect(rebuilt.entries[0]!.image.configDigest).toBe(next.configDigest);
+          expect(rebuilt.entries[0]!.image.layers.map((l) => l.digest)).toEqual(next.config.rootfs.diff_ids);
         });
       }
     }
