@@ -96,11 +96,12 @@ describe('app pipeline options', () => {
     expect(full.services.map((s) => s.mode)).toEqual(['full', 'full']);
     expect(full.dependsOnVersion).toBeUndefined();
     // The only service's delta falls back to full: the artifact does not depend on the previous version.
+    // Its compose file has a name `docker compose` would not find: shipped as docker-compose.yml.
     await mkdir(join(dir, 'p2'), { recursive: true });
-    await writeFile(join(dir, 'p2', 'compose.yaml'), 'services:\n  small:\n    image: demo.local/small:1\n');
+    await writeFile(join(dir, 'p2', 'small-app.yml'), 'services:\n  small:\n    image: demo.local/small:1\n');
     const smallOnly = await buildAppArtifact({
       ...base('c'),
-      composeFile: join(dir, 'p2', 'compose.yaml'),
+      composeFile: join(dir, 'p2', 'small-app.yml'),
       version: '2c',
       serviceFiles: { small: join(dir, 's2.tar') },
       artifactFilename: join(dir, 'r2-small.mender'),
@@ -108,6 +109,12 @@ describe('app pipeline options', () => {
     expect(smallOnly.services.map((s) => s.mode)).toEqual(['full']);
     expect(smallOnly.dependsOnVersion).toBeUndefined();
     expect((await readArtifact(join(dir, 'r2-small.mender'))).typeInfo.artifact_depends ?? {}).toEqual({});
+    if (haveBinaries('tar', 'xdelta3')) {
+      const device = await simulateDevice(join(dir, 'r2-small.mender'), join(dir, 'dev-small'), async () => {
+        throw new Error('no deep delta expected');
+      });
+      expect(device.manifests).toEqual(['docker-compose.yml']);
+    }
     const info = await readArtifact(join(dir, 'r2-full.mender'));
     expect(info.typeInfo.artifact_depends ?? {}).toEqual({});
     expect(info.size).toBeGreaterThan((await readArtifact(join(dir, 'r2.mender'))).size);

@@ -5,7 +5,7 @@
  * artifact -> optional upload, deployment and release record. Emits progress events.
  */
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { OciDeltaError, writeArtifact } from '@ocidelta/core';
 import { appMetaData, type ImagePayload, writeImagesTarGz, writeManifestsTarGz } from './app-payload.js';
 import { AppCache } from './cache.js';
@@ -62,6 +62,14 @@ export interface BuildAppResult {
   metadata: ReleaseMetadata;
   warnings: string[];
 }
+
+/** File names `docker compose` looks for, in its order of preference. */
+export const COMPOSE_FILE_NAMES: readonly string[] = [
+  'compose.yaml',
+  'compose.yml',
+  'docker-compose.yaml',
+  'docker-compose.yml',
+];
 
 /** Build (and optionally upload and deploy) the app artifact described by `options`. */
 export async function buildAppArtifact(options: BuildAppOptions): Promise<BuildAppResult> {
@@ -240,7 +248,11 @@ async function build(
       onProgress: (id, done, total) =>
         emit({ type: 'progress', phase: 'write', label: `images.tar.gz ${id.slice(0, 12)}`, done, total }),
     });
-    const composeName = compose.path.split('/').pop()!;
+    // The device runs `docker compose` in manifests/: it only finds the default file names.
+    const given = basename(compose.path);
+    const composeName = COMPOSE_FILE_NAMES.includes(given) ? given : 'docker-compose.yml';
+    if (composeName !== given)
+      info(`shipping ${given} as manifests/${composeName} (a name docker compose finds)`);
     await writeManifestsTarGz(
       manifestsTgz,
       [{ name: composeName, data: rewriteImages(compose, finalRefs) }],

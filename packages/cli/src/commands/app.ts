@@ -7,7 +7,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OciDeltaError } from '@ocidelta/core';
 import type { CAC } from 'cac';
-import { type BuildAppResult, buildAppArtifact } from '../app/build-app-artifact.js';
+import { type BuildAppResult, buildAppArtifact, COMPOSE_FILE_NAMES } from '../app/build-app-artifact.js';
 import { DEFAULT_MENDER_HOST, type LogLevel } from '../app/options.js';
 import { summaryTable } from '../app/plan.js';
 import { formatBytes, rendererFor } from '../app/progress.js';
@@ -72,7 +72,7 @@ function choice<T extends string>(value: unknown, choices: readonly T[], flag: s
   );
 }
 
-const DEFAULT_COMPOSE = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
+const DEFAULT_COMPOSE = COMPOSE_FILE_NAMES;
 
 async function findCompose(cwd: string): Promise<string> {
   for (const name of DEFAULT_COMPOSE) {
