@@ -55,6 +55,7 @@ async function* decodeChunks(
   const { signal } = options;
   const r = new ChunkReader(delta);
   try {
+    checkAborted(signal, 'VCDIFF decode');
     if (!(await r.need(5))) throw vcdiffError('delta too short for a VCDIFF header');
     for (let i = 0; i < 4; i++) {
       if (r.bytes[r.pos + i] !== VCDIFF_MAGIC[i]) {

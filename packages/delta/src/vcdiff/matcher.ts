@@ -39,6 +39,10 @@ export interface MatcherSettings {
    */
   farDistance: number;
   farMin: number;
+  /** How many of a copy's last positions go into the self-match table. */
+  selfTail: number;
+  /** The source index is only consulted when the other candidates are shorter than this. */
+  globalMax: number;
 }
 
 const DEFAULT_SETTINGS: MatcherSettings = {
@@ -51,11 +55,13 @@ const DEFAULT_SETTINGS: MatcherSettings = {
   lazyMax: 0,
   lazy: 8,
   localBits: 16,
-  localAhead: 4096,
+  localAhead: 1024,
   minLocal: 10,
   selfExtra: 3,
   farDistance: 4 * 1024 * 1024,
   farMin: 128,
+  selfTail: 512,
+  globalMax: 256,
 };
 
 export function effortSettings(effort: 'fast' | 'default' | 'best'): MatcherSettings {
@@ -160,7 +166,7 @@ export class Matcher {
     const localTable = this.localTable;
     const localShift = this.localShift;
     const localAhead = this.settings.localAhead;
-    const { minLocal, selfExtra, farDistance, farMin } = this.settings;
+    const { minLocal, selfExtra, farDistance, farMin, selfTail, globalMax } = this.settings;
 
     let addStart = 0;
     let i = 0;
@@ -202,27 +208,6 @@ export class Matcher {
               bestKind = I_RUN;
             }
           }
-          // 3. The source index.
-          if (haveIndex) {
-            const h = hash8(w0, w1);
-            const e = table[h >>> shift] as number;
-            if (e !== 0 && ((e ^ (h << blockBits)) & tagMask) === 0) {
-              const s = ((e & blockMask) - 1) * step;
-              const len = matchLength(S, s, t, i, Math.min(n - i, sLen - s));
-              if (len >= HASH_BYTES) {
-                let back = 0;
-                while (i - back > addStart && s - back > 0 && S[s - back - 1] === t[i - back - 1]) back++;
-                const far =
-                  this.anchorSrc >= 0 && Math.abs(s - (this.anchorSrc + (i - this.anchorPos))) > farDistance;
-                if (len + back >= (far ? farMin : minSource) && len + back > bestLen) {
-                  bestLen = len + back;
-                  bestStart = i - back;
-                  bestAddr = s - back;
-                  bestKind = I_COPY_SOURCE;
-                }
-              }
-            }
-          }
           // 4. Source bytes near the predicted alignment (short edits of nearby content).
           if (useLocal && this.anchorSrc >= 0) {
             const p = this.anchorSrc + (i - this.anchorPos);
@@ -257,6 +242,27 @@ export class Matcher {
                   bestStart = i - back;
                   bestAddr = c - back;
                   bestKind = I_COPY_TARGET;
+                }
+              }
+            }
+          }
+          // 3. The source index (last: its table lookup is the likely cache miss).
+          if (haveIndex && bestLen < globalMax) {
+            const h = hash8(w0, w1);
+            const e = table[h >>> shift] as number;
+            if (e !== 0 && ((e ^ (h << blockBits)) & tagMask) === 0) {
+              const s = ((e & blockMask) - 1) * step;
+              const len = matchLength(S, s, t, i, Math.min(n - i, sLen - s));
+              if (len >= HASH_BYTES) {
+                let back = 0;
+                while (i - back > addStart && s - back > 0 && S[s - back - 1] === t[i - back - 1]) back++;
+                const far =
+                  this.anchorSrc >= 0 && Math.abs(s - (this.anchorSrc + (i - this.anchorPos))) > farDistance;
+                if (len + back >= (far ? farMin : minSource) && len + back > bestLen) {
+                  bestLen = len + back;
+                  bestStart = i - back;
+                  bestAddr = s - back;
+                  bestKind = I_COPY_SOURCE;
                 }
               }
             }
@@ -325,7 +331,7 @@ export class Matcher {
       if (useSelf) {
         // Index the copied bytes too, so later short repeats of them are found.
         const stop = Math.min(i, n - 4);
-        for (let p = Math.max(bestStart + 1, i - 512); p < stop; p++) {
+        for (let p = Math.max(bestStart + 1, i - selfTail); p < stop; p++) {
           selfTable[Math.imul(word(t, p), SELF_MIX) >>> selfShift] = p;
         }
       }

@@ -1,6 +1,6 @@
 /**
  * The encoder's index over the whole source: the hash of the 8 bytes at every `step`-th source
- * offset, stored in one Int32Array (one slot per bucket, later offsets win). Each slot packs the
+ * offset, stored in one Int32Array (one slot per bucket, the first offset wins). Each slot packs the
  * block number with a few more hash bits (a tag) so most false candidates are rejected without
  * touching the source. The target side computes the same hash at every position from two
  * little-endian 32-bit words it updates byte by byte (see `Matcher`).
@@ -66,7 +66,10 @@ export class SourceIndex {
     for (let b = this.indexed; b < stop; b++) {
       const o = b * step;
       const h = hash8(word(source, o), word(source, o + 4));
-      table[h >>> shift] = (h << blockBits) | (b + 1);
+      const slot = h >>> shift;
+      // First offset wins: repeated content then points at its earliest copy, whose matches run
+      // longest, and collisions keep what was indexed first.
+      if (table[slot] === 0) table[slot] = (h << blockBits) | (b + 1);
     }
     if (stop > this.indexed) this.indexed = stop;
   }
