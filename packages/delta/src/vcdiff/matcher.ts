@@ -43,6 +43,9 @@ export interface MatcherSettings {
   selfTail: number;
   /** The source index is only consulted when the other candidates are shorter than this. */
   globalMax: number;
+  /** After this many literal bytes in a row (0: never), probe only every `skipStride`-th position. */
+  skipAfter: number;
+  skipStride: number;
 }
 
 const DEFAULT_SETTINGS: MatcherSettings = {
@@ -62,6 +65,8 @@ const DEFAULT_SETTINGS: MatcherSettings = {
   farMin: 128,
   selfTail: 512,
   globalMax: 256,
+  skipAfter: 64,
+  skipStride: 3,
 };
 
 export function effortSettings(effort: 'fast' | 'default' | 'best'): MatcherSettings {
@@ -166,7 +171,8 @@ export class Matcher {
     const localTable = this.localTable;
     const localShift = this.localShift;
     const localAhead = this.settings.localAhead;
-    const { minLocal, selfExtra, farDistance, farMin, selfTail, globalMax } = this.settings;
+    const { minLocal, selfExtra, farDistance, farMin, selfTail, globalMax, skipAfter, skipStride } =
+      this.settings;
 
     let addStart = 0;
     let i = 0;
@@ -270,6 +276,13 @@ export class Matcher {
         }
       }
       if (bestKind === 0) {
+        if (skipAfter > 0 && i - addStart >= skipAfter) {
+          // Long literal stretch (new or compressed content): probe every `skipStride`-th
+          // position; a stride coprime with the index step still meets indexed blocks.
+          i += skipStride;
+          wValid = false;
+          continue;
+        }
         if (wValid) {
           if (i + HASH_BYTES < n) {
             w0 = (w0 >>> 8) | ((t[i + 4] as number) << 24);
