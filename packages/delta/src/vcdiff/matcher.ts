@@ -22,9 +22,6 @@ export interface MatcherSettings {
   goodEnough: number;
   /** log2 of the self-match table size; 0 disables self-copies. */
   selfBits: number;
-  /** Matches shorter than this are checked against source matches starting up to `lazy` later. */
-  lazyMax: number;
-  lazy: number;
   /** log2 of the table of source positions near the predicted alignment; 0 disables it. */
   localBits: number;
   /** How far past the predicted source position the local table is filled. */
@@ -49,14 +46,12 @@ export interface MatcherSettings {
 }
 
 const DEFAULT_SETTINGS: MatcherSettings = {
-  step: 8,
+  step: 16,
   minSource: 14,
   minPredicted: 4,
   minRun: 16,
   goodEnough: 64,
   selfBits: 20,
-  lazyMax: 0,
-  lazy: 8,
   localBits: 16,
   localAhead: 1024,
   minLocal: 10,
@@ -69,28 +64,13 @@ const DEFAULT_SETTINGS: MatcherSettings = {
   skipStride: 3,
 };
 
+/** Matcher settings per effort (memory for the index: 4 bytes per `step` source bytes). */
 export function effortSettings(effort: 'fast' | 'default' | 'best'): MatcherSettings {
   switch (effort) {
     case 'fast':
-      return {
-        ...DEFAULT_SETTINGS,
-        step: 16,
-        minSource: 16,
-        minPredicted: 8,
-        minRun: 16,
-        selfBits: 0,
-        localBits: 0,
-      };
+      return { ...DEFAULT_SETTINGS, step: 32, minSource: 32, minPredicted: 8, selfBits: 0, localBits: 0 };
     case 'best':
-      return {
-        ...DEFAULT_SETTINGS,
-        step: 4,
-        minSource: 9,
-        minPredicted: 5,
-        goodEnough: 256,
-        localBits: 18,
-        localAhead: 32768,
-      };
+      return { ...DEFAULT_SETTINGS, step: 8, goodEnough: 256, localBits: 18, skipAfter: 256 };
     default:
       return { ...DEFAULT_SETTINGS };
   }
@@ -161,7 +141,7 @@ export class Matcher {
     const sLen = S.length;
     const { table, shift, blockBits, blockMask, step } = this.index;
     const tagMask = ~blockMask;
-    const { minPredicted, minRun, goodEnough, minSource, lazyMax, lazy } = this.settings;
+    const { minPredicted, minRun, goodEnough, minSource } = this.settings;
     const useSelf = this.settings.selfBits > 0;
     const selfTable = this.selfTable;
     const selfShift = this.selfShift;
@@ -293,49 +273,6 @@ export class Matcher {
         }
         i++;
         continue;
-      }
-      if (bestLen < lazyMax && haveIndex) {
-        // Lazy step: a source match starting a little later may cover more.
-        const bestEnd = bestStart + bestLen;
-        const stop = Math.min(bestEnd - 1, i + lazy, n - HASH_BYTES);
-        let cStart = 0;
-        let cEnd = bestEnd;
-        let cAddr = 0;
-        for (let j = i + 1; j <= stop; j++) {
-          const h = hash8(word(t, j), word(t, j + 4));
-          const e = table[h >>> shift] as number;
-          if (e === 0 || ((e ^ (h << blockBits)) & tagMask) !== 0) continue;
-          const s = ((e & blockMask) - 1) * step;
-          let len = 0;
-          const max = Math.min(n - j, sLen - s);
-          while (len < max && S[s + len] === t[j + len]) len++;
-          if (len < HASH_BYTES || j + len <= cEnd) continue;
-          let back = 0;
-          while (j - back > addStart && s - back > 0 && S[s - back - 1] === t[j - back - 1]) back++;
-          cStart = j - back;
-          cEnd = j + len;
-          cAddr = s - back;
-        }
-        if (cEnd > bestEnd) {
-          if (cStart <= bestStart) {
-            bestStart = cStart;
-            bestLen = cEnd - cStart;
-            bestAddr = cAddr;
-            bestKind = I_COPY_SOURCE;
-          } else {
-            // Keep the head of the first match when it is still worth a COPY, else add it.
-            const head = cStart - bestStart;
-            if (bestStart > addStart) out.push(I_ADD, bestStart - addStart, 0);
-            if (head >= 4 && bestKind !== I_RUN) out.push(bestKind, head, bestAddr);
-            else if (bestKind === I_RUN && head >= 4) out.push(I_RUN, head, 0);
-            else out.push(I_ADD, head, 0);
-            addStart = cStart;
-            bestStart = cStart;
-            bestLen = cEnd - cStart;
-            bestAddr = cAddr;
-            bestKind = I_COPY_SOURCE;
-          }
-        }
       }
       if (bestStart > addStart) out.push(I_ADD, bestStart - addStart, 0);
       out.push(bestKind, bestLen, bestAddr);
