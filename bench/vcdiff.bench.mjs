@@ -82,10 +82,10 @@ function rootfsLayer(which) {
 }
 
 const ours = join(repoRoot, 'packages/delta/dist/vcdiff/index.js');
-const ourEncoder = (src, tgt, out) => [
+const ourEncoder = (src, tgt, out, effort) => [
   '--input-type=module',
   '-e',
-  `import { encodeFile } from ${JSON.stringify(ours)}; await encodeFile(${JSON.stringify(src)}, ${JSON.stringify(tgt)}, ${JSON.stringify(out)});`,
+  `import { encodeFile } from ${JSON.stringify(ours)}; await encodeFile(${JSON.stringify(src)}, ${JSON.stringify(tgt)}, ${JSON.stringify(out)}, { effort: ${JSON.stringify(effort)} });`,
 ];
 
 const pairs = [
@@ -104,7 +104,8 @@ for (const [name, src, tgt] of pairs) {
       'xdelta3',
       (o) => ['-e', '-f', '-S', 'none', '-B', String(Math.max(srcSize, 1 << 20)), '-s', src, tgt, o],
     ],
-    ['ocidelta encode', process.execPath, (o) => ourEncoder(src, tgt, o)],
+    ['ocidelta encode', process.execPath, (o) => ourEncoder(src, tgt, o, 'default')],
+    ['ocidelta encode --effort fast', process.execPath, (o) => ourEncoder(src, tgt, o, 'fast')],
   ];
   const res = {};
   for (const [label, cmd, args] of runs) {
@@ -119,7 +120,7 @@ for (const [name, src, tgt] of pairs) {
   const def = res['xdelta3 -e -S none'];
   const big = res['xdelta3 -e -S none -B <src>'];
   for (const [label, r] of Object.entries(res)) {
-    const mine = label === 'ocidelta encode';
+    const mine = label.startsWith('ocidelta encode');
     rows.push({
       pair: name,
       encoder: label,

@@ -68,7 +68,7 @@ const DEFAULT_SETTINGS: MatcherSettings = {
 export function effortSettings(effort: 'fast' | 'default' | 'best'): MatcherSettings {
   switch (effort) {
     case 'fast':
-      return { ...DEFAULT_SETTINGS, step: 32, minSource: 32, minPredicted: 8, selfBits: 0, localBits: 0 };
+      return { ...DEFAULT_SETTINGS, step: 32, minSource: 24, selfBits: 18, localBits: 14 };
     case 'best':
       return { ...DEFAULT_SETTINGS, step: 8, goodEnough: 256, localBits: 18, skipAfter: 256 };
     default:
