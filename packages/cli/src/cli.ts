@@ -83,7 +83,7 @@ export async function runCli(
     sections.unshift({ body: def.summary });
     return sections;
   });
-  cli.version(VERSION);
+  cli.version(VERSION, '-V, --version');
   def.define(cli, io);
   const rest = argv.slice(def.path.length);
   const originalLog = console.log;

@@ -183,9 +183,6 @@ export const appCommand: CommandDef = {
   path: ['app'],
   summary: 'Build a Mender app artifact (deep deltas) from a compose file; upload and deploy it',
   define(cli: CAC, io: CliIO) {
-    // `-v` means verbose here: move the version flag to --version only.
-    cli.globalCommand.options = cli.globalCommand.options.filter((opt) => opt.name !== 'version');
-    cli.version(cli.globalCommand.versionNumber ?? '', '--version');
     const parse = cli.parse.bind(cli);
     cli.parse = ((argv: string[], opts?: { run?: boolean }) =>
       parse(joinPairArgs(argv), opts)) as typeof cli.parse;
