@@ -149,6 +149,37 @@ describe('buildDeepDelta', () => {
     for (const l of result.layers) expect(l.deltaSize).toBeLessThan(Math.max(256, l.uncompressedSize / 500));
   });
 
+  it('never reads the current image for unchanged layers', async () => {
+    const untouchable = {
+      ...imgs.v2.image,
+      layers: imgs.v2.image.layers.map((l) => ({
+        ...l,
+        uncompressed: () => Promise.reject(new Error(`current layer ${l.digest} was read`)),
+        compressed: () => Promise.reject(new Error(`current layer ${l.digest} was read`)),
+      })),
+    };
+    const result = await buildDeepDelta(untouchable, imgs.v2.image, join(root, 'same-untouched.img'));
+    expect(result.layers.map((l) => l.unchanged)).toEqual(imgs.v2.image.layers.map(() => true));
+  });
+
+  it('fails the self-check on a corrupted delta of an unchanged layer and writes nothing', async () => {
+    const out = join(root, 'corrupt-same.img');
+    deepDeltaTestHooks.afterEncode = async (file, index) => {
+      if (index !== 0) return;
+      const bytes = await readFile(file);
+      bytes.writeUInt8((bytes[bytes.length - 1] ?? 0) ^ 0x01, bytes.length - 1); // the last COPY's address
+      await writeFile(file, bytes);
+    };
+    try {
+      const err = await errorOf(buildDeepDelta(imgs.v2.image, imgs.v2.image, out));
+      expect(err.code).toBe('ERR_DELTA_SELF_CHECK');
+      expect(err.message).toContain('new layer 0');
+    } finally {
+      deepDeltaTestHooks.afterEncode = undefined;
+    }
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('encodes a layer beyond the current count against the current top layer', async () => {
     const result = await buildDeepDelta(imgs.v1.image, three.image, join(root, 'three.img'));
     expect(result.layers.map((l) => l.sourceIndex)).toEqual([0, 1, 1]);

@@ -8,8 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Image, OciDeltaError } from '@ocidelta/core';
-import { encodeLayer, writeUncompressedLayer } from './encode-layer.js';
+import { deepDeltaTestHooks, encodeLayer, writeUncompressedLayer } from './encode-layer.js';
 import { pairLayers } from './pair-layers.js';
+import { writeSelfDelta } from './self-delta.js';
 import { type CurrentOrigin, type DeviceStore, sourcePath } from './source-path.js';
 import { type DeltaLayerFile, writeDeltaArchive } from './write-archive.js';
 
@@ -73,6 +74,10 @@ export interface DeepDeltaResult {
  * more layers than the new one, or a containerd device could not decompress a source): the caller
  * then ships the full image. Every delta is self-checked with our decoder before anything is
  * written (ERR_DELTA_SELF_CHECK).
+ *
+ * An unchanged layer (same diff_id as its paired current layer) gets a self-delta of whole-window
+ * copies built while its new bytes stream once; its current layer is never read. A changed layer
+ * is encoded against its current layer, decompressed to a temp file.
  */
 export async function buildDeepDelta(
   current: Image,
@@ -86,8 +91,10 @@ export async function buildDeepDelta(
     if (!paths.has(p.sourceIndex))
       paths.set(p.sourceIndex, sourcePath(current.layers[p.sourceIndex]!, options));
   }
+  // Only changed layers need their current layer on disk (the encoder's source); an unchanged
+  // layer's self-delta comes from streaming the new layer alone.
   const lastUse = new Map<number, number>();
-  for (const [i, p] of pairs.entries()) lastUse.set(p.sourceIndex, i);
+  for (const [i, p] of pairs.entries()) if (!p.unchanged) lastUse.set(p.sourceIndex, i);
   const total = next.layers.length;
   const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'ocidelta-deep-'));
   try {
@@ -98,27 +105,36 @@ export async function buildDeepDelta(
     for (const [i, pair] of pairs.entries()) {
       throwIfAborted(options.signal);
       const layer = next.layers[i]!;
-      let source = sources.get(pair.sourceIndex);
-      if (source === undefined) {
-        options.onProgress?.({ phase: 'source', layer: i, layers: total });
-        source = join(work, `source-${pair.sourceIndex}.tar`);
-        await writeUncompressedLayer(
-          current.layers[pair.sourceIndex]!,
-          source,
-          `current layer ${pair.sourceIndex}`,
-          options,
-        );
-        sources.set(pair.sourceIndex, source);
-      }
-      options.onProgress?.({ phase: 'encode', layer: i, layers: total });
       const deltaFile = join(work, `layer-${i}.vcdiff`);
-      const encoded = await encodeLayer(source, layer, deltaFile, `new layer ${i}`, i, {
-        ...options,
-        onBytes: (done) => options.onProgress?.({ phase: 'encode', layer: i, layers: total, done }),
-      });
-      if (lastUse.get(pair.sourceIndex) === i) {
-        await rm(source, { force: true });
-        sources.delete(pair.sourceIndex);
+      const onBytes = (done: number) =>
+        options.onProgress?.({ phase: 'encode', layer: i, layers: total, done });
+      let encoded: { uncompressedSize: number; deltaSize: number };
+      if (pair.unchanged) {
+        options.onProgress?.({ phase: 'encode', layer: i, layers: total });
+        encoded = await writeSelfDelta(layer, deltaFile, `new layer ${i}`, {
+          signal: options.signal,
+          onBytes,
+          afterWrite: (file) => deepDeltaTestHooks.afterEncode?.(file, i) ?? Promise.resolve(),
+        });
+      } else {
+        let source = sources.get(pair.sourceIndex);
+        if (source === undefined) {
+          options.onProgress?.({ phase: 'source', layer: i, layers: total });
+          source = join(work, `source-${pair.sourceIndex}.tar`);
+          await writeUncompressedLayer(
+            current.layers[pair.sourceIndex]!,
+            source,
+            `current layer ${pair.sourceIndex}`,
+            options,
+          );
+          sources.set(pair.sourceIndex, source);
+        }
+        options.onProgress?.({ phase: 'encode', layer: i, layers: total });
+        encoded = await encodeLayer(source, layer, deltaFile, `new layer ${i}`, i, { ...options, onBytes });
+        if (lastUse.get(pair.sourceIndex) === i) {
+          await rm(source, { force: true });
+          sources.delete(pair.sourceIndex);
+        }
       }
       const srcPath = paths.get(pair.sourceIndex)!;
       sizes.set(layer.diffId, encoded.uncompressedSize);
