@@ -1,12 +1,20 @@
 // End to end `ocidelta app` against the peer pipeline the original tool ran, on the same registry
-// images in one run: a changed-base-layer update (base ~100 MB of files, ~5% of them changed and
-// the layer rebuilt, so its tar lists the files in another order; app layer unchanged). Peer: skopeo copy both images, decompress layers, `xdelta3 -e -S none -s`
-// per layer, tar + gzip, `mender-artifact write module-image`. Wall time and peak RSS come from
-// GNU time (max over the process tree); sizes are the .mender files.
+// images in one run, for each case:
+//   synthetic: a changed base layer (~100 MB of files, ~5% of them changed and the layer rebuilt,
+//              so its tar lists the files in another order) + an unchanged 20 MB app layer
+//   rootfs:    the realistic Debian rootfs pair of ./fixtures.mjs (~220 packages from the apt
+//              cache, 371 -> 386 MB, some packages removed and added) as the base layer + a small
+//              app layer whose config changed
+// Peer: skopeo copy both images, decompress layers, `xdelta3 -e -S none -s` per layer, tar + gzip,
+// `mender-artifact write module-image`. Wall time and peak RSS come from GNU time (max over the
+// process tree); sizes are the .mender files.
 // Targets: ours <= 0.5x the peer's wall time and <= 0.6x its artifact size.
+// Env: OCIDELTA_BENCH_APP_CASES=synthetic,rootfs picks cases; OCIDELTA_BENCH_RUNS=N runs per case.
 import { execFileSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import {
+  createReadStream,
+  createWriteStream,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -18,8 +26,11 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { createGzip, gzipSync } from 'node:zlib';
+import { rootfsLayer } from './fixtures.mjs';
 import { cacheDir, fmtMB, repoRoot, startRegistry, table } from './lib.mjs';
 
 const dir = join(cacheDir, 'app-bench');
@@ -27,7 +38,7 @@ const coreUrl = pathToFileURL(join(repoRoot, 'packages/core/dist/index.js')).hre
 const bin = join(repoRoot, 'packages/cli/dist/bin.js');
 const FILES = 400; // base layer files, ~256 KB each: ~100 MB
 const FILE_SIZE = 256 * 1024;
-const RUNS = 3;
+const RUNS = Number(process.env.OCIDELTA_BENCH_RUNS ?? 3);
 
 const noise = (size, seed) =>
   createCipheriv('aes-256-ctr', createHash('sha256').update(seed).digest(), Buffer.alloc(16)).update(
@@ -49,7 +60,37 @@ async function layerTar(file, entries) {
 
 const sha = (b) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-/** Write an OCI layout (gzip layers) for one image; returns its dir. */
+/** A pass-through stream that hashes what flows through it into `hash`. */
+const hashing = (hash) =>
+  new Transform({
+    transform(chunk, _enc, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+
+/** gzip an existing layer tar into the layout's blobs, streaming; returns descriptor + diff id. */
+async function putTarFile(staging, tarFile) {
+  const tmp = join(staging, 'layer.tar.gz');
+  const diff = createHash('sha256');
+  const blob = createHash('sha256');
+  await pipeline(
+    createReadStream(tarFile),
+    hashing(diff),
+    createGzip(),
+    hashing(blob),
+    createWriteStream(tmp),
+  );
+  const digest = `sha256:${blob.digest('hex')}`;
+  const size = statSync(tmp).size;
+  renameSync(tmp, join(staging, 'blobs', 'sha256', digest.slice(7)));
+  return { digest, size, diffId: `sha256:${diff.digest('hex')}` };
+}
+
+/**
+ * Write an OCI layout (gzip layers) for one image; returns its dir. A layer is a list of
+ * [name, bytes] entries or `{ tar: path }` of an existing layer tar.
+ */
 async function buildLayout(name, layers) {
   const out = join(dir, name);
   if (existsSync(join(out, 'index.json'))) return out;
@@ -64,6 +105,12 @@ async function buildLayout(name, layers) {
   const descs = [];
   const diffIds = [];
   for (const [i, entries] of layers.entries()) {
+    if (!Array.isArray(entries)) {
+      const { diffId, ...desc } = await putTarFile(staging, entries.tar);
+      diffIds.push(diffId);
+      descs.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...desc });
+      continue;
+    }
     const tarFile = join(staging, `l${i}.tar`);
     await layerTar(tarFile, entries);
     const tar = readFileSync(tarFile);
@@ -114,6 +161,11 @@ const appFiles = () => [
   ['app/server', noise(20 * 1024 * 1024, 'app')],
   ['app/config.yml', Buffer.from('port: 8080\n')],
 ];
+/** A small app layer (2 MB binary + config); generation 2 changes the config. */
+const smallAppFiles = (gen) => [
+  ['app/server', noise(2 * 1024 * 1024, 'small-app')],
+  ['app/config.yml', Buffer.from(`port: 8080\nrelease: ${gen}\n`)],
+];
 
 /** Run `cmd args` under GNU time: wall seconds and peak RSS (MB) of the whole process tree. */
 function timedRun(cmd, args, cwd) {
@@ -132,10 +184,10 @@ function timedRun(cmd, args, cwd) {
 
 const PEER = String.raw`
 set -euo pipefail
-H="$1"; OUT="$2"; W="$PWD/peer"
+H="$1"; OUT="$2"; R="$3"; W="$PWD/peer"
 rm -rf "$W"; mkdir -p "$W/cur" "$W/new" "$W/img/blobs/sha256" "$W/art/images/img" "$W/art/manifests"
-skopeo --insecure-policy copy -q --src-tls-verify=false "docker://$H/bench/app:v1" "oci:$W/cur:v1"
-skopeo --insecure-policy copy -q --src-tls-verify=false "docker://$H/bench/app:v2" "oci:$W/new:v2"
+skopeo --insecure-policy copy -q --src-tls-verify=false "docker://$H/$R:v1" "oci:$W/cur:v1"
+skopeo --insecure-policy copy -q --src-tls-verify=false "docker://$H/$R:v2" "oci:$W/new:v2"
 layers() { jq -r '.manifests[0].digest' "$1/index.json" | cut -d: -f2 | xargs -I{} jq -r '.layers[].digest' "$1/blobs/sha256/{}" | cut -d: -f2; }
 paste <(layers "$W/cur") <(layers "$W/new") | while read -r c n; do
   gzip -dc "$W/cur/blobs/sha256/$c" > "$W/c.tar"
@@ -145,9 +197,9 @@ paste <(layers "$W/cur") <(layers "$W/new") | while read -r c n; do
 done
 cp "$W/new/index.json" "$W/new/oci-layout" "$W/img/"
 tar -cf "$W/art/images/img/image.img" -C "$W/img" .
-echo "$H/bench/app:v2" > "$W/art/images/img/url-new.txt"; echo "$H/bench/app:v1" > "$W/art/images/img/url-current.txt"
+echo "$H/$R:v2" > "$W/art/images/img/url-new.txt"; echo "$H/$R:v1" > "$W/art/images/img/url-current.txt"
 touch "$W/art/images/img/deep_delta"
-printf 'services:\n  app:\n    image: %s\n' "$H/bench/app:v2" > "$W/art/manifests/docker-compose.yml"
+printf 'services:\n  app:\n    image: %s\n' "$H/$R:v2" > "$W/art/manifests/docker-compose.yml"
 tar -czf "$W/images.tar.gz" -C "$W/art" images
 tar -czf "$W/manifests.tar.gz" -C "$W/art" manifests
 echo '{"application_name":"bench","orchestrator":"docker-compose","platform":"linux/amd64","version":"1"}' > "$W/meta.json"
@@ -155,13 +207,33 @@ mender-artifact write module-image -T app -t dev -n bench-2 -o "$OUT" -f "$W/ima
 rm -rf "$W"
 `;
 
-mkdirSync(dir, { recursive: true });
-console.log('preparing images (cached after the first run)...');
-const v1 = await buildLayout('v1', [baseFiles(1), appFiles()]);
-const v2 = await buildLayout('v2-rebuilt', [baseFiles(2), appFiles()]);
-const work = mkdtempSync(join(tmpdir(), 'ocidelta-bench-app-'));
-const registry = await startRegistry(work);
-try {
+const CASES = [
+  {
+    name: 'synthetic',
+    repo: 'bench/app',
+    label:
+      'rebuilt base layer (~100 MB, 5% of files changed, file order changed) + unchanged 20 MB app layer',
+    images: async () => [
+      await buildLayout('v1', [baseFiles(1), appFiles()]),
+      await buildLayout('v2-rebuilt', [baseFiles(2), appFiles()]),
+    ],
+  },
+  {
+    name: 'rootfs',
+    repo: 'bench/rootfs-app',
+    label:
+      'Debian rootfs base layer (371 -> 386 MB tar, packages removed/added) + 2 MB app layer (config changed)',
+    images: async () => [
+      await buildLayout('rootfs-v1', [{ tar: rootfsLayer('old') }, smallAppFiles(1)]),
+      await buildLayout('rootfs-v2', [{ tar: rootfsLayer('new') }, smallAppFiles(2)]),
+    ],
+  },
+];
+const wanted = (process.env.OCIDELTA_BENCH_APP_CASES ?? CASES.map((c) => c.name).join(',')).split(',');
+
+/** Push both images of a case, run both pipelines RUNS times (alternating), return the numbers. */
+async function runCase(c, registry, work) {
+  const [v1, v2] = await c.images();
   const copy = (layout, tag) =>
     execFileSync('skopeo', [
       '--insecure-policy',
@@ -169,7 +241,7 @@ try {
       '-q',
       '--dest-tls-verify=false',
       `oci:${layout}:v`,
-      `docker://${registry.host}/bench/app:${tag}`,
+      `docker://${registry.host}/${c.repo}:${tag}`,
     ]);
   copy(v1, 'v1');
   copy(v2, 'v2');
@@ -183,69 +255,83 @@ try {
       ),
     ),
   );
-  const project = join(work, 'project');
-  mkdirSync(project);
+  const caseDir = join(work, c.name);
+  const project = join(caseDir, 'project');
+  mkdirSync(project, { recursive: true });
   writeFileSync(join(project, 'VERSION'), '2\n');
   writeFileSync(
     join(project, 'docker-compose.yml'),
-    `services:\n  app:\n    image: ${registry.host}/bench/app:v2\n`,
+    `services:\n  app:\n    image: ${registry.host}/${c.repo}:v2\n`,
   );
   writeFileSync(
     join(project, 'previous.json'),
     JSON.stringify({
       version: '1',
-      services: { app: { image: { ref: `${registry.host}/bench/app:v1`, hash: v1Digest } } },
+      services: { app: { image: { ref: `${registry.host}/${c.repo}:v1`, hash: v1Digest } } },
     }),
   );
-  writeFileSync(join(work, 'peer.sh'), PEER);
 
   // Median of RUNS runs each, alternating; every run of ours starts with an empty cache.
   const runs = { ours: [], peer: [] };
   for (let i = 0; i < RUNS; i++) {
-    rmSync(join(work, 'cache'), { recursive: true, force: true });
+    rmSync(join(caseDir, 'cache'), { recursive: true, force: true });
     runs.ours.push(
       timedRun(
         process.execPath,
         [bin, 'app', 'docker-compose.yml', '-t', 'dev', '-p', 'linux/amd64', '-r', '-m', 'bench']
-          .concat(['--previous-manifest', 'previous.json', '--cache-dir', join(work, 'cache')])
-          .concat(['-a', join(work, 'ours.mender'), '-l', 'warn']),
+          .concat(['--previous-manifest', 'previous.json', '--cache-dir', join(caseDir, 'cache')])
+          .concat(['-a', join(caseDir, 'ours.mender'), '-l', 'warn']),
         project,
       ),
     );
-    runs.peer.push(timedRun('bash', [join(work, 'peer.sh'), registry.host, join(work, 'peer.mender')], work));
+    runs.peer.push(
+      timedRun('bash', [join(work, 'peer.sh'), registry.host, join(caseDir, 'peer.mender'), c.repo], caseDir),
+    );
   }
+  rmSync(join(caseDir, 'cache'), { recursive: true, force: true });
   const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-  const ours = {
-    seconds: median(runs.ours.map((r) => r.seconds)),
-    peakMB: Math.max(...runs.ours.map((r) => r.peakMB)),
+  const summary = (rs) => ({
+    seconds: median(rs.map((r) => r.seconds)),
+    peakMB: Math.max(...rs.map((r) => r.peakMB)),
+  });
+  return {
+    ours: { ...summary(runs.ours), size: statSync(join(caseDir, 'ours.mender')).size },
+    peer: { ...summary(runs.peer), size: statSync(join(caseDir, 'peer.mender')).size },
   };
-  const peer = {
-    seconds: median(runs.peer.map((r) => r.seconds)),
-    peakMB: Math.max(...runs.peer.map((r) => r.peakMB)),
-  };
-  const oursSize = statSync(join(work, 'ours.mender')).size;
-  const peerSize = statSync(join(work, 'peer.mender')).size;
-  console.log(
-    `rebuilt base layer (~100 MB, 5% of files changed, file order changed) + unchanged 20 MB app layer, cold cache, median of ${RUNS}`,
-  );
-  table([
-    {
-      pipeline: 'ocidelta app',
-      'wall s': ours.seconds.toFixed(2),
-      'peak RSS MB': ours.peakMB.toFixed(0),
-      artifact: fmtMB(oursSize),
-    },
-    {
-      pipeline: 'peer (skopeo+xdelta3+mender-artifact)',
-      'wall s': peer.seconds.toFixed(2),
-      'peak RSS MB': peer.peakMB.toFixed(0),
-      artifact: fmtMB(peerSize),
-    },
-  ]);
-  const t = ours.seconds / peer.seconds;
-  const s = oursSize / peerSize;
-  console.log(`wall time ratio ours/peer: ${t.toFixed(2)} (target <= 0.5) ${t <= 0.5 ? 'OK' : 'MISSED'}`);
-  console.log(`artifact size ratio ours/peer: ${s.toFixed(2)} (target <= 0.6) ${s <= 0.6 ? 'OK' : 'MISSED'}`);
+}
+
+mkdirSync(dir, { recursive: true });
+const work = mkdtempSync(join(tmpdir(), 'ocidelta-bench-app-'));
+const registry = await startRegistry(work);
+try {
+  writeFileSync(join(work, 'peer.sh'), PEER);
+  const rows = [];
+  const notes = [];
+  for (const c of CASES.filter((x) => wanted.includes(x.name))) {
+    console.log(`${c.name}: preparing images (cached after the first run)...`);
+    const { ours, peer } = await runCase(c, registry, work);
+    const t = ours.seconds / peer.seconds;
+    const s = ours.size / peer.size;
+    notes.push(`${c.name}: ${c.label}`);
+    for (const [pipeline, r] of [
+      ['ocidelta app', ours],
+      ['peer (skopeo+xdelta3+mender-artifact)', peer],
+    ]) {
+      const mine = r === ours;
+      rows.push({
+        case: c.name,
+        pipeline,
+        'wall s': r.seconds.toFixed(2),
+        'peak RSS MB': r.peakMB.toFixed(0),
+        artifact: fmtMB(r.size),
+        'time ours/peer': mine ? `${t.toFixed(2)} (<=0.5) ${t <= 0.5 ? 'OK' : 'MISSED'}` : '',
+        'size ours/peer': mine ? `${s.toFixed(2)} (<=0.6) ${s <= 0.6 ? 'OK' : 'MISSED'}` : '',
+      });
+    }
+  }
+  console.log(`cold cache, median of ${RUNS} run(s) per pipeline, peak RSS = max over runs`);
+  for (const n of notes) console.log(n);
+  table(rows);
 } finally {
   registry.stop();
   rmSync(work, { recursive: true, force: true });
