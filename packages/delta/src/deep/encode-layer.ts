@@ -1,12 +1,13 @@
 /**
- * One layer of a deep delta: stream the current layer's decompressed tar to a temp file (the
- * encoder's source; the encoder indexes it, so memory is O(source layer)), encode the new layer's
- * decompressed tar against it while hashing it, then self-check the delta by decoding it with our
+ * One changed layer of a deep delta: stream the current layer's decompressed tar to a temp file,
+ * load it once (the encoder's source, also used by the self-check: memory is O(source layer),
+ * the source bytes plus the encoder's hash table of 1/4 to 1/2 their size), encode the new
+ * layer's decompressed tar against it while hashing it, then self-check the delta by decoding it with our
  * decoder and comparing the result with the new layer's diff_id. A delta that fails the check is
  * an error (ERR_DELTA_SELF_CHECK), never an output.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import {
   abortAware,
@@ -16,7 +17,7 @@ import {
   type Layer,
   OciDeltaError,
 } from '@ocidelta/core';
-import { decode, encode } from '../vcdiff/index.js';
+import { DEFAULT_MAX_SOURCE_SIZE, decode, encode } from '../vcdiff/index.js';
 
 /** Test seam: lets a test corrupt a delta between encoding and the self-check. Not public API. */
 export const deepDeltaTestHooks: { afterEncode?: (deltaFile: string, index: number) => Promise<void> } = {};
@@ -77,10 +78,16 @@ export async function encodeLayer(
   index: number,
   options: LayerFiles = {},
 ): Promise<EncodedLayer> {
+  // Load the source once for both the encoder and the self-check's decoder (each would read the
+  // whole file otherwise, and two copies may be alive at once before GC). One over the size limit
+  // is left to the encoder, which refuses it with ERR_SOURCE_TOO_LARGE before reading it.
+  const { size: sourceSize } = await stat(sourceFile);
+  const source: string | Buffer =
+    sourceSize > (options.maxSourceSize ?? DEFAULT_MAX_SOURCE_SIZE) ? sourceFile : await readFile(sourceFile);
   const counter = new HashingCounter('sha256', { context: { layer: what, digest: layer.digest } });
   const target = await layer.uncompressed({ signal: options.signal });
   target.on('error', (err) => counter.destroy(err));
-  const delta = encode(sourceFile, target.pipe(counter), {
+  const delta = encode(source, target.pipe(counter), {
     signal: options.signal,
     ...(options.onBytes ? { onProgress: (p: { done: number }) => options.onBytes?.(p.done) } : {}),
     ...(options.maxSourceSize !== undefined ? { maxSourceSize: options.maxSourceSize } : {}),
@@ -94,13 +101,13 @@ export async function encodeLayer(
   checkDiffId(layer, counter, what);
   const uncompressedSize = counter.digester.size;
   await deepDeltaTestHooks.afterEncode?.(deltaFile, index);
-  await selfCheck(sourceFile, deltaFile, layer.diffId, uncompressedSize, what, options.signal);
+  await selfCheck(source, deltaFile, layer.diffId, uncompressedSize, what, options.signal);
   return { uncompressedSize, deltaSize: (await stat(deltaFile)).size };
 }
 
-/** Decode `deltaFile` against `sourceFile` with our decoder; throw ERR_DELTA_SELF_CHECK unless it rebuilds `expected`. */
+/** Decode `deltaFile` against the source (file or bytes) with our decoder; throw ERR_DELTA_SELF_CHECK unless it rebuilds `expected`. */
 export async function selfCheck(
-  sourceFile: string,
+  source: string | Uint8Array,
   deltaFile: string,
   expected: Digest,
   expectedSize: number,
@@ -109,7 +116,7 @@ export async function selfCheck(
 ): Promise<void> {
   let result: { digest: Digest; size: number };
   try {
-    result = await digestStream(decode(sourceFile, createReadStream(deltaFile), { signal }));
+    result = await digestStream(decode(source, createReadStream(deltaFile), { signal }));
   } catch (err) {
     if (signal?.aborted) throw abortAware(err, signal, deltaFile);
     throw new OciDeltaError(
