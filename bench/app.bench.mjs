@@ -5,11 +5,13 @@
 //   rootfs:    the realistic Debian rootfs pair of ./fixtures.mjs (~220 packages from the apt
 //              cache, 371 -> 386 MB, some packages removed and added) as the base layer + a small
 //              app layer whose config changed
+//   rootfs-reordered: the same, but the new base layer's tar lists its files in directory order
+//              (as a rebuilt layer does), so moved content lies beyond xdelta3's 64 MiB window
 // Peer: skopeo copy both images, decompress layers, `xdelta3 -e -S none -s` per layer, tar + gzip,
 // `mender-artifact write module-image`. Wall time and peak RSS come from GNU time (max over the
 // process tree); sizes are the .mender files.
 // Targets: ours <= 0.5x the peer's wall time and <= 0.6x its artifact size.
-// Env: OCIDELTA_BENCH_APP_CASES=synthetic,rootfs picks cases; OCIDELTA_BENCH_RUNS=N runs per case.
+// Env: OCIDELTA_BENCH_APP_CASES=synthetic,rootfs,rootfs-reordered picks cases; OCIDELTA_BENCH_RUNS=N runs per case.
 import { execFileSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import {
@@ -30,7 +32,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { createGzip, gzipSync } from 'node:zlib';
-import { rootfsLayer } from './fixtures.mjs';
+import { reorderedLayer, rootfsLayer } from './fixtures.mjs';
 import { cacheDir, fmtMB, repoRoot, startRegistry, table } from './lib.mjs';
 
 const dir = join(cacheDir, 'app-bench');
@@ -226,6 +228,19 @@ const CASES = [
     images: async () => [
       await buildLayout('rootfs-v1', [{ tar: rootfsLayer('old') }, smallAppFiles(1)]),
       await buildLayout('rootfs-v2', [{ tar: rootfsLayer('new') }, smallAppFiles(2)]),
+    ],
+  },
+  {
+    name: 'rootfs-reordered',
+    repo: 'bench/rootfs-reordered-app',
+    label:
+      'the rootfs case with the new base layer re-packed in directory order (a rebuilt layer: same files, another tar order)',
+    images: async () => [
+      await buildLayout('rootfs-v1', [{ tar: rootfsLayer('old') }, smallAppFiles(1)]),
+      await buildLayout('rootfs-reordered-v2', [
+        { tar: reorderedLayer(rootfsLayer('new')) },
+        smallAppFiles(2),
+      ]),
     ],
   },
 ];

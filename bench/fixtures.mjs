@@ -3,8 +3,9 @@
 //   node:   a node_modules tree of real npm packages, old versions -> new versions
 //   rootfs: Debian packages extracted from the apt cache, then an "upgrade": some removed, some
 //           added, dpkg-like metadata rewritten
+// plus reorderedLayer(): the same files in another tar order, as a rebuilt layer has them
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir } from './lib.mjs';
 
@@ -79,6 +80,23 @@ export function rootfsLayer(which) {
   }
   writeFileSync(join(root, 'var/lib/dpkg/status'), status);
   sh('tar', ['--sort=name', '--owner=0', '--group=0', '-cf', out, '-C', root, '.']);
+  rmSync(root, { recursive: true, force: true });
+  return out;
+}
+
+/**
+ * Path of `tarFile` re-packed in the file system's directory order (no --sort), the way a
+ * rebuilt image layer lists the same files in another order; cached next to the input.
+ */
+export function reorderedLayer(tarFile) {
+  const out = tarFile.replace(/\.tar$/, '-reordered.tar');
+  if (existsSync(out)) return out;
+  const root = `${out}.d`;
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(root, { recursive: true });
+  sh('tar', ['-xf', tarFile, '-C', root]);
+  sh('tar', ['--owner=0', '--group=0', '-cf', `${out}.tmp`, '-C', root, '.']);
+  renameSync(`${out}.tmp`, out);
   rmSync(root, { recursive: true, force: true });
   return out;
 }
