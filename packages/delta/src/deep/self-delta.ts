@@ -16,42 +16,20 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { abortAware, HashingCounter, type Layer, OciDeltaError } from '@ocidelta/core';
+import { adler32 } from '../vcdiff/adler32.js';
+import { copyOpcode } from '../vcdiff/code-table.js';
+import { VCDIFF_MAGIC } from '../vcdiff/decoder.js';
 import { MAX_WINDOW_SIZE } from '../vcdiff/index.js';
+import { ByteWriter, varintSize } from '../vcdiff/varint.js';
 
-const MAGIC = [0xd6, 0xc3, 0xc4, 0x00] as const;
 const VCD_SOURCE = 0x01;
 const VCD_ADLER32 = 0x04;
 /** RFC 3284 default code table: COPY, size 0 (written as a varint), mode 0 (VCD_SELF). */
-const COPY_SIZE0_MODE0 = 19;
-const ADLER_MOD = 65521;
-const ADLER_NMAX = 5552;
+const COPY_SIZE0_MODE0 = copyOpcode(0, 0);
 
 /** Adler-32 of `buf`, continuing from `adler` (1 for a fresh checksum). */
 export function adler32Update(adler: number, buf: Uint8Array): number {
-  let a = adler & 0xffff;
-  let b = (adler >>> 16) & 0xffff;
-  let i = 0;
-  const end = buf.length;
-  while (i < end) {
-    const stop = Math.min(end, i + ADLER_NMAX);
-    for (; i < stop; i++) {
-      a += buf[i] as number;
-      b += a;
-    }
-    a %= ADLER_MOD;
-    b %= ADLER_MOD;
-  }
-  return ((b << 16) | a) >>> 0;
-}
-
-function varint(out: number[], value: number): void {
-  const groups: number[] = [value % 128];
-  let v = Math.floor(value / 128);
-  while (v > 0) {
-    groups.push((v % 128) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  for (let k = groups.length - 1; k >= 0; k--) out.push(groups[k] as number);
+  return adler32(buf, 0, buf.length, adler);
 }
 
 /**
@@ -60,33 +38,38 @@ function varint(out: number[], value: number): void {
  * writes it.
  */
 export function selfDelta(size: number, adlers: readonly number[], windowSize = MAX_WINDOW_SIZE): Buffer {
-  const out: number[] = [...MAGIC, 0];
+  const out = new ByteWriter(64 + adlers.length * 24);
+  out.bytes(Uint8Array.from(VCDIFF_MAGIC));
+  out.byte(0); // Hdr_Indicator
   if (size === 0) {
     // Win_Indicator, delta length, target length 0, Delta_Indicator, 3 empty sections, Adler-32 of nothing.
-    out.push(VCD_ADLER32, 9, 0, 0, 0, 0, 0, 0, 0, 0, 1);
-    return Buffer.from(out);
+    out.bytes(Uint8Array.of(VCD_ADLER32, 9, 0, 0, 0, 0, 0, 0, 0, 0, 1));
+    return Buffer.from(out.buf.subarray(0, out.length));
   }
   let offset = 0;
   for (const adler of adlers) {
     const n = Math.min(windowSize, size - offset);
-    const inst: number[] = [COPY_SIZE0_MODE0];
-    varint(inst, n);
-    const body: number[] = [];
-    varint(body, n); // target window length
-    body.push(0); // Delta_Indicator
-    varint(body, 0); // data section
-    varint(body, inst.length);
-    varint(body, 1); // address section: one varint 0
-    body.push((adler >>> 24) & 0xff, (adler >>> 16) & 0xff, (adler >>> 8) & 0xff, adler & 0xff);
-    body.push(...inst, 0);
-    out.push(VCD_SOURCE | VCD_ADLER32);
-    varint(out, n); // source segment length
-    varint(out, offset); // source segment position
-    varint(out, body.length);
-    out.push(...body);
+    const instLength = 1 + varintSize(n);
+    // Target window length, Delta_Indicator, data/inst/addr section lengths, Adler-32, inst, addr.
+    const bodyLength = varintSize(n) + 1 + 1 + varintSize(instLength) + 1 + 4 + instLength + 1;
+    out.byte(VCD_SOURCE | VCD_ADLER32);
+    out.varint(n); // source segment length
+    out.varint(offset); // source segment position
+    out.varint(bodyLength);
+    out.varint(n); // target window length
+    out.byte(0); // Delta_Indicator
+    out.varint(0); // data section
+    out.varint(instLength);
+    out.varint(1); // address section: one varint 0
+    out.bytes(
+      Uint8Array.of((adler >>> 24) & 0xff, (adler >>> 16) & 0xff, (adler >>> 8) & 0xff, adler & 0xff),
+    );
+    out.byte(COPY_SIZE0_MODE0);
+    out.varint(n);
+    out.byte(0); // the COPY's address
     offset += n;
   }
-  return Buffer.from(out);
+  return Buffer.from(out.buf.subarray(0, out.length));
 }
 
 /** Streams a layer's bytes and records the Adler-32 of every window. */
@@ -209,7 +192,7 @@ export function checkSelfDelta(
     }
     return fail('varint too long');
   };
-  for (const m of MAGIC) if (byte() !== m) fail('bad VCDIFF magic');
+  for (const m of VCDIFF_MAGIC) if (byte() !== m) fail('bad VCDIFF magic');
   if (byte() !== 0) fail('unexpected Hdr_Indicator');
   const expected = size === 0 ? [1] : adlers;
   let offset = 0;
