@@ -1,7 +1,7 @@
 // End to end `ocidelta app` against the peer pipeline the original tool ran, on the same registry
 // images in one run, for each case:
-//   synthetic: a changed base layer (~100 MB of files, ~5% of them changed and the layer rebuilt,
-//              so its tar lists the files in another order) + an unchanged 20 MB app layer
+//   synthetic: a changed base layer (~100 MB of generated files, every 20th changed, 8 added, same
+//              tar order) + an unchanged 20 MB app layer
 //   rootfs:    the realistic Debian rootfs pair of ./fixtures.mjs (~220 packages from the apt
 //              cache, 371 -> 386 MB, some packages removed and added) as the base layer + a small
 //              app layer whose config changed
@@ -214,7 +214,7 @@ const CASES = [
     name: 'synthetic',
     repo: 'bench/app',
     label:
-      'rebuilt base layer (~100 MB, 5% of files changed, file order changed) + unchanged 20 MB app layer',
+      'generated base layer (~100 MB, 5% of files changed, 8 added, same tar order) + unchanged 20 MB app layer',
     images: async () => [
       await buildLayout('v1', [baseFiles(1), appFiles()]),
       await buildLayout('v2-rebuilt', [baseFiles(2), appFiles()]),
