@@ -2,17 +2,19 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import {
   blobEntryName,
   digestOf,
   isOciDeltaError,
+  type Layer,
   MediaType,
   readDockerArchive,
   TarIndex,
   writeDockerArchive,
 } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deepDeltaTestHooks } from '../src/deep/encode-layer.js';
+import { deepDeltaTestHooks, loadUncompressedLayer } from '../src/deep/encode-layer.js';
 import { applyDeepDelta, buildDeepDelta, type DeepDeltaProgress } from '../src/deep/index.js';
 import {
   type AppImages,
@@ -272,5 +274,45 @@ describe('applyDeepDelta', () => {
     expect(err.code).toBe('ERR_INVALID_ARCHIVE');
     expect(err.message).toContain(blobEntryName(imgs.v1.image.layers[0]!.diffId));
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('loadUncompressedLayer', () => {
+  // A layer stub whose tar is `data` streamed in 64 KiB chunks; `size` (the compressed size the
+  // loader sizes its first buffer from) is tiny, so the buffer has to grow several times.
+  const stubLayer = (data: Buffer, diffId = digestOf(data)): Layer =>
+    ({
+      digest: digestOf(Buffer.from('compressed')),
+      diffId,
+      size: 10,
+      uncompressed: async () =>
+        Readable.from(
+          (function* () {
+            for (let off = 0; off < data.length; off += 65536) yield data.subarray(off, off + 65536);
+          })(),
+        ),
+    }) as unknown as Layer;
+  const data = Buffer.alloc(3 * 1024 * 1024 + 12345);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+
+  it('returns the whole decompressed tar, growing past its first buffer', async () => {
+    const got = await loadUncompressedLayer(stubLayer(data), 'current layer 0');
+    expect(got.length).toBe(data.length);
+    expect(got.equals(data)).toBe(true);
+  });
+
+  it('refuses a tar whose digest is not the diff_id', async () => {
+    const wrong = digestOf(Buffer.from('other'));
+    const err = await errorOf(loadUncompressedLayer(stubLayer(data, wrong), 'current layer 3'));
+    expect(err.code).toBe('ERR_DIGEST_MISMATCH');
+    expect(err.message).toContain('current layer 3');
+  });
+
+  it('refuses a tar over maxSourceSize with ERR_SOURCE_TOO_LARGE', async () => {
+    const err = await errorOf(
+      loadUncompressedLayer(stubLayer(data), 'current layer 1', { maxSourceSize: 2 * 1024 * 1024 }),
+    );
+    expect(err.code).toBe('ERR_SOURCE_TOO_LARGE');
+    expect(err.message).toContain('current layer 1');
   });
 });

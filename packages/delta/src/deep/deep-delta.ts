@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Image, OciDeltaError } from '@ocidelta/core';
-import { deepDeltaTestHooks, encodeLayer, writeUncompressedLayer } from './encode-layer.js';
+import { deepDeltaTestHooks, encodeLayer, loadUncompressedLayer } from './encode-layer.js';
 import { pairLayers } from './pair-layers.js';
 import { writeSelfDelta } from './self-delta.js';
 import { type CurrentOrigin, type DeviceStore, sourcePath } from './source-path.js';
@@ -38,7 +38,7 @@ export interface DeepDeltaOptions {
   repoTags?: string[];
   /** Largest decompressed current layer the encoder accepts (default: the encoder's, 2 GiB). */
   maxSourceSize?: number;
-  /** Where temp files go (default: the OS temp dir). Needs room for the largest source layer plus the deltas. */
+  /** Where temp files go (default: the OS temp dir). Needs room for the deltas. */
   tmpDir?: string;
   signal?: AbortSignal;
   onProgress?: (event: DeepDeltaProgress) => void;
@@ -77,7 +77,7 @@ export interface DeepDeltaResult {
  *
  * An unchanged layer (same diff_id as its paired current layer) gets a self-delta of whole-window
  * copies built while its new bytes stream once; its current layer is never read. A changed layer
- * is encoded against its current layer, decompressed to a temp file.
+ * is encoded against its current layer, decompressed into memory.
  */
 export async function buildDeepDelta(
   current: Image,
@@ -91,14 +91,14 @@ export async function buildDeepDelta(
     if (!paths.has(p.sourceIndex))
       paths.set(p.sourceIndex, sourcePath(current.layers[p.sourceIndex]!, options));
   }
-  // Only changed layers need their current layer on disk (the encoder's source); an unchanged
+  // Only changed layers need their current layer in memory (the encoder's source); an unchanged
   // layer's self-delta comes from streaming the new layer alone.
   const lastUse = new Map<number, number>();
   for (const [i, p] of pairs.entries()) if (!p.unchanged) lastUse.set(p.sourceIndex, i);
   const total = next.layers.length;
   const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'ocidelta-deep-'));
   try {
-    const sources = new Map<number, string>();
+    const sources = new Map<number, Buffer>();
     const written = new Map<string, DeltaLayerFile>();
     const layers: DeepDeltaLayer[] = [];
     const sizes = new Map<string, number>();
@@ -120,10 +120,8 @@ export async function buildDeepDelta(
         let source = sources.get(pair.sourceIndex);
         if (source === undefined) {
           options.onProgress?.({ phase: 'source', layer: i, layers: total });
-          source = join(work, `source-${pair.sourceIndex}.tar`);
-          await writeUncompressedLayer(
+          source = await loadUncompressedLayer(
             current.layers[pair.sourceIndex]!,
-            source,
             `current layer ${pair.sourceIndex}`,
             options,
           );
@@ -131,10 +129,7 @@ export async function buildDeepDelta(
         }
         options.onProgress?.({ phase: 'encode', layer: i, layers: total });
         encoded = await encodeLayer(source, layer, deltaFile, `new layer ${i}`, i, { ...options, onBytes });
-        if (lastUse.get(pair.sourceIndex) === i) {
-          await rm(source, { force: true });
-          sources.delete(pair.sourceIndex);
-        }
+        if (lastUse.get(pair.sourceIndex) === i) sources.delete(pair.sourceIndex);
       }
       const srcPath = paths.get(pair.sourceIndex)!;
       sizes.set(layer.diffId, encoded.uncompressedSize);

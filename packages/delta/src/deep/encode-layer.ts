@@ -1,13 +1,14 @@
 /**
- * One changed layer of a deep delta: stream the current layer's decompressed tar to a temp file,
- * load it once (the encoder's source, also used by the self-check: memory is O(source layer),
- * the source bytes plus the encoder's hash table of 1/4 to 1/2 their size), encode the new
+ * One changed layer of a deep delta: decompress the current layer's tar into memory once (the
+ * encoder's source, also used by the self-check: memory is O(source layer), the source bytes
+ * plus the encoder's hash table of 1/4 to 1/2 their size), encode the new
  * layer's decompressed tar against it while hashing it, then self-check the delta by decoding it with our
  * decoder and comparing the result with the new layer's diff_id. A delta that fails the check is
  * an error (ERR_DELTA_SELF_CHECK), never an output.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   abortAware,
@@ -29,24 +30,58 @@ export interface LayerFiles {
   onBytes?: (done: number) => void;
 }
 
-/** Write `layer`'s decompressed tar to `file`, verified against its diff_id. Returns its size. */
-export async function writeUncompressedLayer(
+/**
+ * `layer`'s decompressed tar in memory (the encoder's source and the self-check's), verified
+ * against its diff_id. Decompressed straight into one growing buffer: no temp file written and
+ * read back. A layer over `maxSourceSize` is refused with ERR_SOURCE_TOO_LARGE as soon as it gets
+ * there. Capacity beyond the data is never written, so it costs address space, not RSS.
+ */
+export async function loadUncompressedLayer(
   layer: Layer,
-  file: string,
   what: string,
   options: LayerFiles = {},
-): Promise<number> {
+): Promise<Buffer> {
+  const max = options.maxSourceSize ?? DEFAULT_MAX_SOURCE_SIZE;
   const counter = new HashingCounter('sha256', { context: { layer: what, digest: layer.digest } });
+  // A gzip layer is usually 2-4x smaller than its tar; start at 4x (bounded) and double as needed.
+  let buf = Buffer.allocUnsafe(Math.max(1 << 20, Math.min(max, layer.size * 4, MAX_INITIAL)));
+  let fill = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      if (fill + chunk.length > max) {
+        done(
+          new OciDeltaError(
+            'ERR_SOURCE_TOO_LARGE',
+            `delta source ${what} (${layer.digest}) is more than the limit of ${max} bytes; ship the full image instead`,
+            { size: fill + chunk.length, max, digest: layer.digest },
+          ),
+        );
+        return;
+      }
+      if (fill + chunk.length > buf.length) {
+        const grown = Buffer.allocUnsafe(Math.min(max, Math.max(buf.length * 2, fill + chunk.length)));
+        buf.copy(grown, 0, 0, fill);
+        buf = grown;
+      }
+      buf.set(chunk, fill);
+      fill += chunk.length;
+      done();
+    },
+  });
   try {
-    await pipeline(await layer.uncompressed({ signal: options.signal }), counter, createWriteStream(file), {
+    await pipeline(await layer.uncompressed({ signal: options.signal }), counter, sink, {
       signal: options.signal,
     });
   } catch (err) {
-    throw abortAware(err, options.signal, file);
+    if (err instanceof OciDeltaError) throw err;
+    throw abortAware(err, options.signal, what);
   }
   checkDiffId(layer, counter, what);
-  return counter.digester.size;
+  return buf.subarray(0, fill);
 }
+
+/** Largest first allocation of loadUncompressedLayer (grows past it by doubling). */
+const MAX_INITIAL = 1 << 30;
 
 function checkDiffId(layer: Layer, counter: HashingCounter, what: string): void {
   const actual = counter.digester.digest();
@@ -67,23 +102,17 @@ export interface EncodedLayer {
 }
 
 /**
- * Encode `layer` (decompressed) against the decompressed source file into `deltaFile`, then
+ * Encode `layer` (decompressed) against the decompressed source bytes into `deltaFile`, then
  * self-check it. The new layer's bytes are verified against its diff_id while they stream in.
  */
 export async function encodeLayer(
-  sourceFile: string,
+  source: Buffer,
   layer: Layer,
   deltaFile: string,
   what: string,
   index: number,
   options: LayerFiles = {},
 ): Promise<EncodedLayer> {
-  // Load the source once for both the encoder and the self-check's decoder (each would read the
-  // whole file otherwise, and two copies may be alive at once before GC). One over the size limit
-  // is left to the encoder, which refuses it with ERR_SOURCE_TOO_LARGE before reading it.
-  const { size: sourceSize } = await stat(sourceFile);
-  const source: string | Buffer =
-    sourceSize > (options.maxSourceSize ?? DEFAULT_MAX_SOURCE_SIZE) ? sourceFile : await readFile(sourceFile);
   const counter = new HashingCounter('sha256', { context: { layer: what, digest: layer.digest } });
   const target = await layer.uncompressed({ signal: options.signal });
   target.on('error', (err) => counter.destroy(err));
