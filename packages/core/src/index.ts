@@ -1,6 +1,7 @@
 /** @ocidelta/core: OCI image model, references, digests, layouts, archives and Mender artifacts. */
 
 export * from './artifact/index.js';
+export { type ParallelGzipOptions, parallelGzip } from './artifact/pgzip.js';
 export * from './build/index.js';
 export * from './compression.js';
 export * from './digest.js';

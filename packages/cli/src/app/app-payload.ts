@@ -11,8 +11,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
-import { OciDeltaError } from '@ocidelta/core';
+import { OciDeltaError, parallelGzip } from '@ocidelta/core';
 import { pack as tarPack } from 'tar-stream';
 
 /** One `images/<id>/` directory. */
@@ -59,7 +58,8 @@ const MTIME = new Date(0);
 
 /**
  * Write `entries` as a gzip-compressed tar to `target`, atomically (temp file + rename). The
- * gzip level defaults to 6. Returns the size of the written file.
+ * gzip (one member, blocks deflated in parallel on libuv's pool: core's parallelGzip) level
+ * defaults to 6. Returns the size of the written file.
  */
 export async function writeTarGz(
   target: string,
@@ -68,7 +68,9 @@ export async function writeTarGz(
 ): Promise<number> {
   const temp = join(dirname(target), `.tmp-${basename(target)}-${randomBytes(6).toString('hex')}`);
   const packer = tarPack();
-  const gzip = createGzip({ level: options.level ?? 6 });
+  // tar-stream's pack yields Buffers.
+  const gzip = (source: AsyncIterable<unknown>) =>
+    parallelGzip(source as AsyncIterable<Uint8Array>, { level: options.level ?? 6, signal: options.signal });
   const done = pipeline(packer, gzip, createWriteStream(temp), { signal: options.signal });
   const feed = async () => {
     for await (const entry of entries) {
