@@ -52,6 +52,41 @@ describe('AppCache', () => {
     expect(await cache.image(image.digest)).toBeUndefined();
   });
 
+  it('fetches a blob two images share once when both are added at once, and alone when the other fetch fails', async () => {
+    const shared = randomBytes(50_000);
+    const one = await sampleImage([{ 'a.bin': shared }, { 'b.txt': 'one' }], 'x');
+    const two = await sampleImage([{ 'a.bin': shared }, { 'b.txt': 'two' }], 'y');
+    const common = one.layers[0]!.digest;
+    expect(two.layers[0]!.digest).toBe(common);
+    const opened: string[] = [];
+    const counting = (image: typeof one, fail?: string): typeof one => ({
+      ...image,
+      source: {
+        openBlob: async (d, o) => {
+          opened.push(d.digest);
+          if (d.digest === fail) throw new Error(`blob ${d.digest} unavailable`);
+          return image.source.openBlob(d, o);
+        },
+      },
+    });
+    const cache = await AppCache.open(join(dir, 'shared'));
+    const [a, b] = await Promise.all([cache.add(counting(one)), cache.add(counting(two))]);
+    expect(a.digest).toBe(one.digest);
+    expect(b.digest).toBe(two.digest);
+    expect(opened.filter((d) => d === common)).toHaveLength(1);
+
+    // The first image's fetch of the shared blob fails: the second fetches it itself.
+    opened.length = 0;
+    const other = await AppCache.open(join(dir, 'shared-fail'));
+    const [failed, ok] = await Promise.allSettled([
+      other.add(counting(one, common)),
+      other.add(counting(two)),
+    ]);
+    expect(failed.status).toBe('rejected');
+    expect(ok.status).toBe('fulfilled');
+    expect((await other.image(two.digest))?.layers[0]!.digest).toBe(common);
+  });
+
   it('keeps deltas by (from, to, store, delivery) and release records', async () => {
     const cache = await AppCache.open(join(dir, 'c2'));
     const key = { from: D1, to: D2, deviceStore: 'classic' as const, delivery: 'registry' as const };

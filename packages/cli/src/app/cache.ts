@@ -95,6 +95,8 @@ export function parseSize(text: string): number {
 export class AppCache {
   readonly dir: string;
   readonly layout: OciLayout;
+  /** Blob downloads under way, by digest: two images sharing a blob fetch it once. */
+  private readonly fetching = new Map<string, Promise<void>>();
 
   private constructor(dir: string, layout: OciLayout) {
     this.dir = dir;
@@ -182,19 +184,40 @@ export class AppCache {
     const blobs = [image.manifest.config, ...image.manifest.layers];
     // Up to 4 blobs download at once, like the registry client's pulls.
     await runLimited(blobs, options.concurrency ?? 4, async (d) => {
-      if (await this.layout.hasBlob(d.digest)) {
-        options.onProgress?.({ digest: d.digest, done: d.size, total: d.size });
-        return;
+      const under = this.fetching.get(d.digest);
+      if (under) {
+        // The other image's fetch may fail where ours would not (another repository, its own
+        // signal): then fetch it ourselves.
+        const ok = await under.then(
+          () => true,
+          () => false,
+        );
+        if (ok) {
+          options.onProgress?.({ digest: d.digest, done: d.size, total: d.size });
+          return;
+        }
       }
-      const stream = await openVerified(image.source, d, { signal, context: { digest: d.digest } });
-      await this.layout.writeBlob(
-        stream,
-        { digest: d.digest, size: d.size },
-        {
-          signal,
-          onProgress: (p) => options.onProgress?.({ digest: d.digest, done: p.done, total: d.size }),
-        },
-      );
+      const fetch = (async () => {
+        if (await this.layout.hasBlob(d.digest)) {
+          options.onProgress?.({ digest: d.digest, done: d.size, total: d.size });
+          return;
+        }
+        const stream = await openVerified(image.source, d, { signal, context: { digest: d.digest } });
+        await this.layout.writeBlob(
+          stream,
+          { digest: d.digest, size: d.size },
+          {
+            signal,
+            onProgress: (p) => options.onProgress?.({ digest: d.digest, done: p.done, total: d.size }),
+          },
+        );
+      })();
+      this.fetching.set(d.digest, fetch);
+      try {
+        await fetch;
+      } finally {
+        if (this.fetching.get(d.digest) === fetch) this.fetching.delete(d.digest);
+      }
     });
     await this.layout.writeBlob(Buffer.from(image.manifestBytes), { digest: image.digest });
     await this.withLock(

@@ -34,14 +34,14 @@ export async function prepareServices(
   const { signal } = opts;
 
   /** Load an image: from the cache when present, else from the registry (into the cache unless dry run). */
-  const loadImage = async (ref: string, hash: Digest, service: string): Promise<Image> => {
+  const loadImage = async (ref: string, hash: Digest, service: string, sig = signal): Promise<Image> => {
     const cached = await cache?.image(hash);
     if (cached) return cached;
-    const remote = await (await resolver()).image(ref, hash, opts.platform, signal);
+    const remote = await (await resolver()).image(ref, hash, opts.platform, sig);
     if (!cache || opts.dryRun) return remote;
     return cache.add(remote, {
       ref,
-      signal,
+      signal: sig,
       onProgress: (p) =>
         emit({
           type: 'progress',
@@ -58,78 +58,103 @@ export async function prepareServices(
   await runLimited([...services.entries()], 3, async ([index, svc]) => {
     signal?.throwIfAborted();
     const prev = previous?.services.get(svc.name);
-    let ref: string;
-    let hash: Digest;
-    let next: Image;
-    let origin: ServicePlan['origin'];
-    const file = opts.serviceFiles[svc.name];
-    if (file) {
-      const fromFile = await readServiceFile(file, svc.name, svc.image, opts.platform);
-      ref = fromFile.ref;
-      hash = fromFile.hash;
-      next = cache && !opts.dryRun ? await cache.add(fromFile.image, { ref, signal }) : fromFile.image;
-      origin = 'file';
-      info(`${ref} from ${file} (${hash})`, svc.name);
-    } else {
-      ref = opts.serviceImages[svc.name] ?? svc.image;
-      emit({ type: 'progress', phase: 'resolve', label: `${svc.name} ${ref}`, done: 0 });
-      if (prev?.hash && prev.ref === ref) {
-        hash = prev.hash;
-        info(`${ref} unchanged since the previous release (${hash})`, svc.name);
+    /**
+     * Pull the previous image into the cache alongside the new one when its digest is known
+     * already (the downloads overlap; blobs both images share are fetched once by the cache).
+     * Only with a cache: an image loaded into it no longer depends on the pull's signal.
+     */
+    let prefetch: { image: Promise<Image>; stop: AbortController } | undefined;
+    const startPrefetch = (newHash: Digest) => {
+      if (!prev?.hash || prev.hash === newHash || !opts.delta || !cache || opts.dryRun) return;
+      const stop = new AbortController();
+      const sig = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+      const image = loadImage(prev.ref, prev.hash, svc.name, sig);
+      image.catch(() => {}); // awaited (and its error handled) below, unless the new image fails first
+      prefetch = { image, stop };
+    };
+    try {
+      let ref: string;
+      let hash: Digest;
+      let next: Image;
+      let origin: ServicePlan['origin'];
+      const file = opts.serviceFiles[svc.name];
+      if (file) {
+        const fromFile = await readServiceFile(file, svc.name, svc.image, opts.platform);
+        ref = fromFile.ref;
+        hash = fromFile.hash;
+        next = cache && !opts.dryRun ? await cache.add(fromFile.image, { ref, signal }) : fromFile.image;
+        origin = 'file';
+        info(`${ref} from ${file} (${hash})`, svc.name);
       } else {
-        hash = await (await resolver()).resolve(ref, opts.platform, signal);
-        info(`${ref} -> ${hash}`, svc.name);
+        ref = opts.serviceImages[svc.name] ?? svc.image;
+        emit({ type: 'progress', phase: 'resolve', label: `${svc.name} ${ref}`, done: 0 });
+        if (prev?.hash && prev.ref === ref) {
+          hash = prev.hash;
+          info(`${ref} unchanged since the previous release (${hash})`, svc.name);
+        } else {
+          hash = await (await resolver()).resolve(ref, opts.platform, signal);
+          info(`${ref} -> ${hash}`, svc.name);
+        }
+        emit({ type: 'progress', phase: 'resolve', label: `${svc.name} ${ref}`, done: 1, total: 1 });
+        startPrefetch(hash);
+        next = await loadImage(ref, hash, svc.name);
+        origin = 'registry';
       }
-      emit({ type: 'progress', phase: 'resolve', label: `${svc.name} ${ref}`, done: 1, total: 1 });
-      next = await loadImage(ref, hash, svc.name);
-      origin = 'registry';
-    }
-    finalRefs.set(svc.name, ref);
-    if (tagOf(ref) === undefined) {
-      warn(
-        `${ref} has no tag: \`docker load\` on the device cannot name the image, so compose may not find it offline; use name:tag (optionally @digest)`,
-        svc.name,
-      );
-    }
+      finalRefs.set(svc.name, ref);
+      if (tagOf(ref) === undefined) {
+        warn(
+          `${ref} has no tag: \`docker load\` on the device cannot name the image, so compose may not find it offline; use name:tag (optionally @digest)`,
+          svc.name,
+        );
+      }
 
-    let current: Image | undefined;
-    let currentHash: Digest | undefined;
-    let reason: string | undefined;
-    if (prev && opts.delta) {
-      try {
-        currentHash = prev.hash ?? (await (await resolver()).resolve(prev.ref, opts.platform, signal));
-        current = currentHash === hash ? next : await loadImage(prev.ref, currentHash, svc.name);
-      } catch (err) {
-        if (!isOciDeltaError(err) || err.code === 'ERR_ABORTED') throw err;
-        reason = `previous image ${prev.ref} unavailable (${err.message})`;
-        warn(`${reason}: shipping the full image`, svc.name);
+      let current: Image | undefined;
+      let currentHash: Digest | undefined;
+      let reason: string | undefined;
+      if (prev && opts.delta) {
+        try {
+          currentHash = prev.hash ?? (await (await resolver()).resolve(prev.ref, opts.platform, signal));
+          current =
+            currentHash === hash
+              ? next
+              : await (prefetch && currentHash === prev.hash
+                  ? prefetch.image
+                  : loadImage(prev.ref, currentHash, svc.name));
+        } catch (err) {
+          if (!isOciDeltaError(err) || err.code === 'ERR_ABORTED') throw err;
+          reason = `previous image ${prev.ref} unavailable (${err.message})`;
+          warn(`${reason}: shipping the full image`, svc.name);
+        }
       }
+      const mode = planMode(next, current, { delta: opts.delta });
+      const plan: ServicePlan = {
+        service: svc.name,
+        mode: mode.mode,
+        ref,
+        hash,
+        origin,
+        fullSize: fullImageSize(next),
+        layers: next.layers.length,
+        changedLayers: mode.changedLayers,
+        changedSize: mode.changedSize,
+        reason: reason ?? mode.reason,
+      };
+      if (mode.mode !== 'full') {
+        plan.currentRef = prev!.ref;
+        plan.currentHash = currentHash;
+      } else if (current && mode.reason) {
+        warn(`${mode.reason}: shipping the full image`, svc.name);
+      }
+      prepared[index] = {
+        plan,
+        next,
+        current: mode.mode === 'full' ? undefined : current,
+        delivery: prev?.delivery ?? 'registry',
+      };
+    } finally {
+      // A no-op once the prefetch was awaited; stops it when the new image failed.
+      prefetch?.stop.abort();
     }
-    const mode = planMode(next, current, { delta: opts.delta });
-    const plan: ServicePlan = {
-      service: svc.name,
-      mode: mode.mode,
-      ref,
-      hash,
-      origin,
-      fullSize: fullImageSize(next),
-      layers: next.layers.length,
-      changedLayers: mode.changedLayers,
-      changedSize: mode.changedSize,
-      reason: reason ?? mode.reason,
-    };
-    if (mode.mode !== 'full') {
-      plan.currentRef = prev!.ref;
-      plan.currentHash = currentHash;
-    } else if (current && mode.reason) {
-      warn(`${mode.reason}: shipping the full image`, svc.name);
-    }
-    prepared[index] = {
-      plan,
-      next,
-      current: mode.mode === 'full' ? undefined : current,
-      delivery: prev?.delivery ?? 'registry',
-    };
   });
   return { prepared, finalRefs };
 }
