@@ -1,27 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { readArtifact } from '@ocidelta/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AppCache } from '../src/app/cache.js';
 import { runCli } from '../src/cli.js';
 import { cacheLsCommand, cachePruneCommand } from '../src/commands/cache.js';
 import { demoCommand } from '../src/commands/demo.js';
-
-function capture(cwd: string) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  stderr.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  return { stdout, stderr, env: {}, cwd, out: () => out, err: () => err };
-}
+import { captureIO } from './support.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -32,7 +18,7 @@ describe('ocidelta demo (offline, no external binary)', () => {
   it('builds a full and a deep-delta release and inspects them; cache ls/prune work on its cache', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ocidelta-demo-test-'));
     dirs.push(dir);
-    const io = capture(dir);
+    const io = captureIO({ cwd: dir });
     const code = await runCli(['demo', '--dir', 'work'], io, [demoCommand]);
     expect(io.err()).not.toMatch(/internal error/);
     expect(code).toBe(0);
@@ -48,12 +34,12 @@ describe('ocidelta demo (offline, no external binary)', () => {
     expect(out).toContain('% of full');
 
     const cacheDir = join(dir, 'work', 'cache');
-    const ls = capture(dir);
+    const ls = captureIO({ cwd: dir });
     expect(await runCli(['cache', 'ls', '--cache-dir', cacheDir, '--json'], ls, [cacheLsCommand])).toBe(0);
     const listing = JSON.parse(ls.out()) as { entries: { kind: string; size: number }[]; total: number };
     const kinds = new Set(listing.entries.map((e) => e.kind));
     expect(kinds).toEqual(new Set(['blob', 'delta']));
-    const prune = capture(dir);
+    const prune = captureIO({ cwd: dir });
     expect(
       await runCli(['cache', 'prune', '--cache-dir', cacheDir, '--max-size', '1M'], prune, [
         cachePruneCommand,

@@ -6,7 +6,6 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { type Image, OciLayout, parsePlatform, Reference, readArtifact } from '@ocidelta/core';
 import { RegistryClient } from '@ocidelta/registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,25 +22,11 @@ import {
 import { buildAppArtifact } from '../src/app/build-app-artifact.js';
 import { parseCompose } from '../src/app/compose.js';
 import { runCli } from '../src/cli.js';
-import type { CliIO } from '../src/command.js';
 import { appCommand } from '../src/commands/app.js';
 import { blobHashes, deviceSave, expectedSave, run, simulateDevice } from './app-helpers.js';
+import { captureIO } from './support.js';
 
 const PLATFORM = 'linux/arm64';
-
-function capture(cwd: string, env: NodeJS.ProcessEnv = {}): CliIO & { out(): string; err(): string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  stderr.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  return { stdout, stderr, env, cwd, out: () => out, err: () => err };
-}
 
 const patched = (buf: Buffer, at: number, text: string) =>
   Buffer.concat([buf.subarray(0, at), Buffer.from(text), buf.subarray(at + text.length)]);
@@ -108,7 +93,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'mender-artifact', 'x
     }
 
     async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-      const io = capture(dir, env);
+      const io = captureIO({ cwd: dir, env: env });
       const code = await runCli(['app', ...args], io, [appCommand]);
       return { code, out: io.out(), err: io.err() };
     }

@@ -3,27 +3,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { readDockerArchive, writeDockerArchive } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
 import { type AppImages, appImages } from '../../delta/test/fixtures/images.js';
 import { type RunningRegistry, skopeoCopy, startRegistry } from '../../registry/test/harness/index.js';
 import { runCli } from '../src/index.js';
-
-function cliIO(cwd: string) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  stderr.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  return { stdout, stderr, env: {}, cwd, out: () => out, err: () => err };
-}
+import { captureIO } from './support.js';
 
 describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('ocidelta delta image from a registry', () => {
   let reg: RunningRegistry;
@@ -44,7 +30,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('ocidelta delta imag
   });
 
   it('builds a containerd deep delta naming the pulled compressed blobs, and it applies', async () => {
-    const io = cliIO(root);
+    const io = captureIO({ cwd: root });
     const code = await runCli(
       [
         'delta',
@@ -70,7 +56,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('ocidelta delta imag
     // The device (containerd store, pulled v1) saves the compressed blobs as pulled.
     const current = join(root, 'current.tar');
     await writeDockerArchive(current, [{ image: imgs.v1.image, repoTags: ['app:v1'] }], { layers: 'stored' });
-    const apply = cliIO(root);
+    const apply = captureIO({ cwd: root });
     expect(
       await runCli(['delta', 'apply', '--current', current, '--delta', 'image.img', '-o', 'new.tar'], apply),
     ).toBe(0);

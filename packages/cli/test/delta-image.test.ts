@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { readDockerArchive, writeDockerArchive } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -13,6 +12,7 @@ import {
   buildImage,
 } from '../../delta/test/fixtures/images.js';
 import { runCli } from '../src/index.js';
+import { captureIO } from './support.js';
 
 let root: string;
 let imgs: AppImages;
@@ -44,24 +44,10 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function cliIO() {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  stderr.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  return { stdout, stderr, env: {}, cwd: root, out: () => out, err: () => err };
-}
-
 describe('ocidelta delta image / delta apply', () => {
   for (const store of ['classic', 'containerd'] as const) {
     it(`builds a deep delta from archives and applies it back (${store})`, async () => {
-      const io = cliIO();
+      const io = captureIO({ cwd: root });
       const img = `image-${store}.img`;
       const code = await runCli(
         [
@@ -90,7 +76,7 @@ describe('ocidelta delta image / delta apply', () => {
       );
 
       // The device's own `docker save`: uncompressed by diff_id (classic), the pulled blobs (containerd).
-      const apply = cliIO();
+      const apply = captureIO({ cwd: root });
       const current = store === 'classic' ? 'v1.tar' : 'v1-stored.tar';
       const out = `new-${store}.tar`;
       expect(
@@ -107,7 +93,7 @@ describe('ocidelta delta image / delta apply', () => {
   }
 
   it('accepts OCI layout directories and prints a per-layer summary', async () => {
-    const io = cliIO();
+    const io = captureIO({ cwd: root });
     const code = await runCli(
       ['delta', 'image', '--current', 'images/v1', '--new', 'images/v2', '-o', 'dir.img'],
       io,
@@ -119,10 +105,10 @@ describe('ocidelta delta image / delta apply', () => {
   });
 
   it('exits 1 on a missing option or an unknown device store', async () => {
-    const missing = cliIO();
+    const missing = captureIO({ cwd: root });
     expect(await runCli(['delta', 'image', '--current', 'v1.tar', '-o', 'x.img'], missing)).toBe(1);
     expect(missing.err()).toContain('--new is required');
-    const bad = cliIO();
+    const bad = captureIO({ cwd: root });
     expect(
       await runCli(
         ['delta', 'image', '--current', 'v1.tar', '--new', 'v2.tar', '-o', 'x.img', '--device-store', 'zfs'],
@@ -133,7 +119,7 @@ describe('ocidelta delta image / delta apply', () => {
   });
 
   it('exits 2 with ERR_NO_DEEP_DELTA when the current image has more layers', async () => {
-    const io = cliIO();
+    const io = captureIO({ cwd: root });
     const code = await runCli(
       ['delta', 'image', '--current', threeDir, '--new', 'v2.tar', '-o', 'no.img'],
       io,
@@ -144,13 +130,13 @@ describe('ocidelta delta image / delta apply', () => {
   });
 
   it('exits 2 naming a missing input file', async () => {
-    const io = cliIO();
+    const io = captureIO({ cwd: root });
     expect(
       await runCli(['delta', 'apply', '--current', 'nope.tar', '--delta', 'x.img', '-o', 'y.tar'], io),
     ).toBe(2);
     expect(io.err()).toContain('nope.tar');
     // A file-looking input that does not exist is not looked up in a registry.
-    const img = cliIO();
+    const img = captureIO({ cwd: root });
     expect(
       await runCli(['delta', 'image', '--current', 'nope.tar', '--new', 'v2.tar', '-o', 'y.img'], img),
     ).toBe(2);
