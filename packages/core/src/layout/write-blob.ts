@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -113,6 +113,27 @@ export async function writeFileVerified(
   } catch (err) {
     await rm(tmp, { force: true });
     throw abortAware(err, options.signal, typeof target === 'string' ? target : dirname(dirHint));
+  }
+}
+
+/**
+ * Write `data` to `target` through a temp file beside it, renamed into place only when complete;
+ * on any error the temp file is removed and the error rethrown as is. Returns the bytes written.
+ */
+export async function writeFileAtomic(
+  target: string,
+  data: BlobData,
+  options: { signal?: AbortSignal } = {},
+): Promise<number> {
+  const tmp = tempPathFor(target);
+  try {
+    await pipeline(toReadable(data), createWriteStream(tmp, { flags: 'wx' }), { signal: options.signal });
+    const { size } = await stat(tmp);
+    await rename(tmp, target);
+    return size;
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
   }
 }
 

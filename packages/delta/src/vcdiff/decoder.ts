@@ -3,11 +3,9 @@
  * encoder writes: the RFC 3284 default code table, VCD_SOURCE windows, the xdelta3 Adler-32
  * extension, an optional app header. Holds the source in memory and one window at a time.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { OciDeltaError } from '@ocidelta/core';
+import { OciDeltaError, writeFileAtomic } from '@ocidelta/core';
 import { AddressCache } from './address-cache.js';
 import { ChunkReader } from './byte-reader.js';
 import { checkAborted, HARD_MAX_SOURCE_SIZE, loadSource } from './source.js';
@@ -176,16 +174,8 @@ export async function decodeFile(
   outPath: string,
   options: DecodeOptions = {},
 ): Promise<{ size: number }> {
-  const tmp = `${outPath}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    await pipeline(decode(sourcePath, createReadStream(deltaPath), options), createWriteStream(tmp), {
-      signal: options.signal,
-    });
-    const { size } = await stat(tmp);
-    await rename(tmp, outPath);
-    return { size };
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  const size = await writeFileAtomic(outPath, decode(sourcePath, createReadStream(deltaPath), options), {
+    signal: options.signal,
+  });
+  return { size };
 }

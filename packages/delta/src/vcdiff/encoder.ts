@@ -3,11 +3,10 @@
  * decodes: the whole source is loaded and indexed (memory O(source)), the target is streamed
  * through in windows of at most 8 MiB, each encoded by the matcher and the window encoder.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { OciDeltaError } from '@ocidelta/core';
+import { OciDeltaError, writeFileAtomic } from '@ocidelta/core';
 import { InstructionList } from './instructions.js';
 import { effortSettings, Matcher, type MatcherSettings } from './matcher.js';
 import { checkAborted, DEFAULT_MAX_SOURCE_SIZE, loadSource } from './source.js';
@@ -150,17 +149,9 @@ export async function encodeFile(
       },
     );
   }
-  const tmp = `${outPath}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    const target = createReadStream(targetPath, { highWaterMark: 1 << 20 });
-    await pipeline(encode(sourcePath, target, { targetSize, ...options }), createWriteStream(tmp), {
-      signal: options.signal,
-    });
-    const { size } = await stat(tmp);
-    await rename(tmp, outPath);
-    return { size };
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  const target = createReadStream(targetPath, { highWaterMark: 1 << 20 });
+  const size = await writeFileAtomic(outPath, encode(sourcePath, target, { targetSize, ...options }), {
+    signal: options.signal,
+  });
+  return { size };
 }
