@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'ERR_SOURCE_TOO_LARGE'
   | 'ERR_NO_DEEP_DELTA'
   | 'ERR_DELTA_SELF_CHECK'
+  | 'ERR_DEVICE_DECODE'
   | 'ERR_INPUT'
   | 'ERR_MENDER_SERVER'
   | 'ERR_ABORTED';

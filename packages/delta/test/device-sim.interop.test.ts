@@ -6,7 +6,7 @@
  * `<new dir>/*\/*\/*.vcdiff` run `xdelta3 -d -s <cur dir>/$(cat X.source) X.vcdiff X`, re-tar
  * the new dir (the module leaves the .vcdiff/.source files in place).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -16,6 +16,7 @@ import { blobEntryName, OciLayout, readDockerArchive, writeDockerArchive } from 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
 import { buildDeepDelta, type CurrentOrigin, type DeviceStore } from '../src/deep/index.js';
+import { runDevice } from './device-steps.js';
 import {
   type AppImages,
   appFiles,
@@ -24,32 +25,6 @@ import {
   baseFiles,
   buildImage,
 } from './fixtures/images.js';
-
-const DEVICE_STEPS = `
-set -e
-new_image_dir="$PWD/new"
-current_image_dir="$PWD/current"
-mkdir -p "$new_image_dir" "$current_image_dir"
-tar xvf image.img -C "$new_image_dir"
-tar xvf current.tar -C "$current_image_dir"
-test -f "$new_image_dir"/oci-layout
-for vcdiff in "$new_image_dir"/*/*/*.vcdiff; do
-  if test ! -f "$vcdiff"; then
-    break
-  fi
-  src=$(echo "$vcdiff" | sed -e 's/\\.vcdiff$//')
-  src=$(cat "$src".source)
-  src="$current_image_dir/$src"
-  out=$(echo "$vcdiff" | sed -e 's/\\.vcdiff$//')
-  xdelta3 -d -s "$src" "$vcdiff" "$out"
-done
-tar cf rebuilt.tar -C "$new_image_dir" .
-`;
-
-function runDevice(dir: string): { status: number | null; output: string } {
-  const r = spawnSync('sh', ['-c', DEVICE_STEPS], { cwd: dir, encoding: 'utf8' });
-  return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
-}
 
 function sha256File(file: string): string {
   return `sha256:${createHash('sha256').update(readFileSync(file)).digest('hex')}`;

@@ -8,10 +8,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Image, OciDeltaError } from '@ocidelta/core';
+import { DEFAULT_SOURCE_WINDOW, type DeviceDecodeStats, deviceDecoder } from '../vcdiff/index.js';
 import { deepDeltaTestHooks, encodeLayer, loadUncompressedLayer } from './encode-layer.js';
 import { pairLayers } from './pair-layers.js';
-import { writeSelfDelta } from './self-delta.js';
-import { type CurrentOrigin, type DeviceStore, sourcePath } from './source-path.js';
+import { selfDeltaDeviceStats, writeSelfDelta } from './self-delta.js';
+import { type CurrentOrigin, type DeviceStore, sourceAccessOf, sourcePath } from './source-path.js';
 import { type DeltaLayerFile, writeDeltaArchive } from './write-archive.js';
 
 /** Progress of a deep delta build, per layer of the new image. */
@@ -36,6 +37,12 @@ export interface DeepDeltaOptions {
   currentOrigin?: CurrentOrigin;
   /** `RepoTags` of the new image in `manifest.json` / `index.json` (e.g. `registry/app:2.0`). */
   repoTags?: string[];
+  /**
+   * The device's xdelta3 `-B` (default 64 MiB, what the app module uses unless its XDELTA_ARGS
+   * set one). Deltas against a source the device decompresses (a containerd store's gzip blob)
+   * keep every copy within it; the self-check emulates that decoder.
+   */
+  sourceWindow?: number;
   /** Largest decompressed current layer the encoder accepts (default: the encoder's, 2 GiB). */
   maxSourceSize?: number;
   /** Where temp files go (default: the OS temp dir). Needs room for the deltas. */
@@ -58,6 +65,11 @@ export interface DeepDeltaLayer {
   uncompressedSize: number;
   /** The current image already has this layer (the delta is a tiny self-reference). */
   unchanged: boolean;
+  /**
+   * How the device's xdelta3 reads the source (`sequential` when it decompresses it) and what
+   * the decode costs it: source bytes read (re-reads included), its `-B`.
+   */
+  device: DeviceDecodeStats;
 }
 
 export interface DeepDeltaResult {
@@ -66,6 +78,30 @@ export interface DeepDeltaResult {
   /** Its size in bytes. */
   size: number;
   layers: DeepDeltaLayer[];
+  /** What rebuilding the image costs the device, summed over its layers. */
+  device: DeviceCost;
+}
+
+/** What installing a deep delta costs the device's decoder. */
+export interface DeviceCost {
+  /** Source bytes xdelta3 reads over all layers (decompressed bytes for a compressed source). */
+  sourceBytesRead: number;
+  /** Peak decoder memory: its `-B` plus the largest target window (8 MiB) and its delta window. */
+  decoderMemory: number;
+}
+
+/** Decoder memory besides `-B`: one target window and one delta window of at most 8 MiB each. */
+const DECODER_WINDOW_MEMORY = 2 * 8 * 1024 * 1024;
+
+/** Sum the per-layer device stats. */
+export function deviceCost(
+  layers: readonly { device: DeviceDecodeStats }[],
+  sourceWindow = DEFAULT_SOURCE_WINDOW,
+): DeviceCost {
+  return {
+    sourceBytesRead: layers.reduce((n, l) => n + l.device.sourceBytesRead, 0),
+    decoderMemory: deviceDecoder({ sourceWindow }).sourceWindow + DECODER_WINDOW_MEMORY,
+  };
 }
 
 /**
@@ -85,12 +121,17 @@ export async function buildDeepDelta(
   outPath: string,
   options: DeepDeltaOptions = {},
 ): Promise<DeepDeltaResult> {
+  const sourceWindow = deviceDecoder({ sourceWindow: options.sourceWindow }).sourceWindow;
   const pairs = pairLayers(current.layers, next.layers);
   const paths = new Map<number, string>();
   for (const p of pairs) {
     if (!paths.has(p.sourceIndex))
       paths.set(p.sourceIndex, sourcePath(current.layers[p.sourceIndex]!, options));
   }
+  const deviceOf = (sourceIndex: number) => ({
+    sourceAccess: sourceAccessOf(current.layers[sourceIndex]!, options),
+    sourceWindow,
+  });
   // Only changed layers need their current layer in memory (the encoder's source); an unchanged
   // layer's self-delta comes from streaming the new layer alone.
   const lastUse = new Map<number, number>();
@@ -108,14 +149,16 @@ export async function buildDeepDelta(
       const deltaFile = join(work, `layer-${i}.vcdiff`);
       const onBytes = (done: number) =>
         options.onProgress?.({ phase: 'encode', layer: i, layers: total, done });
-      let encoded: { uncompressedSize: number; deltaSize: number };
+      const device = deviceOf(pair.sourceIndex);
+      let encoded: { uncompressedSize: number; deltaSize: number; device: DeviceDecodeStats };
       if (pair.unchanged) {
         options.onProgress?.({ phase: 'encode', layer: i, layers: total });
-        encoded = await writeSelfDelta(layer, deltaFile, `new layer ${i}`, {
+        const self = await writeSelfDelta(layer, deltaFile, `new layer ${i}`, {
           signal: options.signal,
           onBytes,
           afterWrite: (file) => deepDeltaTestHooks.afterEncode?.(file, i) ?? Promise.resolve(),
         });
+        encoded = { ...self, device: selfDeltaDeviceStats(self.uncompressedSize, device) };
       } else {
         let source = sources.get(pair.sourceIndex);
         if (source === undefined) {
@@ -128,7 +171,11 @@ export async function buildDeepDelta(
           sources.set(pair.sourceIndex, source);
         }
         options.onProgress?.({ phase: 'encode', layer: i, layers: total });
-        encoded = await encodeLayer(source, layer, deltaFile, `new layer ${i}`, i, { ...options, onBytes });
+        encoded = await encodeLayer(source, layer, deltaFile, `new layer ${i}`, i, {
+          ...options,
+          device,
+          onBytes,
+        });
         if (lastUse.get(pair.sourceIndex) === i) sources.delete(pair.sourceIndex);
       }
       const srcPath = paths.get(pair.sourceIndex)!;
@@ -149,6 +196,7 @@ export async function buildDeepDelta(
         deltaSize: encoded.deltaSize,
         uncompressedSize: encoded.uncompressedSize,
         unchanged: pair.unchanged,
+        device: encoded.device,
       });
     }
     options.onProgress?.({ phase: 'write', layers: total });
@@ -157,7 +205,7 @@ export async function buildDeepDelta(
       signal: options.signal,
     });
     options.onProgress?.({ phase: 'done', layers: total });
-    return { path: outPath, size, layers };
+    return { path: outPath, size, layers, device: deviceCost(layers, sourceWindow) };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

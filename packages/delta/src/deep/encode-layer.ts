@@ -18,13 +18,21 @@ import {
   type Layer,
   OciDeltaError,
 } from '@ocidelta/core';
-import { DEFAULT_MAX_SOURCE_SIZE, decode, encode } from '../vcdiff/index.js';
+import {
+  DEFAULT_MAX_SOURCE_SIZE,
+  type DeviceDecoder,
+  type DeviceDecodeStats,
+  decode,
+  encode,
+} from '../vcdiff/index.js';
 
 /** Test seam: lets a test corrupt a delta between encoding and the self-check. Not public API. */
 export const deepDeltaTestHooks: { afterEncode?: (deltaFile: string, index: number) => Promise<void> } = {};
 
 export interface LayerFiles {
   signal?: AbortSignal;
+  /** The device's decoder: the encoder keeps copies within its reach, the self-check emulates it. */
+  device?: DeviceDecoder;
   maxSourceSize?: number;
   /** Encoding progress: target bytes consumed so far (after each window). */
   onBytes?: (done: number) => void;
@@ -99,6 +107,8 @@ export interface EncodedLayer {
   uncompressedSize: number;
   /** Size of the VCDIFF delta. */
   deltaSize: number;
+  /** What decoding it costs the device (from the self-check's emulation). */
+  device: DeviceDecodeStats;
 }
 
 /**
@@ -118,6 +128,8 @@ export async function encodeLayer(
   target.on('error', (err) => counter.destroy(err));
   const delta = encode(source, target.pipe(counter), {
     signal: options.signal,
+    sourceAccess: options.device?.sourceAccess,
+    sourceWindow: options.device?.sourceWindow,
     ...(options.onBytes ? { onProgress: (p: { done: number }) => options.onBytes?.(p.done) } : {}),
     ...(options.maxSourceSize !== undefined ? { maxSourceSize: options.maxSourceSize } : {}),
   });
@@ -130,24 +142,50 @@ export async function encodeLayer(
   checkDiffId(layer, counter, what);
   const uncompressedSize = counter.digester.size;
   await deepDeltaTestHooks.afterEncode?.(deltaFile, index);
-  await selfCheck(source, deltaFile, layer.diffId, uncompressedSize, what, options.signal);
-  return { uncompressedSize, deltaSize: (await stat(deltaFile)).size };
+  const device = await selfCheck(source, deltaFile, layer.diffId, uncompressedSize, what, {
+    signal: options.signal,
+    device: options.device,
+  });
+  return { uncompressedSize, deltaSize: (await stat(deltaFile)).size, device };
 }
 
-/** Decode `deltaFile` against the source (file or bytes) with our decoder; throw ERR_DELTA_SELF_CHECK unless it rebuilds `expected`. */
+/**
+ * Decode `deltaFile` against the source (file or bytes) as the device's stock xdelta3 would (its
+ * source cache emulated, see `DecoderSourceCache`) and compare the result with `expected`:
+ * ERR_DEVICE_DECODE when the device's decoder could not serve a copy, ERR_DELTA_SELF_CHECK when
+ * the delta is malformed or rebuilds something else. Returns what the decode costs the device.
+ */
 export async function selfCheck(
   source: string | Uint8Array,
   deltaFile: string,
   expected: Digest,
   expectedSize: number,
   what: string,
-  signal?: AbortSignal,
-): Promise<void> {
+  options: { signal?: AbortSignal; device?: DeviceDecoder } = {},
+): Promise<DeviceDecodeStats> {
+  const { signal } = options;
   let result: { digest: Digest; size: number };
+  let stats: DeviceDecodeStats | undefined;
   try {
-    result = await digestStream(decode(source, createReadStream(deltaFile), { signal }));
+    result = await digestStream(
+      decode(source, createReadStream(deltaFile), {
+        signal,
+        device: options.device ?? {},
+        onDeviceStats: (s) => {
+          stats = s;
+        },
+      }),
+    );
   } catch (err) {
     if (signal?.aborted) throw abortAware(err, signal, deltaFile);
+    if (err instanceof OciDeltaError && err.code === 'ERR_DEVICE_DECODE') {
+      throw new OciDeltaError(
+        'ERR_DEVICE_DECODE',
+        `${what}: ${err.message}`,
+        { layer: what, expected, ...err.details },
+        { cause: err },
+      );
+    }
     throw new OciDeltaError(
       'ERR_DELTA_SELF_CHECK',
       `self-check of the delta for ${what} failed: our decoder rejected it (${(err as Error).message})`,
@@ -162,4 +200,5 @@ export async function selfCheck(
       { layer: what, expected, actual: result.digest },
     );
   }
+  return stats!;
 }

@@ -6,6 +6,8 @@ export {
   type DeepDeltaOptions,
   type DeepDeltaProgress,
   type DeepDeltaResult,
+  type DeviceCost,
+  deviceCost,
 } from './deep-delta.js';
 export { type LayerPair, type PairableLayer, pairLayers } from './pair-layers.js';
 export {
@@ -15,5 +17,6 @@ export {
   type DeviceStore,
   type SourceLayer,
   type SourcePathOptions,
+  sourceAccessOf,
   sourcePath,
 } from './source-path.js';

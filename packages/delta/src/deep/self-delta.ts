@@ -19,7 +19,12 @@ import { abortAware, HashingCounter, type Layer, OciDeltaError } from '@ocidelta
 import { adler32 } from '../vcdiff/adler32.js';
 import { copyOpcode } from '../vcdiff/code-table.js';
 import { VCDIFF_MAGIC } from '../vcdiff/decoder.js';
-import { MAX_WINDOW_SIZE } from '../vcdiff/index.js';
+import {
+  DecoderSourceCache,
+  type DeviceDecoder,
+  type DeviceDecodeStats,
+  MAX_WINDOW_SIZE,
+} from '../vcdiff/index.js';
 import { ByteWriter, varintSize } from '../vcdiff/varint.js';
 
 const VCD_SOURCE = 0x01;
@@ -230,4 +235,21 @@ export function checkSelfDelta(
   }
   if (offset !== size) fail(`the windows cover ${offset} of ${size} bytes`);
   if (pos !== delta.length) fail('trailing bytes after the last window');
+}
+
+/**
+ * What decoding the self-delta of a `size`-byte layer costs the device: its windows copy
+ * `[0, size)` in order, replayed through the emulated decoder cache (always within reach).
+ */
+export function selfDeltaDeviceStats(
+  size: number,
+  device: DeviceDecoder = {},
+  windowSize = MAX_WINDOW_SIZE,
+): DeviceDecodeStats {
+  const cache = new DecoderSourceCache(size, device);
+  for (let off = 0; off < size; off += windowSize) {
+    const miss = cache.copy(off, Math.min(windowSize, size - off));
+    if (miss) throw selfCheckError(`a layer of ${size} bytes`, miss.reason);
+  }
+  return cache.stats();
 }

@@ -11,6 +11,7 @@
  * decompress, so that case has no deep delta.
  */
 import { blobEntryName, type Digest, OciDeltaError } from '@ocidelta/core';
+import type { SourceAccess } from '../vcdiff/index.js';
 
 /** How the device stores images: Docker's classic store or the containerd image store. */
 export type DeviceStore = 'classic' | 'containerd';
@@ -64,4 +65,17 @@ export function sourcePath(layer: SourceLayer, options: SourcePathOptions = {}):
     );
   }
   return blobEntryName(layer.digest);
+}
+
+/**
+ * How the device's xdelta3 reads `layer` as a source in this store mode: a compressed blob is
+ * piped through its decompressor (`sequential`: copies must stay within the last `-B` bytes
+ * read), an uncompressed tar is a file it seeks in (`seekable`).
+ */
+export function sourceAccessOf(layer: SourceLayer, options: SourcePathOptions = {}): SourceAccess {
+  const store = options.deviceStore ?? 'classic';
+  const origin = options.currentOrigin ?? 'registry';
+  return store === 'containerd' && origin === 'registry' && layer.compression !== 'none'
+    ? 'sequential'
+    : 'seekable';
 }

@@ -9,6 +9,7 @@ import { OciDeltaError, writeFileAtomic } from '@ocidelta/core';
 import { AddressCache } from './address-cache.js';
 import { ChunkReader } from './byte-reader.js';
 import { checkAborted, HARD_MAX_SOURCE_SIZE, loadSource } from './source.js';
+import { DecoderSourceCache, type DeviceDecoder, type DeviceDecodeStats } from './source-cache.js';
 import { readVarint } from './varint.js';
 import { decodeWindow } from './window-decoder.js';
 import { VCD_ADLER32, VCD_SOURCE, VCD_TARGET } from './window-encoder.js';
@@ -26,6 +27,14 @@ export interface DecodeOptions {
   signal?: AbortSignal;
   /** Called after each window with the target bytes produced so far. */
   onProgress?: (p: { done: number }) => void;
+  /**
+   * Decode as the device's stock xdelta3 3.0.x would: replay every source copy through an
+   * emulation of its source cache (see `DecoderSourceCache`); a copy it could not serve fails the
+   * stream with ERR_DEVICE_DECODE (target offset, source offset, why).
+   */
+  device?: DeviceDecoder;
+  /** With `device`: called once at the end with what decoding cost the device. */
+  onDeviceStats?: (stats: DeviceDecodeStats) => void;
 }
 
 function vcdiffError(message: string, details: Record<string, unknown> = {}): OciDeltaError {
@@ -74,6 +83,7 @@ async function* decodeChunks(
       r.pos += len;
     }
     const src = await loadSource(source, HARD_MAX_SOURCE_SIZE, signal);
+    const device = options.device ? new DecoderSourceCache(src.length, options.device) : undefined;
     const cache = new AddressCache();
     let index = 0;
     let done = 0;
@@ -85,6 +95,7 @@ async function* decodeChunks(
         throw vcdiffError(`window ${index}: unknown Win_Indicator bits 0x${win.toString(16)}`);
       }
       let segment: Uint8Array = src.subarray(0, 0);
+      let segStart = 0;
       if (win & VCD_SOURCE) {
         const segLen = await varint(r, 'source segment length');
         const segPos = await varint(r, 'source segment position');
@@ -95,6 +106,7 @@ async function* decodeChunks(
           );
         }
         segment = src.subarray(segPos, segPos + segLen);
+        segStart = segPos;
       }
       const encLen = await varint(r, 'delta encoding length');
       if (encLen > MAX_WINDOW)
@@ -140,13 +152,30 @@ async function* decodeChunks(
       const inst = body.subarray(p, p + instLen);
       p += instLen;
       const addr = body.subarray(p, p + addrLen);
-      const out = decodeWindow({ segment, targetLength, data, inst, addr, adler32: checksum, index }, cache);
+      const base = done;
+      const onSourceCopy = device
+        ? (offset: number, length: number, targetPos: number) => {
+            const miss = device.copy(segStart + offset, length);
+            if (miss) {
+              throw new OciDeltaError(
+                'ERR_DEVICE_DECODE',
+                `the device's xdelta3 would fail at target offset ${base + targetPos} (window ${index}): ${miss.reason}`,
+                { window: index, targetOffset: base + targetPos, ...miss, ...device.stats() },
+              );
+            }
+          }
+        : undefined;
+      const out = decodeWindow(
+        { segment, targetLength, data, inst, addr, adler32: checksum, index, onSourceCopy },
+        cache,
+      );
       r.pos = end;
       done += out.length;
       options.onProgress?.({ done });
       index++;
       yield out;
     }
+    if (device) options.onDeviceStats?.(device.stats());
   } finally {
     await r.close();
   }

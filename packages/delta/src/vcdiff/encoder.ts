@@ -10,6 +10,7 @@ import { OciDeltaError, writeFileAtomic } from '@ocidelta/core';
 import { InstructionList } from './instructions.js';
 import { effortSettings, Matcher, type MatcherSettings } from './matcher.js';
 import { checkAborted, DEFAULT_MAX_SOURCE_SIZE, loadSource } from './source.js';
+import { DecoderSourceCache, deviceDecoder, type SourceAccess } from './source-cache.js';
 import { SourceIndex } from './source-index.js';
 import { ByteWriter } from './varint.js';
 import { WindowEncoder } from './window-encoder.js';
@@ -29,6 +30,16 @@ export interface EncodeOptions {
   signal?: AbortSignal;
   /** Optional application header stored in the VCDIFF header (VCD_APPHEADER). */
   appHeader?: Uint8Array;
+  /**
+   * How the device's decoder reads the source. `seekable` (default: an uncompressed source file):
+   * copies may reach anywhere; the matcher prefers source order so decoding stays fast.
+   * `sequential` (the device decompresses the source, e.g. a gzip layer blob, or reads a pipe):
+   * every copy stays inside the part of the source stock xdelta3 still holds when it executes it
+   * (the last 32 blocks of `sourceWindow / 32` bytes read), or decoding fails on the device.
+   */
+  sourceAccess?: SourceAccess;
+  /** The device decoder's `-B` (default 64 MiB, xdelta3's default). */
+  sourceWindow?: number;
   /** Total target size, only for progress events. */
   targetSize?: number;
   /** @internal Matcher knobs overriding the effort's settings (benchmarks, experiments). */
@@ -66,6 +77,7 @@ async function* encodeChunks(
   const { signal } = options;
   checkAborted(signal, 'VCDIFF encode');
   const settings = { ...effortSettings(options.effort ?? 'default'), ...options.tuning };
+  const decoder = deviceDecoder({ sourceAccess: options.sourceAccess, sourceWindow: options.sourceWindow });
   let index: SourceIndex | undefined;
   const src = await loadSource(
     source,
@@ -78,7 +90,9 @@ async function* encodeChunks(
   );
   if (!index) index = new SourceIndex(src, settings.step);
   index.indexAll();
-  const matcher = new Matcher(index, settings);
+  const reach =
+    decoder.sourceAccess === 'sequential' ? new DecoderSourceCache(src.length, decoder) : undefined;
+  const matcher = new Matcher(index, settings, reach);
   const list = new InstructionList();
   const winEncoder = new WindowEncoder();
   const out = new ByteWriter(1 << 20);

@@ -2,3 +2,14 @@
 export { type DecodeOptions, decode, decodeFile } from './decoder.js';
 export { type EncodeOptions, encode, encodeFile, MAX_WINDOW_SIZE } from './encoder.js';
 export { DEFAULT_MAX_SOURCE_SIZE } from './source.js';
+export {
+  DEFAULT_SOURCE_WINDOW,
+  DecoderSourceCache,
+  type DeviceDecoder,
+  type DeviceDecodeStats,
+  deviceDecoder,
+  SOURCE_ACCESSES,
+  SOURCE_CACHE_BLOCKS,
+  type SourceAccess,
+  type UnreachableCopy,
+} from './source-cache.js';

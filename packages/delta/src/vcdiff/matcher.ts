@@ -6,6 +6,7 @@
  * of earlier positions in the window (self-copies). The longest candidate wins.
  */
 import { I_ADD, I_COPY_SOURCE, I_COPY_TARGET, I_RUN, type InstructionList } from './instructions.js';
+import type { DecoderSourceCache } from './source-cache.js';
 import { HASH_BYTES, hash8, type SourceIndex, word } from './source-index.js';
 
 /** Tuning knobs of the matcher (see `effortSettings`). */
@@ -111,7 +112,16 @@ export class Matcher {
   private anchorSrc = -1;
   private anchorPos = 0;
 
-  constructor(index: SourceIndex, settings: MatcherSettings) {
+  /**
+   * The device decoder's source cache when it reads the source sequentially: every source copy
+   * must start at or above its `lowestReachable()` when the decoder executes it, and is replayed
+   * through it as it is emitted (copies run in emission order), so the bound moves as the
+   * decoder's would. Far matches stay findable: the index covers the whole source.
+   */
+  private readonly reach: DecoderSourceCache | undefined;
+
+  constructor(index: SourceIndex, settings: MatcherSettings, reach?: DecoderSourceCache) {
+    this.reach = reach;
     this.index = index;
     this.settings = settings;
     this.selfTable = new Int32Array(settings.selfBits > 0 ? 2 ** settings.selfBits : 1);
@@ -154,6 +164,9 @@ export class Matcher {
     const { minLocal, selfExtra, farDistance, farMin, selfTail, globalMax, skipAfter, skipStride } =
       this.settings;
 
+    const reach = this.reach;
+    // Lowest source offset a copy may start at (moves up as copies are emitted).
+    let low = reach ? reach.lowestReachable() : 0;
     let addStart = 0;
     let i = 0;
     // Little-endian words of t[i, i+4) and t[i+4, i+8), valid while `wValid`.
@@ -169,7 +182,7 @@ export class Matcher {
       // 1. Continue at the previous source copy's alignment.
       if (this.predSrc >= 0) {
         const s = this.predSrc + (i - this.predPos);
-        if (s >= 0 && s < sLen && S[s] === ti) {
+        if (s >= low && s < sLen && S[s] === ti) {
           const len = matchLength(S, s, t, i, Math.min(n - i, sLen - s));
           if (len >= minPredicted) {
             bestLen = len;
@@ -199,11 +212,11 @@ export class Matcher {
             const p = this.anchorSrc + (i - this.anchorPos);
             if (p >= this.localTo - localAhead / 2 || p < this.localFrom) this.fillLocal(p);
             const s = localTable[Math.imul(w0, SELF_MIX) >>> localShift] as number;
-            if (s >= 0 && S[s] === ti) {
+            if (s >= low && S[s] === ti) {
               const len = matchLength(S, s, t, i, Math.min(n - i, sLen - s));
               if (len >= minLocal) {
                 let back = 0;
-                while (i - back > addStart && s - back > 0 && S[s - back - 1] === t[i - back - 1]) back++;
+                while (i - back > addStart && s - back > low && S[s - back - 1] === t[i - back - 1]) back++;
                 if (len + back > bestLen) {
                   bestLen = len + back;
                   bestStart = i - back;
@@ -238,10 +251,10 @@ export class Matcher {
             const e = table[h >>> shift] as number;
             if (e !== 0 && ((e ^ (h << blockBits)) & tagMask) === 0) {
               const s = ((e & blockMask) - 1) * step;
-              const len = matchLength(S, s, t, i, Math.min(n - i, sLen - s));
+              const len = s >= low ? matchLength(S, s, t, i, Math.min(n - i, sLen - s)) : 0;
               if (len >= HASH_BYTES) {
                 let back = 0;
-                while (i - back > addStart && s - back > 0 && S[s - back - 1] === t[i - back - 1]) back++;
+                while (i - back > addStart && s - back > low && S[s - back - 1] === t[i - back - 1]) back++;
                 const far =
                   this.anchorSrc >= 0 && Math.abs(s - (this.anchorSrc + (i - this.anchorPos))) > farDistance;
                 if (len + back >= (far ? farMin : minSource) && len + back > bestLen) {
@@ -287,6 +300,11 @@ export class Matcher {
       }
       wValid = false;
       if (bestKind === I_COPY_SOURCE) {
+        if (reach) {
+          // Within reach by construction; replaying it moves the decoder's read frontier.
+          reach.copy(bestAddr, bestLen);
+          low = reach.lowestReachable();
+        }
         this.predSrc = bestAddr + bestLen;
         this.predPos = i;
         if (bestLen >= 32) {

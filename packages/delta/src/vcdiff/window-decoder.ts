@@ -20,6 +20,11 @@ export interface WindowSections {
   adler32?: number;
   /** Window number, for messages. */
   index: number;
+  /**
+   * Called before each COPY from the source segment with its segment offset, length and target
+   * window position, in execution order (the device emulation replays them through its cache).
+   */
+  onSourceCopy?: (segmentOffset: number, length: number, targetPos: number) => void;
 }
 
 function fail(index: number, message: string, details: Record<string, unknown> = {}): never {
@@ -75,6 +80,7 @@ export function decodeWindow(w: WindowSections, cache: AddressCache = new Addres
         let k = 0;
         if (a < segLen) {
           const fromSeg = Math.min(size, segLen - a);
+          w.onSourceCopy?.(a, fromSeg, tpos);
           out.set(segment.subarray(a, a + fromSeg), tpos);
           k = fromSeg;
         }
