@@ -87,9 +87,16 @@ describe('AppCache', () => {
     expect((await other.image(two.digest))?.layers[0]?.digest).toBe(common);
   });
 
-  it('keeps deltas by (from, to, store, delivery) and release records', async () => {
+  it('keeps deltas by (from, to, store, delivery, platform, device -B) and release records', async () => {
     const cache = await AppCache.open(join(dir, 'c2'));
-    const key = { from: D1, to: D2, deviceStore: 'classic' as const, delivery: 'registry' as const };
+    const key = {
+      from: D1,
+      to: D2,
+      deviceStore: 'classic' as const,
+      delivery: 'registry' as const,
+      platform: 'linux/amd64',
+      sourceWindow: 64 * 1024 * 1024,
+    };
     expect(await cache.delta(key)).toBeUndefined();
     const file = join(dir, 'delta.img');
     await writeFile(file, 'delta');
@@ -99,6 +106,8 @@ describe('AppCache', () => {
     expect(await readFile(stored, 'utf8')).toBe('delta');
     expect(await cache.delta({ ...key, deviceStore: 'containerd' })).toBeUndefined();
     expect(await cache.delta({ ...key, delivery: 'artifact' })).toBeUndefined();
+    expect(await cache.delta({ ...key, platform: 'linux/arm64' })).toBeUndefined();
+    expect(await cache.delta({ ...key, sourceWindow: 128 * 1024 * 1024 })).toBeUndefined();
     // The archive carries the image names: another name is another delta.
     expect(await cache.delta({ ...key, repoTags: ['r/a:2-renamed'] })).toBeUndefined();
     const list = await cache.list();

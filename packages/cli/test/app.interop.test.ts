@@ -435,6 +435,86 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'mender-artifact', 'x
       expect(run('ls', ['-a', join(dir, 'dry')])).not.toContain('.mender');
     });
 
+    it("a warm cache never yields another platform's image (artifact, dry run, recorded digests)", async () => {
+      // Single-platform amd64 images (no index): resolving them for arm64 returns the amd64 digest.
+      for (const v of ['1', '2']) {
+        const layout = await buildTestLayout(
+          join(dir, 'layouts', `solo-v${v}`),
+          [{ platform: { os: 'linux', architecture: 'amd64' }, layers: [base('solo'), app('solo', v)] }],
+          { tag: 'latest', index: false },
+        );
+        await skopeoPushLayout(layout, registry.host, `solo:v${v}`);
+      }
+      const prev = await writeProject('solo-prev', '1.0.0', { solo: 'solo:v1' });
+      const compose = await writeProject('solo', '1.1.0', { solo: 'solo:v2' });
+      const cache = join(dir, 'cache-solo');
+      const common = ['--previous-manifest', prev, '--cache-dir', cache, '-m', 'solo', '-r'];
+      const first = await cli([
+        compose,
+        '-t',
+        'qemux86-64',
+        '-p',
+        'linux/amd64',
+        ...common,
+        '--record',
+        '-a',
+        join(dir, 'solo-amd64.mender'),
+      ]);
+      expect(first.code, first.err).toBe(0);
+      expect(first.out).toMatch(/solo\s+delta/);
+      // Same command for arm64 devices with the cache now warm: refused, nothing written.
+      const armOut = join(dir, 'solo-arm64.mender');
+      const second = await cli([compose, '-t', 'rpi4', '-p', 'linux/arm64', ...common, '-a', armOut]);
+      expect(second.code).toBe(2);
+      expect(second.err).toMatch(/ERR_PLATFORM_NOT_FOUND|is a linux\/amd64 image, not linux\/arm64/);
+      expect(run('ls', [dir])).not.toContain('solo-arm64.mender');
+      const dry = await cli([compose, '-t', 'rpi4', '-p', 'linux/arm64', ...common, '--dry-run']);
+      expect(dry.code).toBe(2);
+      expect(dry.err).toMatch(/linux\/amd64 image, not linux\/arm64/);
+      // The release recorded for amd64 (digests) is not reused for arm64: its refs are resolved
+      // again, so an index image gets the arm64 digest, never the recorded amd64 one.
+      const multi = await writeProject('multi', '1.0.0', { web: 'web:v1' });
+      const m1 = await cli([
+        multi,
+        '-t',
+        'x',
+        '-p',
+        'linux/amd64',
+        '--cache-dir',
+        cache,
+        '-m',
+        'multi',
+        '-r',
+        '--record',
+        '-a',
+        join(dir, 'm1.mender'),
+      ]);
+      expect(m1.code, m1.err).toBe(0);
+      const multi2 = await writeProject('multi2', '1.1.0', { web: 'web:v2' });
+      const m2 = await cli([
+        multi2,
+        '-t',
+        'rpi4',
+        '-p',
+        'linux/arm64',
+        '--cache-dir',
+        cache,
+        '-m',
+        'multi',
+        '-r',
+        '--json',
+        '-a',
+        join(dir, 'm2.mender'),
+      ]);
+      expect(m2.code, m2.err).toBe(0);
+      const res = JSON.parse(m2.out) as {
+        services: { service: string; hash: string; currentHash?: string }[];
+      };
+      const web = res.services.find((x) => x.service === 'web')!;
+      expect(web.hash).toBe((await image('web:v2')).digest);
+      expect(web.currentHash).toBe((await image('web:v1')).digest);
+    });
+
     it('bad input: unknown service, image not found, missing compose, invalid YAML, unreadable file, cache not writable', async () => {
       const compose = await writeProject('bad', '1.0.0', { web: 'web:v1' });
       const common = ['-t', 'x', '-p', PLATFORM, '-r', '--no-cache', '-a', join(dir, 'bad.mender')];

@@ -230,7 +230,8 @@ describe.skipIf(!haveBinaries('xdelta3', 'gzip', 'tar'))('device decoder limits 
       const current = await bytesOf(v1.image, 0);
       const next = await bytesOf(v2.image, 0);
       const chunks: Buffer[] = [];
-      for await (const c of encode(current, [next], { sourceAccess: 'seekable' })) chunks.push(c as Buffer);
+      for await (const c of encode(current, Readable.from([next]), { sourceAccess: 'seekable' }))
+        chunks.push(c as Buffer);
       const delta = Buffer.concat(chunks);
       writeFileSync(join(dir, 'layer.vcdiff'), delta);
       const blob = join(dir, 'blob.gz');

@@ -7,6 +7,7 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { OciDeltaError, writeArtifact } from '@ocidelta/core';
+import { DEFAULT_SOURCE_WINDOW } from '@ocidelta/delta';
 import { appMetaData, type ImagePayload, writeImagesTarGz, writeManifestsTarGz } from './app-payload.js';
 import { AppCache } from './cache.js';
 import { readCompose, rewriteImages } from './compose.js';
@@ -213,6 +214,11 @@ async function build(
     metadata,
     warnings,
   };
+  if (opts.compression === 'zstd') {
+    warn(
+      'compression zstd: Mender clients 3.x cannot read it (they refuse header.tar.zst); use gzip (default) or none for them',
+    );
+  }
   if (opts.dryRun) return result;
   if (prepared.some((p) => p.plan.mode !== 'full') && previous && !previous.version) {
     warn('the previous version is unknown: the delta artifact does not depend on it');
@@ -222,7 +228,15 @@ async function build(
   const work = await mkdtemp(join(dirname(artifactFile), '.ocidelta-work-'));
   try {
     const payloads: ImagePayload[] = [];
-    const ctx: ImageBuildContext = { work, cache, deviceStore: opts.deviceStore, emit, warn };
+    const ctx: ImageBuildContext = {
+      work,
+      cache,
+      deviceStore: opts.deviceStore,
+      platform: opts.platform,
+      deviceWindow: opts.deviceWindow ?? DEFAULT_SOURCE_WINDOW,
+      emit,
+      warn,
+    };
     // Build image.img files two at a time (deltas are CPU-bound); the first failure stops the others.
     const inner = new AbortController();
     const forward = () => inner.abort(signal?.reason);

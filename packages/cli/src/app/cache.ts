@@ -44,6 +44,10 @@ export interface DeltaKey {
   delivery: 'registry' | 'artifact';
   /** The image names written into the archive (`docker load` tags the image with them). */
   repoTags?: string[];
+  /** Target platform (the digests are platform images already; kept so no entry can cross platforms). */
+  platform: string;
+  /** The device decoder's `-B` the delta was bounded for. */
+  sourceWindow: number;
 }
 
 export interface DeltaInfo extends DeltaKey {
@@ -51,7 +55,15 @@ export interface DeltaInfo extends DeltaKey {
   toRef: string;
   size: number;
   createdAt: string;
+  /** What installing it costs the device (source bytes its xdelta3 reads, decoder memory). */
+  device?: { sourceBytesRead: number; decoderMemory: number };
 }
+
+/**
+ * Version of the deltas the cache holds: 2 = bounded for the device decoder's source cache.
+ * Entries of an older encoder are never reused.
+ */
+const DELTA_FORMAT = 2;
 
 export interface CacheEntry {
   kind: 'blob' | 'delta' | 'release';
@@ -243,7 +255,7 @@ export class AppCache {
   private deltaBase(key: DeltaKey): string {
     const id = createHash('sha256')
       .update(
-        `${key.from}\n${key.to}\n${key.deviceStore}\n${key.delivery}\n${(key.repoTags ?? []).join(',')}`,
+        `${DELTA_FORMAT}\n${key.from}\n${key.to}\n${key.deviceStore}\n${key.delivery}\n${(key.repoTags ?? []).join(',')}\n${key.platform}\n${key.sourceWindow}`,
       )
       .digest('hex');
     return join(this.dir, 'deltas', id);
@@ -256,6 +268,15 @@ export class AppCache {
     const now = new Date();
     await utimes(path, now, now).catch(() => undefined);
     return path;
+  }
+
+  /** The recorded information of a cached delta, or undefined. */
+  async deltaInfo(key: DeltaKey): Promise<DeltaInfo | undefined> {
+    try {
+      return JSON.parse(await readFile(`${this.deltaBase(key)}.json`, 'utf8')) as DeltaInfo;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Move a finished delta file into the cache (atomic rename; copies when across devices). */

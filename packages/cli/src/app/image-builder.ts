@@ -30,6 +30,10 @@ export interface ImageBuildContext {
   work: string;
   cache?: AppCache;
   deviceStore: DeviceStore;
+  /** Target platform (part of the delta cache key). */
+  platform: string;
+  /** The device xdelta3's `-B`. */
+  deviceWindow: number;
   emit: (event: AppEvent) => void;
   warn: (message: string, service?: string) => void;
 }
@@ -46,7 +50,7 @@ export async function buildImagePayload(
   const id = hash.slice('sha256:'.length);
   const tags = [...new Set(group.map((g) => tagOf(g.plan.ref)).filter((t): t is string => t !== undefined))];
   const imageFile = join(ctx.work, `${id}.img`);
-  let built: { file: string; size: number; deepDelta: boolean; cached?: boolean } | undefined;
+  let built: Built | undefined;
   if (p.plan.mode !== 'full' && p.current) built = await buildDelta(ctx, p, imageFile, tags, sig);
   if (!built) {
     const label = `${p.plan.service} full image`;
@@ -61,6 +65,7 @@ export async function buildImagePayload(
   for (const g of group) {
     g.plan.imageSize = built.size;
     g.plan.cached = built.cached;
+    if (built.device) g.plan.device = built.device;
     if (!built.deepDelta && g.plan.mode !== 'full') {
       g.plan.mode = 'full';
       g.plan.reason = p.plan.reason;
@@ -77,24 +82,43 @@ export async function buildImagePayload(
   };
 }
 
+interface Built {
+  file: string;
+  size: number;
+  deepDelta: boolean;
+  cached?: boolean;
+  device?: { sourceBytesRead: number; decoderMemory: number };
+}
+
 async function buildDelta(
   ctx: ImageBuildContext,
   p: Prepared,
   imageFile: string,
   tags: string[],
   sig: AbortSignal,
-): Promise<{ file: string; size: number; deepDelta: true; cached?: boolean } | undefined> {
+): Promise<Built | undefined> {
   const key = {
     from: p.plan.currentHash!,
     to: p.plan.hash,
     deviceStore: ctx.deviceStore,
     delivery: ctx.deviceStore === 'classic' ? ('registry' as const) : p.delivery,
     repoTags: tags,
+    platform: ctx.platform,
+    sourceWindow: ctx.deviceWindow,
   };
   const hit = await ctx.cache?.delta(key);
   if (hit) {
     const size = (await stat(hit)).size;
-    if (size <= p.plan.fullSize) return { file: hit, size, deepDelta: true, cached: true };
+    const info = await ctx.cache?.deltaInfo(key);
+    if (size <= p.plan.fullSize) {
+      return {
+        file: hit,
+        size,
+        deepDelta: true,
+        cached: true,
+        ...(info?.device ? { device: info.device } : {}),
+      };
+    }
   }
   const label = `${p.plan.service} ${p.plan.mode === 'unchanged' ? 'unchanged' : 'deep delta'}`;
   try {
@@ -102,6 +126,7 @@ async function buildDelta(
       deviceStore: ctx.deviceStore,
       currentOrigin: p.delivery,
       repoTags: tags,
+      sourceWindow: ctx.deviceWindow,
       tmpDir: dirname(imageFile),
       signal: sig,
       onProgress: (e) =>
@@ -140,12 +165,13 @@ async function buildDelta(
           toRef: p.plan.ref,
           size: res.size,
           createdAt: new Date().toISOString(),
+          device: res.device,
         },
         imageFile,
       );
-      return { file, size: res.size, deepDelta: true };
+      return { file, size: res.size, deepDelta: true, device: res.device };
     }
-    return { file: imageFile, size: res.size, deepDelta: true };
+    return { file: imageFile, size: res.size, deepDelta: true, device: res.device };
   } catch (err) {
     if (isOciDeltaError(err, 'ERR_NO_DEEP_DELTA') || isOciDeltaError(err, 'ERR_SOURCE_TOO_LARGE')) {
       ctx.warn(`no deep delta possible (${err.message}): shipping the full image`, p.plan.service);

@@ -66,6 +66,12 @@ export interface AppOptions {
   /** Record the release as "previous" in the cache even without a deployment. */
   record?: boolean;
   deviceStore?: DeviceStore;
+  /**
+   * The device xdelta3's `-B` in bytes (default 64 MiB, the app module's default; set it when the
+   * module's XDELTA_ARGS pass a larger `-B`). Deltas against a source the device decompresses keep
+   * every copy within it.
+   */
+  deviceWindow?: number;
   compression?: ArtifactCompression;
   /** PEM private key file to sign the artifact with. */
   signKey?: string;
@@ -87,6 +93,12 @@ const Options = z.object({
     .optional(),
   version: z.string().min(1).optional(),
   deviceStore: z.enum(['classic', 'containerd']).optional(),
+  deviceWindow: z
+    .number()
+    .int()
+    .min(1 << 16)
+    .max(2 ** 31)
+    .optional(),
   compression: z.enum(['none', 'gzip', 'zstd']).optional(),
   menderHost: z.url().optional(),
   deviceGroup: z.string().min(1).optional(),

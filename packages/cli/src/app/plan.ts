@@ -33,6 +33,11 @@ export interface ServicePlan {
   imageSize?: number;
   /** The image.img came from the delta cache. */
   cached?: boolean;
+  /**
+   * Deep deltas: what installing it costs the device: source bytes its xdelta3 reads (re-reads
+   * included; decompressed bytes for a compressed source) and its decoder memory (`-B` + windows).
+   */
+  device?: { sourceBytesRead: number; decoderMemory: number };
 }
 
 /** Sum of the stored config and layer sizes: what a full pull costs. */
@@ -88,10 +93,13 @@ export function summaryTable(plans: ServicePlan[]): string {
             ? `<= ${formatBytes(p.changedSize)}`
             : '-',
       ratio,
+      p.device && p.mode !== 'full'
+        ? `${formatBytes(p.device.sourceBytesRead)} / ${formatBytes(p.device.decoderMemory)}`
+        : '-',
       p.reason && p.mode === 'full' ? p.reason : p.cached ? 'delta from cache' : '',
     ];
   });
-  const head = ['SERVICE', 'MODE', 'CHANGED', 'FULL', 'SHIPPED', 'RATIO', 'NOTE'];
+  const head = ['SERVICE', 'MODE', 'CHANGED', 'FULL', 'SHIPPED', 'RATIO', 'DEVICE READ/MEM', 'NOTE'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     cells

@@ -7,6 +7,7 @@ import { type Digest, type Image, isOciDeltaError } from '@ocidelta/core';
 import type { AppCache } from './cache.js';
 import type { ComposeService } from './compose.js';
 import type { Prepared } from './image-builder.js';
+import { checkImageIdentity } from './image-identity.js';
 import { type ImageResolver, readServiceFile, tagOf } from './image-sources.js';
 import type { ResolvedOptions } from './options.js';
 import { fullImageSize, planMode, type ServicePlan } from './plan.js';
@@ -33,11 +34,23 @@ export async function prepareServices(
   const { opts, previous, cache, resolver, emit, info, warn } = ctx;
   const { signal } = opts;
 
-  /** Load an image: from the cache when present, else from the registry (into the cache unless dry run). */
+  const identity = (from: string, ref: string, hash: Digest) => ({
+    ref,
+    digest: hash,
+    platform: opts.platform,
+    from,
+  });
+  /**
+   * Load an image: from the cache when present, else from the registry (into the cache unless dry
+   * run). Whichever path, it must be the image the release names for the target platform.
+   */
   const loadImage = async (ref: string, hash: Digest, service: string, sig = signal): Promise<Image> => {
     const cached = await cache?.image(hash);
-    if (cached) return cached;
-    const remote = await (await resolver()).image(ref, hash, opts.platform, sig);
+    if (cached) return checkImageIdentity(cached, identity('cache', ref, hash));
+    const remote = checkImageIdentity(
+      await (await resolver()).image(ref, hash, opts.platform, sig),
+      identity('registry', ref, hash),
+    );
     if (!cache || opts.dryRun) return remote;
     return cache.add(remote, {
       ref,
@@ -58,6 +71,11 @@ export async function prepareServices(
   await runLimited([...services.entries()], 3, async ([index, svc]) => {
     signal?.throwIfAborted();
     const prev = previous?.services.get(svc.name);
+    // A recorded digest is only valid for the platform it was recorded for.
+    const prevHash =
+      prev?.hash && (previous?.platform === undefined || previous.platform === opts.platform)
+        ? prev.hash
+        : undefined;
     /**
      * Pull the previous image into the cache alongside the new one when its digest is known
      * already (the downloads overlap; blobs both images share are fetched once by the cache).
@@ -65,10 +83,10 @@ export async function prepareServices(
      */
     let prefetch: { image: Promise<Image>; stop: AbortController } | undefined;
     const startPrefetch = (newHash: Digest) => {
-      if (!prev?.hash || prev.hash === newHash || !opts.delta || !cache || opts.dryRun) return;
+      if (!prev || !prevHash || prevHash === newHash || !opts.delta || !cache || opts.dryRun) return;
       const stop = new AbortController();
       const sig = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
-      const image = loadImage(prev.ref, prev.hash, svc.name, sig);
+      const image = loadImage(prev.ref, prevHash, svc.name, sig);
       image.catch(() => {}); // awaited (and its error handled) below, unless the new image fails first
       prefetch = { image, stop };
     };
@@ -82,14 +100,15 @@ export async function prepareServices(
         const fromFile = await readServiceFile(file, svc.name, svc.image, opts.platform);
         ref = fromFile.ref;
         hash = fromFile.hash;
+        checkImageIdentity(fromFile.image, identity(file, ref, hash));
         next = cache && !opts.dryRun ? await cache.add(fromFile.image, { ref, signal }) : fromFile.image;
         origin = 'file';
         info(`${ref} from ${file} (${hash})`, svc.name);
       } else {
         ref = opts.serviceImages[svc.name] ?? svc.image;
         emit({ type: 'progress', phase: 'resolve', label: `${svc.name} ${ref}`, done: 0 });
-        if (prev?.hash && prev.ref === ref) {
-          hash = prev.hash;
+        if (prevHash && prev?.ref === ref) {
+          hash = prevHash;
           info(`${ref} unchanged since the previous release (${hash})`, svc.name);
         } else {
           hash = await (await resolver()).resolve(ref, opts.platform, signal);
@@ -113,11 +132,11 @@ export async function prepareServices(
       let reason: string | undefined;
       if (prev && opts.delta) {
         try {
-          currentHash = prev.hash ?? (await (await resolver()).resolve(prev.ref, opts.platform, signal));
+          currentHash = prevHash ?? (await (await resolver()).resolve(prev.ref, opts.platform, signal));
           current =
             currentHash === hash
               ? next
-              : await (prefetch && currentHash === prev.hash
+              : await (prefetch && currentHash === prevHash
                   ? prefetch.image
                   : loadImage(prev.ref, currentHash, svc.name));
         } catch (err) {

@@ -27,6 +27,11 @@ export interface PreviousRelease {
   label: string;
   /** The previous version (the delta artifact depends on it); undefined when unknown. */
   version?: string;
+  /**
+   * The platform the recorded digests are for (release records only): digests recorded for another
+   * platform are never reused; the refs are resolved again for the target platform.
+   */
+  platform?: string;
   services: Map<string, PreviousService>;
 }
 
@@ -90,7 +95,13 @@ function fromMetadata(bytes: Buffer, label: string, source: PreviousSource): Pre
   for (const [name, s] of Object.entries(meta.services)) {
     services.set(name, { ref: s.image.ref, hash: s.image.hash, delivery: s.image.delivery });
   }
-  return { source, label, version: meta.version, services };
+  return {
+    source,
+    label,
+    version: meta.version,
+    ...(meta.platform ? { platform: meta.platform } : {}),
+    services,
+  };
 }
 
 function fromCompose(

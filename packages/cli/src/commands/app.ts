@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { OciDeltaError } from '@ocidelta/core';
 import type { CAC } from 'cac';
 import { type BuildAppResult, buildAppArtifact, COMPOSE_FILE_NAMES } from '../app/build-app-artifact.js';
+import { parseSize } from '../app/cache.js';
 import { DEFAULT_MENDER_HOST, type LogLevel } from '../app/options.js';
 import { summaryTable } from '../app/plan.js';
 import { formatBytes, rendererFor } from '../app/progress.js';
@@ -154,6 +155,7 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
       skipExisting: o.skipExisting === true,
       record: o.record === true,
       deviceStore: choice(o.deviceStore, ['classic', 'containerd'] as const, '--device-store'),
+      ...(o.deviceWindow !== undefined ? { deviceWindow: parseSize(String(o.deviceWindow)) } : {}),
       compression: choice(o.compression, ['none', 'gzip', 'zstd'] as const, '--compression'),
       signKey: o.signKey as string | undefined,
       dryRun: o.dryRun === true,
@@ -213,6 +215,10 @@ export const appCommand: CommandDef = {
       .option('--skip-existing', 'An artifact already on the server is not an error')
       .option('--record', 'Record this release as the previous one in the cache without deploying')
       .option('--device-store <store>', 'Device image store: classic (default) or containerd')
+      .option(
+        '--device-window <size>',
+        "The device xdelta3's -B (default 64MiB; set it when the app module's XDELTA_ARGS pass -B)",
+      )
       .option('--compression <c>', 'Artifact compression: gzip (default), none, zstd')
       .option('--sign-key <file>', 'PEM private key (RSA or ECDSA P-256) to sign the artifact')
       .option('--dry-run', 'Plan only: show which services are full, delta or unchanged, with sizes')

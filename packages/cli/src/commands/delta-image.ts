@@ -22,6 +22,7 @@ import {
   type DeviceStore,
 } from '@ocidelta/delta';
 import type { RegistryClient } from '@ocidelta/registry';
+import { parseSize } from '../app/cache.js';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import { createClient, type RegistryCliOptions, withRegistryOptions } from '../registry-options.js';
@@ -102,6 +103,7 @@ interface Options extends RegistryCliOptions {
   currentOrigin?: string;
   repoTag?: string | string[];
   maxSourceSize?: number;
+  deviceWindow?: string;
   tmpDir?: string;
   json?: boolean;
 }
@@ -163,6 +165,7 @@ async function buildFrom(
     currentOrigin,
     repoTags: toList(opts.repoTag),
     ...(opts.maxSourceSize !== undefined ? { maxSourceSize: Number(opts.maxSourceSize) } : {}),
+    ...(opts.deviceWindow !== undefined ? { sourceWindow: parseSize(String(opts.deviceWindow)) } : {}),
     ...(opts.tmpDir ? { tmpDir: resolve(io.cwd, opts.tmpDir) } : {}),
   });
   if (opts.json) {
@@ -172,10 +175,12 @@ async function buildFrom(
   for (const l of result.layers) {
     const what = l.unchanged ? 'unchanged' : `from ${l.sourcePath}`;
     io.stdout.write(
-      `layer ${l.index} ${l.diffId.slice(0, 19)}  ${formatSize(l.uncompressedSize)} -> delta ${formatSize(l.deltaSize)}  (${what})\n`,
+      `layer ${l.index} ${l.diffId.slice(0, 19)}  ${formatSize(l.uncompressedSize)} -> delta ${formatSize(l.deltaSize)}  (${what}; device reads ${formatSize(l.device.sourceBytesRead)}, ${l.device.sourceAccess})\n`,
     );
   }
-  io.stdout.write(`wrote ${out} (${formatSize(result.size)}, device store ${deviceStore})\n`);
+  io.stdout.write(
+    `wrote ${out} (${formatSize(result.size)}, device store ${deviceStore}; device xdelta3 reads ${formatSize(result.device.sourceBytesRead)} of source, needs ${formatSize(result.device.decoderMemory)})\n`,
+  );
   return ExitCode.Ok;
 }
 
@@ -198,6 +203,10 @@ export const deltaImageCommand: CommandDef = {
       )
       .option('--repo-tag <name>', 'RepoTags of the new image in the archive (repeatable)')
       .option('--max-source-size <bytes>', 'Largest decompressed current layer to encode against')
+      .option(
+        '--device-window <size>',
+        "The device xdelta3's -B (default 64MiB; match the app module's XDELTA_ARGS)",
+      )
       .option('--tmp-dir <dir>', 'Directory for temporary files')
       .option('--platform <os/arch[/variant]>', 'From an index, use this platform (default: this machine)')
       .option('--json', 'Print the result as JSON')

@@ -27,13 +27,25 @@ import {
   TarIndex,
   writeTarFile,
 } from '@ocidelta/core';
-import { decode } from '../vcdiff/index.js';
+import { type DeviceDecodeStats, decode } from '../vcdiff/index.js';
 
 export interface ApplyDeepDeltaOptions {
   /** Where the decompressed source layer goes (default: the OS temp dir). */
   tmpDir?: string;
+  /** The device's xdelta3 `-B` (default 64 MiB): the decoder's source cache is emulated with it. */
+  sourceWindow?: number;
   signal?: AbortSignal;
   onProgress?: (event: { phase: 'decode'; layer: string }) => void;
+}
+
+/** One layer rebuilt by applyDeepDelta. */
+export interface AppliedLayer {
+  /** `blobs/<alg>/<hex>`: the rebuilt layer, named by its digest. */
+  name: string;
+  /** The current archive's member it was decoded against. */
+  source: string;
+  /** How the device's xdelta3 read that source (`sequential` when it decompressed it) and the cost. */
+  device: DeviceDecodeStats;
 }
 
 /** What the device's loop matches: `<new dir>/*\/*\/*.vcdiff`. */
@@ -53,13 +65,16 @@ async function readSourcePath(delta: TarIndex, base: string): Promise<string> {
   return normalizeEntryName(path);
 }
 
-/** Copy a current-archive member to `file`, gunzipping it when it is gzip (as stock xdelta3 does). */
+/**
+ * Copy a current-archive member to `file`, gunzipping it when it is gzip (as stock xdelta3 does,
+ * which then reads it as a non-seekable stream). Returns whether it was compressed.
+ */
 async function plainSource(
   current: TarIndex,
   entry: TarEntry,
   file: string,
   signal?: AbortSignal,
-): Promise<void> {
+): Promise<boolean> {
   const head = await current.read({ ...entry, size: Math.min(entry.size, 4) });
   const kind = sniffCompression(head);
   if (kind === 'zstd') {
@@ -71,20 +86,24 @@ async function plainSource(
   }
   const stages = kind === 'gzip' ? [current.open(entry), createGunzip()] : [current.open(entry)];
   await pipeline([...stages, createWriteStream(file)], { signal });
+  return kind === 'gzip';
 }
 
 /**
  * Rebuild the new image archive at `outPath` (temp + rename) from `currentArchive` (the device's
  * `docker save` of the current image) and `deltaImg` (a deep delta from buildDeepDelta).
- * Throws ERR_INVALID_ARCHIVE when a `.source` names a file the current archive lacks, and
- * ERR_DIGEST_MISMATCH when a rebuilt layer does not hash to its name.
+ * Every delta is decoded as the device's stock xdelta3 would (its source cache emulated: a
+ * compressed source is read sequentially). Throws ERR_INVALID_ARCHIVE when a `.source` names a
+ * file the current archive lacks, ERR_DEVICE_DECODE when the device's decoder could not serve a
+ * copy, ERR_VCDIFF when a delta does not fit its source (e.g. computed against compressed bytes
+ * the device decompresses), and ERR_DIGEST_MISMATCH when a rebuilt layer does not hash to its name.
  */
 export async function applyDeepDelta(
   currentArchive: string,
   deltaImg: string,
   outPath: string,
   options: ApplyDeepDeltaOptions = {},
-): Promise<void> {
+): Promise<AppliedLayer[]> {
   const { signal } = options;
   const delta = await TarIndex.scan(deltaImg, { signal });
   const current = await TarIndex.scan(currentArchive, { signal });
@@ -97,6 +116,7 @@ export async function applyDeepDelta(
   }
   const skip = new Set([...deltas.keys()].flatMap((base) => [`${base}.vcdiff`, `${base}.source`]));
   const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'ocidelta-apply-'));
+  const applied: AppliedLayer[] = [];
   try {
     await writeTarFile(outPath, async (tar) => {
       for (const entry of delta.entries.values()) {
@@ -117,11 +137,21 @@ export async function applyDeepDelta(
         }
         options.onProgress?.({ phase: 'decode', layer: base });
         const sourceFile = join(work, 'source');
-        await plainSource(current, source, sourceFile, signal);
+        const compressed = await plainSource(current, source, sourceFile, signal);
         const [, alg, hex] = base.split('/') as [string, string, string];
         const expected = `${alg}:${hex}`;
         const counter = new HashingCounter(alg === 'sha512' ? 'sha512' : 'sha256');
-        const decoded = decode(sourceFile, delta.open(delta.entries.get(`${base}.vcdiff`)!), { signal });
+        let stats: DeviceDecodeStats | undefined;
+        const decoded = decode(sourceFile, delta.open(delta.entries.get(`${base}.vcdiff`)!), {
+          signal,
+          device: {
+            sourceAccess: compressed ? 'sequential' : 'seekable',
+            sourceWindow: options.sourceWindow,
+          },
+          onDeviceStats: (s) => {
+            stats = s;
+          },
+        });
         decoded.on('error', (err) => counter.destroy(err));
         try {
           await tar.addStream(base, decoded.pipe(counter), { signal });
@@ -133,8 +163,10 @@ export async function applyDeepDelta(
           throw new DigestMismatchError(expected, actual, { path: `${deltaImg}: ${base}` });
         }
         await rm(sourceFile, { force: true });
+        applied.push({ name: base, source: sourceName, device: stats! });
       }
     });
+    return applied;
   } finally {
     await rm(work, { recursive: true, force: true });
   }

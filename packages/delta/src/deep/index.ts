@@ -1,5 +1,5 @@
 /** Deep deltas of images: per-layer VCDIFFs the device's app update module rebuilds with stock xdelta3. */
-export { type ApplyDeepDeltaOptions, applyDeepDelta } from './apply.js';
+export { type AppliedLayer, type ApplyDeepDeltaOptions, applyDeepDelta } from './apply.js';
 export {
   buildDeepDelta,
   type DeepDeltaLayer,
