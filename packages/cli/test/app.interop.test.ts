@@ -23,6 +23,7 @@ import { buildAppArtifact } from '../src/app/build-app-artifact.js';
 import { parseCompose } from '../src/app/compose.js';
 import { runCli } from '../src/cli.js';
 import { appCommand } from '../src/commands/app.js';
+import { artifactVerifyInstallCommand } from '../src/commands/artifact-verify-install.js';
 import { blobHashes, deviceSave, expectedSave, run, simulateDevice } from './app-helpers.js';
 import { captureIO } from './support.js';
 
@@ -257,6 +258,39 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'mender-artifact', 'x
         webV1.layers.map((l) => `blobs/sha256/${l.diffId.slice(7)}`).sort(),
       );
       await expectRebuilt(device, join(dir, 'dev2'));
+
+      // The same check offline: `artifact verify-install` with the device's saves of the current images.
+      const saves: string[] = [];
+      for (const n of ['web:v1', 'db:v1', 'api:v1']) {
+        saves.push(
+          await deviceSave(await image(n), join(dir, `named-save-${n.replace(':', '-')}.tar`), 'classic', [
+            ref(n),
+          ]),
+        );
+      }
+      const io = captureIO({ cwd: dir });
+      const code = await runCli(
+        ['artifact', 'verify-install', out, ...saves.flatMap((f) => ['--current', f]), '--json'],
+        io,
+        [artifactVerifyInstallCommand],
+      );
+      expect(code, io.err()).toBe(0);
+      const report = JSON.parse(io.out()) as { images: { urlNew: string; kind: string }[] };
+      expect(Object.fromEntries(report.images.map((i) => [i.urlNew.split('/').pop(), i.kind]))).toEqual({
+        'api:v2': 'deep-delta',
+        'cache:v1': 'full',
+        'db:v1': 'deep-delta',
+        'web:v2': 'deep-delta',
+        'worker:v2': 'full',
+      });
+      // Without the current images the deep deltas cannot install.
+      const missing = captureIO({ cwd: dir });
+      expect(
+        await runCli(['artifact', 'verify-install', out, '--current', saves[1]!], missing, [
+          artifactVerifyInstallCommand,
+        ]),
+      ).toBe(2);
+      expect(missing.err()).toMatch(/no --current archive holds that image/);
     });
 
     it('containerd store against a compose --previous-manifest: sources name the pulled blobs', async () => {

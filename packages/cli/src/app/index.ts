@@ -9,6 +9,7 @@ export {
 export { type BuildAppOptions, type BuildAppResult, buildAppArtifact } from './build-app-artifact.js';
 export { AppCache, type CacheEntry, type DeltaKey, parseSize } from './cache.js';
 export { type ComposeFile, type ComposeService, parseCompose, readCompose } from './compose.js';
+export { checkImageIdentity, type ExpectedIdentity } from './image-identity.js';
 export { type FileImage, type ImageResolver, readServiceFile } from './image-sources.js';
 export { MenderServer, type MenderServerOptions } from './mender-server.js';
 export {
@@ -23,3 +24,9 @@ export { type ServiceMode, type ServicePlan, summaryTable } from './plan.js';
 export { findPreviousRelease, type PreviousRelease } from './previous-release.js';
 export { type AppEvent, type AppEventListener, formatBytes, rendererFor } from './progress.js';
 export { type Delivery, parseReleaseMetadata, type ReleaseMetadata } from './release-metadata.js';
+export {
+  type InstalledImage,
+  type VerifyInstallOptions,
+  type VerifyInstallResult,
+  verifyInstall,
+} from './verify-install.js';

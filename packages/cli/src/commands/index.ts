@@ -3,6 +3,7 @@ import type { CommandDef } from '../command.js';
 import { appCommand } from './app.js';
 import { artifactInspectCommand } from './artifact-inspect.js';
 import { artifactValidateCommand } from './artifact-validate.js';
+import { artifactVerifyInstallCommand } from './artifact-verify-install.js';
 import { artifactWriteCommand } from './artifact-write.js';
 import { cacheLsCommand, cachePruneCommand } from './cache.js';
 import { copyCommand } from './copy.js';
@@ -26,6 +27,7 @@ export const commands: CommandDef[] = [
   artifactWriteCommand,
   artifactInspectCommand,
   artifactValidateCommand,
+  artifactVerifyInstallCommand,
   deltaEncodeCommand,
   deltaDecodeCommand,
   deltaImageCommand,
