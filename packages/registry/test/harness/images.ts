@@ -18,6 +18,10 @@ export interface TestLayerSpec {
   files: Record<string, string | Uint8Array>;
   /** Stored compression (default gzip). */
   compression?: 'gzip' | 'none';
+  /** gzip level (default 6; big fixtures use 1 for speed). */
+  gzipLevel?: number;
+  /** Tar the files in the record's order instead of sorted by path (content moved in the tar). */
+  keepOrder?: boolean;
 }
 
 export interface TestPlatform {
@@ -63,7 +67,10 @@ export interface BuiltLayout {
 const sha256 = (data: Uint8Array | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
 /** A deterministic tar of `files` (fixed mtime, sorted names). */
-export async function tarFiles(files: Record<string, string | Uint8Array>): Promise<Buffer> {
+export async function tarFiles(
+  files: Record<string, string | Uint8Array>,
+  options: { keepOrder?: boolean } = {},
+): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
   p.on('data', (c: unknown) => {
@@ -73,7 +80,8 @@ export async function tarFiles(files: Record<string, string | Uint8Array>): Prom
     p.on('end', resolve);
     p.on('error', reject);
   });
-  for (const name of Object.keys(files).sort()) {
+  const names = options.keepOrder ? Object.keys(files) : Object.keys(files).sort();
+  for (const name of names) {
     const content = files[name] as string | Uint8Array;
     await new Promise<void>((resolve, reject) =>
       p.entry({ name, mtime: new Date(1_700_000_000_000), mode: 0o644 }, Buffer.from(content), (err) =>
@@ -128,10 +136,10 @@ export async function buildTestLayout(
     const layers: BuiltBlob[] = [];
     const diffIds: string[] = [];
     for (const l of layerSpecs) {
-      const tar = await tarFiles(l.files);
+      const tar = await tarFiles(l.files, { keepOrder: l.keepOrder });
       diffIds.push(sha256(tar));
       const gz = (l.compression ?? 'gzip') === 'gzip';
-      const stored = gz ? gzipSync(tar) : tar;
+      const stored = gz ? gzipSync(tar, { level: l.gzipLevel ?? 6 }) : tar;
       layers.push({
         digest: await putBlob(dir, stored, blobs),
         size: stored.length,
