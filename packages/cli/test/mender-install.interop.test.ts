@@ -336,5 +336,28 @@ describe.skipIf(!deviceReady())('installs with the real Mender client', () => {
     expect(r.out).toMatch(/header\.tar\.zst/);
     // The same artifact uncompressed installs.
     expect(dev.install(plain).code).toBe(0);
+    // So asking for zstd warns.
+    const io = captureIO({ cwd: dir, env: {} });
+    const code = await runCli(
+      [
+        'app',
+        v1,
+        '--no-cache',
+        '--compression',
+        'zstd',
+        '--dry-run',
+        '-t',
+        'rpi4',
+        '-p',
+        PLATFORM,
+        '-r',
+        '-m',
+        'shop',
+      ],
+      io,
+      [appCommand],
+    );
+    expect(code).toBe(0);
+    expect(io.err()).toMatch(/zstd: Mender clients 3\.x cannot read it/);
   });
 });

@@ -106,6 +106,11 @@ export async function writeOptionsFromArgs(
       { option: '--compression' },
     );
   }
+  if (compression === 'zstd') {
+    io.stderr.write(
+      'ocidelta: warning: --compression zstd: Mender clients 3.x cannot read it (they refuse header.tar.zst); use gzip or none for them\n',
+    );
+  }
   const output = resolve(io.cwd, s['output-path'] ?? 'artifact.mender');
   if (s['output-path'] === '-') {
     throw new OciDeltaError('ERR_INVALID_OPTIONS', '-o - (stdout) is not supported: give a file path', {
