@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Image, writeDockerArchive } from '@ocidelta/core';
 
@@ -134,4 +134,23 @@ export async function deviceSave(
     layers: store === 'containerd-registry' ? 'stored' : 'uncompressed',
   });
   return file;
+}
+
+/**
+ * Write `<root>/<name>/VERSION` and a `docker-compose.yml` whose services use `services[svc]`
+ * (an image reference); returns the compose file's path.
+ */
+export async function writeComposeProject(
+  root: string,
+  name: string,
+  version: string,
+  services: Record<string, string>,
+): Promise<string> {
+  const p = join(root, name);
+  await mkdir(p, { recursive: true });
+  await writeFile(join(p, 'VERSION'), `${version}\n`);
+  const lines = ['services:'];
+  for (const [svc, image] of Object.entries(services)) lines.push(`  ${svc}:`, `    image: ${image}`);
+  await writeFile(join(p, 'docker-compose.yml'), `${lines.join('\n')}\n`);
+  return join(p, 'docker-compose.yml');
 }

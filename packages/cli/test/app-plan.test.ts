@@ -76,7 +76,9 @@ describe('summary table', () => {
     const lines = summaryTable(plans).split('\n');
     expect(lines[0]).toMatch(/^SERVICE\s+MODE\s+CHANGED\s+FULL\s+SHIPPED\s+RATIO\s+DEVICE READ\/MEM\s+NOTE$/);
     expect(lines[1]).toMatch(/^web\s+delta\s+1\/3\s+1000 B\s+100 B\s+10\.0%\s+3\.00 MiB \/ 80\.0 MiB$/);
-    expect(lines[2]).toMatch(/^database\s+full\s+-\s+2\.00 KiB\s+2\.00 KiB\s+100\.0%\s+-\s+no previous image$/);
+    expect(lines[2]).toMatch(
+      /^database\s+full\s+-\s+2\.00 KiB\s+2\.00 KiB\s+100\.0%\s+-\s+no previous image$/,
+    );
     expect(lines[1]!.indexOf('delta')).toBe(lines[2]!.indexOf('full'));
   });
 });

@@ -24,7 +24,14 @@ import { parseCompose } from '../src/app/compose.js';
 import { runCli } from '../src/cli.js';
 import { appCommand } from '../src/commands/app.js';
 import { artifactVerifyInstallCommand } from '../src/commands/artifact-verify-install.js';
-import { blobHashes, deviceSave, expectedSave, run, simulateDevice } from './app-helpers.js';
+import {
+  blobHashes,
+  deviceSave,
+  expectedSave,
+  run,
+  simulateDevice,
+  writeComposeProject,
+} from './app-helpers.js';
 import { captureIO } from './support.js';
 
 const PLATFORM = 'linux/arm64';
@@ -79,19 +86,13 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'mender-artifact', 'x
       return img;
     };
 
-    async function writeProject(
-      name: string,
-      version: string,
-      services: Record<string, string>,
-    ): Promise<string> {
-      const p = join(dir, name);
-      await mkdir(p, { recursive: true });
-      await writeFile(join(p, 'VERSION'), `${version}\n`);
-      const lines = ['services:'];
-      for (const [svc, img] of Object.entries(services)) lines.push(`  ${svc}:`, `    image: ${ref(img)}`);
-      await writeFile(join(p, 'docker-compose.yml'), `${lines.join('\n')}\n`);
-      return join(p, 'docker-compose.yml');
-    }
+    const writeProject = (name: string, version: string, services: Record<string, string>) =>
+      writeComposeProject(
+        dir,
+        name,
+        version,
+        Object.fromEntries(Object.entries(services).map(([s, i]) => [s, ref(i)])),
+      );
 
     async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
       const io = captureIO({ cwd: dir, env: env });

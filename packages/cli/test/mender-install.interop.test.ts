@@ -34,7 +34,7 @@ import {
 import { runCli } from '../src/cli.js';
 import { appCommand } from '../src/commands/app.js';
 import { artifactVerifyInstallCommand } from '../src/commands/artifact-verify-install.js';
-import { run } from './app-helpers.js';
+import { run, writeComposeProject } from './app-helpers.js';
 import { captureIO } from './support.js';
 
 const MODULES = '/usr/share/mender/modules/v3';
@@ -131,15 +131,13 @@ describe.skipIf(!deviceReady())('installs with the real Mender client', () => {
     };
   }
 
-  async function project(name: string, version: string, services: Record<string, string>): Promise<string> {
-    const p = join(dir, name);
-    await mkdir(p, { recursive: true });
-    await writeFile(join(p, 'VERSION'), `${version}\n`);
-    const lines = ['services:'];
-    for (const [svc, image] of Object.entries(services)) lines.push(`  ${svc}:`, `    image: ${ref(image)}`);
-    await writeFile(join(p, 'docker-compose.yml'), `${lines.join('\n')}\n`);
-    return join(p, 'docker-compose.yml');
-  }
+  const project = (name: string, version: string, services: Record<string, string>) =>
+    writeComposeProject(
+      dir,
+      name,
+      version,
+      Object.fromEntries(Object.entries(services).map(([s, i]) => [s, ref(i)])),
+    );
 
   async function app(args: string[]) {
     const io = captureIO({ cwd: dir, env: {} });
