@@ -16,12 +16,14 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deepDeltaTestHooks, loadUncompressedLayer } from '../src/deep/encode-layer.js';
 import { applyDeepDelta, buildDeepDelta, type DeepDeltaProgress } from '../src/deep/index.js';
+import { encode } from '../src/vcdiff/index.js';
 import {
   type AppImages,
   appFiles,
   appImages,
   type BuiltImage,
   baseFiles,
+  binaryish,
   buildImage,
 } from './fixtures/images.js';
 
@@ -176,6 +178,42 @@ describe('buildDeepDelta', () => {
       const err = await errorOf(buildDeepDelta(imgs.v2.image, imgs.v2.image, out));
       expect(err.code).toBe('ERR_DELTA_SELF_CHECK');
       expect(err.message).toContain('new layer 0');
+    } finally {
+      deepDeltaTestHooks.afterEncode = undefined;
+    }
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('bounds copies for a compressed containerd source and fails a delta the device could not decode', async () => {
+    // Four 64 KiB files, reversed in v2; a device -B of 64 KiB keeps only 32 blocks of 2 KiB.
+    const files = [0, 1, 2, 3].map((i) => ({ path: `lib/f${i}.so`, content: binaryish(60 + i, 64 * 1024) }));
+    const a = (await buildImage(join(root, 'rev-a'), { tag: 'a', layers: [files] })).image;
+    const b = (await buildImage(join(root, 'rev-b'), { tag: 'b', layers: [[...files].reverse()] })).image;
+    const small = { sourceWindow: 64 * 1024 };
+    const seekable = await buildDeepDelta(a, b, join(root, 'rev-classic.img'), small);
+    const bounded = await buildDeepDelta(a, b, join(root, 'rev-ctrd.img'), {
+      ...small,
+      deviceStore: 'containerd',
+    });
+    expect(seekable.layers[0]!.device.sourceAccess).toBe('seekable');
+    expect(bounded.layers[0]!.device.sourceAccess).toBe('sequential');
+    // The bound costs size here (the reversed files are out of reach), and the device reads the source once.
+    expect(bounded.layers[0]!.deltaSize).toBeGreaterThan(seekable.layers[0]!.deltaSize * 4);
+    expect(bounded.layers[0]!.device.sourceBytesRead).toBe(bounded.layers[0]!.device.sourceSize);
+    expect(bounded.device.decoderMemory).toBe(64 * 1024 + 16 * 1024 * 1024);
+    // The unbounded delta in its place: the device-emulating self-check refuses it.
+    const out = join(root, 'rev-broken.img');
+    deepDeltaTestHooks.afterEncode = async (file) => {
+      const source = await loadUncompressedLayer(a.layers[0]!, 'a');
+      const target = await loadUncompressedLayer(b.layers[0]!, 'b');
+      const parts: Buffer[] = [];
+      for await (const c of encode(source, Readable.from([target]))) parts.push(c as Buffer);
+      await writeFile(file, Buffer.concat(parts));
+    };
+    try {
+      const err = await errorOf(buildDeepDelta(a, b, out, { ...small, deviceStore: 'containerd' }));
+      expect(err.code).toBe('ERR_DEVICE_DECODE');
+      expect(err.message).toMatch(/new layer 0: .*xdelta3 would fail at target offset \d+/);
     } finally {
       deepDeltaTestHooks.afterEncode = undefined;
     }

@@ -6,7 +6,7 @@
  */
 import { rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type Image, isOciDeltaError, writeDockerArchive } from '@ocidelta/core';
+import { type Image, isOciDeltaError, OciDeltaError, writeDockerArchive } from '@ocidelta/core';
 import { buildDeepDelta } from '@ocidelta/delta';
 import type { ImagePayload } from './app-payload.js';
 import type { AppCache } from './cache.js';
@@ -178,6 +178,15 @@ async function buildDelta(
       p.plan.mode = 'full';
       p.plan.reason = err.message;
       return undefined;
+    }
+    if (isOciDeltaError(err, 'ERR_DEVICE_DECODE')) {
+      // Name the image: the delta layer's message says which layer, where and why.
+      throw new OciDeltaError(
+        'ERR_DEVICE_DECODE',
+        `${p.plan.service} (${p.plan.ref}): ${err.message}`,
+        { ...err.details, service: p.plan.service, ref: p.plan.ref },
+        { cause: err },
+      );
     }
     throw err;
   }
