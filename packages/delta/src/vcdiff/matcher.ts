@@ -78,6 +78,8 @@ export function effortSettings(effort: 'fast' | 'default' | 'best'): MatcherSett
 }
 
 const SELF_MIX = 0x2545f491;
+/** Copy bytes over which the source-target offset estimate follows a new offset fully. */
+const OFFSET_HORIZON = 1 << 20;
 
 /** Length of the common prefix of a[ai..] and b[bi..], at most `max` (memcmp for long runs). */
 function matchLength(a: Buffer | Uint8Array, ai: number, b: Uint8Array, bi: number, max: number): number {
@@ -102,6 +104,10 @@ export class Matcher {
   private readonly selfShift: number;
   /** Source offset predicted for target position `predPos` (window coordinates), -1 if none. */
   private predSrc = -1;
+  /** Target bytes matched in earlier windows (absolute position of this window's start). */
+  private targetDone = 0;
+  /** Sequential sources: length-weighted running average of (source - target) offsets of copies. */
+  private offsetEstimate = 0;
   private predPos = 0;
   private readonly localTable: Int32Array;
   private readonly localShift: number;
@@ -128,6 +134,21 @@ export class Matcher {
     this.selfShift = 32 - settings.selfBits;
     this.localTable = new Int32Array(settings.localBits > 0 ? 2 ** settings.localBits : 1).fill(-1);
     this.localShift = 32 - settings.localBits;
+  }
+
+  /**
+   * Sequential sources: the highest source offset a copy may start at for window position `i`.
+   * Reading ahead evicts the oldest source blocks for good, so the decoder's read position should
+   * follow the target: a copy may start within what the decoder has read, or up to half the ring
+   * ahead of where in-order content stands (the target position plus the length-weighted average
+   * source-target offset of recent copies, so inserted or removed content shifts it). A copy
+   * starting further ahead would evict more than it copies (any copy it makes possible later must
+   * still start below this bound), and content in order stays reachable, as in xdelta3's own
+   * sliding window; copies may still run on past the bound.
+   */
+  private highestStart(i: number): number {
+    const reach = this.reach!;
+    return Math.max(reach.readEnd(), this.targetDone + i + this.offsetEstimate + reach.window / 2);
   }
 
   /** Make sure source positions up to `p + localAhead` are in the local table. */
@@ -212,7 +233,7 @@ export class Matcher {
             const p = this.anchorSrc + (i - this.anchorPos);
             if (p >= this.localTo - localAhead / 2 || p < this.localFrom) this.fillLocal(p);
             const s = localTable[Math.imul(w0, SELF_MIX) >>> localShift] as number;
-            if (s >= low && S[s] === ti) {
+            if (s >= low && S[s] === ti && (reach === undefined || s <= this.highestStart(i))) {
               const len = matchLength(S, s, t, i, Math.min(n - i, sLen - s));
               if (len >= minLocal) {
                 let back = 0;
@@ -251,7 +272,9 @@ export class Matcher {
             const e = table[h >>> shift] as number;
             if (e !== 0 && ((e ^ (h << blockBits)) & tagMask) === 0) {
               const s = ((e & blockMask) - 1) * step;
-              const len = s >= low ? matchLength(S, s, t, i, Math.min(n - i, sLen - s)) : 0;
+              // A start out of the device decoder's reach is not even measured.
+              const reachable = s >= low && (reach === undefined || s <= this.highestStart(i));
+              const len = reachable ? matchLength(S, s, t, i, Math.min(n - i, sLen - s)) : 0;
               if (len >= HASH_BYTES) {
                 let back = 0;
                 while (i - back > addStart && s - back > low && S[s - back - 1] === t[i - back - 1]) back++;
@@ -304,6 +327,8 @@ export class Matcher {
           // Within reach by construction; replaying it moves the decoder's read frontier.
           reach.copy(bestAddr, bestLen);
           low = reach.lowestReachable();
+          const d = bestAddr - (this.targetDone + bestStart);
+          this.offsetEstimate += (d - this.offsetEstimate) * Math.min(1, bestLen / OFFSET_HORIZON);
         }
         this.predSrc = bestAddr + bestLen;
         this.predPos = i;
@@ -315,6 +340,7 @@ export class Matcher {
     }
     if (addStart < n) out.push(I_ADD, n - addStart, 0);
     // Window positions restart at 0: keep the prediction in the next window's coordinates.
+    this.targetDone += n;
     this.predPos -= n;
     this.anchorPos -= n;
   }

@@ -114,6 +114,12 @@ export class DecoderSourceCache {
     return Math.max(0, this.newest - (SOURCE_CACHE_BLOCKS - 1)) * this.blockSize;
   }
 
+  /** End of what the decoder has read so far (copies starting below it read nothing new). */
+  readEnd(): number {
+    if (this.blockSize === 0) return this.sourceSize;
+    return Math.min(this.sourceSize, (this.newest + 1) * this.blockSize);
+  }
+
   /**
    * Execute a source copy of `length` bytes at `offset` (length > 0): returns why the device's
    * decoder fails on it, or undefined after accounting for the blocks it reads.
