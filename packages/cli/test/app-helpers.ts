@@ -1,5 +1,5 @@
 /**
- * Test helpers for the app pipeline: a device simulation that follows design.md section 3 with
+ * Test helpers for the app pipeline: a device simulation that follows docs/delta.md ("Deep deltas of images") with
  * the real `tar` and `xdelta3` (untar the artifact and its payloads, rebuild each deep delta
  * with `xdelta3 -d -s <current save>/$(cat X.source) X.vcdiff X`), and comparisons with the
  * image the device should end up with.

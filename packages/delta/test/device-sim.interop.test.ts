@@ -1,5 +1,5 @@
 /**
- * Device simulation (design.md section 3): the app update module's deep-delta steps with the real
+ * Device simulation (docs/delta.md, "Deep deltas of images"): the app update module's deep-delta steps with the real
  * `tar` and the real stock `xdelta3 -d -s` (no -D), on our image.img and a current image archive
  * as each device store's `docker save` writes it; the rebuilt archive is checked with skopeo and
  * umoci and core. The shell steps mirror the docker-compose sub-module: unpack both archives, for each

@@ -1,5 +1,5 @@
 /**
- * The two payload files of an `app` artifact (design.md section 3), written as streamed
+ * The two payload files of an `app` artifact (docs/app.md, "The artifact"), written as streamed
  * `.tar.gz` files with atomic renames:
  * - `manifests.tar.gz`: `manifests/<compose file>`;
  * - `images.tar.gz`: `images/<image-id>/{url-new.txt,url-current.txt,sums-new.txt,

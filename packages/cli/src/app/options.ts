@@ -10,7 +10,7 @@ import { z } from 'zod';
 
 export const DEFAULT_MENDER_HOST = 'https://hosted.mender.io';
 
-/** How the device stores images; only changes the `.source` paths of deep deltas (design.md 3). */
+/** How the device stores images; only changes the `.source` paths of deep deltas (docs/app.md, "Device store"). */
 export type DeviceStore = 'classic' | 'containerd';
 export type ArtifactCompression = 'none' | 'gzip' | 'zstd';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';

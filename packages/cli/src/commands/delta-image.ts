@@ -1,5 +1,5 @@
 /**
- * `ocidelta delta image`: build a deep-delta image.img (design.md section 3) from the current and
+ * `ocidelta delta image`: build a deep-delta image.img (docs/delta.md, "Deep deltas of images") from the current and
  * the new image, each an image archive file (docker-archive or oci-archive), an OCI layout
  * directory, or a registry reference (an index is narrowed to `--platform`).
  */

@@ -1,5 +1,5 @@
 /**
- * Build a deep delta of an image (design.md section 3): the new image's Docker >= 25 `docker save`
+ * Build a deep delta of an image (docs/delta.md, "Deep deltas of images"): the new image's Docker >= 25 `docker save`
  * archive whose manifest references uncompressed layers, with every layer blob replaced by
  * `blobs/sha256/<new diff_id>.vcdiff` (a VCDIFF against the decompressed current layer) and
  * `blobs/sha256/<new diff_id>.source` (that layer's path in the device's own `docker save`).

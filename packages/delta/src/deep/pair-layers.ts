@@ -1,5 +1,5 @@
 /**
- * Which current layer each new layer is encoded against (pure). design.md section 3: layers pair
+ * Which current layer each new layer is encoded against (pure). As the device's app module expects: layers pair
  * by index and a current image with more layers than the new one has no deep delta. Two
  * refinements the device accepts (it only reads each `.source` path):
  * - a new layer whose diff_id equals some current layer's is encoded against that layer (a tiny

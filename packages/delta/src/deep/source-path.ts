@@ -1,6 +1,6 @@
 /**
  * Device store modes (pure): where the device's own `docker image save <url-current>` puts the
- * current layer, i.e. what a `.source` file must contain (design.md section 3).
+ * current layer, i.e. what a `.source` file must contain (docs/delta.md, "Device store modes").
  * - `classic` (overlay2 image store): layers are exported uncompressed, named by diff_id.
  * - `containerd` (containerd image store): the blobs it holds are exported as they are: the
  *   registry's compressed blob for an image it pulled (`currentOrigin: 'registry'`), or the
