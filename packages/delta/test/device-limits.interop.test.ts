@@ -52,6 +52,23 @@ function copiesDelta(src: Buffer, copies: [number, number][]): { delta: Buffer; 
   return { delta: Buffer.from(out.view()), target: Buffer.concat(parts) };
 }
 
+/** Our delta of `target` against `source` for a decoder reading the source as `access`. */
+async function encodeBytes(
+  source: Buffer,
+  target: Buffer,
+  access: 'seekable' | 'sequential',
+): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of encode(source, Readable.from([target]), { sourceAccess: access }))
+    parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** Stock `xdelta3 -d -s SOURCE DELTA OUT`, as the app module calls it (a gzip SOURCE is piped through gzip -dc). */
+function stockDecode(source: string, delta: string, out: string) {
+  return spawnSync('xdelta3', ['-d', '-f', '-s', source, delta, out], { encoding: 'utf8' });
+}
+
 let root: string;
 
 describe.skipIf(!haveBinaries('xdelta3', 'gzip', 'tar'))('device decoder limits with stock xdelta3', () => {
@@ -118,20 +135,8 @@ describe.skipIf(!haveBinaries('xdelta3', 'gzip', 'tar'))('device decoder limits 
         const { delta, target } = copiesDelta(src, c.copies);
         const file = join(root, 'case.vcdiff');
         writeFileSync(file, delta);
-        const gz = spawnSync(
-          'xdelta3',
-          ['-d', '-f', '-s', join(root, 'src.bin.gz'), file, join(root, 'out-gz')],
-          {
-            encoding: 'utf8',
-          },
-        );
-        const plain = spawnSync(
-          'xdelta3',
-          ['-d', '-f', '-s', join(root, 'src.bin'), file, join(root, 'out')],
-          {
-            encoding: 'utf8',
-          },
-        );
+        const gz = stockDecode(join(root, 'src.bin.gz'), file, join(root, 'out-gz'));
+        const plain = stockDecode(join(root, 'src.bin'), file, join(root, 'out'));
         expect(plain.status, plain.stderr).toBe(0);
         expect(sha256(readFileSync(join(root, 'out')))).toBe(sha256(target));
         if (c.sequentialOk) {
@@ -238,10 +243,7 @@ describe.skipIf(!haveBinaries('xdelta3', 'gzip', 'tar'))('device decoder limits 
       const next = await tarOf(moved);
       const sizes: Record<string, number> = {};
       for (const access of ['seekable', 'sequential'] as const) {
-        const parts: Buffer[] = [];
-        for await (const c of encode(current, Readable.from([next]), { sourceAccess: access }))
-          parts.push(c as Buffer);
-        const delta = Buffer.concat(parts);
+        const delta = await encodeBytes(current, next, access);
         sizes[access] = delta.length;
         writeFileSync(join(dir, `${access}.vcdiff`), delta);
       }
@@ -249,13 +251,7 @@ describe.skipIf(!haveBinaries('xdelta3', 'gzip', 'tar'))('device decoder limits 
       expect(sizes.sequential!).toBeLessThan(sizes.seekable! + 300 * 1024);
       const blob = join(dir, 'blob.gz');
       writeFileSync(blob, gzipSync(current, { level: 1 }));
-      const r = spawnSync(
-        'xdelta3',
-        ['-d', '-f', '-s', blob, join(dir, 'sequential.vcdiff'), join(dir, 'out')],
-        {
-          encoding: 'utf8',
-        },
-      );
+      const r = stockDecode(blob, join(dir, 'sequential.vcdiff'), join(dir, 'out'));
       expect(r.status, r.stderr).toBe(0);
       expect(sha256(readFileSync(join(dir, 'out')))).toBe(sha256(next));
       await rm(dir, { recursive: true, force: true });
@@ -265,20 +261,11 @@ describe.skipIf(!haveBinaries('xdelta3', 'gzip', 'tar'))('device decoder limits 
       const dir = await mkdtemp(join(root, 'unbounded-'));
       const current = await bytesOf(v1.image, 0);
       const next = await bytesOf(v2.image, 0);
-      const chunks: Buffer[] = [];
-      for await (const c of encode(current, Readable.from([next]), { sourceAccess: 'seekable' }))
-        chunks.push(c as Buffer);
-      const delta = Buffer.concat(chunks);
+      const delta = await encodeBytes(current, next, 'seekable');
       writeFileSync(join(dir, 'layer.vcdiff'), delta);
       const blob = join(dir, 'blob.gz');
       writeFileSync(blob, gzipSync(current, { level: 1 }));
-      const real = spawnSync(
-        'xdelta3',
-        ['-d', '-f', '-s', blob, join(dir, 'layer.vcdiff'), join(dir, 'out')],
-        {
-          encoding: 'utf8',
-        },
-      );
+      const real = stockDecode(blob, join(dir, 'layer.vcdiff'), join(dir, 'out'));
       expect(real.status).not.toBe(0);
       expect(real.stderr).toMatch(/non-seekable source/);
       const err = await drain(
@@ -289,14 +276,7 @@ describe.skipIf(!haveBinaries('xdelta3', 'gzip', 'tar'))('device decoder limits 
       expect((err as OciDeltaError).details.targetOffset).toBeTypeOf('number');
       // The same delta from a plain file decodes (far copies only cost re-reads there).
       execFileSync('sh', ['-c', `gzip -dc < ${blob} > ${join(dir, 'plain')}`]);
-      const plain = spawnSync('xdelta3', [
-        '-d',
-        '-f',
-        '-s',
-        join(dir, 'plain'),
-        join(dir, 'layer.vcdiff'),
-        join(dir, 'out'),
-      ]);
+      const plain = stockDecode(join(dir, 'plain'), join(dir, 'layer.vcdiff'), join(dir, 'out'));
       expect(plain.status).toBe(0);
       expect(sha256(readFileSync(join(dir, 'out')))).toBe(sha256(next));
       await rm(dir, { recursive: true, force: true });

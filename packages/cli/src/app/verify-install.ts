@@ -263,7 +263,11 @@ export async function verifyInstall(
         throw notInstallable(`${what}: a full image needs url-current = url-new (got ${urlCurrent})`, { id });
       }
       const declared = pick((await readDockerArchive(imageImg, { signal })).entries, urlNew, imageImg);
-      const result = pick((await readDockerArchive(loadable, { signal })).entries, urlNew, loadable);
+      // A full image loads as it is: no second read of the same archive.
+      const result =
+        loadable === imageImg
+          ? declared
+          : pick((await readDockerArchive(loadable, { signal })).entries, urlNew, loadable);
       if (!result.refs.some((r) => sameName(r, urlNew))) {
         throw notInstallable(
           `${what}: the image is not named ${urlNew} (docker load would leave it untagged)`,
