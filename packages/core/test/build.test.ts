@@ -194,6 +194,73 @@ describe('extractLayerTar safety', () => {
   });
 });
 
+describe('extractLayerTar containment (hostile layers)', () => {
+  /** A sandbox: `parent/keep` beside `parent/target`, so a write to either parent shows. */
+  async function sandbox() {
+    const parent = fresh('sandbox');
+    await writeTree(parent, { keep: 'safe', 'target/old': 'o' });
+    return { parent, target: join(parent, 'target') };
+  }
+
+  it('refuses a whiteout of ".." (".wh...") instead of removing the parent of the target', async () => {
+    const { parent, target } = await sandbox();
+    const err = await extractLayerTar(Readable.from([await handTar([{ name: '.wh...' }])]), target).catch(
+      (e: unknown) => e,
+    );
+    expect(isOciDeltaError(err, 'ERR_UNSAFE_PATH')).toBe(true);
+    expect(await readFile(join(parent, 'keep'), 'utf8')).toBe('safe');
+    expect(await readFile(join(target, 'old'), 'utf8')).toBe('o');
+  });
+
+  it('refuses a whiteout of "." (".wh..") in a subdirectory, keeping the directory', async () => {
+    const { target } = await sandbox();
+    const err = await extractLayerTar(
+      Readable.from([await handTar([{ name: 'sub/', type: 'directory' }, { name: 'sub/.wh..' }])]),
+      target,
+    ).catch((e: unknown) => e);
+    expect(isOciDeltaError(err, 'ERR_UNSAFE_PATH')).toBe(true);
+    expect(await readFile(join(target, 'old'), 'utf8')).toBe('o');
+  });
+
+  it('does not chmod or touch outside through a symlink that replaced a directory entry', async () => {
+    const { parent, target } = await sandbox();
+    const outside = join(parent, 'outside');
+    await writeTree(outside, { f: 'x' });
+    const { chmod, stat } = await import('node:fs/promises');
+    await chmod(outside, 0o755);
+    const before = await stat(outside);
+    // `d/` (mode 0700, mtime 1970) is recorded for the final pass, then `d` becomes a symlink
+    // to outside; `d/sub/` then resolves in the root, and the final pass must not follow `d`.
+    const p = pack();
+    const add = (h: Parameters<typeof p.entry>[0]) =>
+      new Promise<void>((res, rej) => p.entry(h, (e?: Error | null) => (e ? rej(e) : res())));
+    await add({ name: 'd/', type: 'directory', mode: 0o700, mtime: new Date(0) });
+    await add({ name: 'd', type: 'symlink', linkname: outside });
+    await add({ name: 'e/', type: 'directory', mode: 0o700, mtime: new Date(0) });
+    await add({ name: 'e', type: 'symlink', linkname: '../outside' });
+    p.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of p as AsyncIterable<Buffer>) chunks.push(c);
+    await extractLayerTar(Readable.from([Buffer.concat(chunks)]), target);
+    const after = await stat(outside);
+    expect(after.mode & 0o7777).toBe(0o755);
+    expect(after.mtimeMs).toBe(before.mtimeMs);
+    expect(await listTree(parent)).toMatchObject({ keep: expect.stringMatching(/^f /) });
+  });
+
+  it('applies a whiteout below a symlinked directory inside the root only', async () => {
+    const { parent, target } = await sandbox();
+    const tar = await handTar([
+      { name: 'link', type: 'symlink', linkname: '..' },
+      { name: 'link/.wh.keep' },
+      { name: 'abs', type: 'symlink', linkname: parent },
+      { name: 'abs/.wh.keep' },
+    ]);
+    await extractLayerTar(Readable.from([tar]), target);
+    expect(await readFile(join(parent, 'keep'), 'utf8')).toBe('safe');
+  });
+});
+
 describe('parseBuildSpec', () => {
   it('points at the line of an unknown key', () => {
     const text = [

@@ -1,12 +1,15 @@
 /**
  * Safe extraction of a layer tar into a directory: entry names are checked (no absolute paths,
  * no `..`), symlinks already in the directory are resolved as if the directory were the root
- * (never followed out of it), whiteouts and opaque markers are applied, and directory modes
- * are set last so read-only directories can still be filled.
+ * (never followed out of it), whiteouts and opaque markers are applied (only to names inside
+ * the directory), and directory modes are set last so read-only directories can still be
+ * filled. Modes and times are set through file handles opened without following symlinks, on
+ * paths checked to be plain directories from the root down, so no entry can make a later one
+ * act outside the directory.
  */
 import { constants } from 'node:fs';
-import { chmod, link, lstat, mkdir, open, readdir, readlink, rm, symlink, utimes } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { type FileHandle, link, lstat, mkdir, open, readdir, readlink, rm, symlink } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
 import { OciDeltaError } from '../errors.js';
@@ -84,6 +87,48 @@ export async function resolveInRoot(root: string, rel: string, followLast = fals
   return join(root, ...current);
 }
 
+/**
+ * True when every component of `abs` below `root` exists and none is a symlink: the path is
+ * where it was when the entry was written, not redirected by a later entry.
+ */
+async function isPlainPathInside(root: string, abs: string): Promise<boolean> {
+  const rel = relative(root, abs);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return false;
+  let current = root;
+  for (const part of rel.split(sep)) {
+    current = join(current, part);
+    const st = await lstatOrUndefined(current);
+    if (!st || st.isSymbolicLink()) return false;
+  }
+  return true;
+}
+
+/** Set mode and times of the directory at `abs` through a handle that never follows a symlink. */
+async function setDirectoryMeta(root: string, abs: string, mode: number, mtime?: Date): Promise<void> {
+  if (!(await isPlainPathInside(root, abs))) return;
+  let fh: FileHandle;
+  try {
+    fh = await open(abs, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch {
+    return; // replaced by a later entry (a file or a symlink): its own entry set its metadata
+  }
+  try {
+    await fh.chmod(mode);
+    if (mtime) await fh.utimes(mtime, mtime);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The name a whiteout `.wh.<name>` removes; refuses names that are not one path component. */
+function whiteoutTarget(entry: string, base: string, where?: string): string {
+  const target = base.slice(WHITEOUT_PREFIX.length);
+  if (target === '' || target === '.' || target === '..' || target.includes('/')) {
+    throw unsafe(entry, `whiteout names no file inside the layer ("${target}")`, where);
+  }
+  return target;
+}
+
 async function lstatOrUndefined(path: string) {
   try {
     return await lstat(path);
@@ -153,7 +198,10 @@ export async function extractLayerTar(
         continue;
       }
       if (base.startsWith(WHITEOUT_PREFIX)) {
-        await rm(join(parent, base.slice(WHITEOUT_PREFIX.length)), { recursive: true, force: true });
+        const removed = join(parent, whiteoutTarget(name, base, where));
+        if (parent === root || (await isPlainPathInside(root, parent))) {
+          await rm(removed, { recursive: true, force: true });
+        }
         result.whiteouts++;
         entry.resume();
         continue;
@@ -164,7 +212,7 @@ export async function extractLayerTar(
         case 'directory': {
           await clear(target, true);
           await mkdir(target, { recursive: true });
-          await chmod(target, 0o700 | mode);
+          await setDirectoryMeta(root, target, 0o700 | mode);
           dirTimes.push({ path: target, mode, mtime });
           result.directories++;
           entry.resume();
@@ -183,11 +231,11 @@ export async function extractLayerTar(
               let off = 0;
               while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
             }
+            await fh.chmod(mode);
+            await fh.utimes(mtime, mtime);
           } finally {
             await fh.close();
           }
-          await chmod(target, mode);
-          await utimes(target, mtime, mtime);
           result.files++;
           break;
         }
@@ -228,10 +276,7 @@ export async function extractLayerTar(
     throw err;
   }
   // Deepest first, so setting a parent read-only does not block its children.
-  for (const d of dirTimes.reverse()) {
-    await chmod(d.path, d.mode);
-    await utimes(d.path, d.mtime, d.mtime);
-  }
+  for (const d of dirTimes.reverse()) await setDirectoryMeta(root, d.path, d.mode, d.mtime);
   return result;
 }
 
