@@ -5,6 +5,7 @@
  * with typed errors for truncated or corrupt archives. Bounded memory: bodies are streamed.
  */
 import { OciDeltaError } from '../errors.js';
+import { cString, parsePax, parseTarNumber, paxSize } from '../layout/tar-format.js';
 
 export const BLOCK = 512;
 
@@ -130,43 +131,20 @@ export interface TarReadEntry {
   body: AsyncIterable<Buffer>;
 }
 
-function cstring(buf: Buffer, start: number, len: number): string {
-  const slice = buf.subarray(start, start + len);
-  const nul = slice.indexOf(0);
-  return slice.subarray(0, nul < 0 ? slice.length : nul).toString('utf8');
-}
-
 function parseNumber(buf: Buffer, start: number, len: number, where: string): number {
-  if (buf[start]! & 0x80) {
-    let v = 0n;
-    for (let i = start + 1; i < start + len; i++) v = (v << 8n) | BigInt(buf[i]!);
-    return Number(v);
+  const value = parseTarNumber(buf, start, len);
+  if (Number.isNaN(value)) {
+    throw new OciDeltaError(
+      'ERR_INVALID_ARCHIVE',
+      `${where}: corrupt tar header (numeric field at byte ${start} is not a non-negative integer)`,
+      { path: where },
+    );
   }
-  const text = cstring(buf, start, len).trim();
-  if (text === '') return 0;
-  if (!/^[0-7]+$/.test(text)) {
-    throw new OciDeltaError('ERR_INVALID_ARCHIVE', `${where}: corrupt tar header (numeric field "${text}")`, {
-      path: where,
-    });
-  }
-  return Number.parseInt(text, 8);
+  return value;
 }
 
-function parsePax(data: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
-  let pos = 0;
-  while (pos < data.length) {
-    const space = data.indexOf(0x20, pos);
-    if (space < 0) break;
-    const len = Number.parseInt(data.subarray(pos, space).toString('ascii'), 10);
-    if (!Number.isFinite(len) || len <= 0) break;
-    const record = data.subarray(space + 1, pos + len - 1).toString('utf8');
-    const eq = record.indexOf('=');
-    if (eq > 0) out[record.slice(0, eq)] = record.slice(eq + 1);
-    pos += len;
-  }
-  return out;
-}
+/** Metadata members (pax records, GNU long names) above this size are refused. */
+const MAX_META = 1024 * 1024;
 
 /**
  * Read tar members from `source`. `where` names the archive in errors. Ends at the end marker
@@ -199,22 +177,31 @@ export async function* readTar(
     const type = String.fromCharCode(block[156] || 0x30);
     let size = parseNumber(block, 124, 12, where);
     if (type === 'x' || type === 'g' || type === 'L') {
+      if (size > MAX_META) {
+        throw new OciDeltaError(
+          'ERR_INVALID_ARCHIVE',
+          `${where}: oversized tar metadata entry (${size} bytes)`,
+          {
+            path: where,
+          },
+        );
+      }
       const data = await reader.read(size);
       if (data.length < size) throw truncated(where);
       await skip(reader, tarPadding(size).length, where);
-      if (type === 'x') pax = parsePax(data);
-      if (type === 'L') longName = cstring(data, 0, data.length);
+      if (type === 'x') pax = parsePax(data, where);
+      if (type === 'L') longName = cString(data, 0, data.length);
       continue;
     }
-    let name = cstring(block, 0, 100);
-    const magic = cstring(block, 257, 6);
+    let name = cString(block, 0, 100);
+    const magic = cString(block, 257, 6);
     if (magic === 'ustar') {
-      const prefix = cstring(block, 345, 155);
+      const prefix = cString(block, 345, 155);
       if (prefix) name = `${prefix}/${name}`;
     }
     if (longName !== undefined) name = longName;
     if (pax.path !== undefined) name = pax.path;
-    if (pax.size !== undefined) size = Number(pax.size);
+    size = paxSize(pax, where) ?? size;
     longName = undefined;
     pax = {};
     let remaining = size;
@@ -233,8 +220,8 @@ export async function* readTar(
         type,
         mode: parseNumber(block, 100, 8, where),
         mtime: parseNumber(block, 136, 12, where),
-        uname: cstring(block, 265, 32),
-        gname: cstring(block, 297, 32),
+        uname: cString(block, 265, 32),
+        gname: cString(block, 297, 32),
       },
       body,
     };

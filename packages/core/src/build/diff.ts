@@ -5,6 +5,9 @@
  * ordered entries out (a deterministic walk: per directory, markers then children by name).
  */
 import { parentOf, type Tree, type TreeEntry } from './tree.js';
+import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, whiteoutTarget } from './whiteout.js';
+
+export { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './whiteout.js';
 
 /** One entry of a layer tar, in write order. */
 export interface LayerEntry {
@@ -18,9 +21,6 @@ export interface LayerEntry {
   /** Expected sha256 of a file's content (checked while written). */
   digest?: string;
 }
-
-export const WHITEOUT_PREFIX = '.wh.';
-export const OPAQUE_WHITEOUT = '.wh..wh..opq';
 
 function childrenIndex(tree: Tree): Map<string, string[]> {
   const index = new Map<string, string[]>();
@@ -120,7 +120,7 @@ export function applyEntries(tree: Tree, entries: readonly LayerEntry[]): void {
       if (name === OPAQUE_WHITEOUT) {
         for (const p of [...tree.keys()]) if (dir === '' || p.startsWith(`${dir}/`)) tree.delete(p);
       } else {
-        const victim = join(dir, name.slice(WHITEOUT_PREFIX.length));
+        const victim = join(dir, whiteoutTarget(e.path, name));
         for (const p of [...tree.keys()]) if (p === victim || p.startsWith(`${victim}/`)) tree.delete(p);
       }
       continue;

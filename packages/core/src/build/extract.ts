@@ -15,8 +15,8 @@ import { extract } from 'tar-stream';
 import { OciDeltaError } from '../errors.js';
 import { assertSafeEntryName, normalizeEntryName } from '../layout/safe-path.js';
 import type { Layer } from '../model.js';
-import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './diff.js';
-import { feedTar } from './tree.js';
+import { checkTarEntry, feedTar, layerTarError } from './tree.js';
+import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, whiteoutTarget } from './whiteout.js';
 
 export interface ExtractOptions {
   signal?: AbortSignal;
@@ -120,15 +120,6 @@ async function setDirectoryMeta(root: string, abs: string, mode: number, mtime?:
   }
 }
 
-/** The name a whiteout `.wh.<name>` removes; refuses names that are not one path component. */
-function whiteoutTarget(entry: string, base: string, where?: string): string {
-  const target = base.slice(WHITEOUT_PREFIX.length);
-  if (target === '' || target === '.' || target === '..' || target.includes('/')) {
-    throw unsafe(entry, `whiteout names no file inside the layer ("${target}")`, where);
-  }
-  return target;
-}
-
 async function lstatOrUndefined(path: string) {
   try {
     return await lstat(path);
@@ -173,6 +164,7 @@ export async function extractLayerTar(
       if (options.signal?.aborted)
         throw new OciDeltaError('ERR_ABORTED', `extracting into ${root} was aborted`);
       const h = entry.header;
+      checkTarEntry(h, where);
       const name = normalizeEntryName(h.name);
       if (name === '') {
         entry.resume();
@@ -273,7 +265,7 @@ export async function extractLayerTar(
   } catch (err) {
     tar.destroy();
     ex.destroy();
-    throw err;
+    throw layerTarError(err, where);
   }
   // Deepest first, so setting a parent read-only does not block its children.
   for (const d of dirTimes.reverse()) await setDirectoryMeta(root, d.path, d.mode, d.mtime);

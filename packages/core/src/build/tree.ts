@@ -11,7 +11,9 @@ import { extract } from 'tar-stream';
 import { digestStream } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
 import { assertSafeEntryName, normalizeEntryName } from '../layout/safe-path.js';
+import { paxSize } from '../layout/tar-format.js';
 import type { Layer } from '../model.js';
+import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, whiteoutTarget } from './whiteout.js';
 
 export type TreeEntryType = 'file' | 'directory' | 'symlink';
 
@@ -103,9 +105,6 @@ export async function scanDirectory(root: string, options: { signal?: AbortSigna
   return tree;
 }
 
-const WHITEOUT = '.wh.';
-const OPAQUE = '.wh..wh..opq';
-
 /**
  * Apply one layer tar (uncompressed stream) to `tree`: entries added or replaced, `.wh.<name>`
  * removes a lower path, `.wh..wh..opq` empties a directory of what lower layers put there.
@@ -116,6 +115,7 @@ export async function applyLayerToTree(tree: Tree, tar: Readable, where = 'layer
   const done = (async () => {
     for await (const entry of ex) {
       const h = entry.header;
+      checkTarEntry(h, where);
       const name = normalizeEntryName(h.name);
       if (name === '') {
         entry.resume();
@@ -124,15 +124,16 @@ export async function applyLayerToTree(tree: Tree, tar: Readable, where = 'layer
       assertSafeEntryName(name, where);
       const base = baseOf(name);
       const dir = parentOf(name);
-      if (base === OPAQUE) {
+      if (base === OPAQUE_WHITEOUT) {
         for (const p of [...tree.keys()]) {
           if (dir === '' || p.startsWith(`${dir}/`)) if (!added.has(p)) tree.delete(p);
         }
         entry.resume();
         continue;
       }
-      if (base.startsWith(WHITEOUT)) {
-        const target = dir === '' ? base.slice(WHITEOUT.length) : `${dir}/${base.slice(WHITEOUT.length)}`;
+      if (base.startsWith(WHITEOUT_PREFIX)) {
+        const removed = whiteoutTarget(name, base, where);
+        const target = dir === '' ? removed : `${dir}/${removed}`;
         removeSubtree(tree, target, (p) => added.has(p));
         entry.resume();
         continue;
@@ -161,7 +162,38 @@ export async function applyLayerToTree(tree: Tree, tar: Readable, where = 'layer
       added.add(name);
     }
   })();
-  await Promise.all([feedTar(tar, ex), done]);
+  try {
+    await Promise.all([feedTar(tar, ex), done]);
+  } catch (err) {
+    throw layerTarError(err, where);
+  }
+}
+
+/**
+ * Refuse a layer tar header whose size is not a non-negative integer (the tar parser reads a
+ * pax `size` record with parseInt, so `1.5` or `-1536` would otherwise come through).
+ */
+export function checkTarEntry(header: { size?: number; pax?: unknown }, where?: string): void {
+  const label = where ?? 'layer tar';
+  if (header.pax && typeof header.pax === 'object') paxSize(header.pax as Record<string, string>, label);
+  if (header.size !== undefined && !(Number.isSafeInteger(header.size) && header.size >= 0)) {
+    throw new OciDeltaError('ERR_INVALID_ARCHIVE', `${label}: corrupt tar header (size ${header.size})`, {
+      path: label,
+    });
+  }
+}
+
+/** A layer tar parser's own error (a plain Error from tar-stream) as ERR_INVALID_ARCHIVE. */
+export function layerTarError(err: unknown, where?: string): unknown {
+  if (err instanceof OciDeltaError || !(err instanceof Error)) return err;
+  if (err.name === 'AbortError') return err;
+  const label = where ?? 'layer tar';
+  return new OciDeltaError(
+    'ERR_INVALID_ARCHIVE',
+    `${label}: corrupt tar archive: ${err.message}`,
+    { path: label },
+    { cause: err },
+  );
 }
 
 /**

@@ -43,24 +43,32 @@ const TYPES: Record<string, TarEntryType> = {
   K: 'gnu-longlink',
 };
 
-function cString(block: Uint8Array, start: number, length: number): string {
+/** A NUL-terminated string field. */
+export function cString(block: Uint8Array, start: number, length: number): string {
   const slice = block.subarray(start, start + length);
   const end = slice.indexOf(0);
   return Buffer.from(end < 0 ? slice : slice.subarray(0, end)).toString('utf8');
 }
 
-function parseNumeric(block: Uint8Array, start: number, length: number): number {
+/**
+ * A numeric header field (octal, or GNU base-256 when the high bit is set), or NaN when it is
+ * not a non-negative safe integer: negative base-256 values, digits other than octal and
+ * values past 2^53 are all refused here, so no caller can step backwards or overflow.
+ */
+export function parseTarNumber(block: Uint8Array, start: number, length: number): number {
   const field = block.subarray(start, start + length);
   if (field[0]! & 0x80) {
-    // GNU base-256: big-endian two's complement, high bit of the first byte set.
-    let value = field[0]! & 0x7f;
+    // GNU base-256: big-endian two's complement; 0xff.. is negative.
+    if (field[0]! & 0x40) return Number.NaN;
+    let value = field[0]! & 0x3f;
     for (let i = 1; i < field.length; i++) value = value * 256 + field[i]!;
-    return value;
+    return Number.isSafeInteger(value) ? value : Number.NaN;
   }
   const text = cString(block, start, length).trim();
   if (text === '') return 0;
   if (!/^[0-7]+$/.test(text)) return Number.NaN;
-  return Number.parseInt(text, 8);
+  const value = Number.parseInt(text, 8);
+  return Number.isSafeInteger(value) ? value : Number.NaN;
 }
 
 /** True for an all-zero block (end-of-archive marker). */
@@ -77,7 +85,7 @@ function checksumOf(block: Uint8Array): number {
 
 /** Decode one header block; throws ERR_INVALID_ARCHIVE (naming `file` and offset) when it is not one. */
 export function decodeHeader(block: Uint8Array, file: string, offset: number): TarHeader {
-  const stored = parseNumeric(block, 148, 8);
+  const stored = parseTarNumber(block, 148, 8);
   if (!Number.isFinite(stored) || stored !== checksumOf(block)) {
     throw new OciDeltaError(
       'ERR_INVALID_ARCHIVE',
@@ -88,7 +96,7 @@ export function decodeHeader(block: Uint8Array, file: string, offset: number): T
       },
     );
   }
-  const size = parseNumeric(block, 124, 12);
+  const size = parseTarNumber(block, 124, 12);
   if (!Number.isSafeInteger(size) || size < 0) {
     throw new OciDeltaError('ERR_INVALID_ARCHIVE', `${file}: bad entry size at offset ${offset}`, {
       path: file,
@@ -105,22 +113,45 @@ export function decodeHeader(block: Uint8Array, file: string, offset: number): T
   return { name, size, type: TYPES[flag] ?? 'other', linkname: cString(block, 157, 100) };
 }
 
-/** Parse pax extended header records (`<len> key=value\n`). */
-export function parsePax(data: Uint8Array): Record<string, string> {
+function badPax(where: string, why: string): OciDeltaError {
+  return new OciDeltaError('ERR_INVALID_ARCHIVE', `${where}: corrupt pax header (${why})`, { path: where });
+}
+
+/**
+ * Parse pax extended header records (`<len> key=value\n`). Every record must be well formed:
+ * a decimal length that covers at least its own digits, the space and the newline, and ends
+ * within the data; anything else is ERR_INVALID_ARCHIVE naming `where`.
+ */
+export function parsePax(data: Uint8Array, where = 'tar archive'): Record<string, string> {
   const out: Record<string, string> = {};
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   let pos = 0;
   while (pos < buf.length) {
+    // Trailing NUL padding after the last record is tolerated (some writers leave it).
+    if (buf[pos] === 0 && buf.subarray(pos).every((b) => b === 0)) break;
     const space = buf.indexOf(0x20, pos);
-    if (space < 0) break;
-    const len = Number.parseInt(buf.subarray(pos, space).toString('ascii'), 10);
-    if (!Number.isFinite(len) || len <= 0) break;
+    const digits = space < 0 ? '' : buf.subarray(pos, space).toString('ascii');
+    if (!/^[1-9][0-9]{0,8}$/.test(digits)) throw badPax(where, `bad record length at byte ${pos}`);
+    const len = Number(digits);
+    if (len < digits.length + 3 || pos + len > buf.length || buf[pos + len - 1] !== 0x0a) {
+      throw badPax(where, `record at byte ${pos} does not fit its length ${len}`);
+    }
     const record = buf.subarray(space + 1, pos + len - 1).toString('utf8');
     const eq = record.indexOf('=');
-    if (eq > 0) out[record.slice(0, eq)] = record.slice(eq + 1);
+    if (eq <= 0) throw badPax(where, `record at byte ${pos} has no key`);
+    out[record.slice(0, eq)] = record.slice(eq + 1);
     pos += len;
   }
   return out;
+}
+
+/** A pax `size` record as a non-negative safe integer (`undefined` when absent). */
+export function paxSize(pax: Record<string, string>, where: string): number | undefined {
+  const text = pax.size;
+  if (text === undefined) return undefined;
+  const value = /^[0-9]{1,16}$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value)) throw badPax(where, `size "${text.slice(0, 32)}" is not a byte count`);
+  return value;
 }
 
 function writeString(block: Buffer, value: string, start: number, length: number): void {

@@ -10,7 +10,15 @@ import { Readable } from 'node:stream';
 import { sniffCompression } from '../compression.js';
 import { OciDeltaError } from '../errors.js';
 import { assertSafeEntryName, normalizeEntryName } from './safe-path.js';
-import { BLOCK, decodeHeader, isZeroBlock, paddingFor, parsePax, type TarEntryType } from './tar-format.js';
+import {
+  BLOCK,
+  decodeHeader,
+  isZeroBlock,
+  paddingFor,
+  parsePax,
+  paxSize,
+  type TarEntryType,
+} from './tar-format.js';
 
 /** One entry of an indexed tar: where its data starts and how long it is. */
 export interface TarEntry {
@@ -99,13 +107,13 @@ export class TarIndex {
           }
           const data = Buffer.alloc(header.size);
           await readAt(data, header.size, dataStart);
-          if (header.type === 'pax') pax = parsePax(data);
+          if (header.type === 'pax') pax = parsePax(data, `${file} at offset ${pos}`);
           else if (header.type === 'gnu-longname') longName = data.toString('utf8').replace(/\0+$/, '');
           pos = next;
           continue;
         }
         const rawName = pax.path ?? longName ?? header.name;
-        const size = pax.size !== undefined ? Number(pax.size) : header.size;
+        const size = paxSize(pax, `${file} at offset ${pos}`) ?? header.size;
         pax = {};
         longName = undefined;
         assertSafeEntryName(rawName, file);
@@ -119,7 +127,10 @@ export class TarIndex {
         // The root directory (`./`) has no name after normalization and needs no entry.
         if (name !== '')
           entries.set(name, { name, type: header.type, offset: dataStart, size, linkname: header.linkname });
-        pos = dataStart + size + paddingFor(size);
+        const following = dataStart + size + paddingFor(size);
+        // Guaranteed progress: a header always moves the scan forward by at least one block.
+        if (!(following > pos)) throw truncated(`entry "${name}" does not advance the archive`);
+        pos = following;
       }
       if (!sawEnd) throw truncated('no end-of-archive marker');
       return new TarIndex(file, entries);
