@@ -54,9 +54,46 @@ describe('compose file', () => {
     );
   });
 
-  it('rejects invalid YAML naming the file', () => {
+  it('rejects invalid YAML naming the file and line', () => {
     expect(() => parseCompose('services: [\n  web: {', 'bad.yml')).toThrowError(
-      /invalid YAML in compose file bad\.yml/,
+      /^bad\.yml:\d+:\d+: invalid YAML in compose file/,
+    );
+  });
+
+  it('applies merge keys as compose does (<<: *common)', () => {
+    const text =
+      'x-common: &common\n  image: reg/app:1\n  restart: always\nservices:\n  web:\n    <<: *common\n';
+    expect(parseCompose(text, 'c.yml').services).toEqual([{ name: 'web', image: 'reg/app:1' }]);
+  });
+
+  it('an unresolved alias is ERR_INPUT naming file:line', () => {
+    const err = (() => {
+      try {
+        parseCompose('services:\n  web:\n    image: *nope\n', 'c.yml');
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toMatchObject({ code: 'ERR_INPUT', details: { path: 'c.yml', line: 3 } });
+    expect((err as Error).message).toMatch(/^c\.yml:3:\d+: .*Unresolved alias/);
+  });
+
+  it('caps alias expansion (billion laughs) with ERR_INPUT instead of expanding', () => {
+    const rows = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (const [name, prev] of [
+      ['b', 'a'],
+      ['c', 'b'],
+      ['d', 'c'],
+      ['e', 'd'],
+      ['f', 'e'],
+    ])
+      rows.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    rows.push('services:\n  web:\n    image: *f');
+    expect(() => parseCompose(rows.join('\n'), 'bomb.yml')).toThrowError(
+      expect.objectContaining({
+        code: 'ERR_INPUT',
+        message: expect.stringMatching(/at most 100 alias expansions/),
+      }),
     );
   });
 
@@ -68,6 +105,15 @@ describe('compose file', () => {
     await expect(readCompose(join(dir, 'nope.yml'))).rejects.toMatchObject({
       code: 'ERR_INPUT',
       message: expect.stringContaining('compose file not found'),
+    });
+  });
+
+  it('refuses a compose file over 4 MiB before parsing it', async () => {
+    const big = join(dir, 'big.yml');
+    await writeFile(big, `services:\n  web:\n    image: a\n#${'x'.repeat(4 * 1024 * 1024)}\n`);
+    await expect(readCompose(big)).rejects.toMatchObject({
+      code: 'ERR_INPUT',
+      message: expect.stringMatching(/compose file .* is larger than the limit of 4194304 bytes/),
     });
   });
 

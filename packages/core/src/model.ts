@@ -3,10 +3,12 @@
  * and `Layer`s; an `Index` lists manifests. Sources (layout, archive, registry) and sinks only
  * move these objects; nothing here does I/O except through a `BlobSource`.
  */
+
 import type { Readable } from 'node:stream';
 import { decompressor } from './compression.js';
 import { type Digest, digestOf, verifyingStream } from './digest.js';
 import { OciDeltaError } from './errors.js';
+import { MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE } from './limits.js';
 import { type Compression, layerCompression, MediaType } from './media-types.js';
 import {
   type Descriptor,
@@ -84,12 +86,24 @@ async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Read a small blob (manifest, config) fully, verified. */
+/**
+ * Read a small blob (manifest, config) fully, verified. A descriptor claiming more than `limit`
+ * bytes is refused before anything is read (ERR_INVALID_MANIFEST): the verified stream stops at
+ * the descriptor's size, so the limit bounds the memory.
+ */
 export async function readBlob(
   source: BlobSource,
   descriptor: Descriptor,
   signal?: AbortSignal,
+  limit: number = MAX_MANIFEST_SIZE,
 ): Promise<Buffer> {
+  if (descriptor.size > limit) {
+    throw new OciDeltaError(
+      'ERR_INVALID_MANIFEST',
+      `${descriptor.mediaType} ${descriptor.digest} is ${descriptor.size} bytes, more than the limit of ${limit} bytes for a document`,
+      { digest: descriptor.digest, size: descriptor.size, limit },
+    );
+  }
   return readAll(await openVerified(source, descriptor, { signal, context: { digest: descriptor.digest } }));
 }
 
@@ -143,7 +157,7 @@ export async function loadImage(
     });
   }
   const manifest = parsed.manifest;
-  const configBytes = await readBlob(source, manifest.config, options.signal);
+  const configBytes = await readBlob(source, manifest.config, options.signal, MAX_CONFIG_SIZE);
   const config = parseImageConfig(configBytes, { digest: manifest.config.digest });
   const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== manifest.layers.length) {

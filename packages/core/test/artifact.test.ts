@@ -335,6 +335,62 @@ describe('readArtifact rejects malformed artifacts', () => {
     expect(err.message).toContain('header-info');
   });
 
+  /** The good artifact with its header member replaced by `header` stored as `name`. */
+  async function withHeader(file: string, name: string, header: Buffer): Promise<string> {
+    const { createHash } = await import('node:crypto');
+    const manifest = members
+      .manifest!.toString()
+      .replace(
+        /^[a-f0-9]{64} {2}header\.tar$/m,
+        `${createHash('sha256').update(header).digest('hex')}  ${name}`,
+      );
+    return assemble(file, [
+      m('version'),
+      ['manifest', Buffer.from(manifest)],
+      [name, header],
+      m('data/0000.tar'),
+    ]);
+  }
+
+  it('a header.tar.gz that inflates to 256 MiB is refused at the 16 MiB limit, not inflated', async () => {
+    const { gzipSync } = await import('node:zlib');
+    // A valid header followed by zeros: unbounded, it inflated fully and read as a valid artifact.
+    const bomb = gzipSync(Buffer.concat([members['header.tar']!, Buffer.alloc(256 * 1024 * 1024)]), {
+      level: 1,
+    });
+    expect(bomb.length).toBeLessThan(2 * 1024 * 1024);
+    const p = await withHeader('bomb.mender', 'header.tar.gz', bomb);
+    const before = process.memoryUsage().arrayBuffers;
+    const err = await codeOf(readArtifact(p));
+    expect(err.code).toBe('ERR_INVALID_ARTIFACT');
+    expect(err.message).toMatch(/header\.tar\.gz unpacks to more than the header limit of 16777216 bytes/);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(128 * 1024 * 1024);
+    // The limit is an option: raised, the same artifact reads.
+    const info = await readArtifact(p, { maxHeaderSize: 300 * 1024 * 1024 });
+    expect(info.headerInfo.payloads).toHaveLength(1);
+  });
+
+  it('a header.tar.zst whose frame asks for a 1 GiB window is refused before decoding', async () => {
+    // magic, frame header descriptor (no single segment, no checksum), window descriptor 2^30.
+    const frame = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, (30 - 10) << 3, 0x01, 0x00, 0x00]);
+    const err = await codeOf(readArtifact(await withHeader('zbomb.mender', 'header.tar.zst', frame)));
+    expect(err.code).toBe('ERR_INVALID_ARTIFACT');
+    expect(err.message).toMatch(/header\.tar\.zst unpacks to more than the header limit/);
+  });
+
+  it.skipIf(!haveBinaries('zstd'))(
+    'a header.tar.zst that decodes past the limit stops at the limit',
+    async () => {
+      const { execFileSync } = await import('node:child_process');
+      const raw = join(dir, 'zeros.tar');
+      writeFileSync(raw, Buffer.concat([members['header.tar']!, Buffer.alloc(64 * 1024 * 1024)]));
+      execFileSync('zstd', ['-q', '-f', '-3', '--no-content-size', raw, '-o', `${raw}.zst`]);
+      const p = await withHeader('zbomb2.mender', 'header.tar.zst', readFileSync(`${raw}.zst`));
+      const err = await codeOf(readArtifact(p, { maxHeaderSize: 4 * 1024 * 1024 }));
+      expect(err.message).toMatch(/unpacks to more than the header limit of 4194304 bytes/);
+    },
+  );
+
   it('closes the file on errors and after streaming one payload', async () => {
     const fds = () => readdirSync('/proc/self/fd').length;
     const cut = join(dir, 'cut2.mender');

@@ -262,6 +262,16 @@ describe('extractLayerTar containment (hostile layers)', () => {
 });
 
 describe('parseBuildSpec', () => {
+  it('maps alias errors to ERR_INPUT with file:line (no ReferenceError escapes)', () => {
+    const text = 'images:\n  - os: linux\n    architecture: *arch\n';
+    expect(() => parseBuildSpec(text, 's.yaml')).toThrowError(
+      expect.objectContaining({
+        code: 'ERR_INPUT',
+        message: expect.stringMatching(/^s\.yaml:3:\d+: .*alias/),
+      }),
+    );
+  });
+
   it('points at the line of an unknown key', () => {
     const text = [
       'images:',

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { OciDeltaError, type Reference } from '@ocidelta/core';
 
 /** Manifests larger than this are refused (they are JSON documents of a few KB). */
-export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
+export { MAX_MANIFEST_SIZE } from '@ocidelta/core';
 
 /** `/v2/<repository>/manifests/<identifier>` (identifier: digest, else tag). */
 export function manifestPath(ref: Reference, identifier: string = ref.identifier): string {

@@ -28,10 +28,12 @@ import {
   ANNOTATION_REF_NAME,
   type Digest,
   type Image,
+  MAX_METADATA_FILE_SIZE,
   OciDeltaError,
   OciLayout,
   openVerified,
   parseIndexJson,
+  readFileLimited,
 } from '@ocidelta/core';
 import { parseReleaseMetadata, type ReleaseMetadata, serializeReleaseMetadata } from './release-metadata.js';
 import { runLimited } from './run-limited.js';
@@ -273,7 +275,11 @@ export class AppCache {
   /** The recorded information of a cached delta, or undefined. */
   async deltaInfo(key: DeltaKey): Promise<DeltaInfo | undefined> {
     try {
-      return JSON.parse(await readFile(`${this.deltaBase(key)}.json`, 'utf8')) as DeltaInfo;
+      return JSON.parse(
+        (
+          await readFileLimited(`${this.deltaBase(key)}.json`, MAX_METADATA_FILE_SIZE, 'delta record')
+        ).toString('utf8'),
+      ) as DeltaInfo;
     } catch {
       return undefined;
     }
@@ -302,7 +308,10 @@ export class AppCache {
   async readPrevious(softwareName: string): Promise<ReleaseMetadata | undefined> {
     const path = this.metadataFile(softwareName);
     try {
-      return parseReleaseMetadata(await readFile(path), path);
+      return parseReleaseMetadata(
+        await readFileLimited(path, MAX_METADATA_FILE_SIZE, 'release record'),
+        path,
+      );
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
@@ -368,7 +377,10 @@ export class AppCache {
       if (!st) continue;
       let label = name;
       try {
-        const meta = parseReleaseMetadata(await readFile(path), path);
+        const meta = parseReleaseMetadata(
+          await readFileLimited(path, MAX_METADATA_FILE_SIZE, 'release record'),
+          path,
+        );
         label = `${name} ${meta.version}`;
       } catch {
         // keep the name

@@ -2,9 +2,7 @@
  * The compose file: parse the YAML (`yaml`), validate the part ocidelta needs with zod
  * (`services.<name>.image`), and report errors that name the file and the service.
  */
-import { readFile } from 'node:fs/promises';
-import { OciDeltaError } from '@ocidelta/core';
-import { parseDocument } from 'yaml';
+import { MAX_METADATA_FILE_SIZE, OciDeltaError, parseYaml, readFileLimited } from '@ocidelta/core';
 import { z } from 'zod';
 
 /** One service of the compose file, as ocidelta sees it. */
@@ -31,14 +29,7 @@ const Compose = z.looseObject({
 /** Parse compose YAML bytes; `path` only labels errors. Pure: no I/O. */
 export function parseCompose(bytes: Buffer | string, path: string): ComposeFile {
   const text = typeof bytes === 'string' ? bytes : bytes.toString('utf8');
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    const first = doc.errors[0]!;
-    throw new OciDeltaError('ERR_INPUT', `invalid YAML in compose file ${path}: ${first.message}`, {
-      path,
-    });
-  }
-  const value: unknown = doc.toJS();
+  const { value } = parseYaml(text, path, 'compose file');
   const top = Compose.safeParse(value);
   if (!top.success) {
     throw new OciDeltaError(
@@ -70,8 +61,9 @@ export function parseCompose(bytes: Buffer | string, path: string): ComposeFile 
 export async function readCompose(path: string): Promise<ComposeFile> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = await readFileLimited(path, MAX_METADATA_FILE_SIZE, 'compose file');
   } catch (err) {
+    if (err instanceof OciDeltaError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new OciDeltaError(
       'ERR_INPUT',
@@ -90,7 +82,7 @@ export async function readCompose(path: string): Promise<ComposeFile> {
 export function rewriteImages(compose: ComposeFile, images: ReadonlyMap<string, string>): Buffer {
   const changed = compose.services.filter((s) => images.has(s.name) && images.get(s.name) !== s.image);
   if (changed.length === 0) return compose.bytes;
-  const doc = parseDocument(compose.bytes.toString('utf8'));
+  const { doc } = parseYaml(compose.bytes.toString('utf8'), compose.path, 'compose file');
   for (const s of changed) doc.setIn(['services', s.name, 'image'], images.get(s.name));
   return Buffer.from(doc.toString(), 'utf8');
 }

@@ -6,9 +6,8 @@
  * run here, and only here, to read files of a previous release.
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { relative, sep } from 'node:path';
-import { type Digest, OciDeltaError } from '@ocidelta/core';
+import { type Digest, MAX_METADATA_FILE_SIZE, OciDeltaError, readFileLimited } from '@ocidelta/core';
 import { parseCompose } from './compose.js';
 import { type Delivery, looksLikeMetadata, parseReleaseMetadata } from './release-metadata.js';
 
@@ -77,9 +76,10 @@ export function gitShow(cwd: string, spec: string): Promise<Buffer | undefined> 
 
 async function readOptional(path: string): Promise<Buffer | undefined> {
   try {
-    return await readFile(path);
+    return await readFileLimited(path, MAX_METADATA_FILE_SIZE, 'release record');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (err instanceof OciDeltaError) throw err;
     throw new OciDeltaError(
       'ERR_INPUT',
       `cannot read ${path}: ${(err as Error).message}`,

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { type ArtifactInfo, OciDeltaError, readArtifact } from '@ocidelta/core';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { parseArgs } from './artifact-args.js';
+import { parseArgs, parseSize } from './artifact-args.js';
 
 /** Read the artifact named by the positional argument, verifying with `--key` when given. */
 export async function readArtifactFromArgs(
@@ -17,13 +17,17 @@ export async function readArtifactFromArgs(
 ): Promise<{ info: ArtifactInfo; json: boolean }> {
   const a = parseArgs(argv, [
     { long: 'key', short: 'k', kind: 'string' },
+    { long: 'max-header-size', kind: 'string' },
     ...(withJson ? [{ long: 'json', kind: 'bool' as const }] : []),
   ]);
   if (a.positionals.length !== 1) {
     throw new OciDeltaError('ERR_INVALID_OPTIONS', 'expected exactly one artifact file argument', {});
   }
   const file = resolve(io.cwd, a.positionals[0]!);
-  const options: { publicKey?: string } = {};
+  const options: { publicKey?: string; maxHeaderSize?: number } = {};
+  if (a.strings['max-header-size'] !== undefined) {
+    options.maxHeaderSize = parseSize(a.strings['max-header-size'], '--max-header-size');
+  }
   if (a.strings.key !== undefined) {
     const keyFile = resolve(io.cwd, a.strings.key);
     options.publicKey = await readFile(keyFile, 'utf8').catch((err: unknown) => {
@@ -80,6 +84,7 @@ export const artifactInspectCommand: CommandDef = {
     cli
       .command('[file]', 'Inspect a Mender artifact')
       .option('-k, --key <file>', 'PEM public key: the signature must be valid')
+      .option('--max-header-size <size>', 'Largest decompressed header.tar accepted (default 16MiB)')
       .option('--json', 'Print the parsed artifact as JSON')
       .example('ocidelta artifact inspect web.mender --key artifact-verify.pem')
       .action(async () => {

@@ -13,6 +13,7 @@ export const artifactValidateCommand: CommandDef = {
     cli
       .command('[file]', 'Validate a Mender artifact')
       .option('-k, --key <file>', 'PEM public key: the signature must be valid')
+      .option('--max-header-size <size>', 'Largest decompressed header.tar accepted (default 16MiB)')
       .example('ocidelta artifact validate web.mender --key artifact-verify.pem')
       .action(async () => {
         const { info } = await readArtifactFromArgs(cli.rawArgs.slice(2), io, false);

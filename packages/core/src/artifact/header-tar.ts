@@ -6,9 +6,10 @@
  */
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
-import { decompress as zstdDecompress } from 'fzstd';
+import { Decompress as ZstdDecompress } from 'fzstd';
 import { z } from 'zod';
 import { OciDeltaError } from '../errors.js';
+import { DEFAULT_MAX_ARTIFACT_HEADER_SIZE } from '../limits.js';
 import {
   buildHeaderInfo,
   buildMetaData,
@@ -21,8 +22,6 @@ import {
 } from './header.js';
 import type { ArtifactCompression, WriteArtifactOptions } from './options.js';
 import { readTar, TAR_END, tarHeader, tarPadding } from './tar.js';
-
-const HEADER_LIMIT = 64 << 20;
 
 function invalid(path: string, message: string, details: Record<string, unknown> = {}): OciDeltaError {
   return new OciDeltaError('ERR_INVALID_ARTIFACT', `${path}: ${message}`, { path, ...details });
@@ -62,13 +61,72 @@ export function buildHeaderTar(options: WriteArtifactOptions): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Decompress a stored header member. */
-export function decompressSync(c: ArtifactCompression, data: Buffer, path: string, member: string): Buffer {
+function headerTooLarge(path: string, member: string, limit: number): OciDeltaError {
+  return new OciDeltaError(
+    'ERR_INVALID_ARTIFACT',
+    `${path}: ${member} unpacks to more than the header limit of ${limit} bytes (a decompression bomb, or raise maxHeaderSize)`,
+    { path, member, limit },
+  );
+}
+
+/**
+ * The zstd window a frame asks its decoder to allocate (RFC 8878 3.1.1.1), or undefined when
+ * `data` does not start with a zstd frame header.
+ */
+export function zstdFrameWindow(data: Uint8Array): number | undefined {
+  if (data.length < 6 || data[0] !== 0x28 || data[1] !== 0xb5 || data[2] !== 0x2f || data[3] !== 0xfd)
+    return undefined;
+  const fhd = data[4]!;
+  const singleSegment = (fhd >> 5) & 1;
+  if (!singleSegment) {
+    const wd = data[5]!;
+    const base = 2 ** (10 + (wd >> 3));
+    return base + (base / 8) * (wd & 7);
+  }
+  // Single segment: the window is the content size that follows the (optional) dictionary id.
+  const fcsFlag = fhd >> 6;
+  const dictBytes = [0, 1, 2, 4][fhd & 3]!;
+  const fcsBytes = [1, 2, 4, 8][fcsFlag]!;
+  const at = 5 + dictBytes;
+  if (data.length < at + fcsBytes) return undefined;
+  let size = 0;
+  for (let i = fcsBytes - 1; i >= 0; i--) size = size * 256 + data[at + i]!;
+  return fcsBytes === 2 ? size + 256 : size;
+}
+
+/**
+ * Decompress a stored header member, never producing more than `limit` bytes: gzip stops at
+ * the limit (zlib's maxOutputLength), zstd is refused when its frame asks for a window above
+ * the limit and is otherwise decoded block by block with the output counted.
+ */
+export function decompressSync(
+  c: ArtifactCompression,
+  data: Buffer,
+  path: string,
+  member: string,
+  limit: number = DEFAULT_MAX_ARTIFACT_HEADER_SIZE,
+): Buffer {
   try {
-    if (c === 'gzip') return gunzipSync(data);
-    if (c === 'zstd') return Buffer.from(zstdDecompress(data));
+    if (c === 'gzip') return gunzipSync(data, { maxOutputLength: limit });
+    if (c === 'zstd') {
+      const window = zstdFrameWindow(data);
+      if (window !== undefined && window > limit) throw headerTooLarge(path, member, limit);
+      const parts: Buffer[] = [];
+      let total = 0;
+      const decoder = new ZstdDecompress((chunk) => {
+        total += chunk.length;
+        if (total > limit) throw headerTooLarge(path, member, limit);
+        parts.push(Buffer.from(chunk));
+      });
+      decoder.push(data, true);
+      return Buffer.concat(parts);
+    }
+    if (data.length > limit) throw headerTooLarge(path, member, limit);
     return data;
   } catch (err) {
+    if (err instanceof OciDeltaError) throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+      throw headerTooLarge(path, member, limit);
     throw new OciDeltaError(
       'ERR_INVALID_ARTIFACT',
       `${path}: cannot decompress ${member}: ${(err as Error).message}`,
@@ -94,7 +152,7 @@ export async function parseHeaderTar(tar: Buffer, path: string): Promise<ParsedH
   const scripts: string[] = [];
   const where = `${path}: header`;
   for await (const { header, body } of readTar(Readable.from([tar]), where)) {
-    const text = (await readAll(body, HEADER_LIMIT, path, header.name)).toString('utf8');
+    const text = (await readAll(body, tar.length, path, header.name)).toString('utf8');
     if (header.name === 'header-info') {
       headerInfo = parseHeaderJson(HeaderInfoSchema, text, 'header-info', path);
     } else if (!headerInfo) {

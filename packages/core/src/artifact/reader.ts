@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { decompressor } from '../compression.js';
 import { Digester } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
+import { DEFAULT_MAX_ARTIFACT_HEADER_SIZE } from '../limits.js';
 import {
   type ArtifactVersion,
   type HeaderInfo,
@@ -65,10 +66,14 @@ export interface ReadArtifactOptions {
   /** Check payload checksums (default true; headers are always checked). */
   verify?: boolean;
   signal?: AbortSignal;
+  /**
+   * Largest decompressed `header.tar` accepted (default 16 MiB: header-info, type-info,
+   * meta-data and state scripts). A header that unpacks to more is refused as it is inflated.
+   */
+  maxHeaderSize?: number;
 }
 
 const SMALL_LIMIT = 1 << 20;
-const HEADER_LIMIT = 64 << 20;
 
 function invalid(path: string, message: string, details: Record<string, unknown> = {}): OciDeltaError {
   return new OciDeltaError('ERR_INVALID_ARTIFACT', `${path}: ${message}`, { path, ...details });
@@ -115,6 +120,7 @@ async function scanArtifact(
   onPayloadEnd?: (name: string, error?: OciDeltaError) => void,
 ): Promise<ScanResult> {
   const verify = options.verify ?? true;
+  const headerLimit = options.maxHeaderSize ?? DEFAULT_MAX_ARTIFACT_HEADER_SIZE;
   const { signal } = options;
   let stage = 0; // 0 start, 1 version, 2 manifest, 3 sig, 4 header, 5 data
   let version: ArtifactVersion | undefined;
@@ -212,11 +218,11 @@ async function scanArtifact(
         if (stage !== 2 && stage !== 3) throw invalid(path, `out-of-order member ${name}`, { member: name });
         afterSignature();
         compression = compressionOf(name.slice('header.tar'.length), path, name);
-        const stored = await readAll(body, HEADER_LIMIT, path, name);
+        const stored = await readAll(body, headerLimit + SMALL_LIMIT, path, name);
         const expected = expectManifest(name);
         const actual = sha256(stored);
         if (actual !== expected) throw checksumError(path, name, expected, actual);
-        header = await parseHeaderTar(decompressSync(compression, stored, path, name), path);
+        header = await parseHeaderTar(decompressSync(compression, stored, path, name, headerLimit), path);
         stage = 4;
       } else if (/^data\/0000\.tar(\.[a-z]+)?$/.test(name)) {
         if (stage !== 4) throw invalid(path, `out-of-order member ${name}`, { member: name });

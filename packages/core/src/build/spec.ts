@@ -15,10 +15,11 @@
  *     config: { Entrypoint: [/app/run], Env: [MODE=prod] }
  * ```
  */
-import { readFile } from 'node:fs/promises';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { z } from 'zod';
 import { OciDeltaError } from '../errors.js';
+import { MAX_METADATA_FILE_SIZE, readFileLimited } from '../limits.js';
+import { parseYaml } from '../yaml-document.js';
 
 const DURATION_RE = /^(\d+)(ns|us|ms|s|m|h)$/;
 const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
@@ -125,22 +126,8 @@ function issueText(issue: z.core.$ZodIssue): string {
 
 /** Parse spec text; `file` names it in errors (`file:line:col: field: problem`). */
 export function parseBuildSpec(text: string, file = 'build spec'): BuildSpec {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0] as (typeof doc.errors)[number];
-    const pos = lineCounter.linePos(e.pos[0]);
-    throw new OciDeltaError(
-      'ERR_INPUT',
-      `${file}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split('\n')[0]}`,
-      {
-        path: file,
-        line: pos.line,
-        column: pos.col,
-      },
-    );
-  }
-  const r = BuildSpecSchema.safeParse(doc.toJS());
+  const { doc, lineCounter, value } = parseYaml(text, file, 'build spec');
+  const r = BuildSpecSchema.safeParse(value);
   if (r.success) return r.data;
   const messages = r.error.issues.map((issue) => {
     const path = issue.path.filter((p): p is PathSeg => typeof p !== 'symbol');
@@ -163,8 +150,9 @@ export function parseBuildSpec(text: string, file = 'build spec'): BuildSpec {
 export async function readBuildSpec(file: string): Promise<BuildSpec> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readFileLimited(file, MAX_METADATA_FILE_SIZE, 'build spec')).toString('utf8');
   } catch (err) {
+    if (err instanceof OciDeltaError) throw err;
     throw new OciDeltaError('ERR_INPUT', `cannot read build spec ${file}`, { path: file }, { cause: err });
   }
   return parseBuildSpec(text, file);

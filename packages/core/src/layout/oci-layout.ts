@@ -3,11 +3,12 @@
  * stream blobs in and out (verified, atomic), maintain index.json, resolve images.
  */
 import { constants } from 'node:fs';
-import { access, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { type Digest, parseDigest } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
+import { MAX_METADATA_FILE_SIZE, readFileLimited } from '../limits.js';
 import { MediaType } from '../media-types.js';
 import type { BlobSource, Image, Index } from '../model.js';
 import { type Descriptor, type IndexManifest, IndexManifestSchema, parseWith } from '../schemas.js';
@@ -100,8 +101,9 @@ export class OciLayout implements BlobSource {
     const layoutFile = join(abs, OCI_LAYOUT_FILE);
     let bytes: Buffer;
     try {
-      bytes = await readFile(layoutFile);
+      bytes = await readFileLimited(layoutFile, MAX_METADATA_FILE_SIZE, 'oci-layout', 'ERR_INVALID_LAYOUT');
     } catch (err) {
+      if (err instanceof OciDeltaError) throw err;
       throw invalid(layoutFile, 'missing (not an OCI image layout directory)', err);
     }
     parseOciLayoutFile(bytes, layoutFile);
@@ -126,8 +128,9 @@ export class OciLayout implements BlobSource {
     const path = join(this.dir, 'index.json');
     let bytes: Buffer;
     try {
-      bytes = await readFile(path);
+      bytes = await readFileLimited(path, MAX_METADATA_FILE_SIZE, 'index.json', 'ERR_INVALID_LAYOUT');
     } catch (err) {
+      if (err instanceof OciDeltaError) throw err;
       throw invalid(path, 'missing', err);
     }
     return parseIndexJson(bytes, path);

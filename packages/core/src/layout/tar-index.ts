@@ -9,6 +9,7 @@ import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { sniffCompression } from '../compression.js';
 import { OciDeltaError } from '../errors.js';
+import { MAX_CONFIG_SIZE } from '../limits.js';
 import { assertSafeEntryName, normalizeEntryName } from './safe-path.js';
 import {
   BLOCK,
@@ -173,7 +174,7 @@ export class TarIndex {
   }
 
   /** Read a small entry fully (JSON metadata); refuses entries over `max` bytes. */
-  async read(entry: TarEntry, max = 64 * 1024 * 1024): Promise<Buffer> {
+  async read(entry: TarEntry, max = MAX_CONFIG_SIZE): Promise<Buffer> {
     if (entry.size > max) {
       throw new OciDeltaError(
         'ERR_INVALID_ARCHIVE',
