@@ -142,6 +142,34 @@ describe('app pipeline options', () => {
       run('mender-artifact', ['validate', '-k', join(dir, 'key.pub'), out]);
   });
 
+  it('a version or software name that is not one file name is ERR_INPUT before anything is written', async () => {
+    const proj = join(dir, 'vproj');
+    await mkdir(proj, { recursive: true });
+    await writeFile(join(proj, 'compose.yaml'), 'services:\n  app:\n    image: demo.local/app:1\n');
+    await writeFile(join(proj, 'VERSION'), '../../escaped\n');
+    const opts = {
+      ...base('cv'),
+      composeFile: join(proj, 'compose.yaml'),
+      cwd: proj,
+      serviceFiles: { app: join(dir, 'v2.tar') },
+    };
+    const noVersion = { ...opts, release: true } as BuildAppOptions;
+    await expect(buildAppArtifact(noVersion)).rejects.toMatchObject({
+      code: 'ERR_INPUT',
+      message: expect.stringMatching(/version from .*VERSION "\.\.\/\.\.\/escaped" cannot name a file/),
+    });
+    // Given as options, the same check (or the option schema, for the software name) refuses them.
+    await expect(buildAppArtifact({ ...opts, version: '..' })).rejects.toMatchObject({ code: 'ERR_INPUT' });
+    await expect(
+      buildAppArtifact({ ...opts, version: '1', manifestName: 'a/../../b' }),
+    ).rejects.toMatchObject({
+      code: 'ERR_INVALID_OPTIONS',
+    });
+    const { readdir } = await import('node:fs/promises');
+    expect((await readdir(dir)).filter((n) => n.includes('escaped'))).toEqual([]);
+    expect((await readdir(join(dir, '..'))).filter((n) => n.includes('escaped'))).toEqual([]);
+  });
+
   it('a service with both a file and an image override takes the file, with a warning', async () => {
     const warnings: string[] = [];
     const r = await buildAppArtifact({

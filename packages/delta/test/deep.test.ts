@@ -12,6 +12,7 @@ import {
   readDockerArchive,
   TarIndex,
   writeDockerArchive,
+  writeTarFile,
 } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deepDeltaTestHooks, loadUncompressedLayer } from '../src/deep/encode-layer.js';
@@ -314,6 +315,31 @@ describe('applyDeepDelta', () => {
     const err = await errorOf(applyDeepDelta(current, img, out));
     expect(err.code).toBe('ERR_INVALID_ARCHIVE');
     expect(err.message).toContain(blobEntryName(imgs.v1.image.layers[0]!.diffId));
+    expect(existsSync(out)).toBe(false);
+  });
+  it('refuses a delta entry not named by a digest: its result could not be verified', async () => {
+    const dir = await mkdtemp(join(root, 'apply-name-'));
+    const current = join(dir, 'current.tar');
+    await writeDockerArchive(current, [{ image: imgs.v1.image, repoTags: ['app:v1'] }]);
+    const img = join(dir, 'image.img');
+    await buildDeepDelta(imgs.v1.image, imgs.v2.image, img, { deviceStore: 'classic' });
+    const index = await TarIndex.scan(img);
+    const renamed = join(dir, 'renamed.img');
+    await writeTarFile(renamed, async (tar) => {
+      for (const e of index.entries.values()) {
+        const name = e.name.replace(
+          /^blobs\/sha256\/[0-9a-f]{64}(?=\.(vcdiff|source)$)/,
+          'blobs/sha256/evil',
+        );
+        if (e.type === 'directory') await tar.addDirectory(e.name);
+        else if (e.type === 'file') await tar.addStream(name, index.open(e), { size: e.size });
+      }
+    });
+    expect([...(await TarIndex.scan(renamed)).entries.keys()]).toContain('blobs/sha256/evil.vcdiff');
+    const out = join(dir, 'new.tar');
+    const err = await errorOf(applyDeepDelta(current, renamed, out));
+    expect(err.code).toBe('ERR_INVALID_ARCHIVE');
+    expect(err.message).toContain('blobs/sha256/evil.vcdiff is not named by a digest');
     expect(existsSync(out)).toBe(false);
   });
 });

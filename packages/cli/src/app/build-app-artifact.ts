@@ -6,7 +6,7 @@
  */
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { OciDeltaError, writeArtifact } from '@ocidelta/core';
+import { assertSafeFileName, OciDeltaError, writeArtifact } from '@ocidelta/core';
 import { DEFAULT_SOURCE_WINDOW } from '@ocidelta/delta';
 import { appMetaData, type ImagePayload, writeImagesTarGz, writeManifestsTarGz } from './app-payload.js';
 import { AppCache } from './cache.js';
@@ -127,7 +127,13 @@ async function build(
     opts.version ??
     composeVersion(await readVersionFile(repo.root), { release: opts.release, head: repo.head });
   const softwareName = opts.manifestName ?? defaultSoftwareName(repo.root, opts.composeFile);
+  assertSafeFileName(
+    version,
+    opts.version !== undefined ? 'version' : `version from ${join(repo.root, 'VERSION')}`,
+  );
+  assertSafeFileName(softwareName, 'software name');
   const artifactName = artifactNameFor(softwareName, version);
+  if (opts.artifactFilename === undefined) assertSafeFileName(`${artifactName}.mender`, 'artifact name');
   const artifactFile = artifactFileFor(artifactName, opts.cwd, opts.artifactFilename);
   info(`${artifactName}: ${compose.services.length} service(s), platform ${opts.platform}`);
 

@@ -2,7 +2,13 @@
  * The compose file: parse the YAML (`yaml`), validate the part ocidelta needs with zod
  * (`services.<name>.image`), and report errors that name the file and the service.
  */
-import { MAX_METADATA_FILE_SIZE, OciDeltaError, parseYaml, readFileLimited } from '@ocidelta/core';
+import {
+  assertSafeFileName,
+  MAX_METADATA_FILE_SIZE,
+  OciDeltaError,
+  parseYaml,
+  readFileLimited,
+} from '@ocidelta/core';
 import { z } from 'zod';
 
 /** One service of the compose file, as ocidelta sees it. */
@@ -48,6 +54,7 @@ export function parseCompose(bytes: Buffer | string, path: string): ComposeFile 
         { path, service: name },
       );
     }
+    assertSafeFileName(name, `service name in compose file ${path}`, { path, service: name });
     services.push({ name, image: parsed.data.image.trim() });
   }
   if (services.length === 0) {

@@ -28,6 +28,33 @@ export function assertSafeEntryName(name: string, file?: string): void {
   }
 }
 
+/**
+ * Throw ERR_INPUT unless `value`, a name taken from input (a version, a software or service
+ * name, a tag), can become one path component: non-empty, at most 255 bytes, no `/`, `\`, NUL
+ * or control characters, and not `.` or `..`. `what` names it ("version from VERSION").
+ */
+export function assertSafeFileName(value: string, what: string, details: Record<string, unknown> = {}): void {
+  const fail = (why: string): never => {
+    throw new OciDeltaError('ERR_INPUT', `${what} "${printableName(value)}" cannot name a file: ${why}`, {
+      ...details,
+      value,
+    });
+  };
+  if (value.length === 0) fail('it is empty');
+  if (Buffer.byteLength(value) > 255) fail('it is longer than 255 bytes');
+  if (value === '.' || value === '..') fail('it is a relative directory name');
+  if (/[/\\]/.test(value)) fail('it contains a path separator');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  if (/[\u0000-\u001f\u007f]/.test(value)) fail('it contains control characters');
+}
+
+function printableName(value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: shown escaped in the message
+  return value
+    .slice(0, 80)
+    .replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /** Normalize a tar entry name for lookup: strips `./` prefixes, duplicate and trailing slashes. */
 export function normalizeEntryName(name: string): string {
   return name

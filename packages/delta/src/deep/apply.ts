@@ -111,6 +111,15 @@ export async function applyDeepDelta(
   for (const entry of delta.entries.values()) {
     if (entry.type === 'file' && DELTA_ENTRY.test(entry.name)) {
       const base = entry.name.slice(0, -'.vcdiff'.length);
+      const [, alg, hex] = base.split('/') as [string, string, string];
+      if (!isDigest(`${alg}:${hex}`)) {
+        // The rebuilt layer is checked against its name: a name that is no digest cannot be.
+        throw new OciDeltaError(
+          'ERR_INVALID_ARCHIVE',
+          `${deltaImg}: ${entry.name} is not named by a digest (blobs/sha256/<hex>.vcdiff), so its result cannot be verified`,
+          { path: deltaImg, entry: entry.name },
+        );
+      }
       deltas.set(base, await readSourcePath(delta, base));
     }
   }
@@ -159,7 +168,7 @@ export async function applyDeepDelta(
           throw abortAware(err, signal, outPath);
         }
         const actual = counter.digester.digest();
-        if (isDigest(expected) && actual !== expected) {
+        if (actual !== expected) {
           throw new DigestMismatchError(expected, actual, { path: `${deltaImg}: ${base}` });
         }
         await rm(sourceFile, { force: true });
