@@ -4,9 +4,15 @@
  * image (full docker-archive or deep delta) -> images.tar.gz + manifests.tar.gz -> Mender
  * artifact -> optional upload, deployment and release record. Emits progress events.
  */
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { assertSafeFileName, OciDeltaError, writeArtifact } from '@ocidelta/core';
+import {
+  assertSafeFileName,
+  makeWorkDir,
+  OciDeltaError,
+  sweepLeftovers,
+  writeArtifact,
+} from '@ocidelta/core';
 import { DEFAULT_SOURCE_WINDOW } from '@ocidelta/delta';
 import { appMetaData, type ImagePayload, writeImagesTarGz, writeManifestsTarGz } from './app-payload.js';
 import { AppCache } from './cache.js';
@@ -231,7 +237,11 @@ async function build(
   }
 
   // 2. Build image.img per image, the payload tars and the artifact, in a work dir beside the output.
-  const work = await mkdtemp(join(dirname(artifactFile), '.ocidelta-work-'));
+  // What killed runs left beside the output (work directories, partial artifacts) goes first.
+  for (const path of await sweepLeftovers(dirname(artifactFile)))
+    info(`removed ${path}, left by a run that was stopped`);
+  const workDir = await makeWorkDir(dirname(artifactFile), 'work');
+  const work = workDir.path;
   try {
     const payloads: ImagePayload[] = [];
     const ctx: ImageBuildContext = {
@@ -318,7 +328,7 @@ async function build(
     result.artifactSize = (await stat(artifactFile)).size;
     info(`wrote ${artifactFile}`);
   } finally {
-    await rm(work, { recursive: true, force: true });
+    await workDir.remove();
   }
 
   // 3. Upload, deploy, record.

@@ -12,7 +12,6 @@ import {
   access,
   copyFile,
   mkdir,
-  open,
   readdir,
   readFile,
   rename,
@@ -23,7 +22,6 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ANNOTATION_REF_NAME,
   type Digest,
@@ -32,8 +30,11 @@ import {
   OciDeltaError,
   OciLayout,
   openVerified,
+  ownerTag,
   parseIndexJson,
   readFileLimited,
+  sweepLeftovers,
+  withFileLock,
 } from '@ocidelta/core';
 import { parseReleaseMetadata, type ReleaseMetadata, serializeReleaseMetadata } from './release-metadata.js';
 import { runLimited } from './run-limited.js';
@@ -75,23 +76,12 @@ export interface CacheEntry {
   label: string;
 }
 
-const LOCK_STALE_MS = 10 * 60 * 1000;
-
 async function exists(path: string): Promise<boolean> {
   try {
     await access(path, constants.F_OK);
     return true;
   } catch {
     return false;
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -127,6 +117,9 @@ export class AppCache {
       await writeFile(probe, '');
       await unlink(probe);
       const layout = await OciLayout.create(join(dir, 'oci'));
+      // Partial deltas and blobs of killed runs.
+      await sweepLeftovers(join(dir, 'deltas'));
+      await sweepLeftovers(join(layout.dir, 'blobs', 'sha256'));
       return new AppCache(dir, layout);
     } catch (err) {
       if (err instanceof OciDeltaError) throw err;
@@ -139,32 +132,25 @@ export class AppCache {
     }
   }
 
-  /** Run `fn` holding the lock `name` (a lock file; stale locks of dead processes are broken). */
-  async withLock<T>(name: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  /**
+   * Run `fn` holding the lock `name`: a lease lock file under `locks/` that works across
+   * processes and containers sharing the cache; a lock left by a killed run is taken over once
+   * its lease ran out. `onWait` hears when another run holds it.
+   */
+  async withLock<T>(
+    name: string,
+    fn: () => Promise<T>,
+    signal?: AbortSignal,
+    onWait?: (message: string) => void,
+  ): Promise<T> {
     const path = join(this.dir, 'locks', `${name.replace(/[^\w.-]/g, '_')}.lock`);
-    for (;;) {
-      signal?.throwIfAborted();
-      try {
-        const fh = await open(path, 'wx');
-        await fh.writeFile(String(process.pid));
-        await fh.close();
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
-        const age = Date.now() - ((await stat(path).catch(() => undefined))?.mtimeMs ?? Date.now());
-        if ((Number.isFinite(holder) && holder > 0 && !pidAlive(holder)) || age > LOCK_STALE_MS) {
-          await rm(path, { force: true });
-          continue;
-        }
-        await sleep(50 + Math.random() * 100, undefined, { signal });
-      }
-    }
-    try {
-      return await fn();
-    } finally {
-      await rm(path, { force: true });
-    }
+    return withFileLock(path, fn, {
+      signal,
+      onWait: (holder) =>
+        onWait?.(
+          `waiting for ${path}, held by ${holder ? `process ${holder.pid} on ${holder.host} since ${holder.since}` : 'another run'}`,
+        ),
+    });
   }
 
   /** The cached image with manifest `digest`, when all its blobs are present. */
@@ -288,9 +274,10 @@ export class AppCache {
   /** Move a finished delta file into the cache (atomic rename; copies when across devices). */
   async putDelta(info: DeltaInfo, file: string): Promise<string> {
     const base = this.deltaBase(info);
-    await writeFile(`${base}.json.tmp-${process.pid}`, `${JSON.stringify(info, null, 2)}\n`);
-    await rename(`${base}.json.tmp-${process.pid}`, `${base}.json`);
-    const tmp = `${base}.img.tmp-${randomBytes(4).toString('hex')}`;
+    const jsonTmp = `${base}.json.tmp-${ownerTag()}-${randomBytes(4).toString('hex')}`;
+    await writeFile(jsonTmp, `${JSON.stringify(info, null, 2)}\n`);
+    await rename(jsonTmp, `${base}.json`);
+    const tmp = `${base}.img.tmp-${ownerTag()}-${randomBytes(4).toString('hex')}`;
     try {
       await rename(file, tmp);
     } catch (err) {

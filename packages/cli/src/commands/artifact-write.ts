@@ -3,12 +3,13 @@
  * (same flags, same artifact), backed by the @ocidelta/core streaming writer.
  */
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import {
   type ArtifactCompression,
   OciDeltaError,
   parseKeyValues,
   softwareVersionProvide,
+  sweepLeftovers,
   type WriteArtifactOptions,
   writeArtifact,
 } from '@ocidelta/core';
@@ -198,6 +199,8 @@ export const artifactWriteCommand: CommandDef = {
       .action(async () => {
         const { output, options } = await writeOptionsFromArgs(cli.rawArgs.slice(2), io);
         options.onWarning = (m) => io.stderr.write(`ocidelta: warning: ${m}\n`);
+        // Partial artifacts a killed run left beside the output.
+        await sweepLeftovers(dirname(output));
         const result = await writeArtifact(output, options);
         io.stdout.write(`wrote ${result.path} (${result.size} bytes${result.signed ? ', signed' : ''})\n`);
         return ExitCode.Ok;

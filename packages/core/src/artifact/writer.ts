@@ -20,6 +20,7 @@ import * as zlib from 'node:zlib';
 import { hasZstdCompression } from '../compression.js';
 import { Digester } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
+import { ownerTag } from '../layout/file-lock.js';
 import { VERSION_JSON } from './header.js';
 import { buildHeaderTar } from './header-tar.js';
 import { type ArtifactManifestEntry, formatArtifactManifest } from './manifest.js';
@@ -214,7 +215,7 @@ export async function writeArtifact(
     memberSize(manifestLength) +
     (signatureLength !== undefined ? memberSize(signatureLength) : 0);
 
-  const tmp = `${outputPath}.tmp-${randomBytes(6).toString('hex')}`;
+  const tmp = `${outputPath}.tmp-${ownerTag()}-${randomBytes(6).toString('hex')}`;
   let fh: FileHandle | undefined;
   try {
     fh = await open(tmp, 'wx', 0o644).catch((err: unknown) => {

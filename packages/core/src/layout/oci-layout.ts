@@ -3,7 +3,7 @@
  * stream blobs in and out (verified, atomic), maintain index.json, resolve images.
  */
 import { constants } from 'node:fs';
-import { access, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { type Digest, parseDigest } from '../digest.js';
@@ -12,6 +12,7 @@ import { MAX_METADATA_FILE_SIZE, readFileLimited } from '../limits.js';
 import { MediaType } from '../media-types.js';
 import type { BlobSource, Image, Index } from '../model.js';
 import { type Descriptor, type IndexManifest, IndexManifestSchema, parseWith } from '../schemas.js';
+import { withFileLock } from './file-lock.js';
 import {
   ANNOTATION_CONTAINERD_NAME,
   ANNOTATION_REF_NAME,
@@ -232,47 +233,15 @@ function refKey(d: Descriptor): string | undefined {
 
 /** index.json updates in flight, per layout directory (serializes writers in this process). */
 const indexQueues = new Map<string, Promise<unknown>>();
-const LOCK_STALE_MS = 30_000;
-const LOCK_WAIT_MS = 20_000;
 
 /**
  * Run `fn` holding the layout's index.json lock: queued behind other updates of the same
- * directory in this process, and holding `index.json.lock` (created exclusively) against other
- * processes. A lock older than 30 s is considered abandoned and taken over.
+ * directory in this process, and holding `index.json.lock` against other processes (a lease
+ * lock: one left by a killed writer is taken over once its lease ran out, see file-lock.ts).
  */
 async function withIndexLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   const previous = indexQueues.get(dir) ?? Promise.resolve();
-  const run = previous.then(async () => {
-    const lock = join(dir, 'index.json.lock');
-    const started = Date.now();
-    for (;;) {
-      try {
-        await writeFile(lock, String(process.pid), { flag: 'wx' });
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const age = await stat(lock).then(
-          (st) => Date.now() - st.mtimeMs,
-          () => 0,
-        );
-        if (age > LOCK_STALE_MS) {
-          await rm(lock, { force: true });
-          continue;
-        }
-        if (Date.now() - started > LOCK_WAIT_MS) {
-          throw new OciDeltaError('ERR_INVALID_LAYOUT', `${lock}: index.json is locked by another writer`, {
-            path: lock,
-          });
-        }
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    }
-    try {
-      return await fn();
-    } finally {
-      await rm(lock, { force: true });
-    }
-  });
+  const run = previous.then(() => withFileLock(join(dir, 'index.json.lock'), fn));
   const tail = run.catch(() => undefined);
   indexQueues.set(dir, tail);
   void tail.then(() => {

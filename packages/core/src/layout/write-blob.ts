@@ -11,6 +11,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Digest, type DigestAlgorithm, Digester, parseDigest } from '../digest.js';
 import { DigestMismatchError, OciDeltaError, SizeMismatchError } from '../errors.js';
+import { ownerTag } from './file-lock.js';
 
 /** Content accepted by blob writers. */
 export type BlobData = Readable | AsyncIterable<Uint8Array> | Uint8Array;
@@ -31,9 +32,16 @@ export interface ExpectedContent {
   size?: number;
 }
 
-/** A temp file name beside `target` (same directory, so rename is atomic). */
+/**
+ * A temp file name beside `target` (same directory, so rename is atomic):
+ * `.tmp-<name>-<owner tag>-<random>`, where the owner tag lets a later run sweep what a killed
+ * one left (see work-dir.ts).
+ */
 export function tempPathFor(target: string): string {
-  return join(dirname(target), `.tmp-${basename(target).slice(0, 16)}-${randomBytes(6).toString('hex')}`);
+  return join(
+    dirname(target),
+    `.tmp-${basename(target).slice(0, 16)}-${ownerTag()}-${randomBytes(6).toString('hex')}`,
+  );
 }
 
 /** Turn any BlobData into a Readable. */

@@ -5,7 +5,7 @@
  * blobs and the name is added to index.json last. A failed pull removes every blob it added.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,12 +15,14 @@ import {
   blobEntryName,
   type Descriptor,
   hostPlatform,
+  makeWorkDir,
   OCI_LAYOUT_FILE,
   OciDeltaError,
   OciLayout,
   ociLayoutBytes,
   type Reference,
   refAnnotations,
+  sweepLeftovers,
   tempPathFor,
   writeDockerArchive,
   writeTarFile,
@@ -230,7 +232,10 @@ export async function pullImage(
     }
   }
   const file = (options.ociArchive ?? options.dockerArchive) as string;
-  const staging = await mkdtemp(join(dirname(file), '.ocidelta-pull-'));
+  // What a killed pull left beside the output (staging directories, temp tars) goes first.
+  await sweepLeftovers(dirname(file));
+  const work = await makeWorkDir(dirname(file), 'pull');
+  const staging = join(work.path, 'layout');
   try {
     const layout = await OciLayout.create(staging);
     const name = options.ociArchive !== undefined ? (options.name ?? ref.tag) : 'image';
@@ -250,6 +255,6 @@ export async function pullImage(
     }
     return result;
   } finally {
-    await rm(staging, { recursive: true, force: true });
+    await work.remove();
   }
 }
