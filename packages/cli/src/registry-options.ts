@@ -16,6 +16,7 @@ export interface RegistryCliOptions {
   authfile?: string;
   json?: boolean;
   quiet?: boolean;
+  timeout?: string | number;
 }
 
 /** Declare the shared options on a command. */
@@ -23,7 +24,8 @@ export function withRegistryOptions(cmd: Command, options: { json?: boolean } = 
   cmd
     .option('--insecure', 'Allow plain HTTP (and unverified TLS) for the registries named')
     .option('--creds <user:pass>', 'Credentials for the registry (default: docker config / auth file)')
-    .option('--authfile <file>', 'Docker config.json / containers auth.json to read credentials from');
+    .option('--authfile <file>', 'Docker config.json / containers auth.json to read credentials from')
+    .option('--timeout <seconds>', 'Give up on a silent registry after this long (default 30; connect 15)');
   if (options.json) cmd.option('--json', 'Print the result as JSON');
   return cmd;
 }
@@ -52,7 +54,23 @@ export function createClient(opts: RegistryCliOptions, io: CliIO, refs: readonly
     env: io.env,
     ...(opts.creds !== undefined ? { credentials: parseCreds(opts.creds) } : {}),
     ...(opts.authfile !== undefined ? { authFile: resolve(io.cwd, opts.authfile) } : {}),
+    ...(opts.timeout !== undefined ? { timeouts: timeoutsOption(opts.timeout) } : {}),
   });
+}
+
+/** `--timeout SECONDS`: the response-header and body-idle deadline (a positive number). */
+export function timeoutsOption(value: string | number): { headersMs: number; bodyIdleMs: number } {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new OciDeltaError(
+      'ERR_INVALID_OPTIONS',
+      `--timeout must be a positive number of seconds, not "${value}"`,
+      {
+        option: '--timeout',
+      },
+    );
+  }
+  return { headersMs: seconds * 1000, bodyIdleMs: seconds * 1000 };
 }
 
 /**

@@ -170,6 +170,38 @@ describe('app pipeline options', () => {
     expect((await readdir(join(dir, '..'))).filter((n) => n.includes('escaped'))).toEqual([]);
   });
 
+  it('a previous image that cannot be read is a fallback: a warning in the plan, an error with requireDelta', async () => {
+    const prevCompose = join(dir, 'prev-unreachable.yaml');
+    // Port 9 on loopback: nothing listens, the connection is refused at once.
+    await writeFile(
+      prevCompose,
+      'services:\n  app:\n    image: 127.0.0.1:9/app:1\n  small:\n    image: 127.0.0.1:9/small:1\n',
+    );
+    const opts = {
+      ...base('cf'),
+      version: '5',
+      dryRun: true,
+      previousManifest: prevCompose,
+      serviceFiles: v2Files(),
+      registry: { insecure: ['127.0.0.1:9'] },
+    };
+    const r = await buildAppArtifact(opts);
+    const app = r.services.find((s) => s.service === 'app')!;
+    expect(app.mode).toBe('full');
+    expect(app.fallback).toMatch(/previous image 127\.0\.0\.1:9\/app:1 unavailable/);
+    const { summaryTable } = await import('../src/app/plan.js');
+    expect(summaryTable(r.services)).toMatch(
+      /WARNING: fallback to full: previous image 127\.0\.0\.1:9\/app:1/,
+    );
+    await expect(buildAppArtifact({ ...opts, requireDelta: true })).rejects.toMatchObject({
+      code: 'ERR_NO_DEEP_DELTA',
+      message: expect.stringMatching(/a deep delta was required, but app would ship full/),
+    });
+    // Deltas disabled on purpose is no fallback.
+    const off = await buildAppArtifact({ ...opts, delta: false, requireDelta: true });
+    expect(off.services.every((s) => s.fallback === undefined)).toBe(true);
+  });
+
   it('a service with both a file and an image override takes the file, with a warning', async () => {
     const warnings: string[] = [];
     const r = await buildAppArtifact({

@@ -12,6 +12,8 @@ import { TokenFetcher, type TokenFetcherOptions, type TokenHttp } from './token.
 export interface AuthEndpoint {
   registry: string;
   hostname: string;
+  /** `https://host[:port]` or `http://...` (decides whether a plain-HTTP token realm is acceptable). */
+  base?: string;
 }
 
 function basicHeader(creds: Creds): string | undefined {
@@ -66,6 +68,7 @@ export class Authenticator {
       const token = await this.tokens.token({
         registry: ep.registry,
         registryHostname: ep.hostname,
+        registryScheme: ep.base?.startsWith('http:') ? 'http:' : 'https:',
         challenge: bearer,
         scopes,
         creds,
@@ -101,6 +104,7 @@ export class Authenticator {
       const token = await this.tokens.token({
         registry: ep.registry,
         registryHostname: ep.hostname,
+        registryScheme: ep.base?.startsWith('http:') ? 'http:' : 'https:',
         challenge: baseChallenge(bearer),
         scopes: merged,
         creds,

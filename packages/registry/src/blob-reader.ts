@@ -9,7 +9,7 @@ import { type Digest, OciDeltaError, verifyingStream } from '@ocidelta/core';
 import type { RegistryErrorContext } from './errors.js';
 import { abortError, networkError } from './errors.js';
 import { dump, type RegistryResponse } from './http.js';
-import { isRetryableError, type RetryPolicy, retryDelay, sleep } from './retry.js';
+import { isRetryableError, RESUME_PROGRESS_BYTES, type RetryPolicy, retryDelay, sleep } from './retry.js';
 
 /** Progress of one blob transfer. */
 export interface BlobProgress {
@@ -54,8 +54,10 @@ export interface ResumableGetOptions {
 export async function* resumableBody(o: ResumableGetOptions): AsyncGenerator<Buffer> {
   const start = o.offset ?? 0;
   let pos = start;
-  // Consecutive failures without progress; bounded by the retry policy.
+  // Failures since the last attempt that made real progress (RESUME_PROGRESS_BYTES); bounded by
+  // the retry policy, so a server that trickles a few bytes and stalls cannot hold a pull forever.
   let failures = 0;
+  let attemptFrom = pos;
   let skip = 0;
   let res = o.first ?? (await o.open(pos));
   for (;;) {
@@ -92,7 +94,7 @@ export async function* resumableBody(o: ResumableGetOptions): AsyncGenerator<Buf
           skip = 0;
         }
         pos += b.length;
-        failures = 0;
+        if (pos - attemptFrom >= RESUME_PROGRESS_BYTES) failures = 0;
         o.onProgress?.({ phase: 'download', digest: o.digest, done: pos, total: o.size });
         yield b;
       }
@@ -115,6 +117,7 @@ export async function* resumableBody(o: ResumableGetOptions): AsyncGenerator<Buf
       } catch (e) {
         throw abortError(o.context, e);
       }
+      attemptFrom = pos;
       res = await o.open(pos);
     }
   }

@@ -32,7 +32,7 @@ import { RegistryError } from './errors.js';
 import { dump, type RegistryResponse, Transport } from './http.js';
 import { MAX_MANIFEST_SIZE, manifestPath, mediaTypeOf, readLimited } from './manifests.js';
 import { listAll, pageQuery } from './pagination.js';
-import { type RetryPolicy, retryPolicy } from './retry.js';
+import { type RetryPolicy, retryPolicy, type Timeouts, timeouts } from './retry.js';
 import { type BlobData, type UploadOptions, type UploadResult, uploadBlob } from './upload.js';
 
 /** Options of a RegistryClient. */
@@ -51,6 +51,8 @@ export interface RegistryClientOptions {
   allowCrossHostCredentials?: boolean;
   /** Retry bounds for transient failures. */
   retries?: Partial<RetryPolicy>;
+  /** Connect, response-header and body-idle deadlines (defaults 15 s, 30 s, 30 s). */
+  timeouts?: Partial<Timeouts>;
   /** Use OAuth2 `grant_type=password` (POST) with username/password instead of GET + Basic. */
   oauth2PasswordGrant?: boolean;
   userAgent?: string;
@@ -92,6 +94,7 @@ export class RegistryClient {
       ca: options.ca,
       userAgent: options.userAgent ?? `ocidelta/0.1.0 (node ${process.version})`,
       retry: this.retry,
+      timeouts: timeouts(options.timeouts),
       allowCrossHostCredentials: options.allowCrossHostCredentials ?? false,
       oauth2PasswordGrant: options.oauth2PasswordGrant ?? false,
       logger: options.logger,

@@ -26,6 +26,7 @@ import {
   type RetryPolicy,
   retryDelay,
   sleep,
+  type Timeouts,
 } from './retry.js';
 import type { TokenHttp } from './token.js';
 
@@ -69,6 +70,7 @@ export interface TransportOptions {
   ca?: string | Buffer;
   userAgent: string;
   retry: RetryPolicy;
+  timeouts: Timeouts;
   allowCrossHostCredentials: boolean;
   oauth2PasswordGrant: boolean;
   logger?: (msg: string) => void;
@@ -193,14 +195,21 @@ export class Transport {
   private agentFor(url: URL): Dispatcher {
     if (url.protocol === 'https:' && this.isInsecure(url.host)) {
       this.unverified ??= new Agent({
-        connect: { rejectUnauthorized: false },
+        connect: { rejectUnauthorized: false, timeout: this.options.timeouts.connectMs },
         keepAliveTimeout: 30_000,
+        headersTimeout: this.options.timeouts.headersMs,
+        bodyTimeout: this.options.timeouts.bodyIdleMs,
       });
       return this.unverified;
     }
     this.verified ??= new Agent({
-      connect: this.options.ca ? { ca: [...rootCertificates, this.options.ca.toString()] } : {},
+      connect: {
+        timeout: this.options.timeouts.connectMs,
+        ...(this.options.ca ? { ca: [...rootCertificates, this.options.ca.toString()] } : {}),
+      },
       keepAliveTimeout: 30_000,
+      headersTimeout: this.options.timeouts.headersMs,
+      bodyTimeout: this.options.timeouts.bodyIdleMs,
     });
     return this.verified;
   }
@@ -346,6 +355,7 @@ export class Transport {
     },
   ): Promise<RegistryResponse> {
     const policy = this.options.retry;
+    const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       let res: RegistryResponse;
       try {
@@ -354,7 +364,10 @@ export class Transport {
         if (isAbort(err, o.signal)) throw abortError(o.context, o.signal?.reason ?? err);
         // Our own errors (e.g. a request body failing verification) pass through untouched.
         if (err instanceof OciDeltaError) throw err;
-        const delay = o.retry && isRetryableError(err) ? retryDelay(attempt, policy) : undefined;
+        const delay =
+          o.retry && isRetryableError(err)
+            ? retryDelay(attempt, policy, undefined, Math.random, Date.now() - started)
+            : undefined;
         if (delay === undefined) throw o.rawErrors ? err : networkError(err, o.context);
         this.options.logger?.(
           `${method} ${logUrl(url)}: ${(err as { code?: string }).code ?? (err as Error).message}; retry ${attempt + 1}/${policy.max} in ${Math.round(delay)} ms`,
@@ -364,7 +377,7 @@ export class Transport {
       }
       if (o.retry && isRetryableStatus(res.status)) {
         const retryAfter = parseRetryAfter(res.header('retry-after'));
-        const delay = retryDelay(attempt, policy, retryAfter);
+        const delay = retryDelay(attempt, policy, retryAfter, Math.random, Date.now() - started);
         if (delay !== undefined) {
           dump(res.body);
           this.options.logger?.(

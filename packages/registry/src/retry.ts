@@ -14,13 +14,52 @@ export interface RetryPolicy {
   maxMs: number;
   /** Longest `Retry-After` honored in ms (default 60 000); beyond it the request fails at once. */
   maxRetryAfterMs: number;
+  /**
+   * Longest time one request may spend retrying, first attempt included (default 180 000): a
+   * retry that would start after it is not made.
+   */
+  maxElapsedMs: number;
 }
+
+/** Deadlines of one HTTP exchange (ms). */
+export interface Timeouts {
+  /** TCP + TLS connection (default 15 000). */
+  connectMs: number;
+  /** From sending the request to the response headers (default 30 000). */
+  headersMs: number;
+  /** Silence between two chunks of a response body (default 30 000). */
+  bodyIdleMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = {
+  connectMs: 15_000,
+  headersMs: 30_000,
+  bodyIdleMs: 30_000,
+};
+
+/** Complete partial timeouts with defaults; a value must be a positive number of ms. */
+export function timeouts(partial: Partial<Timeouts> = {}): Timeouts {
+  const t = { ...DEFAULT_TIMEOUTS, ...partial };
+  const ms = (v: number, d: number) => (Number.isFinite(v) && v > 0 ? v : d);
+  return {
+    connectMs: ms(t.connectMs, DEFAULT_TIMEOUTS.connectMs),
+    headersMs: ms(t.headersMs, DEFAULT_TIMEOUTS.headersMs),
+    bodyIdleMs: ms(t.bodyIdleMs, DEFAULT_TIMEOUTS.bodyIdleMs),
+  };
+}
+
+/**
+ * Bytes a resumed download must deliver before its failure count starts again: a server that
+ * trickles a little and stalls keeps counting against the retry budget.
+ */
+export const RESUME_PROGRESS_BYTES = 4 * 1024 * 1024;
 
 export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = {
   max: 4,
   baseMs: 200,
   maxMs: 10_000,
   maxRetryAfterMs: 60_000,
+  maxElapsedMs: 180_000,
 };
 
 /** Complete a partial policy with defaults, clamping nonsense (negative values) to 0. */
@@ -31,6 +70,7 @@ export function retryPolicy(partial: Partial<RetryPolicy> = {}): RetryPolicy {
     baseMs: Math.max(0, p.baseMs),
     maxMs: Math.max(0, p.maxMs),
     maxRetryAfterMs: Math.max(0, p.maxRetryAfterMs),
+    maxElapsedMs: Math.max(0, p.maxElapsedMs),
   };
 }
 
@@ -113,11 +153,15 @@ export function retryDelay(
   policy: RetryPolicy,
   retryAfterMs?: number,
   random: () => number = Math.random,
+  elapsedMs = 0,
 ): number | undefined {
   if (attempt >= policy.max) return undefined;
   if (retryAfterMs !== undefined && retryAfterMs > policy.maxRetryAfterMs) return undefined;
   const backoff = backoffDelay(attempt, policy, random);
-  return retryAfterMs === undefined ? backoff : Math.max(backoff, retryAfterMs);
+  const delay = retryAfterMs === undefined ? backoff : Math.max(backoff, retryAfterMs);
+  // No retry that would start after the request's time budget.
+  if (elapsedMs + delay > policy.maxElapsedMs) return undefined;
+  return delay;
 }
 
 /** Wait `ms`, rejecting with the signal's reason when aborted. */

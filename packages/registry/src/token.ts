@@ -96,14 +96,25 @@ function parentDomain(hostname: string): string | undefined {
 }
 
 /**
- * May credentials for a registry on `registryHostname` be sent to `realm`? Yes for the same
- * host, for a TLS realm in the same domain (auth.docker.io for registry-1.docker.io), or when
- * the caller allows any host.
+ * May credentials for a registry on `registryHostname` (reached over `registryScheme`) be sent
+ * to `realm`? Only over TLS, unless the realm is on loopback or on the registry's own host when
+ * the registry itself is plain HTTP (the user chose plaintext for that host); and then only to
+ * the same host, a TLS realm in the same domain (auth.docker.io for registry-1.docker.io), or
+ * any TLS host when the caller allows it.
  */
-export function mayReceiveCredentials(realm: URL, registryHostname: string, allowCrossHost = false): boolean {
-  if (allowCrossHost) return true;
+export function mayReceiveCredentials(
+  realm: URL,
+  registryHostname: string,
+  allowCrossHost = false,
+  registryScheme: 'https:' | 'http:' = 'https:',
+): boolean {
   const realmHost = realm.hostname.toLowerCase();
   const regHost = registryHostname.toLowerCase();
+  if (realm.protocol !== 'https:') {
+    const plainOk = isLoopback(realmHost) || (registryScheme === 'http:' && realmHost === regHost);
+    if (!plainOk) return false;
+  }
+  if (allowCrossHost) return true;
   if (realmHost === regHost) return true;
   if (realm.protocol !== 'https:') return false;
   const a = parentDomain(realmHost);
@@ -127,6 +138,8 @@ export interface TokenRequest {
   registry: string;
   /** Hostname serving the registry API (for the cross-host credentials check). */
   registryHostname: string;
+  /** Scheme the registry is reached over (`http:` only for insecure or loopback registries). */
+  registryScheme?: 'https:' | 'http:';
   challenge: Challenge;
   scopes: readonly string[];
   creds?: Creds;
@@ -197,10 +210,17 @@ export class TokenFetcher {
     let creds = req.creds;
     if (
       creds &&
-      !mayReceiveCredentials(realm, req.registryHostname, this.options.allowCrossHostCredentials)
+      !mayReceiveCredentials(
+        realm,
+        req.registryHostname,
+        this.options.allowCrossHostCredentials,
+        req.registryScheme,
+      )
     ) {
       this.options.logger?.(
-        `not sending credentials for ${req.registry} to token realm on another host (${realm.host}); set allowCrossHostCredentials to allow it`,
+        realm.protocol === 'https:'
+          ? `not sending credentials for ${req.registry} to token realm on another host (${realm.host}); set allowCrossHostCredentials to allow it`
+          : `not sending credentials for ${req.registry} to a plain-HTTP token realm (${realm.origin}): only over TLS`,
       );
       creds = undefined;
     }

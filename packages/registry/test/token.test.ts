@@ -202,7 +202,8 @@ describe('TokenFetcher', () => {
 describe('mayReceiveCredentials', () => {
   const cases: Array<[string, string, boolean]> = [
     ['https://reg.example.com/token', 'reg.example.com', true],
-    ['http://reg.example.com:5001/token', 'reg.example.com', true],
+    // Same host, another scheme: a TLS registry never hands credentials to a plain-HTTP realm.
+    ['http://reg.example.com:5001/token', 'reg.example.com', false],
     ['http://127.0.0.1:4000/token', '127.0.0.1', true],
     ['https://auth.docker.io/token', 'registry-1.docker.io', true],
     ['http://auth.docker.io/token', 'registry-1.docker.io', false],
@@ -214,7 +215,13 @@ describe('mayReceiveCredentials', () => {
   for (const [realm, host, ok] of cases) {
     it(`${realm} for ${host}: ${ok}`, () => {
       expect(mayReceiveCredentials(new URL(realm), host)).toBe(ok);
-      expect(mayReceiveCredentials(new URL(realm), host, true)).toBe(true);
+      // Allowing other hosts never allows plaintext to a non-loopback host.
+      const plain = realm.startsWith('http:') && !/\/\/127\./.test(realm);
+      expect(mayReceiveCredentials(new URL(realm), host, true)).toBe(!plain);
     });
   }
+  it('a plain-HTTP registry may use a plain-HTTP realm on its own host only', () => {
+    expect(mayReceiveCredentials(new URL('http://reg.lan:5001/token'), 'reg.lan', false, 'http:')).toBe(true);
+    expect(mayReceiveCredentials(new URL('http://auth.lan/token'), 'reg.lan', true, 'http:')).toBe(false);
+  });
 });

@@ -21,7 +21,7 @@ import { buildImagePayload, type ImageBuildContext, type Prepared } from './imag
 import type { ImageResolver } from './image-sources.js';
 import { MenderServer } from './mender-server.js';
 import { type AppOptions, resolveOptions } from './options.js';
-import type { ServicePlan } from './plan.js';
+import { assertNoFallback, type ServicePlan } from './plan.js';
 import { prepareServices } from './prepare-services.js';
 import { findPreviousRelease, type PreviousRelease } from './previous-release.js';
 import type { AppEvent, AppEventListener } from './progress.js';
@@ -189,6 +189,7 @@ async function build(
         if (p.plan.mode !== 'full') {
           p.plan.mode = 'full';
           p.plan.reason = 'image shared with another service that has a different previous image';
+          p.plan.fallback = p.plan.reason;
           p.current = undefined;
         }
       }
@@ -231,6 +232,7 @@ async function build(
       'compression zstd: Mender clients 3.x cannot read it (they refuse header.tar.zst); use gzip (default) or none for them',
     );
   }
+  if (opts.requireDelta) assertNoFallback(result.services);
   if (opts.dryRun) return result;
   if (prepared.some((p) => p.plan.mode !== 'full') && previous && !previous.version) {
     warn('the previous version is unknown: the delta artifact does not depend on it');
@@ -270,6 +272,7 @@ async function build(
       signal?.removeEventListener('abort', forward);
     }
     signal?.throwIfAborted();
+    if (opts.requireDelta) assertNoFallback(prepared.map((p) => p.plan));
 
     const imagesTgz = join(work, 'images.tar.gz');
     const manifestsTgz = join(work, 'manifests.tar.gz');

@@ -177,6 +177,7 @@ async function buildDelta(
       ctx.warn(`no deep delta possible (${err.message}): shipping the full image`, p.plan.service);
       p.plan.mode = 'full';
       p.plan.reason = err.message;
+      p.plan.fallback = `no deep delta possible: ${err.message}`;
       return undefined;
     }
     if (isOciDeltaError(err, 'ERR_DEVICE_DECODE')) {

@@ -25,6 +25,8 @@ export interface RegistryAccess {
   creds?: string;
   /** A docker-style auth file. */
   authfile?: string;
+  /** Connect, response-header and body-idle deadlines of registry requests (ms). */
+  timeouts?: { connectMs?: number; headersMs?: number; bodyIdleMs?: number };
 }
 
 /** Everything `buildAppArtifact` accepts. Paths are resolved against `cwd`. */
@@ -51,6 +53,11 @@ export interface AppOptions {
   serviceImages?: Record<string, string>;
   /** Build deep deltas against the previous release (default true). */
   delta?: boolean;
+  /**
+   * Fail (ERR_NO_DEEP_DELTA) instead of shipping a full image when a service of the previous
+   * release cannot get a deep delta for any reason other than the delta being larger.
+   */
+  requireDelta?: boolean;
   /** Use the cache (default true). */
   cache?: boolean;
   cacheDir?: string;

@@ -3,7 +3,7 @@
  * delta, or an unchanged (tiny, self-referencing) deep delta, with their sizes, and the summary
  * table printed at the end of a run or by `--dry-run`.
  */
-import type { Digest, Image } from '@ocidelta/core';
+import { type Digest, type Image, OciDeltaError } from '@ocidelta/core';
 import { formatBytes } from './progress.js';
 
 export type ServiceMode = 'unchanged' | 'delta' | 'full';
@@ -22,6 +22,12 @@ export interface ServicePlan {
   currentHash?: Digest;
   /** Why a service with a previous image ships full. */
   reason?: string;
+  /**
+   * Set when a service of the previous release ships full although a delta was wanted, for a
+   * reason other than the delta being larger (previous image unavailable, no deep delta
+   * possible): a warning in the summary and `--json`, an error with `requireDelta`.
+   */
+  fallback?: string;
   /** Size of the full image: the stored (compressed) config and layers. */
   fullSize: number;
   /** Layers of the new image and how many differ from the current image (by diff_id, index-paired). */
@@ -74,6 +80,20 @@ export function planMode(
   return { mode: 'delta', changedLayers, changedSize };
 }
 
+/**
+ * Throw ERR_NO_DEEP_DELTA naming every service that fell back to a full image (see
+ * `ServicePlan.fallback`): for runs that must ship deltas or nothing.
+ */
+export function assertNoFallback(plans: readonly ServicePlan[]): void {
+  const fell = plans.filter((p) => p.mode === 'full' && p.fallback);
+  if (fell.length === 0) return;
+  throw new OciDeltaError(
+    'ERR_NO_DEEP_DELTA',
+    `a deep delta was required, but ${fell.map((p) => `${p.service} would ship full (${p.fallback})`).join('; ')}`,
+    { services: fell.map((p) => p.service), hint: 'require-delta' },
+  );
+}
+
 /** The summary table: service, mode, full size, artifact image size, saving. */
 export function summaryTable(plans: ServicePlan[]): string {
   const rows = plans.map((p) => {
@@ -96,7 +116,13 @@ export function summaryTable(plans: ServicePlan[]): string {
       p.device && p.mode !== 'full'
         ? `${formatBytes(p.device.sourceBytesRead)} / ${formatBytes(p.device.decoderMemory)}`
         : '-',
-      p.reason && p.mode === 'full' ? p.reason : p.cached ? 'delta from cache' : '',
+      p.fallback && p.mode === 'full'
+        ? `WARNING: fallback to full: ${p.fallback}`
+        : p.reason && p.mode === 'full'
+          ? p.reason
+          : p.cached
+            ? 'delta from cache'
+            : '',
     ];
   });
   const head = ['SERVICE', 'MODE', 'CHANGED', 'FULL', 'SHIPPED', 'RATIO', 'DEVICE READ/MEM', 'NOTE'];

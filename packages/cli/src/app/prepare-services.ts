@@ -158,6 +158,10 @@ export async function prepareServices(
         changedSize: mode.changedSize,
         reason: reason ?? mode.reason,
       };
+      // A previous image that could not be used, or that allows no deep delta, is a fallback.
+      if (mode.mode === 'full' && prev && opts.delta && (reason !== undefined || current !== undefined)) {
+        plan.fallback = plan.reason;
+      }
       if (mode.mode !== 'full') {
         plan.currentRef = prev!.ref;
         plan.currentHash = currentHash;

@@ -55,6 +55,7 @@ export async function createRegistryResolver(
         }
       : {}),
     ...(access.authfile ? { authFile: access.authfile } : {}),
+    ...(access.timeouts ? { timeouts: access.timeouts } : {}),
   });
   return {
     async resolve(ref, platform, signal) {

@@ -13,6 +13,7 @@ import { DEFAULT_MENDER_HOST, type LogLevel } from '../app/options.js';
 import { summaryTable } from '../app/plan.js';
 import { formatBytes, rendererFor } from '../app/progress.js';
 import { type CliIO, type CommandDef, ExitCode } from '../command.js';
+import { timeoutsOption } from '../registry-options.js';
 
 /** Options that take two values (`-f NAME FILE`); rewritten to `NAME=FILE` before cac parses. */
 const PAIR_FLAGS = new Set(['-f', '--service-file', '-i', '--service-image']);
@@ -146,6 +147,7 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
       serviceFiles: pairs(o.serviceFile, '--service-file'),
       serviceImages: pairs(o.serviceImage, '--service-image'),
       delta: o.delta !== false,
+      requireDelta: o.requireDelta === true,
       cache: o.cache !== false,
       cacheDir: o.cacheDir as string | undefined,
       artifactFilename: o.artifactFilename as string | undefined,
@@ -164,6 +166,7 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
         insecureAll: o.insecure === true || (Array.isArray(o.insecure) && o.insecure.includes(true)),
         creds: o.creds as string | undefined,
         authfile: o.authfile as string | undefined,
+        ...(o.timeout !== undefined ? { timeouts: timeoutsOption(o.timeout as string) } : {}),
       },
       cwd: io.cwd,
       env: io.env,
@@ -207,6 +210,10 @@ export const appCommand: CommandDef = {
       .option('--delta', 'Build deep deltas against the previous release (--no-delta: every image full)', {
         default: true,
       })
+      .option(
+        '--require-delta',
+        'Fail instead of shipping a full image when a previous service gets no deep delta (other than for size)',
+      )
       .option('--cache', 'Use the cache (--no-cache: neither read nor write it)', { default: true })
       .option('--cache-dir <dir>', 'Cache directory (env OCIDELTA_CACHE_DIR, else $XDG_CACHE_HOME/ocidelta)')
       .option('-a, --artifact-filename <file>', 'Output file (default: <artifact name>.mender)')
@@ -229,6 +236,7 @@ export const appCommand: CommandDef = {
       )
       .option('--creds <user:password>', 'Registry credentials')
       .option('--authfile <file>', 'Docker-style auth file')
+      .option('--timeout <seconds>', 'Give up on a silent registry after this long (default 30; connect 15)')
       .option('-l, --log-level <level>', 'error, warn, info (default) or debug')
       .option('-v, --verbose', 'More output (repeatable)')
       .action((composeFile: string | undefined, o: Opts) => run(composeFile, o, io));
