@@ -202,6 +202,60 @@ describe('app pipeline options', () => {
     expect(off.services.every((s) => s.fallback === undefined)).toBe(true);
   });
 
+  it('two processes building at once on one cache directory both succeed', async () => {
+    const bin = join(__dirname, '../dist/bin.js');
+    const { existsSync } = await import('node:fs');
+    if (!existsSync(bin)) {
+      if (process.env.CI === 'true') throw new Error(`${bin} missing: the test command builds first`);
+      console.warn(`SKIPPING concurrent-process test: ${bin} not built`);
+      return;
+    }
+    const { spawn } = await import('node:child_process');
+    const cacheDir = join(dir, 'shared-cache');
+    const runs = [1, 2].map(async (i) => {
+      const proj = join(dir, `conc-${i}`);
+      await mkdir(proj, { recursive: true });
+      await writeFile(
+        join(proj, 'compose.yaml'),
+        'services:\n  app:\n    image: demo.local/app:1\n  small:\n    image: demo.local/small:1\n',
+      );
+      await writeFile(join(proj, 'VERSION'), `${i}.0\n`);
+      const args = [
+        bin,
+        'app',
+        join(proj, 'compose.yaml'),
+        '-t',
+        'dev',
+        '-p',
+        'linux/arm64',
+        '-m',
+        `conc${i}`,
+        '-r',
+      ];
+      args.push('-f', 'app', join(dir, i === 1 ? 'v1.tar' : 'v2.tar'), '-f', 'small', join(dir, 's1.tar'));
+      args.push('--cache-dir', cacheDir, '--record', '-a', join(proj, 'out.mender'));
+      const child = spawn(process.execPath, args, { cwd: proj, stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      const code = await new Promise<number | null>((r) => child.on('exit', r));
+      return { code, err, artifact: join(proj, 'out.mender') };
+    });
+    for (const r of await Promise.all(runs)) {
+      expect(r.code, r.err).toBe(0);
+      expect((await readArtifact(r.artifact)).headerInfo.payloads).toHaveLength(1);
+    }
+    // Both releases recorded, and the shared layout's index lists every image of both.
+    const { AppCache } = await import('../src/app/cache.js');
+    const cache = await AppCache.open(cacheDir);
+    expect((await cache.readPrevious('conc1'))?.version).toBe('1.0');
+    expect((await cache.readPrevious('conc2'))?.version).toBe('2.0');
+    const index = await cache.layout.readIndex();
+    for (const image of [v1, v2, small1])
+      expect(index.manifests.map((m) => m.digest)).toContain(image.digest);
+  });
+
   it('a service with both a file and an image override takes the file, with a warning', async () => {
     const warnings: string[] = [];
     const r = await buildAppArtifact({

@@ -192,7 +192,7 @@ const targets = (): FuzzTarget[] => [
   {
     name: 'reference',
     seeds: [
-      'registry.example.com:5000/team/app:1.2@sha256:' + 'a'.repeat(64),
+      `registry.example.com:5000/team/app:1.2@sha256:${'a'.repeat(64)}`,
       'docker.io/library/nginx',
       'localhost/x',
     ].map((s) => Buffer.from(s)),

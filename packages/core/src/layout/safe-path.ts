@@ -28,6 +28,11 @@ export function assertSafeEntryName(name: string, file?: string): void {
   }
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: shown escaped in messages
+const CONTROL_CHARS_GLOBAL = /[\u0000-\u001f\u007f]/g;
+
 /**
  * Throw ERR_INPUT unless `value`, a name taken from input (a version, a software or service
  * name, a tag), can become one path component: non-empty, at most 255 bytes, no `/`, `\`, NUL
@@ -44,15 +49,12 @@ export function assertSafeFileName(value: string, what: string, details: Record<
   if (Buffer.byteLength(value) > 255) fail('it is longer than 255 bytes');
   if (value === '.' || value === '..') fail('it is a relative directory name');
   if (/[/\\]/.test(value)) fail('it contains a path separator');
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(value)) fail('it contains control characters');
+  if (CONTROL_CHARS.test(value)) fail('it contains control characters');
 }
 
 function printableName(value: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: shown escaped in the message
-  return value
-    .slice(0, 80)
-    .replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const control = CONTROL_CHARS_GLOBAL;
+  return value.slice(0, 80).replace(control, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** Normalize a tar entry name for lookup: strips `./` prefixes, duplicate and trailing slashes. */
