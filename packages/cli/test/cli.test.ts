@@ -21,4 +21,15 @@ describe('ocidelta CLI', () => {
     expect(await runCli(['frobnicate'], io)).toBe(1);
     expect(io.err()).toContain('unknown command "frobnicate"');
   });
+
+  it('--timeout takes positive seconds: anything else is a usage error naming the flag', async () => {
+    const { timeoutsOption } = await import('../src/registry-options.js');
+    expect(timeoutsOption('2.5')).toEqual({ headersMs: 2500, bodyIdleMs: 2500 });
+    for (const bad of ['0', '-3', 'soon']) {
+      // '--timeout=-3': a bare -3 would read as an option
+      const io = captureIO();
+      expect(await runCli(['tags', '127.0.0.1:9/x', `--timeout=${bad}`], io)).toBe(1);
+      expect(io.err()).toContain('--timeout must be a positive number of seconds');
+    }
+  });
 });
