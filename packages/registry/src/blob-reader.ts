@@ -146,5 +146,8 @@ export function resumableBlobStream(o: ResumableGetOptions & { verify?: boolean 
     context: { ...o.context, digest: o.digest },
   });
   raw.on('error', (err) => verify.destroy(err));
+  // A consumer that stops (or is aborted) destroys `verify`: stop the download too, so its
+  // late errors (the abort reaching the socket) land on a destroyed stream, not nowhere.
+  verify.on('close', () => raw.destroy());
   return raw.pipe(verify);
 }
