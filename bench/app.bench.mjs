@@ -11,6 +11,9 @@
 // `mender-artifact write module-image`. Wall time and peak RSS come from GNU time (max over the
 // process tree); sizes are the .mender files.
 // Targets: ours <= 0.5x the peer's wall time and <= 0.6x its artifact size.
+// Build farm: runner A (empty cache, --store: computes the delta and pushes it) against runner B
+// (another empty cache, same --store: takes the delta from the store and verifies it by
+// rebuilding the new image as the device would). Target: B <= 0.5x A.
 // Env: OCIDELTA_BENCH_APP_CASES=synthetic,rootfs,rootfs-reordered picks cases; OCIDELTA_BENCH_RUNS=N runs per case.
 import { execFileSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
@@ -304,6 +307,20 @@ async function runCase(c, registry, work) {
     );
   }
   rmSync(join(caseDir, 'cache'), { recursive: true, force: true });
+  // Build farm: A and B share a store repository and nothing else.
+  const store = `${registry.host}/bench/store-${c.name}-${Date.now()}`;
+  const farm = (cache) =>
+    timedRun(
+      process.execPath,
+      [bin, 'app', 'docker-compose.yml', '-t', 'dev', '-p', 'linux/amd64', '-r', '-m', 'bench']
+        .concat(['--previous-manifest', 'previous.json', '--cache-dir', join(caseDir, cache)])
+        .concat(['--store', store, '-a', join(caseDir, `${cache}.mender`), '-l', 'warn']),
+      project,
+    );
+  const runnerA = farm('farm-a');
+  const runnerB = farm('farm-b');
+  rmSync(join(caseDir, 'farm-a'), { recursive: true, force: true });
+  rmSync(join(caseDir, 'farm-b'), { recursive: true, force: true });
   const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   const summary = (rs) => ({
     seconds: median(rs.map((r) => r.seconds)),
@@ -312,6 +329,10 @@ async function runCase(c, registry, work) {
   return {
     ours: { ...summary(runs.ours), size: statSync(join(caseDir, 'ours.mender')).size },
     peer: { ...summary(runs.peer), size: statSync(join(caseDir, 'peer.mender')).size },
+    farm: {
+      a: { ...runnerA, size: statSync(join(caseDir, 'farm-a.mender')).size },
+      b: { ...runnerB, size: statSync(join(caseDir, 'farm-b.mender')).size },
+    },
   };
 }
 
@@ -324,7 +345,7 @@ try {
   const notes = [];
   for (const c of CASES.filter((x) => wanted.includes(x.name))) {
     console.log(`${c.name}: preparing images (cached after the first run)...`);
-    const { ours, peer } = await runCase(c, registry, work);
+    const { ours, peer, farm } = await runCase(c, registry, work);
     const t = ours.seconds / peer.seconds;
     const s = ours.size / peer.size;
     notes.push(`${c.name}: ${c.label}`);
@@ -341,6 +362,21 @@ try {
         artifact: fmtMB(r.size),
         'time ours/peer': mine ? `${t.toFixed(2)} (<=0.5) ${t <= 0.5 ? 'OK' : 'MISSED'}` : '',
         'size ours/peer': mine ? `${s.toFixed(2)} (<=0.6) ${s <= 0.6 ? 'OK' : 'MISSED'}` : '',
+      });
+    }
+    const f = farm.b.seconds / farm.a.seconds;
+    for (const [pipeline, r] of [
+      ['farm runner A (--store: computes, pushes)', farm.a],
+      ['farm runner B (--store: takes, verifies)', farm.b],
+    ]) {
+      rows.push({
+        case: c.name,
+        pipeline,
+        'wall s': r.seconds.toFixed(2),
+        'peak RSS MB': r.peakMB.toFixed(0),
+        artifact: fmtMB(r.size),
+        'time ours/peer': r === farm.b ? `B/A ${f.toFixed(2)} (<=0.5) ${f <= 0.5 ? 'OK' : 'MISSED'}` : '',
+        'size ours/peer': '',
       });
     }
   }

@@ -8,6 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import {
   assertSafeFileName,
+  isOciDeltaError,
   makeWorkDir,
   OciDeltaError,
   sweepLeftovers,
@@ -25,9 +26,10 @@ import { assertNoFallback, type ServicePlan } from './plan.js';
 import { prepareServices } from './prepare-services.js';
 import { findPreviousRelease, type PreviousRelease } from './previous-release.js';
 import type { AppEvent, AppEventListener } from './progress.js';
-import { createRegistryResolver, expandInsecure } from './registry-resolver.js';
+import { createRegistryResolver, expandInsecure, registryClientFor } from './registry-resolver.js';
 import type { ReleaseMetadata } from './release-metadata.js';
 import { runLimited } from './run-limited.js';
+import { ArtifactStore } from './store.js';
 import {
   artifactFileFor,
   artifactNameFor,
@@ -65,6 +67,8 @@ export interface BuildAppResult {
   deployment?: { group: string; id?: string };
   /** Path of the recorded previous-release metadata, when recorded. */
   recorded?: string;
+  /** The store repository the release record was pushed to. */
+  storeRecorded?: string;
   /** The release metadata (what is or would be recorded). */
   metadata: ReleaseMetadata;
   warnings: string[];
@@ -81,20 +85,31 @@ export const COMPOSE_FILE_NAMES: readonly string[] = [
 /** Build (and optionally upload and deploy) the app artifact described by `options`. */
 export async function buildAppArtifact(options: BuildAppOptions): Promise<BuildAppResult> {
   let ownResolver: Promise<ImageResolver> | undefined;
+  // The shared store has its own client (its credentials come from the docker config per registry).
+  const storeClient = options.store
+    ? registryClientFor(expandInsecure(options.registry ?? {}, [options.store]), options.env ?? process.env)
+    : undefined;
   try {
-    return await build(options, (create) => {
-      ownResolver ??= create();
-      return ownResolver;
-    });
+    const store = storeClient ? new ArtifactStore(storeClient, options.store!) : undefined;
+    return await build(
+      options,
+      (create) => {
+        ownResolver ??= create();
+        return ownResolver;
+      },
+      store,
+    );
   } finally {
-    // Close the registry client this call created (an injected resolver belongs to the caller).
+    // Close the registry clients this call created (an injected resolver belongs to the caller).
     if (ownResolver) await (await ownResolver.catch(() => undefined))?.close?.();
+    await storeClient?.close();
   }
 }
 
 async function build(
   options: BuildAppOptions,
   defaultResolver: (create: () => Promise<ImageResolver>) => Promise<ImageResolver>,
+  store: ArtifactStore | undefined,
 ): Promise<BuildAppResult> {
   const opts = resolveOptions(options);
   const { signal } = opts;
@@ -146,6 +161,19 @@ async function build(
   const cache = opts.cache ? await AppCache.open(opts.cacheDir) : undefined;
   const previous = await findPreviousRelease({
     cacheMetadataFile: cache?.metadataFile(softwareName),
+    ...(store
+      ? {
+          storeRecord: async () => {
+            try {
+              return await store.fetchRelease(softwareName, signal);
+            } catch (err) {
+              if (!isOciDeltaError(err) || err.code === 'ERR_ABORTED') throw err;
+              warn(`the store's release record of ${softwareName} is unusable (${err.message}): ignored`);
+              return undefined;
+            }
+          },
+        }
+      : {}),
     previousManifest: opts.previousManifest,
     previousVersion: opts.previousVersion,
     release: opts.release,
@@ -252,6 +280,7 @@ async function build(
       deviceStore: opts.deviceStore,
       platform: opts.platform,
       deviceWindow: opts.deviceWindow ?? DEFAULT_SOURCE_WINDOW,
+      ...(store ? { store } : {}),
       emit,
       warn,
     };
@@ -367,6 +396,16 @@ async function build(
   if (cache && (result.deployment || opts.record)) {
     result.recorded = await cache.writePrevious(metadata);
     info(`recorded ${version} as the previous release in ${result.recorded}`);
+  }
+  if (store && (result.deployment || opts.record)) {
+    try {
+      await store.pushRelease(metadata, signal);
+      result.storeRecorded = store.repo.name;
+      info(`recorded ${version} as the previous release in the store ${store.repo.name}`);
+    } catch (err) {
+      if (!isOciDeltaError(err) || err.code === 'ERR_ABORTED') throw err;
+      warn(`could not record the release in the store ${store.repo.name}: ${err.message}`);
+    }
   }
   return result;
 }

@@ -6,7 +6,7 @@
  * - `manifests/<name>/previous_artifact.json`: the previous release's metadata.
  * Files appear by atomic rename only; index.json updates and delta builds take a lock file.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import {
   access,
@@ -36,37 +36,11 @@ import {
   sweepLeftovers,
   withFileLock,
 } from '@ocidelta/core';
+import { type DeltaInfo, type DeltaKey, deltaKeyId } from './delta-key.js';
 import { parseReleaseMetadata, type ReleaseMetadata, serializeReleaseMetadata } from './release-metadata.js';
 import { runLimited } from './run-limited.js';
 
-/** Identifies a cached deep delta. */
-export interface DeltaKey {
-  from: Digest;
-  to: Digest;
-  deviceStore: 'classic' | 'containerd';
-  delivery: 'registry' | 'artifact';
-  /** The image names written into the archive (`docker load` tags the image with them). */
-  repoTags?: string[];
-  /** Target platform (the digests are platform images already; kept so no entry can cross platforms). */
-  platform: string;
-  /** The device decoder's `-B` the delta was bounded for. */
-  sourceWindow: number;
-}
-
-export interface DeltaInfo extends DeltaKey {
-  fromRef: string;
-  toRef: string;
-  size: number;
-  createdAt: string;
-  /** What installing it costs the device (source bytes its xdelta3 reads, decoder memory). */
-  device?: { sourceBytesRead: number; decoderMemory: number };
-}
-
-/**
- * Version of the deltas the cache holds: 2 = bounded for the device decoder's source cache.
- * Entries of an older encoder are never reused.
- */
-const DELTA_FORMAT = 2;
+export type { DeltaInfo, DeltaKey } from './delta-key.js';
 
 export interface CacheEntry {
   kind: 'blob' | 'delta' | 'release';
@@ -241,12 +215,7 @@ export class AppCache {
   }
 
   private deltaBase(key: DeltaKey): string {
-    const id = createHash('sha256')
-      .update(
-        `${DELTA_FORMAT}\n${key.from}\n${key.to}\n${key.deviceStore}\n${key.delivery}\n${(key.repoTags ?? []).join(',')}\n${key.platform}\n${key.sourceWindow}`,
-      )
-      .digest('hex');
-    return join(this.dir, 'deltas', id);
+    return join(this.dir, 'deltas', deltaKeyId(key));
   }
 
   /** Path of a cached delta image.img, or undefined. Touches it (for LRU pruning). */

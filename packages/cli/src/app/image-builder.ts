@@ -7,14 +7,16 @@
 import { rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Image, isOciDeltaError, OciDeltaError, writeDockerArchive } from '@ocidelta/core';
-import { buildDeepDelta } from '@ocidelta/delta';
+import { buildDeepDelta, verifyDeepDelta } from '@ocidelta/delta';
 import type { ImagePayload } from './app-payload.js';
 import type { AppCache } from './cache.js';
+import type { DeltaInfo, DeltaKey } from './delta-key.js';
 import { tagOf } from './image-sources.js';
 import type { DeviceStore } from './options.js';
 import type { ServicePlan } from './plan.js';
 import type { AppEvent } from './progress.js';
 import type { Delivery } from './release-metadata.js';
+import type { ArtifactStore } from './store.js';
 
 /** A service after planning: its plan, new image and (for deltas) current image. */
 export interface Prepared {
@@ -34,6 +36,8 @@ export interface ImageBuildContext {
   platform: string;
   /** The device xdelta3's `-B`. */
   deviceWindow: number;
+  /** The shared store (build farms): looked up after the cache, pushed to after a build. */
+  store?: ArtifactStore;
   emit: (event: AppEvent) => void;
   warn: (message: string, service?: string) => void;
 }
@@ -65,6 +69,7 @@ export async function buildImagePayload(
   for (const g of group) {
     g.plan.imageSize = built.size;
     g.plan.cached = built.cached;
+    if (built.deepDelta && built.from) g.plan.deltaFrom = built.from;
     if (built.device) g.plan.device = built.device;
     if (!built.deepDelta && g.plan.mode !== 'full') {
       g.plan.mode = 'full';
@@ -87,7 +92,43 @@ interface Built {
   size: number;
   deepDelta: boolean;
   cached?: boolean;
+  from?: 'computed' | 'cache' | 'store';
   device?: { sourceBytesRead: number; decoderMemory: number };
+}
+
+/**
+ * The delta for `key` from the shared store, checked before use: the store checks digests and
+ * the key, and here the new image is rebuilt from it as the device would. A poisoned or stale
+ * entry is a warning (and is then computed again), never shipped.
+ */
+async function fromStore(
+  ctx: ImageBuildContext,
+  p: Prepared,
+  key: DeltaKey,
+  imageFile: string,
+  sig: AbortSignal,
+): Promise<{ info: DeltaInfo; file: string } | undefined> {
+  const store = ctx.store!;
+  const label = `${p.plan.service} delta from the store`;
+  try {
+    const info = await store.fetchDelta(key, imageFile, sig);
+    if (!info) return undefined;
+    ctx.emit({ type: 'progress', phase: 'delta', label, done: 0, total: 1, unit: 'layers' });
+    await verifyDeepDelta(p.current!, p.next, imageFile, {
+      deviceStore: ctx.deviceStore,
+      currentOrigin: key.delivery,
+      sourceWindow: ctx.deviceWindow,
+      tmpDir: dirname(imageFile),
+      signal: sig,
+    });
+    ctx.emit({ type: 'progress', phase: 'delta', label, done: 1, total: 1, unit: 'layers' });
+    return { info, file: imageFile };
+  } catch (err) {
+    await rm(imageFile, { force: true });
+    if (!isOciDeltaError(err) || err.code === 'ERR_ABORTED') throw err;
+    ctx.warn(`the store's delta is unusable (${err.message}): computing it`, p.plan.service);
+    return undefined;
+  }
 }
 
 async function buildDelta(
@@ -111,12 +152,33 @@ async function buildDelta(
     const size = (await stat(hit)).size;
     const info = await ctx.cache?.deltaInfo(key);
     if (size <= p.plan.fullSize) {
+      if (ctx.store && info && !(await ctx.store.hasDelta(key, sig).catch(() => true))) {
+        // A delta this runner had before the store was shared: share it now.
+        await ctx.store.pushDelta(info, hit, sig).catch((err: unknown) => {
+          if (!isOciDeltaError(err) || err.code === 'ERR_ABORTED') throw err;
+          ctx.warn(`could not push the delta to the store: ${err.message}`, p.plan.service);
+        });
+      }
       return {
         file: hit,
         size,
         deepDelta: true,
         cached: true,
+        from: 'cache',
         ...(info?.device ? { device: info.device } : {}),
+      };
+    }
+  }
+  if (ctx.store) {
+    const got = await fromStore(ctx, p, key, imageFile, sig);
+    if (got && got.info.size <= p.plan.fullSize) {
+      const file = ctx.cache ? await ctx.cache.putDelta(got.info, got.file) : got.file;
+      return {
+        file,
+        size: got.info.size,
+        deepDelta: true,
+        from: 'store',
+        ...(got.info.device ? { device: got.info.device } : {}),
       };
     }
   }
@@ -157,21 +219,23 @@ async function buildDelta(
       await rm(imageFile, { force: true });
       return undefined;
     }
-    if (ctx.cache) {
-      const file = await ctx.cache.putDelta(
-        {
-          ...key,
-          fromRef: p.plan.currentRef!,
-          toRef: p.plan.ref,
-          size: res.size,
-          createdAt: new Date().toISOString(),
-          device: res.device,
-        },
-        imageFile,
-      );
-      return { file, size: res.size, deepDelta: true, device: res.device };
+    const info: DeltaInfo = {
+      ...key,
+      fromRef: p.plan.currentRef!,
+      toRef: p.plan.ref,
+      size: res.size,
+      createdAt: new Date().toISOString(),
+      device: res.device,
+    };
+    if (ctx.store) {
+      // Shared for the next runner; a failed push costs it time, not correctness.
+      await ctx.store.pushDelta(info, imageFile, sig).catch((err: unknown) => {
+        if (!isOciDeltaError(err) || err.code === 'ERR_ABORTED') throw err;
+        ctx.warn(`could not push the delta to the store: ${err.message}`, p.plan.service);
+      });
     }
-    return { file: imageFile, size: res.size, deepDelta: true, device: res.device };
+    const file = ctx.cache ? await ctx.cache.putDelta(info, imageFile) : imageFile;
+    return { file, size: res.size, deepDelta: true, from: 'computed', device: res.device };
   } catch (err) {
     if (isOciDeltaError(err, 'ERR_NO_DEEP_DELTA') || isOciDeltaError(err, 'ERR_SOURCE_TOO_LARGE')) {
       ctx.warn(`no deep delta possible (${err.message}): shipping the full image`, p.plan.service);

@@ -51,6 +51,11 @@ export interface AppOptions {
   serviceFiles?: Record<string, string>;
   /** Service name -> image reference overriding the compose file. */
   serviceImages?: Record<string, string>;
+  /**
+   * A registry repository shared by build runners (`registry.example.com/ocidelta/store`): deep
+   * deltas and release records are looked up there after the local cache and pushed there.
+   */
+  store?: string;
   /** Build deep deltas against the previous release (default true). */
   delta?: boolean;
   /**

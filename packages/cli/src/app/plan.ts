@@ -39,6 +39,8 @@ export interface ServicePlan {
   imageSize?: number;
   /** The image.img came from the delta cache. */
   cached?: boolean;
+  /** Where a deep delta came from: built now, the local cache, or the shared store. */
+  deltaFrom?: 'computed' | 'cache' | 'store';
   /**
    * Deep deltas: what installing it costs the device: source bytes its xdelta3 reads (re-reads
    * included; decompressed bytes for a compressed source) and its decoder memory (`-B` + windows).
@@ -120,9 +122,11 @@ export function summaryTable(plans: ServicePlan[]): string {
         ? `WARNING: fallback to full: ${p.fallback}`
         : p.reason && p.mode === 'full'
           ? p.reason
-          : p.cached
-            ? 'delta from cache'
-            : '',
+          : p.deltaFrom === 'store'
+            ? 'delta from store'
+            : p.cached
+              ? 'delta from cache'
+              : '',
     ];
   });
   const head = ['SERVICE', 'MODE', 'CHANGED', 'FULL', 'SHIPPED', 'RATIO', 'DEVICE READ/MEM', 'NOTE'];

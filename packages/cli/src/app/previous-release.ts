@@ -11,7 +11,7 @@ import { type Digest, MAX_METADATA_FILE_SIZE, OciDeltaError, readFileLimited } f
 import { parseCompose } from './compose.js';
 import { type Delivery, looksLikeMetadata, parseReleaseMetadata } from './release-metadata.js';
 
-export type PreviousSource = 'cache' | 'previous-manifest' | 'git' | 'release-parent';
+export type PreviousSource = 'cache' | 'store' | 'previous-manifest' | 'git' | 'release-parent';
 
 export interface PreviousService {
   ref: string;
@@ -37,6 +37,8 @@ export interface PreviousRelease {
 export interface FindPreviousOptions {
   /** `<cache>/manifests/<name>/previous_artifact.json` when the cache is on. */
   cacheMetadataFile?: string;
+  /** The shared store's latest record of this software (looked up after the cache). */
+  storeRecord?: () => Promise<{ bytes: Buffer; label: string } | undefined>;
   previousManifest?: string;
   previousVersion?: string;
   release?: boolean;
@@ -138,6 +140,10 @@ export async function findPreviousRelease(
   if (options.cacheMetadataFile) {
     const bytes = await readOptional(options.cacheMetadataFile);
     if (bytes) return fromMetadata(bytes, options.cacheMetadataFile, 'cache');
+  }
+  if (options.storeRecord) {
+    const record = await options.storeRecord();
+    if (record) return fromMetadata(record.bytes, record.label, 'store');
   }
   if (options.previousManifest) {
     const path = options.previousManifest;

@@ -35,15 +35,16 @@ export function expandInsecure(access: RegistryAccess, refs: readonly string[]):
   return { ...access, insecure: [...hosts] };
 }
 
-export async function createRegistryResolver(
+/** A registry client with the pipeline's registry access (insecure hosts, credentials, deadlines). */
+export function registryClientFor(
   access: RegistryAccess,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<ImageResolver> {
+): RegistryClient {
   const creds = access.creds;
   if (creds !== undefined && !creds.includes(':')) {
     throw new OciDeltaError('ERR_INVALID_OPTIONS', '--creds must be USER:PASSWORD', { option: '--creds' });
   }
-  const client = new RegistryClient({
+  return new RegistryClient({
     insecureRegistries: access.insecure,
     env,
     ...(creds
@@ -57,6 +58,13 @@ export async function createRegistryResolver(
     ...(access.authfile ? { authFile: access.authfile } : {}),
     ...(access.timeouts ? { timeouts: access.timeouts } : {}),
   });
+}
+
+export async function createRegistryResolver(
+  access: RegistryAccess,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ImageResolver> {
+  const client = registryClientFor(access, env);
   return {
     async resolve(ref, platform, signal) {
       const r = parseRef(ref);

@@ -148,6 +148,7 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
       serviceImages: pairs(o.serviceImage, '--service-image'),
       delta: o.delta !== false,
       requireDelta: o.requireDelta === true,
+      ...(typeof o.store === 'string' ? { store: o.store } : {}),
       cache: o.cache !== false,
       cacheDir: o.cacheDir as string | undefined,
       artifactFilename: o.artifactFilename as string | undefined,
@@ -213,6 +214,10 @@ export const appCommand: CommandDef = {
       .option(
         '--require-delta',
         'Fail instead of shipping a full image when a previous service gets no deep delta (other than for size)',
+      )
+      .option(
+        '--store <repository>',
+        'Registry repository shared by build runners: deltas and release records',
       )
       .option('--cache', 'Use the cache (--no-cache: neither read nor write it)', { default: true })
       .option('--cache-dir <dir>', 'Cache directory (env OCIDELTA_CACHE_DIR, else $XDG_CACHE_HOME/ocidelta)')

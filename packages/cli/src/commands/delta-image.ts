@@ -3,7 +3,7 @@
  * the new image, each an image archive file (docker-archive or oci-archive), an OCI layout
  * directory, or a registry reference (an index is narrowed to `--platform`).
  */
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
   type Image,
@@ -18,11 +18,15 @@ import {
   buildDeepDelta,
   CURRENT_ORIGINS,
   type CurrentOrigin,
+  DEFAULT_SOURCE_WINDOW,
   DEVICE_STORES,
   type DeviceStore,
+  verifyDeepDelta,
 } from '@ocidelta/delta';
 import type { RegistryClient } from '@ocidelta/registry';
 import { parseSize } from '../app/cache.js';
+import type { DeltaKey } from '../app/delta-key.js';
+import { ArtifactStore } from '../app/store.js';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import { createClient, type RegistryCliOptions, withRegistryOptions } from '../registry-options.js';
@@ -77,6 +81,12 @@ export async function openImageInput(input: string, ctx: ImageInputContext, what
     .resolveImage(ref, { ...(ctx.platform ? { platform: ctx.platform } : {}), signal: ctx.signal });
 }
 
+/** `os/arch[/variant]` of an image's config (the delta key's platform when --platform is not given). */
+function platformOf(image: Image): string {
+  const c = image.config as { os?: string; architecture?: string; variant?: string };
+  return [c.os ?? 'linux', c.architecture ?? 'unknown', ...(c.variant ? [c.variant] : [])].join('/');
+}
+
 function parseChoice<T extends string>(value: unknown, choices: readonly T[], flag: string, fallback: T): T {
   if (value === undefined) return fallback;
   if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
@@ -106,6 +116,7 @@ interface Options extends RegistryCliOptions {
   deviceWindow?: string;
   tmpDir?: string;
   json?: boolean;
+  store?: string;
 }
 
 async function run(opts: Options, io: CliIO): Promise<number> {
@@ -134,11 +145,10 @@ async function run(opts: Options, io: CliIO): Promise<number> {
   const ctx: ImageInputContext = {
     cwd: io.cwd,
     client: () => {
-      client ??= createClient(
-        opts,
-        io,
-        [opts.current!, opts.new!].filter((r) => !looksLikeFile(r)),
-      );
+      client ??= createClient(opts, io, [
+        ...[opts.current!, opts.new!].filter((r) => !looksLikeFile(r)),
+        ...(typeof opts.store === 'string' ? [opts.store] : []),
+      ]);
       return client;
     },
     ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
@@ -160,16 +170,68 @@ async function buildFrom(
   const current = await openImageInput(opts.current!, ctx, '--current');
   const next = await openImageInput(opts.new!, ctx, '--new');
   const out = resolve(io.cwd, opts.output!);
+  const sourceWindow =
+    opts.deviceWindow !== undefined ? parseSize(String(opts.deviceWindow)) : DEFAULT_SOURCE_WINDOW;
+  const tmpDir = opts.tmpDir ? resolve(io.cwd, opts.tmpDir) : undefined;
+  const store = typeof opts.store === 'string' ? new ArtifactStore(ctx.client!(), opts.store) : undefined;
+  const key: DeltaKey = {
+    from: current.digest,
+    to: next.digest,
+    deviceStore,
+    delivery: deviceStore === 'classic' ? 'registry' : currentOrigin,
+    repoTags: toList(opts.repoTag),
+    platform: opts.platform ?? platformOf(next),
+    sourceWindow,
+  };
+  if (store) {
+    try {
+      const info = await store.fetchDelta(key, out);
+      if (info) {
+        await verifyDeepDelta(current, next, out, {
+          deviceStore,
+          currentOrigin,
+          sourceWindow,
+          ...(tmpDir ? { tmpDir } : {}),
+        });
+        if (opts.json) io.stdout.write(`${JSON.stringify({ ...info, deltaFrom: 'store' })}\n`);
+        else
+          io.stdout.write(
+            `wrote ${out} (${formatSize(info.size)}) from the store ${store.repo.name}, verified\n`,
+          );
+        return ExitCode.Ok;
+      }
+    } catch (err) {
+      await rm(out, { force: true });
+      if (!(err instanceof OciDeltaError) || err.code === 'ERR_ABORTED') throw err;
+      io.stderr.write(`ocidelta: warning: the store's delta is unusable (${err.message}): computing it\n`);
+    }
+  }
   const result = await buildDeepDelta(current, next, out, {
     deviceStore,
     currentOrigin,
     repoTags: toList(opts.repoTag),
+    sourceWindow,
     ...(opts.maxSourceSize !== undefined ? { maxSourceSize: Number(opts.maxSourceSize) } : {}),
-    ...(opts.deviceWindow !== undefined ? { sourceWindow: parseSize(String(opts.deviceWindow)) } : {}),
-    ...(opts.tmpDir ? { tmpDir: resolve(io.cwd, opts.tmpDir) } : {}),
+    ...(tmpDir ? { tmpDir } : {}),
   });
+  if (store) {
+    const info = {
+      ...key,
+      fromRef: opts.current!,
+      toRef: opts.new!,
+      size: result.size,
+      createdAt: new Date().toISOString(),
+      device: result.device,
+    };
+    await store.pushDelta(info, out).catch((err: unknown) => {
+      if (!(err instanceof OciDeltaError) || err.code === 'ERR_ABORTED') throw err;
+      io.stderr.write(`ocidelta: warning: could not push the delta to the store: ${err.message}\n`);
+    });
+  }
   if (opts.json) {
-    io.stdout.write(`${JSON.stringify({ ...result, deviceStore, currentOrigin })}\n`);
+    io.stdout.write(
+      `${JSON.stringify({ ...result, deviceStore, currentOrigin, ...(store ? { deltaFrom: 'computed' } : {}) })}\n`,
+    );
     return ExitCode.Ok;
   }
   for (const l of result.layers) {
@@ -208,6 +270,10 @@ export const deltaImageCommand: CommandDef = {
         "The device xdelta3's -B (default 64MiB; match the app module's XDELTA_ARGS)",
       )
       .option('--tmp-dir <dir>', 'Directory for temporary files')
+      .option(
+        '--store <repository>',
+        'Registry repository shared by build runners: reuse and share the delta',
+      )
       .option('--platform <os/arch[/variant]>', 'From an index, use this platform (default: this machine)')
       .option('--json', 'Print the result as JSON')
       .example(

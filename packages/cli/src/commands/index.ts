@@ -21,6 +21,7 @@ import { layerInjectCommand } from './layer-inject.js';
 import { pullCommand } from './pull.js';
 import { pushCommand } from './push.js';
 import { statusCommand } from './status.js';
+import { storeLsCommand, storePruneCommand } from './store.js';
 import { tagsCommand } from './tags.js';
 
 export const commands: CommandDef[] = [
@@ -41,6 +42,8 @@ export const commands: CommandDef[] = [
   appCommand,
   cacheLsCommand,
   cachePruneCommand,
+  storeLsCommand,
+  storePruneCommand,
   demoCommand,
   indexMergeCommand,
   layerInjectCommand,

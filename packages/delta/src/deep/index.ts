@@ -20,3 +20,4 @@ export {
   sourceAccessOf,
   sourcePath,
 } from './source-path.js';
+export { type VerifyDeepDeltaOptions, verifyDeepDelta } from './verify.js';
