@@ -34,7 +34,8 @@ export async function verifyDeepDelta(
   const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'ocidelta-verify-delta-'));
   try {
     // What the device's `docker image save <url-current>` writes for this store and origin.
-    const pulled = options.deviceStore === 'containerd' && (options.currentOrigin ?? 'registry') === 'registry';
+    const pulled =
+      options.deviceStore === 'containerd' && (options.currentOrigin ?? 'registry') === 'registry';
     const save = join(work, 'current.tar');
     await writeDockerArchive(save, [{ image: current, repoTags: [] }], {
       layers: pulled ? 'stored' : 'uncompressed',
