@@ -16,7 +16,12 @@ import {
 } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deepDeltaTestHooks, loadUncompressedLayer } from '../src/deep/encode-layer.js';
-import { applyDeepDelta, buildDeepDelta, type DeepDeltaProgress } from '../src/deep/index.js';
+import {
+  applyDeepDelta,
+  buildDeepDelta,
+  type DeepDeltaProgress,
+  verifyDeepDelta,
+} from '../src/deep/index.js';
 import { encode } from '../src/vcdiff/index.js';
 import {
   type AppImages,
@@ -341,6 +346,27 @@ describe('applyDeepDelta', () => {
     expect(err.code).toBe('ERR_INVALID_ARCHIVE');
     expect(err.message).toContain('blobs/sha256/evil.vcdiff is not named by a digest');
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('verifyDeepDelta', () => {
+  it('passes a delta that rebuilds the new image and refuses one for another current image or a tampered one', async () => {
+    const dir = await mkdtemp(join(root, 'verify-'));
+    const img = join(dir, 'image.img');
+    await buildDeepDelta(imgs.v1.image, imgs.v2.image, img, { deviceStore: 'classic' });
+    await verifyDeepDelta(imgs.v1.image, imgs.v2.image, img);
+    // The same delta checked against another new image: its manifest does not describe it.
+    const wrongNew = await errorOf(verifyDeepDelta(imgs.v1.image, imgs.v1.image, img));
+    expect(wrongNew.code).toBe('ERR_DELTA_SELF_CHECK');
+    // A byte of one layer's VCDIFF changed: the rebuilt layer no longer hashes to its diff_id.
+    const index = await TarIndex.scan(img);
+    const vcdiff = [...index.entries.values()].find((e) => e.name.endsWith('.vcdiff') && e.size > 64)!;
+    const bytes = await readFile(img);
+    bytes[vcdiff.offset + vcdiff.size - 8] = bytes[vcdiff.offset + vcdiff.size - 8]! ^ 0xff;
+    const tampered = join(dir, 'tampered.img');
+    await writeFile(tampered, bytes);
+    const err = await errorOf(verifyDeepDelta(imgs.v1.image, imgs.v2.image, tampered));
+    expect(err.code).toMatch(/^ERR_(DELTA_SELF_CHECK|VCDIFF)$/);
   });
 });
 

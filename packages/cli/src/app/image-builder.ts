@@ -111,14 +111,13 @@ async function fromStore(
   const store = ctx.store!;
   const label = `${p.plan.service} delta from the store`;
   try {
-    const info = await store.fetchDelta(key, imageFile, sig);
+    const info = await store.fetchDelta(key, imageFile, { signal: sig, maxSize: p.plan.fullSize });
     if (!info) return undefined;
     ctx.emit({ type: 'progress', phase: 'delta', label, done: 0, total: 1, unit: 'layers' });
     await verifyDeepDelta(p.current!, p.next, imageFile, {
       deviceStore: ctx.deviceStore,
       currentOrigin: key.delivery,
       sourceWindow: ctx.deviceWindow,
-      tmpDir: dirname(imageFile),
       signal: sig,
     });
     ctx.emit({ type: 'progress', phase: 'delta', label, done: 1, total: 1, unit: 'layers' });

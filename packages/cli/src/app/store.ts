@@ -107,9 +107,16 @@ export class ArtifactStore {
 
   /**
    * The delta for `key`, downloaded to `file` (temp name, renamed when verified), or undefined
-   * when the store has none. Throws StoreEntryRejected when the entry exists but is not usable.
+   * when the store has none. Throws StoreEntryRejected when the entry exists but is not usable,
+   * including an image.img over `maxSize` (a delta larger than the full image is of no use),
+   * which is refused before it is downloaded.
    */
-  async fetchDelta(key: DeltaKey, file: string, signal?: AbortSignal): Promise<DeltaInfo | undefined> {
+  async fetchDelta(
+    key: DeltaKey,
+    file: string,
+    options: { signal?: AbortSignal; maxSize?: number } = {},
+  ): Promise<DeltaInfo | undefined> {
+    const { signal } = options;
     const ref = this.at(deltaTag(key));
     const head = await this.client.headManifest(ref, { signal });
     if (!head) return undefined;
@@ -119,6 +126,13 @@ export class ArtifactStore {
       const parsed = parseStoreManifest(m.bytes, where);
       if (parsed.kind !== 'delta' || !parsed.image)
         throw new OciDeltaError('ERR_INVALID_MANIFEST', `${where} is not a delta`);
+      if (options.maxSize !== undefined && parsed.image.size > options.maxSize) {
+        throw new OciDeltaError(
+          'ERR_INVALID_MANIFEST',
+          `${where}: image.img of ${parsed.image.size} bytes is more than ${options.maxSize}`,
+          { ref: where },
+        );
+      }
       const info = parseDeltaRecord(await this.readRecord(parsed.record, where, signal), where);
       if (!sameDeltaKey(info, key)) {
         throw new OciDeltaError(

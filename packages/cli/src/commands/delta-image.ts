@@ -185,13 +185,12 @@ async function buildFrom(
   };
   if (store) {
     try {
-      const info = await store.fetchDelta(key, out);
+      const info = await store.fetchDelta(key, out, {});
       if (info) {
         await verifyDeepDelta(current, next, out, {
           deviceStore,
           currentOrigin,
           sourceWindow,
-          ...(tmpDir ? { tmpDir } : {}),
         });
         if (opts.json) io.stdout.write(`${JSON.stringify({ ...info, deltaFrom: 'store' })}\n`);
         else

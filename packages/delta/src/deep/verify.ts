@@ -1,29 +1,38 @@
 /**
  * Check a deep delta someone else computed (a shared store, a cache volume) before shipping it:
- * rebuild the new image from the current image exactly as the device would (its own `docker
- * save` of the current image, the stock xdelta3's source cache emulated, every rebuilt layer
- * checked against its digest) and compare the result with the new image: same config, same
- * layers in the same order. A delta that passes installs on the device; one that does not is
- * ERR_DELTA_SELF_CHECK (or the decode error that stopped it).
- * Disk: the current image's device save and the rebuilt archive, in `tmpDir`.
+ * every `.vcdiff` is decoded against the current layer its `.source` names, as the device's
+ * stock xdelta3 would (its source cache emulated: a compressed containerd source is read
+ * sequentially), and must hash to the new layer's diff_id; the archive's config and layer list
+ * must be the new image's. A delta that passes rebuilds the new image on the device; one that
+ * does not is ERR_DELTA_SELF_CHECK (or the decode error that stopped it). Nothing is written to
+ * disk; memory is O(largest current layer), as for the encoder.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type Image, OciDeltaError, readDockerArchive, writeDockerArchive } from '@ocidelta/core';
-import { applyDeepDelta } from './apply.js';
-import type { CurrentOrigin, DeviceStore } from './source-path.js';
+import {
+  blobEntryName,
+  type Digest,
+  digestOf,
+  digestStream,
+  type Image,
+  OciDeltaError,
+  TarIndex,
+} from '@ocidelta/core';
+import { decode } from '../vcdiff/index.js';
+import { loadUncompressedLayer } from './encode-layer.js';
+import { type CurrentOrigin, type DeviceStore, sourceAccessOf, sourcePath } from './source-path.js';
 
 export interface VerifyDeepDeltaOptions {
   deviceStore?: DeviceStore;
   currentOrigin?: CurrentOrigin;
   /** The device xdelta3's `-B` (default 64 MiB). */
   sourceWindow?: number;
-  tmpDir?: string;
   signal?: AbortSignal;
 }
 
-/** Rebuild `next` from `current` and the deep delta at `deltaImg` as the device would; throws unless equal. */
+function bad(deltaImg: string, message: string): OciDeltaError {
+  return new OciDeltaError('ERR_DELTA_SELF_CHECK', `${deltaImg}: ${message}`, { path: deltaImg });
+}
+
+/** Rebuild `next`'s layers from `current` and the deep delta at `deltaImg` as the device would; throws unless equal. */
 export async function verifyDeepDelta(
   current: Image,
   next: Image,
@@ -31,34 +40,46 @@ export async function verifyDeepDelta(
   options: VerifyDeepDeltaOptions = {},
 ): Promise<void> {
   const { signal } = options;
-  const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'ocidelta-verify-delta-'));
-  try {
-    // What the device's `docker image save <url-current>` writes for this store and origin.
-    const pulled =
-      options.deviceStore === 'containerd' && (options.currentOrigin ?? 'registry') === 'registry';
-    const save = join(work, 'current.tar');
-    await writeDockerArchive(save, [{ image: current, repoTags: [] }], {
-      layers: pulled ? 'stored' : 'uncompressed',
-      signal,
-    });
-    const rebuilt = join(work, 'rebuilt.tar');
-    await applyDeepDelta(save, deltaImg, rebuilt, {
-      tmpDir: work,
-      signal,
-      ...(options.sourceWindow ? { sourceWindow: options.sourceWindow } : {}),
-    });
-    const archive = await readDockerArchive(rebuilt, { signal });
-    const image = archive.entries.length === 1 ? archive.entries[0]!.image : undefined;
-    const want = next.config.rootfs.diff_ids;
-    const got = image?.layers.map((l) => l.digest) ?? [];
-    if (!image || image.configDigest !== next.configDigest || got.join() !== want.join()) {
-      throw new OciDeltaError(
-        'ERR_DELTA_SELF_CHECK',
-        `${deltaImg} does not rebuild ${next.digest}: config ${image?.configDigest ?? 'missing'} (want ${next.configDigest}), layers ${got.length} (want ${want.length}${got.join() === want.join() ? '' : ', different'})`,
-        { path: deltaImg, digest: next.digest },
-      );
+  const paths = { deviceStore: options.deviceStore, currentOrigin: options.currentOrigin };
+  const delta = await TarIndex.scan(deltaImg, { signal });
+  const manifestEntry = delta.get('manifest.json');
+  if (!manifestEntry) throw bad(deltaImg, 'no manifest.json');
+  const manifest = JSON.parse((await delta.read(manifestEntry, 1 << 20)).toString('utf8')) as unknown;
+  const entry =
+    Array.isArray(manifest) && manifest.length === 1 ? (manifest[0] as Record<string, unknown>) : {};
+  const want = next.config.rootfs.diff_ids.map((d) => blobEntryName(d));
+  if (
+    entry.Config !== blobEntryName(next.configDigest) ||
+    JSON.stringify(entry.Layers) !== JSON.stringify(want)
+  ) {
+    throw bad(deltaImg, `manifest.json does not describe ${next.digest} (config or layer list differ)`);
+  }
+  const config = delta.get(blobEntryName(next.configDigest));
+  if (!config || digestOf(await delta.read(config)) !== next.configDigest) {
+    throw bad(deltaImg, `the config blob is not ${next.configDigest}`);
+  }
+  for (const [i, diffId] of next.config.rootfs.diff_ids.entries()) {
+    signal?.throwIfAborted();
+    const base = blobEntryName(diffId);
+    const vcdiff = delta.entries.get(`${base}.vcdiff`);
+    let got: Digest;
+    if (vcdiff?.type === 'file') {
+      const sourceEntry = delta.entries.get(`${base}.source`);
+      if (sourceEntry?.type !== 'file') throw bad(deltaImg, `${base}.vcdiff has no .source`);
+      const path = (await delta.read(sourceEntry, 4096)).toString('utf8').replace(/\n+$/, '');
+      const layer = current.layers.find((l) => sourcePath(l, paths) === path);
+      if (!layer) throw bad(deltaImg, `${base}.source names ${path}, which is no layer of ${current.digest}`);
+      const source = await loadUncompressedLayer(layer, `current layer ${layer.digest}`);
+      const out = decode(source, delta.open(vcdiff), {
+        signal,
+        device: { sourceAccess: sourceAccessOf(layer, paths), sourceWindow: options.sourceWindow },
+      });
+      got = (await digestStream(out)).digest;
+    } else if (delta.entries.get(base)?.type === 'file') {
+      got = (await digestStream(delta.open(delta.entries.get(base)!))).digest;
+    } else {
+      throw bad(deltaImg, `layer ${i} (${diffId}) is neither a delta nor included`);
     }
-  } finally {
-    await rm(work, { recursive: true, force: true });
+    if (got !== diffId) throw bad(deltaImg, `layer ${i} rebuilds to ${got}, not ${diffId}`);
   }
 }
