@@ -155,6 +155,19 @@ describe('AppCache', () => {
     expect((await cache.list()).filter((e) => e.kind !== 'release')).toEqual([]);
   });
 
+  it('touches reused blobs, so prune removes what was least recently used, not first downloaded', async () => {
+    const root = join(dir, 'c5');
+    const cache = await AppCache.open(root);
+    const added = await cache.add(await sampleImage([{ a: randomBytes(2000) }, { b: 'x' }], 'touch'));
+    const old = new Date(1000);
+    const paths = [added.digest, added.configDigest, ...added.layers.map((l) => l.digest)].map((d) =>
+      cache.layout.blobPath(d),
+    );
+    for (const p of paths) await utimes(p, old, old);
+    expect(await cache.image(added.digest)).toBeDefined();
+    for (const p of paths) expect((await stat(p)).mtimeMs).toBeGreaterThan(old.getTime());
+  });
+
   it('serializes lock holders and breaks the lock of a dead process', async () => {
     const root = join(dir, 'c4');
     const cache = await AppCache.open(root);
@@ -176,8 +189,15 @@ describe('AppCache', () => {
     for (let i = 0; i < lines.length; i += 2) {
       expect(lines[i]!.replace('start', 'end')).toBe(lines[i + 1]);
     }
-    // A lock left by a dead process is broken.
-    await writeFile(join(root, 'locks', 'dead.lock'), '999999999');
+    // A lock left by a process that died on this host (same PID namespace) is broken at once.
+    const { spawnSync } = await import('node:child_process');
+    const { hostname } = await import('node:os');
+    const { readlinkSync } = await import('node:fs');
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    await writeFile(
+      join(root, 'locks', 'dead.lock'),
+      JSON.stringify({ host: hostname(), pidns: readlinkSync('/proc/self/ns/pid'), pid: dead, since: '' }),
+    );
     let ran = false;
     await cache.withLock('dead', async () => {
       ran = true;

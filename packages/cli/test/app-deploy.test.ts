@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { writeOciArchive } from '@ocidelta/core';
+import { readArtifact, writeOciArchive } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAppArtifact } from '../src/app/build-app-artifact.js';
 import { AppCache } from '../src/app/cache.js';
@@ -16,17 +16,25 @@ import { sampleImage } from '../src/commands/demo.js';
 let dir: string;
 let server: Server;
 let url: string;
-const requests: { url: string; auth?: string; status: number }[] = [];
+const requests: { url: string; auth?: string; status: number; body?: string }[] = [];
 let uploadStatus = 201;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ocidelta-app-deploy-'));
   server = createServer((req, res) => {
-    req.resume();
+    const isUpload = req.url === '/api/management/v1/deployments/artifacts';
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      if (!isUpload) chunks.push(c);
+    });
     req.on('end', () => {
-      const isUpload = req.url === '/api/management/v1/deployments/artifacts';
       const status = req.headers.authorization !== 'Bearer pat-1' ? 401 : isUpload ? uploadStatus : 201;
-      requests.push({ url: req.url ?? '', auth: req.headers.authorization, status });
+      requests.push({
+        url: req.url ?? '',
+        auth: req.headers.authorization,
+        status,
+        ...(isUpload ? {} : { body: Buffer.concat(chunks).toString() }),
+      });
       res
         .writeHead(status, status === 201 ? { location: isUpload ? '/a/art-1' : '/d/dep-1' } : {})
         .end(status === 201 ? '' : '{"error":"nope"}');
@@ -74,6 +82,10 @@ describe('upload, deployment and release record', () => {
       '/api/management/v1/deployments/artifacts',
       '/api/management/v1/deployments/deployments/group/lab',
     ]);
+    // The deployment is named <artifact>-<group>: one artifact deployed to two groups never collides.
+    expect(JSON.parse(requests[1]!.body!)).toMatchObject({ name: 'app-1.0-lab', artifact_name: 'app-1.0' });
+    // meta-data carries the release version, as the helper writes it.
+    expect((await readArtifact(r1.artifactFile!)).metaData).toMatchObject({ version: '1.0' });
     expect(r1.recorded).toBe(join(cacheDir, 'manifests', 'app', 'previous_artifact.json'));
     const recorded = await (await AppCache.open(cacheDir)).readPrevious('app');
     expect(recorded?.version).toBe('1.0');
@@ -87,6 +99,29 @@ describe('upload, deployment and release record', () => {
     expect(r2.previous?.source).toBe('cache');
     expect(r2.services[0]?.mode, r2.services[0]?.reason).toBe('delta');
     expect(r2.dependsOnVersion).toBe('1.0');
+  });
+
+  it('-g without MENDER_PAT records the release (as the helper does) and warns', async () => {
+    const cacheDir = join(dir, 'cache-nopat');
+    const warnings: string[] = [];
+    const r = await buildAppArtifact({
+      composeFile: join(dir, 'p', 'compose.yaml'),
+      deviceTypes: ['dev'],
+      platform: 'linux/arm64',
+      manifestName: 'app',
+      cacheDir,
+      deviceGroup: 'lab',
+      env: {},
+      cwd: dir,
+      version: '1.0',
+      serviceFiles: { app: join(dir, 'app-1.tar') },
+      onEvent: (e) => {
+        if (e.type === 'log' && e.level === 'warn') warnings.push(e.message);
+      },
+    });
+    expect(r.uploaded).toBeFalsy();
+    expect(warnings.join()).toMatch(/--device-group lab ignored: no MENDER_PAT/);
+    expect(r.recorded).toBe(join(cacheDir, 'manifests', 'app', 'previous_artifact.json'));
   });
 
   it('exit code 3 on 409 unless --skip-existing; 3 on a bad token', async () => {

@@ -228,6 +228,9 @@ describe('previous release', () => {
     git(repo, 'add', '.');
     git(repo, 'commit', '-q', '-m', 'v1');
     git(repo, 'tag', 'v1.0.0');
+    // Unreleased work after the tag: VERSION unchanged, the compose file changed.
+    await writeFile(composeFile, 'services:\n  web:\n    image: r/web:1-wip\n');
+    git(repo, 'commit', '-q', '-am', 'wip');
     await writeFile(join(repo, 'VERSION'), '1.1.0\n');
     await writeFile(composeFile, 'services:\n  web:\n    image: r/web:2\n  db:\n    image: r/db:1\n');
     git(repo, 'add', '.');
@@ -299,6 +302,30 @@ describe('previous release', () => {
     expect(none).toBeUndefined();
     expect(warnings.join()).toMatch(/did not change/);
     expect(await findPreviousRelease(base())).toBeUndefined();
+  });
+
+  it("--release reads the compose file at the tag the parent commit's VERSION names, not at HEAD^", async () => {
+    const prev = await findPreviousRelease({ ...base(), release: true, currentVersion: '1.1.0' });
+    expect(prev).toMatchObject({
+      source: 'release-parent',
+      version: '1.0.0',
+      label: expect.stringMatching(/^git:v1\.0\.0:/),
+    });
+    expect(prev?.services.get('web')?.ref).toBe('r/web:1');
+  });
+
+  it('without any other source, the compose file at the ref VERSION names is the previous release', async () => {
+    git(repo, 'tag', '1.1.0');
+    const prev = await findPreviousRelease({ ...base(), versionRef: '1.1.0' });
+    expect(prev).toMatchObject({ source: 'git', version: '1.1.0' });
+    expect([...prev!.services.keys()].sort()).toEqual(['db', 'web']);
+    const warnings: string[] = [];
+    expect(
+      await findPreviousRelease({ ...base(), versionRef: '2.0.0', warn: (m) => warnings.push(m) }),
+    ).toBeUndefined();
+    expect(warnings.join()).toMatch(/no git ref 2\.0\.0 \(named by VERSION\).*building full images/);
+    // A version is only ever a ref name.
+    expect(await findPreviousRelease({ ...base(), versionRef: '--output=/tmp/x' })).toBeUndefined();
   });
 
   it('keeps compose bytes for the payload', async () => {

@@ -143,6 +143,55 @@ describe('CLI argument pairs', () => {
     expect(joinPairArgs(['-f', 'web=a.tar'])).toEqual(['-f', 'web=a.tar']);
     expect(joinPairArgs(['-f', 'web', '-t', 'x'])).toEqual(['-f', 'web', '-t', 'x']);
   });
+
+  it('reads -h URL as the helper does (--mender-host); a bare -h still asks for help', () => {
+    expect(joinPairArgs(['c.yml', '-h', 'https://eu.hosted.mender.io', '-t', 'x'])).toEqual([
+      'c.yml',
+      '--mender-host',
+      'https://eu.hosted.mender.io',
+      '-t',
+      'x',
+    ]);
+    expect(joinPairArgs(['c.yml', '-h'])).toEqual(['c.yml', '-h']);
+    expect(joinPairArgs(['-h', '-t', 'x'])).toEqual(['-h', '-t', 'x']);
+  });
+});
+
+describe("the helper's invocation", () => {
+  it('-l INFO, WARNING, CRITICAL are accepted in any case; -h URL builds (no help printed)', async () => {
+    const { runCli } = await import('../src/cli.js');
+    const { appCommand } = await import('../src/commands/app.js');
+    const { captureIO } = await import('./support.js');
+    for (const level of ['INFO', 'warning', 'Critical', 'DEBUG', 'error']) {
+      const io = captureIO();
+      // No compose file here: the run gets past option parsing and fails on the input (exit 2).
+      const code = await runCli(
+        ['app', 'missing.yml', '-t', 'x', '-p', 'linux/arm64', '-l', level, '-h', 'http://127.0.0.1:9'],
+        io,
+        [appCommand],
+      );
+      expect(code, io.err()).toBe(2);
+      expect(io.err()).toMatch(/compose file not found/);
+      expect(io.out()).not.toMatch(/Usage:/);
+    }
+    const bad = captureIO();
+    expect(
+      await runCli(['app', 'c.yml', '-t', 'x', '-p', 'linux/arm64', '-l', 'LOUD'], bad, [appCommand]),
+    ).toBe(1);
+    expect(bad.err()).toMatch(/--log-level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL/);
+    const help = captureIO();
+    expect(await runCli(['app', '-h'], help, [appCommand])).toBe(0);
+    expect(help.out()).toMatch(/Usage:/);
+  });
+
+  it("the cache defaults to OCIDELTA_CACHE_DIR, then the helper's MENDER_HELPER_CACHE_DIR", async () => {
+    const { defaultCacheDir } = await import('../src/app/options.js');
+    expect(defaultCacheDir({ OCIDELTA_CACHE_DIR: '/a', MENDER_HELPER_CACHE_DIR: '/b', HOME: '/h' })).toBe(
+      '/a',
+    );
+    expect(defaultCacheDir({ MENDER_HELPER_CACHE_DIR: '/b', HOME: '/h' })).toBe('/b');
+    expect(defaultCacheDir({ HOME: '/h' })).toBe('/h/.cache/ocidelta');
+  });
 });
 
 describe('image names for docker load', () => {

@@ -33,17 +33,23 @@ export interface AppMetaData {
   application_name: string;
   orchestrator: 'docker-compose';
   platform: string;
-  /** Format version of the app payload; the device accepts only "1". */
-  version: '1';
+  /** The release version (the app module requires it non-empty and does not interpret it). */
+  version: string;
   images: string[];
 }
 
-export function appMetaData(applicationName: string, platform: string, imageIds: string[]): AppMetaData {
+export function appMetaData(
+  applicationName: string,
+  platform: string,
+  imageIds: string[],
+  version = '1',
+): AppMetaData {
   return {
     application_name: applicationName,
     orchestrator: 'docker-compose',
     platform,
-    version: '1',
+    // The release version, as the helper writes it (the app module only needs it non-empty).
+    version,
     images: [...new Set(imageIds)].sort(),
   };
 }

@@ -144,9 +144,8 @@ async function build(
   }
 
   const repo = await findRepo(dirname(opts.composeFile));
-  const version =
-    opts.version ??
-    composeVersion(await readVersionFile(repo.root), { release: opts.release, head: repo.head });
+  const versionFile = opts.version === undefined ? await readVersionFile(repo.root) : undefined;
+  const version = opts.version ?? composeVersion(versionFile!, { release: opts.release, head: repo.head });
   const softwareName = opts.manifestName ?? defaultSoftwareName(repo.root, opts.composeFile);
   assertSafeFileName(
     version,
@@ -178,6 +177,7 @@ async function build(
     previousVersion: opts.previousVersion,
     release: opts.release,
     currentVersion: version,
+    ...(versionFile !== undefined ? { versionRef: versionFile } : {}),
     composeFile: opts.composeFile,
     repoRoot: repo.root,
     inGit: repo.gitDir !== undefined,
@@ -328,6 +328,7 @@ async function build(
       softwareName,
       opts.platform,
       payloads.map((x) => x.id),
+      version,
     );
     const signingKey = opts.signKey ? await readKey(opts.signKey) : undefined;
     await writeArtifact(artifactFile, {
@@ -383,7 +384,7 @@ async function build(
       const dep = await server.deployToGroup(
         opts.deviceGroup,
         artifactName,
-        opts.deploymentName ?? artifactName,
+        opts.deploymentName ?? `${artifactName}-${opts.deviceGroup}`,
       );
       result.deployment = { group: opts.deviceGroup, id: dep.id };
       info(`deployment ${dep.id ?? ''} created for group ${opts.deviceGroup}`);
@@ -393,11 +394,15 @@ async function build(
     if (opts.deviceGroup)
       warn(`--device-group ${opts.deviceGroup} ignored: no MENDER_PAT to upload and deploy with`);
   }
-  if (cache && (result.deployment || opts.record)) {
+  // Without a token a group deployment could not happen; the helper records the release anyway
+  // (it was meant to be deployed), with the warning above.
+  const record =
+    result.deployment !== undefined || opts.record || (!opts.menderPat && opts.deviceGroup !== undefined);
+  if (cache && record) {
     result.recorded = await cache.writePrevious(metadata);
     info(`recorded ${version} as the previous release in ${result.recorded}`);
   }
-  if (store && (result.deployment || opts.record)) {
+  if (store && record) {
     try {
       await store.pushRelease(metadata, signal);
       result.storeRecorded = store.repo.name;

@@ -137,7 +137,16 @@ export class AppCache {
       return undefined;
     }
     for (const l of image.layers) if (!(await this.layout.hasBlob(l.digest))) return undefined;
+    // A reused image is recently used: prune removes least recently used blobs first.
+    for (const digest of [image.digest, image.configDigest, ...image.layers.map((l) => l.digest)])
+      await this.touch(digest);
     return image;
+  }
+
+  /** Mark a blob used now (its mtime is what `prune` orders by). */
+  private async touch(digest: string): Promise<void> {
+    const now = new Date();
+    await utimes(this.layout.blobPath(digest), now, now).catch(() => undefined);
   }
 
   /**
@@ -173,6 +182,7 @@ export class AppCache {
       }
       const fetch = (async () => {
         if (await this.layout.hasBlob(d.digest)) {
+          await this.touch(d.digest);
           options.onProgress?.({ digest: d.digest, done: d.size, total: d.size });
           return;
         }

@@ -72,7 +72,7 @@ export interface AppOptions {
   menderHost?: string;
   /** Personal access token; without it the artifact is only built. */
   menderPat?: string;
-  /** Deployment name (default: the artifact name). */
+  /** Deployment name (default: `<artifact name>-<group>`, so names never collide across groups). */
   deploymentName?: string;
   skipExisting?: boolean;
   /** Record the release as "previous" in the cache even without a deployment. */
@@ -131,9 +131,14 @@ export interface ResolvedOptions extends AppOptions {
   serviceImages: Record<string, string>;
 }
 
-/** The cache directory: `OCIDELTA_CACHE_DIR`, else `$XDG_CACHE_HOME/ocidelta`, else `~/.cache/ocidelta`. */
+/**
+ * The cache directory: `OCIDELTA_CACHE_DIR`, else `MENDER_HELPER_CACHE_DIR` (the helper's, so a
+ * team switching keeps its recorded releases), else `$XDG_CACHE_HOME/ocidelta`, else
+ * `~/.cache/ocidelta`.
+ */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.OCIDELTA_CACHE_DIR) return env.OCIDELTA_CACHE_DIR;
+  if (env.MENDER_HELPER_CACHE_DIR) return env.MENDER_HELPER_CACHE_DIR;
   if (env.XDG_CACHE_HOME) return join(env.XDG_CACHE_HOME, 'ocidelta');
   return join(env.HOME || homedir(), '.cache', 'ocidelta');
 }

@@ -44,6 +44,12 @@ export interface FindPreviousOptions {
   release?: boolean;
   /** The current version (to notice a VERSION that did not change since the parent commit). */
   currentVersion?: string;
+  /**
+   * The VERSION file's content, when the version came from it: without any other source the
+   * previous release is the compose file at the git ref it names (a dev build `1.1.0+sha+uuid`
+   * deltas against the release tag `1.1.0`), as the helper does.
+   */
+  versionRef?: string;
   composeFile: string;
   repoRoot: string;
   /** Whether repoRoot is a git work tree. */
@@ -133,6 +139,21 @@ async function fromGit(
   return fromCompose(compose, label, source, version);
 }
 
+/** The release at the git ref a version names: the tag `<version>`, else `v<version>`. */
+async function fromVersionRef(
+  options: FindPreviousOptions,
+  version: string,
+  source: PreviousSource,
+): Promise<PreviousRelease | undefined> {
+  for (const rev of [version, `v${version}`]) {
+    // A version is a ref name here, never an option or a revision expression.
+    if (!/^[\w.][\w.+-]*$/.test(rev)) return undefined;
+    const prev = await fromGit(options, rev, source);
+    if (prev) return prev;
+  }
+  return undefined;
+}
+
 /** Find the previous release, or undefined when there is none (every image ships full). */
 export async function findPreviousRelease(
   options: FindPreviousOptions,
@@ -188,19 +209,41 @@ export async function findPreviousRelease(
     return prev;
   }
   if (options.release && options.inGit) {
-    const prev = await fromGit(options, 'HEAD^', 'release-parent');
-    if (!prev) return undefined;
-    if (!prev.version) {
+    // The previous release is the VERSION of HEAD's parent; its compose file is the one at the
+    // git ref that version names (its release tag).
+    const parentVersion = (await gitShow(options.repoRoot, 'HEAD^:VERSION'))
+      ?.toString('utf8')
+      .trim()
+      .split('\n')[0]
+      ?.trim();
+    if (!parentVersion) {
       options.warn?.('no VERSION file at the parent commit: building full images');
       return undefined;
     }
-    if (prev.version === options.currentVersion) {
+    if (parentVersion === options.currentVersion) {
       options.warn?.(
-        `VERSION did not change since the parent commit (${prev.version}): no previous release, building full images`,
+        `VERSION did not change since the parent commit (${parentVersion}): no previous release, building full images`,
       );
       return undefined;
     }
-    return prev;
+    const prev = await fromVersionRef(options, parentVersion, 'release-parent');
+    if (!prev) {
+      options.warn?.(
+        `the previous release ${parentVersion} (VERSION at the parent commit) has no git ref of that name: building full images`,
+      );
+      return undefined;
+    }
+    return { ...prev, version: parentVersion };
+  }
+  if (!options.release && options.inGit && options.versionRef) {
+    const prev = await fromVersionRef(options, options.versionRef, 'git');
+    if (!prev) {
+      options.warn?.(
+        `no git ref ${options.versionRef} (named by VERSION) holding ${options.composeFile}: no previous release, building full images`,
+      );
+      return undefined;
+    }
+    return { ...prev, version: prev.version ?? options.versionRef };
   }
   return undefined;
 }

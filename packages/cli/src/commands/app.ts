@@ -18,14 +18,20 @@ import { timeoutsOption } from '../registry-options.js';
 /** Options that take two values (`-f NAME FILE`); rewritten to `NAME=FILE` before cac parses. */
 const PAIR_FLAGS = new Set(['-f', '--service-file', '-i', '--service-image']);
 
-/** Join `--service-file NAME FILE` into `--service-file NAME=FILE` (pure). */
+/**
+ * Join `--service-file NAME FILE` into `--service-file NAME=FILE`, and read `-h URL` as the
+ * helper does: `--mender-host URL` (a bare `-h` still asks for help) (pure).
+ */
 export function joinPairArgs(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = argv[i + 1];
     const after = argv[i + 2];
-    if (
+    if (a === '-h' && next !== undefined && !next.startsWith('-')) {
+      out.push('--mender-host', next);
+      i += 1;
+    } else if (
       PAIR_FLAGS.has(a) &&
       next !== undefined &&
       !next.includes('=') &&
@@ -92,8 +98,26 @@ async function findCompose(cwd: string): Promise<string> {
   );
 }
 
+/** The helper's level names (any case) and ours: DEBUG, INFO, WARNING/WARN, ERROR, CRITICAL. */
+const LEVEL_NAMES: Record<string, LogLevel> = {
+  debug: 'debug',
+  info: 'info',
+  warn: 'warn',
+  warning: 'warn',
+  error: 'error',
+  critical: 'error',
+};
+
 function verbosity(level: unknown, v: unknown): LogLevel {
-  const base = choice<LogLevel>(level, ['error', 'warn', 'info', 'debug'], '--log-level') ?? 'info';
+  const named = typeof level === 'string' ? LEVEL_NAMES[level.toLowerCase()] : undefined;
+  if (level !== undefined && named === undefined) {
+    throw new OciDeltaError(
+      'ERR_INVALID_OPTIONS',
+      `--log-level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL (any case), not ${String(level)}`,
+      { option: '--log-level' },
+    );
+  }
+  const base = named ?? 'info';
   const count = Array.isArray(v) ? v.length : v ? 1 : 0;
   const order: LogLevel[] = ['error', 'warn', 'info', 'debug'];
   return order[Math.min(order.length - 1, order.indexOf(base) + count)]!;
@@ -156,6 +180,7 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
       menderHost: (o.menderHost as string | undefined) ?? DEFAULT_MENDER_HOST,
       menderPat: io.env.MENDER_PAT || undefined,
       skipExisting: o.skipExisting === true,
+      ...(typeof o.deploymentName === 'string' ? { deploymentName: o.deploymentName } : {}),
       record: o.record === true,
       deviceStore: choice(o.deviceStore, ['classic', 'containerd'] as const, '--device-store'),
       ...(o.deviceWindow !== undefined ? { deviceWindow: parseSize(String(o.deviceWindow)) } : {}),
@@ -224,6 +249,7 @@ export const appCommand: CommandDef = {
       .option('-a, --artifact-filename <file>', 'Output file (default: <artifact name>.mender)')
       .option('-g, --device-group <group>', 'Deploy to this device group after upload (needs MENDER_PAT)')
       .option('--mender-host <url>', `Mender server (default: ${DEFAULT_MENDER_HOST})`)
+      .option('--deployment-name <name>', 'Name of the deployment (default: <artifact name>-<group>)')
       .option('--skip-existing', 'An artifact already on the server is not an error')
       .option('--record', 'Record this release as the previous one in the cache without deploying')
       .option('--device-store <store>', 'Device image store: classic (default) or containerd')
