@@ -269,3 +269,55 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'umoci'))('release co
     });
   });
 });
+
+describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))(
+  'index merge across registries with their own credentials',
+  () => {
+    let open: RunningRegistry;
+    let locked: RunningRegistry;
+    let work: string;
+
+    beforeAll(async () => {
+      work = await mkdtemp(join(tmpdir(), 'ocidelta-cli-merge-'));
+      [open, locked] = await Promise.all([startRegistry(), startRegistry({ auth: 'htpasswd' })]);
+      const multi = await buildTestLayout(join(work, 'multi'), [
+        { platform: { os: 'linux', architecture: 'amd64' }, label: 'x-amd64' },
+        { platform: { os: 'linux', architecture: 'arm64' }, label: 'x-arm64' },
+      ]);
+      await skopeoPushLayout(multi, open.host, 'src/app:v1');
+    });
+    afterAll(async () => {
+      await Promise.all([open?.stop(), locked?.stop()]);
+      await rm(work, { recursive: true, force: true });
+    });
+
+    it('--dest-creds reach only the destination; without them the push is refused', async () => {
+      const args = [
+        'index',
+        'merge',
+        `${open.host}/src/app:v1`,
+        `${locked.host}/dst/app:v1`,
+        '--platforms',
+        'arm64',
+      ];
+      const refused = await run([...args, '--json'], work);
+      expect(refused.code).not.toBe(0);
+      expect(refused.err).toMatch(/ERR_AUTH|unauthorized|401/i);
+      const ok = await run(
+        [...args, '--dest-creds', `${locked.username}:${locked.password}`, '--json'],
+        work,
+      );
+      expect(ok.code, ok.err).toBe(0);
+      const result = JSON.parse(ok.out) as { entries: { platform: string; from: string }[] };
+      expect(result.entries).toEqual([
+        expect.objectContaining({ platform: 'linux/arm64/v8', from: 'source' }),
+      ]);
+      const pushed = JSON.parse(
+        await skopeoInspectRaw(`${locked.host}/dst/app:v1`, {
+          creds: `${locked.username}:${locked.password}`,
+        }),
+      ) as { manifests: { platform: { architecture: string } }[] };
+      expect(pushed.manifests.map((m) => m.platform.architecture)).toEqual(['arm64']);
+    });
+  },
+);

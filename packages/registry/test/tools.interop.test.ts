@@ -145,12 +145,41 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'umoci'))('release to
       ]);
       // the destination tag itself is untouched
       expect(platformsOf(await raw(`${reg.host}/app/dest:keep`))).toEqual(['amd64', 'arm/v7']);
-      await expect(
-        mergeIndex(client, `${reg.host}/app/src:v2`, `${reg.host}/app/dest:keep`, {
-          platforms: ['linux/s390x'],
-          dryRun: true,
-        }),
-      ).rejects.toMatchObject({ code: 'ERR_PLATFORM_NOT_FOUND' });
+      // An eligible platform SRC lacks is skipped with a warning; DEST keeps its entry (the merger's rule).
+      const skipped = await mergeIndex(client, `${reg.host}/app/src:v2`, `${reg.host}/app/dest:keep`, {
+        platforms: ['linux/s390x', 'linux/arm64'],
+        dryRun: true,
+      });
+      expect(skipped.warnings.join()).toMatch(/has no linux\/s390x .*destination's entry is kept/);
+      expect(skipped.entries.map((e) => [e.platform, e.from])).toEqual([
+        ['linux/arm64/v8', 'source'],
+        ['linux/amd64', 'destination'],
+        ['linux/arm/v7', 'destination'],
+      ]);
+    });
+
+    it("accepts bare architectures (every variant of them) and keeps the source index's other top-level fields", async () => {
+      const bare = await mergeIndex(client, `${reg.host}/app/src:v2`, `${reg.host}/app/dest:keep`, {
+        platforms: ['arm64', 'arm'],
+        dryRun: true,
+      });
+      // arm64 from SRC; SRC has no arm (any variant): DEST's arm/v7 stays, with a warning.
+      expect(bare.entries.map((e) => [e.platform, e.from])).toEqual([
+        ['linux/arm64/v8', 'source'],
+        ['linux/amd64', 'destination'],
+        ['linux/arm/v7', 'destination'],
+      ]);
+      expect(bare.warnings.join()).toMatch(/has no architecture arm/);
+      // A source index with a field the merge does not write itself (e.g. artifactType).
+      const src = JSON.parse(
+        (await client.getManifest(parseReference(`${reg.host}/app/src:v2`))).bytes.toString(),
+      );
+      const extra = Buffer.from(JSON.stringify({ ...src, artifactType: 'application/vnd.example.bundle' }));
+      await client.putManifest(parseReference(`${reg.host}/app/src:extra`), extra, src.mediaType);
+      const kept = await mergeIndex(client, `${reg.host}/app/src:extra`, `${reg.host}/app/dest:keep`, {
+        dryRun: true,
+      });
+      expect(kept.index.artifactType).toBe('application/vnd.example.bundle');
     });
 
     it('treats a missing destination as empty; a single image source becomes an index; dry run pushes nothing', async () => {

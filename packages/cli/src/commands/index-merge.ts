@@ -21,6 +21,21 @@ interface MergeCliOptions extends RegistryCliOptions {
   platforms?: string;
   dryRun?: boolean;
   concurrency?: number;
+  srcCreds?: string;
+  destCreds?: string;
+  srcAuthfile?: string;
+  destAuthfile?: string;
+}
+
+/** The options of one side (skopeo's --src-creds / --dest-creds win over --creds). */
+function side(opts: MergeCliOptions, which: 'src' | 'dest'): RegistryCliOptions {
+  const creds = which === 'src' ? opts.srcCreds : opts.destCreds;
+  const authfile = which === 'src' ? opts.srcAuthfile : opts.destAuthfile;
+  return {
+    ...opts,
+    ...(creds !== undefined ? { creds: stringOption(creds, `--${which}-creds`) } : {}),
+    ...(authfile !== undefined ? { authfile: stringOption(authfile, `--${which}-authfile`) } : {}),
+  };
 }
 
 export const indexMergeCommand: CommandDef = {
@@ -33,8 +48,12 @@ export const indexMergeCommand: CommandDef = {
         .option('--to <ref>', 'Push the merged index here instead of DEST')
         .option(
           '--platforms <list>',
-          'Take only these platforms from SRC (comma-separated, e.g. linux/amd64,linux/arm64)',
+          'Take only these platforms from SRC (comma-separated: amd64,arm64 or linux/arm/v7)',
         )
+        .option('--src-creds <user:pass>', 'Credentials for SRC (default --creds)')
+        .option('--dest-creds <user:pass>', 'Credentials for DEST and --to (default --creds)')
+        .option('--src-authfile <file>', 'Auth file for SRC (default --authfile)')
+        .option('--dest-authfile <file>', 'Auth file for DEST and --to (default --authfile)')
         .option('--dry-run', 'Print the merged index; copy and push nothing')
         .option('--concurrency <n>', 'Parallel blob transfers (default 4)')
         .option('-q, --quiet', 'No progress output'),
@@ -45,15 +64,19 @@ export const indexMergeCommand: CommandDef = {
         ?.split(',')
         .map((p) => p.trim())
         .filter((p) => p !== '');
-      const result = await withClient(opts, io, [src, dest, ...(to ? [to] : [])], (client) =>
-        mergeIndex(client, src, dest, {
-          ...(to !== undefined ? { to } : {}),
-          ...(platforms !== undefined ? { platforms } : {}),
-          dryRun: opts.dryRun === true,
-          concurrency: intOption(opts.concurrency, '--concurrency'),
-          onProgress: progressReporter(io, opts),
-          onWarning: (w) => io.stderr.write(`warning: ${w}\n`),
-        }),
+      const refs = [src, dest, ...(to ? [to] : [])];
+      const result = await withClient(side(opts, 'src'), io, refs, (client) =>
+        withClient(side(opts, 'dest'), io, refs, (destClient) =>
+          mergeIndex(client, src, dest, {
+            destClient,
+            ...(to !== undefined ? { to } : {}),
+            ...(platforms !== undefined ? { platforms } : {}),
+            dryRun: opts.dryRun === true,
+            concurrency: intOption(opts.concurrency, '--concurrency'),
+            onProgress: progressReporter(io, opts),
+            onWarning: (w) => io.stderr.write(`warning: ${w}\n`),
+          }),
+        ),
       );
       if (opts.json) {
         const { bytes: _bytes, ...rest } = result;

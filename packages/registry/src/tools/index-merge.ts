@@ -28,7 +28,12 @@ import { byDigest, isMissing, toRef } from './common.js';
 export interface IndexMergeOptions {
   /** Where to push the result (default: the destination). */
   to?: Reference | string;
-  /** Take only these platforms from the source; the destination keeps all others. */
+  /**
+   * Take only these platforms from the source; the destination keeps all others. A string
+   * without `/` is a bare architecture (`arm64`: every os and variant of it, the merger's
+   * identity); `os/arch[/variant]` is precise. An eligible platform the source lacks is skipped
+   * with a warning and the destination's entry kept.
+   */
   platforms?: readonly (Platform | string)[];
   /** Compute and return the merged index without copying or pushing anything. */
   dryRun?: boolean;
@@ -78,9 +83,29 @@ interface Manifests {
   mediaType: string;
   children: Child[];
   annotations?: Record<string, string>;
+  /** The index's other top-level fields (kept in the merged index). */
+  extra?: Record<string, unknown>;
 }
 
+/** Fields the merge writes itself; any other top-level field of the source index is kept. */
+const OWN_FIELDS = new Set(['schemaVersion', 'mediaType', 'manifests', 'annotations']);
+
 const ATTESTATION_REF = 'vnd.docker.reference.digest';
+
+interface WantedPlatform {
+  label: string;
+  matches(p: Platform): boolean;
+}
+
+/** A `--platforms` entry: a bare architecture (any os, any variant) or a precise platform. */
+function platformWanted(p: Platform | string): WantedPlatform {
+  if (typeof p === 'string' && !p.includes('/')) {
+    const arch = normalizePlatform({ os: 'linux', architecture: p.trim() }).architecture;
+    return { label: `architecture ${arch}`, matches: (c) => c.architecture === arch };
+  }
+  const w = typeof p === 'string' ? parsePlatform(p) : normalizePlatform(p);
+  return { label: formatPlatform(w), matches: (c) => platformMatches(w, c) };
+}
 
 /** Identity string of a platform: normalized os/arch/variant plus os.version. */
 export function platformIdentity(p: Platform): string {
@@ -112,10 +137,13 @@ async function readManifests(
   }
   const parsed = parseManifest(m.bytes, m.mediaType, { ref: ref.toString() });
   if (parsed.kind === 'index') {
+    const raw = JSON.parse(Buffer.from(m.bytes).toString('utf8')) as Record<string, unknown>;
+    const extra = Object.fromEntries(Object.entries(raw).filter(([k]) => !OWN_FIELDS.has(k)));
     return {
       mediaType: parsed.mediaType,
       children: parsed.manifest.manifests.map(childOf),
       ...(parsed.manifest.annotations ? { annotations: parsed.manifest.annotations } : {}),
+      ...(Object.keys(extra).length > 0 ? { extra } : {}),
     };
   }
   // A single image: its platform comes from its config.
@@ -208,21 +236,15 @@ export async function mergeIndex(
 
   let fromSource = firstPerIdentity(srcManifests.children);
   if (options.platforms !== undefined && options.platforms.length > 0) {
-    const wanted = options.platforms.map((p) =>
-      typeof p === 'string' ? parsePlatform(p) : normalizePlatform(p),
-    );
+    const wanted = options.platforms.map(platformWanted);
     for (const w of wanted) {
-      if (!fromSource.some((c) => c.platform && platformMatches(w, c.platform))) {
-        throw new OciDeltaError(
-          'ERR_PLATFORM_NOT_FOUND',
-          `${src} has no ${formatPlatform(w)} (it has: ${fromSource.map((c) => c.identity).join(', ') || 'none'})`,
-          { ref: src.toString(), platform: formatPlatform(w) },
+      if (!fromSource.some((c) => c.platform && w.matches(c.platform))) {
+        warn(
+          `${src} has no ${w.label} (it has: ${fromSource.map((c) => c.identity).join(', ') || 'none'}); the destination's entry is kept`,
         );
       }
     }
-    fromSource = fromSource.filter(
-      (c) => c.platform && wanted.some((w) => platformMatches(w, c.platform as Platform)),
-    );
+    fromSource = fromSource.filter((c) => c.platform && wanted.some((w) => w.matches(c.platform as Platform)));
   }
   const taken = new Set(fromSource.map((c) => c.identity));
   const fromDest = firstPerIdentity(destManifests.children).filter((c) => !taken.has(c.identity));
@@ -249,6 +271,7 @@ export async function mergeIndex(
   }
 
   const index: Record<string, unknown> = {
+    ...(srcManifests.extra ?? {}),
     schemaVersion: 2,
     mediaType,
     manifests: [...srcEntries, ...destEntries].map((c) => c.descriptor),
