@@ -244,7 +244,9 @@ export async function mergeIndex(
         );
       }
     }
-    fromSource = fromSource.filter((c) => c.platform && wanted.some((w) => w.matches(c.platform as Platform)));
+    fromSource = fromSource.filter(
+      (c) => c.platform && wanted.some((w) => w.matches(c.platform as Platform)),
+    );
   }
   const taken = new Set(fromSource.map((c) => c.identity));
   const fromDest = firstPerIdentity(destManifests.children).filter((c) => !taken.has(c.identity));
