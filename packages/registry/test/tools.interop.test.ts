@@ -21,6 +21,7 @@ import {
 } from '../src/index.js';
 import {
   buildTestLayout,
+  digestOfBytes,
   type RunningRegistry,
   skopeo,
   skopeoCopy,
@@ -374,6 +375,75 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'umoci'))('release to
       );
       const rootfs = await unpack(`${other.host}/far/dinj:v1`);
       expect((await listTree(rootfs))['etc/extra']).toBeDefined();
+    });
+
+    it('continues an image the CVMFS injector prepared (its labels), writes both label sets, keeps owners on request', async () => {
+      // An image as the injector leaves it: its last layer marked by cvmfs_injection_tar/gz, in
+      // config and container_config.
+      const base = await pull(`${reg.host}/app/single:v1`);
+      const last = base.layers[base.layers.length - 1]!;
+      const config = JSON.parse(base.configBytes.toString()) as Record<string, unknown> & {
+        config?: Record<string, unknown>;
+      };
+      const marks = { cvmfs_injection_tar: last.diffId, cvmfs_injection_gz: last.digest };
+      const prepared = Buffer.from(
+        JSON.stringify({
+          ...config,
+          config: { ...(config.config ?? {}), Labels: marks },
+          container_config: { Labels: marks },
+        }),
+      );
+      const target = parseReference(`${reg.host}/app/cvmfs:v1`);
+      await client.uploadBlob(target, prepared, { digest: digestOfBytes(prepared), size: prepared.length });
+      for (const l of base.manifest.layers)
+        await client.uploadBlob(
+          target,
+          () => client.getBlob(parseReference(`${reg.host}/app/single:v1`), l),
+          l,
+          {
+            mountFrom: parseReference(`${reg.host}/app/single:v1`),
+          },
+        );
+      const manifest = {
+        ...base.manifest,
+        config: { ...base.manifest.config, digest: digestOfBytes(prepared), size: prepared.length },
+      };
+      await client.putManifest(target, Buffer.from(JSON.stringify(manifest)), base.mediaType);
+
+      const dir = await writeTree(join(work, 'inject-owner'), { 'cvmfs/sft/setup.sh': 'echo hi\n' });
+      const { chown } = await import('node:fs/promises');
+      const root = process.getuid?.() === 0;
+      if (root) await chown(join(dir, 'cvmfs/sft/setup.sh'), 4321, 8765);
+      const uid = root ? 4321 : process.getuid!();
+      const result = await injectLayer(client, `${reg.host}/app/cvmfs:v1`, dir, `${reg.host}/app/cvmfs:v2`, {
+        preserveOwner: true,
+      });
+      expect(result.replaced).toBe(true); // the injector's layer, replaced in place
+      expect(result.layerIndex).toBe(base.layers.length - 1);
+      const injected = await pull(`${reg.host}/app/cvmfs:v2`);
+      const labels = injected.config.config?.Labels ?? {};
+      expect(labels).toMatchObject({
+        cvmfs_injection_tar: result.layer.diffId,
+        cvmfs_injection_gz: result.layer.digest,
+        'org.ocidelta.injected.diff_id': result.layer.diffId,
+        'org.ocidelta.injected.digest': result.layer.digest,
+      });
+      const raw = JSON.parse(injected.configBytes.toString()) as {
+        container_config: { Labels: Record<string, string> };
+      };
+      expect(raw.container_config.Labels.cvmfs_injection_gz).toBe(result.layer.digest);
+      // The file keeps its owner in the layer tar.
+      const { extract } = await import('tar-stream');
+      const ex = extract();
+      const owners: Record<string, number> = {};
+      ex.on('entry', (h, stream, next) => {
+        owners[h.name] = h.uid ?? -1;
+        stream.resume();
+        stream.on('end', next);
+      });
+      const { pipeline } = await import('node:stream/promises');
+      await pipeline(await injected.layers[result.layerIndex]!.uncompressed(), ex);
+      expect(owners['cvmfs/sft/setup.sh']).toBe(uid);
     });
 
     it('fails when the marked layer is gone, and extract without a marker needs --layer', async () => {

@@ -3,6 +3,7 @@
  * the injected one) into a directory, safely: no path traversal, whiteouts applied, symlinks
  * never followed out of DIR.
  */
+import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { extractLayer, OciDeltaError, parsePlatform } from '@ocidelta/core';
 import { resolveLayerToExtract } from '@ocidelta/registry';
@@ -41,10 +42,20 @@ export const layerExtractCommand: CommandDef = {
       const layer = wholeNumberOption(opts.layer, '--layer', 'a layer number from 0');
       const platform = stringOption(opts.platform, '--platform');
       return withClient(opts, io, [ref], async (client) => {
-        const { image, index } = await resolveLayerToExtract(client, ref, {
+        const found = await resolveLayerToExtract(client, ref, {
           ...(layer !== undefined ? { layer } : {}),
           ...(platform !== undefined ? { platform: parsePlatform(platform) } : {}),
+        }).catch(async (err: unknown) => {
+          // As the CVMFS injector's unpack: nothing injected yet is an empty directory, not an error.
+          if (!(err instanceof OciDeltaError) || err.details.reason !== 'no-injected-layer') throw err;
+          const target = resolve(io.cwd, dir);
+          await mkdir(target, { recursive: true });
+          io.stderr.write(`note: ${ref} has no injected layer: ${target} is left empty\n`);
+          if (opts.json) writeJson(io, { dir: target, layer: null, files: 0 });
+          return undefined;
         });
+        if (!found) return ExitCode.Ok;
+        const { image, index } = found;
         const chosen = image.layers[index];
         if (!chosen) throw new OciDeltaError('ERR_INVALID_OPTIONS', `no layer ${index} in ${ref}`, {});
         const target = resolve(io.cwd, dir);

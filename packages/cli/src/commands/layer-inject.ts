@@ -20,6 +20,7 @@ interface InjectCliOptions extends RegistryCliOptions {
   to?: string;
   platform?: string;
   comment?: string;
+  preserveOwner?: boolean;
 }
 
 export const layerInjectCommand: CommandDef = {
@@ -32,7 +33,8 @@ export const layerInjectCommand: CommandDef = {
         .option('--dir <dir>', 'Directory to pack into the layer (required)')
         .option('--to <ref>', 'Reference to push the new image to (required)')
         .option('--platform <os/arch[/variant]>', 'From an index, use this platform (default: this machine)')
-        .option('--comment <text>', 'Comment for the history entry'),
+        .option('--comment <text>', 'Comment for the history entry')
+        .option('--preserve-owner', "Keep the files' uid/gid in the layer (default 0:0, reproducible)"),
       { json: true },
     ).action(async (ref: string, opts: InjectCliOptions) => {
       const dir = stringOption(opts.dir, '--dir');
@@ -46,6 +48,7 @@ export const layerInjectCommand: CommandDef = {
         const result = await injectLayer(client, ref, resolve(io.cwd, dir), to, {
           ...(platform !== undefined ? { platform: parsePlatform(platform) } : {}),
           ...(comment !== undefined ? { comment } : {}),
+          preserveOwner: opts.preserveOwner === true,
           env: io.env,
         });
         if (opts.json) writeJson(io, result);

@@ -20,6 +20,9 @@ export interface LayerEntry {
   source?: string;
   /** Expected sha256 of a file's content (checked while written). */
   digest?: string;
+  /** Owner written into the tar (default 0:0, for reproducible layers). */
+  uid?: number;
+  gid?: number;
 }
 
 function childrenIndex(tree: Tree): Map<string, string[]> {
@@ -55,6 +58,8 @@ function toLayerEntry(path: string, t: TreeEntry): LayerEntry {
   if (t.linkname !== undefined) e.linkname = t.linkname;
   if (t.source !== undefined) e.source = t.source;
   if (t.digest !== undefined) e.digest = t.digest;
+  if (t.uid !== undefined) e.uid = t.uid;
+  if (t.gid !== undefined) e.gid = t.gid;
   return e;
 }
 

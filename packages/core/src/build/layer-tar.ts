@@ -53,7 +53,7 @@ export function layerTarStream(entries: readonly LayerEntry[], options: LayerTar
   (async () => {
     for (const e of entries) {
       if (options.signal?.aborted) throw new OciDeltaError('ERR_ABORTED', 'writing a layer was aborted');
-      const common = { mtime, uid: 0, gid: 0, uname: '', gname: '', mode: e.mode };
+      const common = { mtime, uid: e.uid ?? 0, gid: e.gid ?? 0, uname: '', gname: '', mode: e.mode };
       if (e.type === 'directory') {
         await add(p, { ...common, name: `${e.path}/`, type: 'directory' });
       } else if (e.type === 'symlink') {

@@ -30,6 +30,9 @@ export interface TreeEntry {
   linkname?: string;
   /** Absolute path of the file on disk (directory trees only): where a layer reads content. */
   source?: string;
+  /** Owner (directory trees scanned with `owners`; layers default to 0:0). */
+  uid?: number;
+  gid?: number;
 }
 
 /** A filesystem tree: path -> entry. */
@@ -58,7 +61,13 @@ export function removeSubtree(tree: Tree, path: string, keep?: (p: string) => bo
  * Read a directory into a Tree (not following symlinks). Regular files are hashed; devices,
  * fifos and sockets are refused with ERR_INPUT naming the path.
  */
-export async function scanDirectory(root: string, options: { signal?: AbortSignal } = {}): Promise<Tree> {
+export async function scanDirectory(
+  root: string,
+  options: {
+    signal?: AbortSignal /** Record each entry's uid/gid (default: no owners, 0:0 in layers). */;
+    owners?: boolean;
+  } = {},
+): Promise<Tree> {
   const tree: Tree = new Map();
   let rootStat: Awaited<ReturnType<typeof lstat>>;
   try {
@@ -82,14 +91,15 @@ export async function scanDirectory(root: string, options: { signal?: AbortSigna
       const abs = join(root, path);
       const st = await lstat(abs);
       const mode = st.mode & 0o7777;
+      const owner = options.owners ? { uid: st.uid, gid: st.gid } : {};
       if (st.isDirectory()) {
-        tree.set(path, { type: 'directory', mode, size: 0 });
+        tree.set(path, { type: 'directory', mode, size: 0, ...owner });
         await walk(path);
       } else if (st.isSymbolicLink()) {
-        tree.set(path, { type: 'symlink', mode: 0o777, size: 0, linkname: await readlink(abs) });
+        tree.set(path, { type: 'symlink', mode: 0o777, size: 0, linkname: await readlink(abs), ...owner });
       } else if (st.isFile()) {
         const { digest } = await digestStream(createReadStream(abs));
-        tree.set(path, { type: 'file', mode, size: st.size, digest, source: abs });
+        tree.set(path, { type: 'file', mode, size: st.size, digest, source: abs, ...owner });
       } else {
         throw new OciDeltaError(
           'ERR_INPUT',

@@ -30,6 +30,9 @@ import { toRef } from './common.js';
 
 export const INJECTED_DIFF_ID_LABEL = 'org.ocidelta.injected.diff_id';
 export const INJECTED_DIGEST_LABEL = 'org.ocidelta.injected.digest';
+/** The CVMFS injector's labels for the same two facts: images it prepared are recognised, and both sets are written. */
+export const CVMFS_DIFF_ID_LABEL = 'cvmfs_injection_tar';
+export const CVMFS_DIGEST_LABEL = 'cvmfs_injection_gz';
 
 export interface LayerInjectOptions {
   /** Which image of an index (default: this host's platform). */
@@ -39,6 +42,8 @@ export interface LayerInjectOptions {
   env?: NodeJS.ProcessEnv;
   /** Text for the history entry. */
   comment?: string;
+  /** Keep the files' uid/gid in the layer (default: 0:0, reproducible). */
+  preserveOwner?: boolean;
   /** Client for the target when it needs other credentials (default `client`). */
   destClient?: RegistryClient;
   signal?: AbortSignal;
@@ -59,8 +64,8 @@ export interface LayerInjectResult {
 /** Index of the layer marked by the injection labels, or undefined when the image has none. */
 export function injectedLayerIndex(image: Image): number | undefined {
   const labels = image.config.config?.Labels ?? {};
-  const diffId = labels[INJECTED_DIFF_ID_LABEL];
-  const digest = labels[INJECTED_DIGEST_LABEL];
+  const diffId = labels[INJECTED_DIFF_ID_LABEL] ?? labels[CVMFS_DIFF_ID_LABEL];
+  const digest = labels[INJECTED_DIGEST_LABEL] ?? labels[CVMFS_DIGEST_LABEL];
   if (diffId === undefined && digest === undefined) return undefined;
   const at = image.layers.findIndex(
     (l) => (digest === undefined || l.digest === digest) && (diffId === undefined || l.diffId === diffId),
@@ -111,7 +116,7 @@ export async function injectLayer(
   // Pack the directory into a temp layout (bounded memory), hashing as it goes.
   const tmp = await mkdtemp(join(tmpdir(), 'ocidelta-inject-'));
   try {
-    const tree = await scanDirectory(dir, { signal: options.signal });
+    const tree = await scanDirectory(dir, { signal: options.signal, owners: options.preserveOwner === true });
     const produced = layerBlobStream(diffTrees(new Map(), tree), { mtime, signal: options.signal });
     const staging = await OciLayout.create(tmp);
     const blob = await staging.writeBlob(produced.stream, {}, { signal: options.signal });
@@ -126,6 +131,7 @@ export async function injectLayer(
     // New config from the raw JSON, so fields we do not model survive.
     const config = JSON.parse(Buffer.from(image.configBytes).toString('utf8')) as Record<string, unknown> & {
       config?: Record<string, unknown> & { Labels?: Record<string, string> | null };
+      container_config?: Record<string, unknown> & { Labels?: Record<string, string> | null };
       rootfs: { type: string; diff_ids?: string[] | null };
       history?: Record<string, unknown>[];
     };
@@ -153,14 +159,24 @@ export async function injectLayer(
         empty_layer: true,
       });
     }
-    const labels = {
-      ...(config.config?.Labels ?? {}),
+    const marks = {
       [INJECTED_DIFF_ID_LABEL]: diffId,
       [INJECTED_DIGEST_LABEL]: blob.digest,
+      [CVMFS_DIFF_ID_LABEL]: diffId,
+      [CVMFS_DIGEST_LABEL]: blob.digest,
     };
     const newConfig = {
       ...config,
-      config: { ...(config.config ?? {}), Labels: labels },
+      config: { ...(config.config ?? {}), Labels: { ...(config.config?.Labels ?? {}), ...marks } },
+      // Docker configs also carry container_config: the injector labels it too.
+      ...(config.container_config
+        ? {
+            container_config: {
+              ...config.container_config,
+              Labels: { ...(config.container_config.Labels ?? {}), ...marks },
+            },
+          }
+        : {}),
       rootfs: { ...config.rootfs, diff_ids: diffIds },
       history,
     };
@@ -240,8 +256,8 @@ export async function resolveLayerToExtract(
   if (index === undefined) {
     throw new OciDeltaError(
       'ERR_INPUT',
-      `${r} has no injected layer (no ${INJECTED_DIGEST_LABEL} label); choose one with --layer N`,
-      { ref: r.toString() },
+      `${r} has no injected layer (no ${INJECTED_DIGEST_LABEL} or ${CVMFS_DIGEST_LABEL} label); choose one with --layer N`,
+      { ref: r.toString(), reason: 'no-injected-layer' },
     );
   }
   return { image, index };
