@@ -245,7 +245,10 @@ export const appCommand: CommandDef = {
         'Registry repository shared by build runners: deltas and release records',
       )
       .option('--cache', 'Use the cache (--no-cache: neither read nor write it)', { default: true })
-      .option('--cache-dir <dir>', 'Cache directory (env OCIDELTA_CACHE_DIR, else $XDG_CACHE_HOME/ocidelta)')
+      .option(
+        '--cache-dir <dir>',
+        'Cache directory (env OCIDELTA_CACHE_DIR or MENDER_HELPER_CACHE_DIR, else $XDG_CACHE_HOME/ocidelta)',
+      )
       .option('-a, --artifact-filename <file>', 'Output file (default: <artifact name>.mender)')
       .option('-g, --device-group <group>', 'Deploy to this device group after upload (needs MENDER_PAT)')
       .option('--mender-host <url>', `Mender server (default: ${DEFAULT_MENDER_HOST})`)

@@ -23,7 +23,10 @@ export const cacheLsCommand: CommandDef = {
   define(cli: CAC, io: CliIO) {
     cli
       .command('', 'List cached items')
-      .option('--cache-dir <dir>', 'Cache directory (env OCIDELTA_CACHE_DIR, else $XDG_CACHE_HOME/ocidelta)')
+      .option(
+        '--cache-dir <dir>',
+        'Cache directory (env OCIDELTA_CACHE_DIR or MENDER_HELPER_CACHE_DIR, else $XDG_CACHE_HOME/ocidelta)',
+      )
       .option('--json', 'Print JSON')
       .action(async (o: Record<string, unknown>) => {
         const cache = await AppCache.open(cacheDirOf(o, io));
@@ -52,7 +55,10 @@ export const cachePruneCommand: CommandDef = {
   define(cli: CAC, io: CliIO) {
     cli
       .command('', 'Prune the cache')
-      .option('--cache-dir <dir>', 'Cache directory (env OCIDELTA_CACHE_DIR, else $XDG_CACHE_HOME/ocidelta)')
+      .option(
+        '--cache-dir <dir>',
+        'Cache directory (env OCIDELTA_CACHE_DIR or MENDER_HELPER_CACHE_DIR, else $XDG_CACHE_HOME/ocidelta)',
+      )
       .option(
         '--max-size <size>',
         'Keep at most this much (e.g. 500M, 10G); default: remove all blobs and deltas',
