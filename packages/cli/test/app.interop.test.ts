@@ -186,7 +186,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'mender-artifact', 'x
         application_name: 'shop',
         orchestrator: 'docker-compose',
         platform: PLATFORM,
-        version: '1',
+        version: '1.0.0', // the release version, as the helper writes it
       });
       expect(device.metaData.images).toEqual(device.images.map((i) => i.id).sort());
       expect(device.manifests).toEqual(['docker-compose.yml']);
