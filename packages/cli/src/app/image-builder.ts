@@ -96,6 +96,20 @@ interface Built {
   device?: { sourceBytesRead: number; decoderMemory: number };
 }
 
+/** Push a delta to the shared store; a failed push costs the next runner time, not correctness. */
+async function shareDelta(
+  ctx: ImageBuildContext,
+  p: Prepared,
+  info: DeltaInfo,
+  file: string,
+  sig: AbortSignal,
+) {
+  await ctx.store?.pushDelta(info, file, sig).catch((err: unknown) => {
+    if (!isOciDeltaError(err) || err.code === 'ERR_ABORTED') throw err;
+    ctx.warn(`could not push the delta to the store: ${err.message}`, p.plan.service);
+  });
+}
+
 /**
  * The delta for `key` from the shared store, checked before use: the store checks digests and
  * the key, and here the new image is rebuilt from it as the device would. A poisoned or stale
@@ -153,10 +167,7 @@ async function buildDelta(
     if (size <= p.plan.fullSize) {
       if (ctx.store && info && !(await ctx.store.hasDelta(key, sig).catch(() => true))) {
         // A delta this runner had before the store was shared: share it now.
-        await ctx.store.pushDelta(info, hit, sig).catch((err: unknown) => {
-          if (!isOciDeltaError(err) || err.code === 'ERR_ABORTED') throw err;
-          ctx.warn(`could not push the delta to the store: ${err.message}`, p.plan.service);
-        });
+        await shareDelta(ctx, p, info, hit, sig);
       }
       return {
         file: hit,
@@ -228,10 +239,7 @@ async function buildDelta(
     };
     if (ctx.store) {
       // Shared for the next runner; a failed push costs it time, not correctness.
-      await ctx.store.pushDelta(info, imageFile, sig).catch((err: unknown) => {
-        if (!isOciDeltaError(err) || err.code === 'ERR_ABORTED') throw err;
-        ctx.warn(`could not push the delta to the store: ${err.message}`, p.plan.service);
-      });
+      await shareDelta(ctx, p, info, imageFile, sig);
     }
     const file = ctx.cache ? await ctx.cache.putDelta(info, imageFile) : imageFile;
     return { file, size: res.size, deepDelta: true, from: 'computed', device: res.device };

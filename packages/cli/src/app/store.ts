@@ -76,6 +76,20 @@ export class ArtifactStore {
     return this.repo.withTag(tag);
   }
 
+  /** The manifest tagged `ref`, or undefined when the store has no such tag (one request, no HEAD first). */
+  private async manifestAt(ref: Reference, signal?: AbortSignal) {
+    try {
+      return await this.client.getManifest(ref, { signal });
+    } catch (err) {
+      if (
+        err instanceof OciDeltaError &&
+        (err.code === 'ERR_MANIFEST_UNKNOWN' || err.code === 'ERR_NAME_UNKNOWN')
+      )
+        return undefined;
+      throw err;
+    }
+  }
+
   private async readRecord(blob: Blob, where: string, signal?: AbortSignal): Promise<Buffer> {
     if (blob.size > MAX_RECORD_SIZE) {
       throw new StoreEntryRejected('ERR_INVALID_MANIFEST', `${where}: record of ${blob.size} bytes`, {
@@ -118,11 +132,10 @@ export class ArtifactStore {
   ): Promise<DeltaInfo | undefined> {
     const { signal } = options;
     const ref = this.at(deltaTag(key));
-    const head = await this.client.headManifest(ref, { signal });
-    if (!head) return undefined;
+    const m = await this.manifestAt(ref, signal);
+    if (!m) return undefined;
     const where = ref.toString();
     try {
-      const m = await this.client.getManifest(ref, { signal });
       const parsed = parseStoreManifest(m.bytes, where);
       if (parsed.kind !== 'delta' || !parsed.image)
         throw new OciDeltaError('ERR_INVALID_MANIFEST', `${where} is not a delta`);
@@ -189,10 +202,9 @@ export class ArtifactStore {
     signal?: AbortSignal,
   ): Promise<{ meta: ReleaseMetadata; bytes: Buffer; label: string } | undefined> {
     const ref = this.at(releaseTags(softwareName, 'x').latest);
-    const head = await this.client.headManifest(ref, { signal });
-    if (!head) return undefined;
+    const m = await this.manifestAt(ref, signal);
+    if (!m) return undefined;
     const where = ref.toString();
-    const m = await this.client.getManifest(ref, { signal });
     const parsed = parseStoreManifest(m.bytes, where);
     if (parsed.kind !== 'release')
       throw new OciDeltaError('ERR_INVALID_MANIFEST', `${where} is not a release record`, { ref: where });

@@ -12,11 +12,11 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import {
   type ArchiveEntry,
+  byteLimit,
   digestOf,
   digestStream,
   type Image,
@@ -70,25 +70,6 @@ const DEFAULT_MAX_PAYLOAD = 64 * 1024 ** 3;
 
 function notInstallable(message: string, details: Record<string, unknown>): OciDeltaError {
   return new OciDeltaError('ERR_INVALID_ARTIFACT', message, details);
-}
-
-/** Fails the stream once more than `max` bytes went through (a bounded decompression). */
-function byteLimit(max: number, what: string): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, done: TransformCallback) {
-      seen += chunk.length;
-      if (seen > max) {
-        done(
-          new OciDeltaError('ERR_ARTIFACT_TOO_LARGE', `${what} unpacks to more than ${max} bytes`, {
-            max,
-          }),
-        );
-        return;
-      }
-      done(null, chunk);
-    },
-  });
 }
 
 /** Strip the tag/digest decoration `docker save` RepoTags and url files may differ in. */
@@ -175,7 +156,11 @@ export async function verifyInstall(
       await pipeline(
         await openArtifactPayload(artifact, name, { signal }),
         createGunzip(),
-        byteLimit(options.maxPayloadSize ?? DEFAULT_MAX_PAYLOAD, `${artifact}: ${name}`),
+        byteLimit(
+          options.maxPayloadSize ?? DEFAULT_MAX_PAYLOAD,
+          `${artifact}: ${name}`,
+          'ERR_ARTIFACT_TOO_LARGE',
+        ),
         createWriteStream(file),
         { signal },
       );

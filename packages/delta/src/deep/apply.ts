@@ -52,7 +52,7 @@ export interface AppliedLayer {
 const DELTA_ENTRY = /^blobs\/[^/]+\/[^/]+\.vcdiff$/;
 
 /** The `.source` path, as the device's `$(cat X.source)` reads it (trailing newlines dropped). */
-async function readSourcePath(delta: TarIndex, base: string): Promise<string> {
+export async function readSourcePath(delta: TarIndex, base: string): Promise<string> {
   const entry = delta.entries.get(`${base}.source`);
   if (entry?.type !== 'file') {
     throw new OciDeltaError('ERR_INVALID_ARCHIVE', `${delta.file} has ${base}.vcdiff but no ${base}.source`, {

@@ -17,6 +17,7 @@ import {
   TarIndex,
 } from '@ocidelta/core';
 import { decode } from '../vcdiff/index.js';
+import { readSourcePath } from './apply.js';
 import { loadUncompressedLayer } from './encode-layer.js';
 import { type CurrentOrigin, type DeviceStore, sourceAccessOf, sourcePath } from './source-path.js';
 
@@ -64,9 +65,7 @@ export async function verifyDeepDelta(
     const vcdiff = delta.entries.get(`${base}.vcdiff`);
     let got: Digest;
     if (vcdiff?.type === 'file') {
-      const sourceEntry = delta.entries.get(`${base}.source`);
-      if (sourceEntry?.type !== 'file') throw bad(deltaImg, `${base}.vcdiff has no .source`);
-      const path = (await delta.read(sourceEntry, 4096)).toString('utf8').replace(/\n+$/, '');
+      const path = await readSourcePath(delta, base);
       const layer = current.layers.find((l) => sourcePath(l, paths) === path);
       if (!layer) throw bad(deltaImg, `${base}.source names ${path}, which is no layer of ${current.digest}`);
       const source = await loadUncompressedLayer(layer, `current layer ${layer.digest}`);
