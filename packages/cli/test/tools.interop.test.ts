@@ -143,14 +143,73 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'umoci'))('release co
       expect(inspected.Labels).toEqual({ 'org.example.role': 'app' });
     });
 
+    it('pushes images sharing a tag as one index (OCI and Docker mode); skopeo pulls each platform', async () => {
+      for (const mode of ['oci', 'docker'] as const) {
+        await writeFile(
+          join(work, `multi-${mode}.yaml`),
+          `mode: ${mode}\nannotations: {org.example.build: "7"}\nimages:\n` +
+            '  - {os: linux, architecture: amd64, layer: [base, app], tags: [v1]}\n' +
+            '  - {os: linux, architecture: arm64, variant: v8, layer: base, tags: [v1, arm-only]}\n',
+        );
+        const repo = `${reg.host}/cli/multi-${mode}`;
+        const r = await run(
+          ['image', 'build', `multi-${mode}.yaml`, '--output', `docker://${repo}`, '--json', ...insecure],
+          work,
+        );
+        expect(r.code, r.err).toBe(0);
+        const out = JSON.parse(r.out) as {
+          images: { digest: string; pushed: string[] }[];
+          indexes: { tag: string; digest: string; mediaType: string; pushed: string }[];
+        };
+        expect(out.indexes.map((i) => [i.tag, i.pushed])).toEqual([['v1', `${repo}:v1`]]);
+        expect(out.images[1]?.pushed).toEqual([`${repo}@${out.images[1]?.digest}`, `${repo}:arm-only`]);
+        const raw = JSON.parse(await skopeoInspectRaw(`${repo}:v1`)) as {
+          mediaType: string;
+          annotations?: Record<string, string>;
+          manifests: { digest: string; platform: unknown }[];
+        };
+        expect(raw.mediaType).toBe(
+          mode === 'oci'
+            ? 'application/vnd.oci.image.index.v1+json'
+            : 'application/vnd.docker.distribution.manifest.list.v2+json',
+        );
+        expect(raw.annotations).toEqual(mode === 'oci' ? { 'org.example.build': '7' } : undefined);
+        expect(raw.manifests.map((m) => [m.digest, m.platform])).toEqual([
+          [out.images[0]?.digest, { architecture: 'amd64', os: 'linux' }],
+          [out.images[1]?.digest, { architecture: 'arm64', os: 'linux', variant: 'v8' }],
+        ]);
+        await skopeo([
+          '--override-arch',
+          'arm64',
+          '--override-variant',
+          'v8',
+          'copy',
+          '--src-tls-verify=false',
+          '--src-no-creds',
+          `docker://${repo}:v1`,
+          `oci:${join(work, `multi-${mode}-arm64`)}:x`,
+        ]);
+        await exec('umoci', [
+          'unpack',
+          '--rootless',
+          '--image',
+          `${join(work, `multi-${mode}-arm64`)}:x`,
+          join(work, `multi-${mode}-bundle`),
+        ]);
+        expect(await listTree(join(work, `multi-${mode}-bundle`, 'rootfs'))).toEqual(
+          await listTree(join(work, 'base')),
+        );
+      }
+    });
+
     it('reports spec errors with the file and line, exit 2', async () => {
       await writeFile(
         join(work, 'bad.yaml'),
-        'images:\n  - os: linux\n    architecture: amd64\n    layer: [base]\n',
+        'images:\n  - os: linux\n    architecture: amd64\n    layrs: [base]\n',
       );
       const r = await run(['image', 'build', 'bad.yaml', '--output', 'oci:bad'], work);
       expect(r.code).toBe(2);
-      expect(r.err).toMatch(/bad\.yaml:4:5: images\.0\.layer: unknown key "layer"/);
+      expect(r.err).toMatch(/bad\.yaml:4:5: images\.0\.layrs: unknown key "layrs"/);
       const missing = await run(['image', 'build', 'spec.yaml'], work);
       expect(missing.code).toBe(1);
     });

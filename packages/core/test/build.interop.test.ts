@@ -197,6 +197,180 @@ describe.skipIf(!haveBinaries('umoci', 'skopeo'))('image build with umoci and sk
   });
 });
 
+// BuildStream's OCI element keys and multi-platform tags, read back by umoci and skopeo.
+const OVERLAY: TreeSpec = {
+  'etc/os-release': 'ID=overlay\n',
+  'var/cache': 'now a file',
+  'srv/www/index.html': '<p>hi</p>',
+};
+
+describe.skipIf(!haveBinaries('umoci', 'skopeo'))(
+  'image build: BuildStream keys and multi-platform tags',
+  () => {
+    let work: string;
+    beforeAll(async () => {
+      work = await mkdtemp(join(tmpdir(), 'ocidelta-build-bst-'));
+      await writeTree(join(work, 'rootfs'), ROOTFS);
+      await writeTree(join(work, 'overlay'), OVERLAY);
+      await writeTree(join(work, 'app'), APP);
+      // What staging rootfs then overlay into one directory gives (var/cache/* replaced by a file).
+      const { 'var/cache/a': _a, 'var/cache/b': _b, ...rest } = ROOTFS;
+      await writeTree(join(work, 'merged'), { ...rest, ...OVERLAY });
+    });
+    afterAll(async () => {
+      await rm(work, { recursive: true, force: true });
+    });
+
+    const BST = (mode: 'oci' | 'docker') => `
+mode: ${mode}
+gzip: false
+annotations: {org.example.pipeline: "42"}
+images:
+  - os: linux
+    architecture: amd64
+    layer: [rootfs, overlay]
+    tags: [base]
+    config: {Memory: 536870912, MemorySwap: -1, CpuShares: 512}
+  - parent: {image: 0}
+    os: linux
+    layer: app
+    tags: [app]
+`;
+
+    it('mode/gzip/layer/parent/annotations/Memory: umoci unpacks the merged layer and the child', async () => {
+      const store = await OciLayout.create(join(work, 'bst-store'));
+      const built = await buildImages(parseBuildSpec(BST('oci')), {
+        store,
+        baseDir: work,
+        mtime: 1_700_000_000,
+      });
+      const [base, app] = built.images.map((i) => i.image);
+      if (!base || !app) throw new Error('no images');
+      expect(base.manifest.layers.map((l) => l.mediaType)).toEqual([
+        'application/vnd.oci.image.layer.v1.tar',
+      ]);
+      // an uncompressed layer's digest is its diff_id
+      expect(base.manifest.layers[0]?.digest).toBe(base.config.rootfs.diff_ids[0]);
+      expect(base.config.config).toMatchObject({ Memory: 536870912, MemorySwap: -1, CpuShares: 512 });
+      expect(app.layers.length).toBe(2);
+      expect(app.layers[0]?.digest).toBe(base.layers[0]?.digest);
+      const layout = join(work, 'bst-layout');
+      await writeBuildOutput(
+        built.images,
+        { transport: 'oci', path: layout },
+        { annotations: built.annotations },
+      );
+      const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
+      expect(index.annotations).toEqual({ 'org.example.pipeline': '42' });
+      expect(index.manifests.map((m: { platform?: unknown }) => m.platform)).toEqual([
+        { architecture: 'amd64', os: 'linux' },
+        { architecture: 'amd64', os: 'linux' },
+      ]);
+      for (const [tag, input] of [
+        ['base', 'merged'],
+        ['app', 'app'],
+      ] as const) {
+        const bundle = join(work, `bst-bundle-${tag}`);
+        await run('umoci', ['unpack', '--rootless', '--image', `${layout}:${tag}`, bundle]);
+        expect(await listTree(join(bundle, 'rootfs'))).toEqual(await listTree(join(work, input)));
+      }
+      await built.close();
+
+      const docker = await buildImages(parseBuildSpec(BST('docker')), {
+        store: await OciLayout.create(join(work, 'bst-docker-store')),
+        baseDir: work,
+      });
+      const dockerApp = docker.images[1]?.image;
+      expect(docker.format).toBe('docker');
+      expect(dockerApp?.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
+      expect(dockerApp?.manifest.layers.map((l) => l.mediaType)).toEqual([
+        'application/vnd.docker.image.rootfs.diff.tar',
+        'application/vnd.docker.image.rootfs.diff.tar',
+      ]);
+      await writeBuildOutput(docker.images, { transport: 'docker-archive', path: join(work, 'bst.tar') });
+      const { stdout } = await run('skopeo', ['inspect', `docker-archive:${join(work, 'bst.tar')}:app`]);
+      expect((JSON.parse(stdout) as { Layers: string[] }).Layers.length).toBe(2);
+    });
+
+    const MULTI = `
+annotations: {org.opencontainers.image.source: "https://example.com/src"}
+images:
+  - {os: linux, architecture: amd64, layers: [rootfs], tags: [multi, amd64-only]}
+  - {os: linux, architecture: arm64, variant: v8, layers: [app], tags: [multi]}
+  - {os: linux, architecture: arm, variant: v7, os.features: [sse4], layers: [overlay], tags: [multi]}
+`;
+
+    it('images sharing a tag form one index with platform descriptors; skopeo selects each platform', async () => {
+      const built = await buildImages(parseBuildSpec(MULTI), {
+        store: await OciLayout.create(join(work, 'multi-store')),
+        baseDir: work,
+      });
+      for (const [kind, path] of [
+        ['oci', join(work, 'multi-layout')],
+        ['oci-archive', join(work, 'multi.tar')],
+      ] as const) {
+        await writeBuildOutput(built.images, { transport: kind, path }, { annotations: built.annotations });
+      }
+      const layout = join(work, 'multi-layout');
+      const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
+      expect(index.annotations).toEqual({ 'org.opencontainers.image.source': 'https://example.com/src' });
+      const multi = index.manifests.find(
+        (m: { annotations?: Record<string, string> }) =>
+          m.annotations?.['org.opencontainers.image.ref.name'] === 'multi',
+      );
+      expect(multi.mediaType).toBe('application/vnd.oci.image.index.v1+json');
+      const single = index.manifests.find(
+        (m: { annotations?: Record<string, string> }) =>
+          m.annotations?.['org.opencontainers.image.ref.name'] === 'amd64-only',
+      );
+      expect(single.platform).toEqual({ architecture: 'amd64', os: 'linux' });
+      const nested = JSON.parse(
+        await readFile(join(layout, 'blobs', 'sha256', multi.digest.slice('sha256:'.length)), 'utf8'),
+      );
+      expect(nested.manifests.map((m: { platform: unknown }) => m.platform)).toEqual([
+        { architecture: 'amd64', os: 'linux' },
+        { architecture: 'arm64', os: 'linux', variant: 'v8' },
+        { architecture: 'arm', os: 'linux', variant: 'v7', 'os.features': ['sse4'] },
+      ]);
+      expect(nested.annotations).toEqual(index.annotations);
+      const layersOf = (n: number) => built.images[n]?.image.manifest.layers.map((l) => l.digest);
+      for (const [arch, variant, layers] of [
+        ['amd64', '', layersOf(0)],
+        ['arm64', 'v8', layersOf(1)],
+        ['arm', 'v7', layersOf(2)],
+      ] as const) {
+        for (const ref of [`oci:${layout}:multi`, `oci-archive:${join(work, 'multi.tar')}:multi`]) {
+          const { stdout } = await run('skopeo', [
+            '--override-arch',
+            arch,
+            ...(variant ? ['--override-variant', variant] : []),
+            'inspect',
+            ref,
+          ]);
+          // skopeo's Digest is the index's; the layers tell which image it selected
+          const info = JSON.parse(stdout) as { Architecture: string; Digest: string; Layers: string[] };
+          expect(info.Architecture).toBe(arch);
+          expect(info.Digest).toBe(multi.digest);
+          expect(info.Layers).toEqual(layers);
+        }
+      }
+      await run('skopeo', [
+        '--insecure-policy',
+        'copy',
+        '--all',
+        `oci:${layout}:multi`,
+        `oci:${join(work, 'multi-copy')}:m`,
+      ]);
+      const copy = await OciLayout.open(join(work, 'multi-copy'));
+      expect((await copy.index({ ref: 'm' })).digest).toBe(multi.digest);
+      await expect(
+        writeBuildOutput(built.images, { transport: 'docker-archive', path: join(work, 'multi-docker.tar') }),
+      ).rejects.toThrow(/docker-archive cannot hold several platforms under one tag \("multi"\)/);
+      await built.close();
+    });
+  },
+);
+
 /** Entry names of a layer tar, in order. */
 async function layerEntryNames(layer: Image['layers'][number]): Promise<string[]> {
   const ex = extract();

@@ -15,6 +15,8 @@ import {
   extractLayerTar,
   isOciDeltaError,
   layerBlobStream,
+  mergeTrees,
+  namedImages,
   OciLayout,
   parseBuildSpec,
   scanDirectory,
@@ -373,13 +375,48 @@ describe('buildImages', () => {
     ).rejects.toMatchObject({ code: 'ERR_MANIFEST_UNKNOWN' });
   });
 
-  it('refuses one tag on two images', async () => {
+  it('refuses one tag on two images of one platform; two platforms share it as an index', async () => {
     const store = await OciLayout.create(fresh('dup'));
     const spec = parseBuildSpec(
-      'images:\n  - {os: linux, architecture: amd64, tags: [x]}\n  - {os: linux, architecture: arm64, tags: [x]}\n',
+      'images:\n  - {os: linux, architecture: arm64, tags: [x]}\n  - {os: linux, architecture: arm64, variant: v8, tags: [x]}\n',
     );
+    // linux/arm64 and linux/arm64/v8 are one platform once normalized
     await expect(buildImages(spec, { store })).rejects.toThrow(
-      /images\[1\]\.tags: "x" is already the tag of images\[0\]/,
+      /images\[1\]\.tags: "x" is already the tag of images\[0\], which has the same platform linux\/arm64/,
     );
+    const two = await buildImages(
+      parseBuildSpec(
+        'images:\n  - {os: linux, architecture: amd64, tags: [x]}\n  - {os: linux, architecture: arm64, tags: [x, y]}\n',
+      ),
+      { store },
+    );
+    const entries = namedImages(two.images);
+    expect(entries.map((e) => ('index' in e ? `index ${e.ref}` : `image ${e.ref}`))).toEqual([
+      'index x',
+      'image y',
+    ]);
+  });
+
+  it('merges the directories of one `layer` in order; refuses layer with layers', async () => {
+    const root = fresh('merge');
+    await writeTree(join(root, 'a'), { 'd/one': '1', 'd/two': '2', keep: 'a', over: 'a' });
+    await writeTree(join(root, 'b'), { d: 'file now', over: 'b', extra: { link: 'over' } });
+    const a = await scanDirectory(join(root, 'a'));
+    const b = await scanDirectory(join(root, 'b'));
+    const merged = mergeTrees([a, b]);
+    expect([...merged.keys()].sort()).toEqual(['d', 'extra', 'keep', 'over']);
+    expect(merged.get('d')?.type).toBe('file');
+    expect(merged.get('over')?.digest).toBe(b.get('over')?.digest);
+    expect(merged.get('keep')?.digest).toBe(a.get('keep')?.digest);
+    expect(() =>
+      parseBuildSpec('images:\n  - {os: linux, architecture: amd64, layer: a, layers: [b]}\n', 'x.yaml'),
+    ).toThrow(/x\.yaml:2:\d+: images\.0\.layer: give either layer or layers, not both/);
+    expect(() => parseBuildSpec('mode: podman\nimages:\n  - {os: linux}\n', 'm.yaml')).toThrow(
+      /m\.yaml:1:7: mode:/,
+    );
+    const spec = parseBuildSpec(
+      'images:\n  - {os: linux, architecture: amd64}\n  - {parent: {image: 0}, os: linux}\n',
+    );
+    expect(spec.images[1]?.parent).toBe(0);
   });
 });

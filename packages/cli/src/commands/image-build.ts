@@ -8,7 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import {
-  type BuiltImage,
+  type BuildResult,
+  buildEntries,
   buildImages,
   type Image,
   type ImageFormat,
@@ -76,22 +77,42 @@ async function pushImage(
   await client.putManifest(target, image.manifestBytes, image.mediaType);
 }
 
+/** Where each output entry went: an image's refs, or a multi-platform index's ref and digest. */
+interface Pushed {
+  images: Map<Image, string[]>;
+  indexes: { ref: string; digest: string }[];
+}
+
 async function pushBuilt(
   client: RegistryClient,
-  images: readonly BuiltImage[],
+  built: BuildResult,
   repo: Reference,
   parents: readonly Reference[],
-): Promise<{ digest: string; refs: string[] }[]> {
-  const out: { digest: string; refs: string[] }[] = [];
-  for (const { image, tags } of images) {
-    const targets =
-      tags.length === 0
-        ? [parseReference(`${repo.name}@${image.digest}`)]
-        : tags.map((tag) => pushTarget(repo, tag));
-    for (const target of targets) await pushImage(client, image, target, parents);
-    out.push({ digest: image.digest, refs: targets.map((t) => t.toString()) });
+): Promise<Pushed> {
+  const pushed: Pushed = { images: new Map(), indexes: [] };
+  const record = (image: Image, ref: Reference) =>
+    pushed.images.set(image, [...(pushed.images.get(image) ?? []), ref.toString()]);
+  for (const entry of buildEntries(built.images, built.format, built.annotations)) {
+    if (!('index' in entry)) {
+      const target =
+        entry.ref === undefined
+          ? parseReference(`${repo.name}@${entry.image.digest}`)
+          : pushTarget(repo, entry.ref);
+      await pushImage(client, entry.image, target, parents);
+      record(entry.image, target);
+      continue;
+    }
+    // A shared tag: every platform's image by digest in the tag's repository, then the index.
+    const target = pushTarget(repo, entry.ref ?? '');
+    for (const image of entry.images) {
+      const byDigest = parseReference(`${target.name}@${image.digest}`);
+      await pushImage(client, image, byDigest, parents);
+      record(image, byDigest);
+    }
+    await client.putManifest(target, entry.index.manifestBytes, entry.index.mediaType);
+    pushed.indexes.push({ ref: target.toString(), digest: entry.index.digest });
   }
-  return out;
+  return pushed;
 }
 
 export const imageBuildCommand: CommandDef = {
@@ -105,18 +126,22 @@ export const imageBuildCommand: CommandDef = {
           '--output <dest>',
           'oci:DIR, oci-archive:FILE, docker-archive:FILE or docker://REPO (required)',
         )
-        .option('--format <format>', 'Media types: oci (default) or docker')
+        .option('--format <format>', "Media types: oci or docker (default: the spec's mode, else oci)")
         .option('--mtime <seconds>', 'Timestamp of every entry (default SOURCE_DATE_EPOCH, else 0)'),
       { json: true },
     ).action(async (specFile: string, opts: BuildCliOptions) => {
       const output = stringOption(opts.output, '--output');
       if (output === undefined)
         throw new OciDeltaError('ERR_INVALID_OPTIONS', 'image build needs --output', {});
-      const format = (stringOption(opts.format, '--format') ?? 'oci') as ImageFormat;
-      if (format !== 'oci' && format !== 'docker') {
-        throw new OciDeltaError('ERR_INVALID_OPTIONS', `--format must be oci or docker (got ${format})`, {
-          option: '--format',
-        });
+      const formatOption = stringOption(opts.format, '--format') as ImageFormat | undefined;
+      if (formatOption !== undefined && formatOption !== 'oci' && formatOption !== 'docker') {
+        throw new OciDeltaError(
+          'ERR_INVALID_OPTIONS',
+          `--format must be oci or docker (got ${formatOption})`,
+          {
+            option: '--format',
+          },
+        );
       }
       const mtime = wholeNumberOption(opts.mtime, '--mtime', 'seconds since the epoch');
       const specPath = resolve(io.cwd, specFile);
@@ -137,7 +162,7 @@ export const imageBuildCommand: CommandDef = {
           const built = await buildImages(spec, {
             store,
             baseDir: dirname(specPath),
-            format,
+            ...(formatOption !== undefined ? { format: formatOption } : {}),
             ...(mtime !== undefined ? { mtime } : {}),
             env: io.env,
             resolveParent: (ref, platform, signal) => {
@@ -154,11 +179,14 @@ export const imageBuildCommand: CommandDef = {
             },
           });
           try {
-            let pushed: { digest: string; refs: string[] }[] | undefined;
+            let pushed: Pushed | undefined;
             if (target.transport === 'docker')
-              pushed = await pushBuilt(client, built.images, parseReference(target.ref), parents);
-            else await writeBuildOutput(built.images, target);
-            const images = built.images.map(({ image, tags }, i) => ({
+              pushed = await pushBuilt(client, built, parseReference(target.ref), parents);
+            else
+              await writeBuildOutput(built.images, target, {
+                ...(built.annotations ? { annotations: built.annotations } : {}),
+              });
+            const images = built.images.map(({ image, tags }) => ({
               digest: image.digest,
               mediaType: image.mediaType,
               platform: [image.config.os, image.config.architecture, image.config.variant]
@@ -166,12 +194,31 @@ export const imageBuildCommand: CommandDef = {
                 .join('/'),
               tags,
               layers: image.layers.map((l) => l.digest),
-              ...(pushed ? { pushed: pushed[i]?.refs ?? [] } : {}),
+              ...(pushed ? { pushed: pushed.images.get(image) ?? [] } : {}),
             }));
-            if (opts.json) writeJson(io, { output, format, images });
-            else
+            const indexes = buildEntries(built.images, built.format, built.annotations).flatMap((e) =>
+              'index' in e
+                ? [
+                    {
+                      tag: e.ref,
+                      digest: e.index.digest,
+                      mediaType: e.index.mediaType,
+                      images: e.images.map((i) => i.digest),
+                      ...(pushed
+                        ? { pushed: pushed.indexes.find((p) => p.digest === e.index.digest)?.ref }
+                        : {}),
+                    },
+                  ]
+                : [],
+            );
+            const format = built.format;
+            if (opts.json) writeJson(io, { output, format, images, indexes });
+            else {
               for (const i of images)
                 io.stdout.write(`${i.digest}${i.tags.length ? ` ${i.tags.join(',')}` : ''}\n`);
+              for (const i of indexes)
+                io.stdout.write(`${i.digest} ${i.tag} (index of ${i.images.length})\n`);
+            }
           } finally {
             await built.close();
           }

@@ -15,8 +15,9 @@ import type { ContainerConfig, Descriptor, History, ImageConfig } from '../schem
 import { diffTrees } from './diff.js';
 import { openLocalImage, parseImageLocation } from './image-refs.js';
 import { layerBlobStream, resolveMtime } from './layer-tar.js';
-import type { BuildContainerConfig, BuildImageSpec, BuildSpec } from './spec.js';
-import { scanDirectory, type Tree, treeOfLayers } from './tree.js';
+import { buildEntries } from './multi-platform.js';
+import { type BuildContainerConfig, type BuildImageSpec, type BuildSpec, specLayers } from './spec.js';
+import { mergeTrees, scanDirectory, type Tree, treeOfLayers } from './tree.js';
 
 export type ImageFormat = 'oci' | 'docker';
 
@@ -34,8 +35,10 @@ export interface BuildOptions {
   baseDir?: string;
   /** Where new blobs (layers, configs, manifests) are written. */
   store: OciLayout;
-  /** Media types of the result (default oci). */
+  /** Media types of the result (default: the spec's `mode`, else oci). */
   format?: ImageFormat;
+  /** Gzip new layers (default: the spec's `gzip`, else true); false stores plain tar. */
+  gzip?: boolean;
   /** mtime of layer entries and `created` (seconds; default SOURCE_DATE_EPOCH, else 0). */
   mtime?: number;
   env?: NodeJS.ProcessEnv;
@@ -53,6 +56,10 @@ export interface BuiltImage {
 
 export interface BuildResult {
   images: BuiltImage[];
+  /** The media-type family the images were built in. */
+  format: ImageFormat;
+  /** The spec's top-level annotations (for index.json and multi-platform indexes). */
+  annotations?: Record<string, string>;
   /** Release local parents (archives) once the images have been written. */
   close(): Promise<void>;
 }
@@ -148,30 +155,14 @@ function platformOf(spec: BuildImageSpec, parent: Image | undefined, where: stri
 /** Build every image of `spec`, in order. */
 export async function buildImages(spec: BuildSpec, options: BuildOptions): Promise<BuildResult> {
   const baseDir = options.baseDir ?? process.cwd();
-  const format = options.format ?? 'oci';
+  const format = options.format ?? spec.mode ?? 'oci';
+  const compression = (options.gzip ?? spec.gzip ?? true) ? 'gzip' : 'none';
   const family = FAMILY[format];
   const mtime = resolveMtime(options.mtime, options.env);
   const created = new Date(mtime * 1000).toISOString().replace('.000Z', 'Z');
   const closers: (() => Promise<void>)[] = [];
   const built: { image: Image; tree: Tree | undefined; tags: string[] }[] = [];
   const { store } = options;
-  const tagged = new Map<string, number>();
-  for (const [n, imageSpec] of spec.images.entries()) {
-    for (const tag of imageSpec.tags) {
-      const other = tagged.get(tag);
-      if (other !== undefined) {
-        throw new OciDeltaError(
-          'ERR_INPUT',
-          `images[${n}].tags: "${tag}" is already the tag of images[${other}]`,
-          {
-            field: `images[${n}].tags`,
-            tag,
-          },
-        );
-      }
-      tagged.set(tag, n);
-    }
-  }
   try {
     for (const [n, imageSpec] of spec.images.entries()) {
       const where = `images[${n}]`;
@@ -227,23 +218,27 @@ export async function buildImages(spec: BuildSpec, options: BuildOptions): Promi
       const layers: Descriptor[] = (parent?.manifest.layers ?? []).map((d) => inFamily(d, format));
       const diffIds: Digest[] = [...(parent?.config.rootfs.diff_ids ?? [])] as Digest[];
       const history: History[] = [...(parent?.config.history ?? [])];
-      for (const [i, dir] of imageSpec.layers.entries()) {
-        const target = await scanDirectory(resolve(baseDir, dir), { signal: options.signal });
+      const layerDirs = specLayers(imageSpec);
+      for (const [i, dirs] of layerDirs.entries()) {
+        const trees: Tree[] = [];
+        for (const dir of dirs)
+          trees.push(await scanDirectory(resolve(baseDir, dir), { signal: options.signal }));
+        const target = mergeTrees(trees);
         const entries = diffTrees(base, target);
-        const produced = layerBlobStream(entries, { mtime, signal: options.signal });
+        const produced = layerBlobStream(entries, { mtime, signal: options.signal, compression });
         const { digest, size } = await store.writeBlob(produced.stream, {}, { signal: options.signal });
         diffIds.push(produced.diffId().digest);
-        layers.push({ mediaType: family.gzip, digest, size });
+        layers.push({ mediaType: compression === 'gzip' ? family.gzip : family.tar, digest, size });
         history.push({
           created,
-          created_by: `ocidelta image build: layer ${dir}`,
+          created_by: `ocidelta image build: layer ${dirs.join(' + ')}`,
           ...(imageSpec.author !== undefined ? { author: imageSpec.author } : {}),
           ...(imageSpec.comment !== undefined ? { comment: imageSpec.comment } : {}),
         });
         options.onProgress?.({ phase: 'layer', image: n, layer: i, digest });
         base = target;
       }
-      if (imageSpec.layers.length === 0) {
+      if (layerDirs.length === 0) {
         history.push({
           created,
           created_by: 'ocidelta image build',
@@ -281,12 +276,16 @@ export async function buildImages(spec: BuildSpec, options: BuildOptions): Promi
       options.onProgress?.({ phase: 'image', image: n, digest: image.digest });
       built.push({ image, tree: base, tags: imageSpec.tags });
     }
+    // A tag on two images of one platform is refused here, before anything is written.
+    buildEntries(built, format, spec.annotations);
   } catch (err) {
     for (const c of closers) await c();
     throw err;
   }
   return {
     images: built.map(({ image, tags }) => ({ image, tags })),
+    format,
+    ...(spec.annotations ? { annotations: spec.annotations } : {}),
     async close() {
       for (const c of closers) await c();
     },

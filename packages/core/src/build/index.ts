@@ -4,6 +4,7 @@ export * from './diff.js';
 export * from './extract.js';
 export * from './image-refs.js';
 export * from './layer-tar.js';
+export * from './multi-platform.js';
 export * from './output.js';
 export * from './spec.js';
 export * from './tree.js';

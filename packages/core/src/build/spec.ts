@@ -14,6 +14,11 @@
  *     layers: [app]
  *     config: { Entrypoint: [/app/run], Env: [MODE=prod] }
  * ```
+ *
+ * The keys of BuildStream's OCI element are accepted too: top-level `mode: oci|docker`,
+ * `gzip: false` (uncompressed layers) and `annotations` (on the index); per image `layer:`
+ * (directories merged into one layer), `parent: {image: N}`, and the Docker config keys
+ * `Memory`, `MemorySwap`, `CpuShares`. Images that share a tag form one multi-platform index.
  */
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { z } from 'zod';
@@ -57,6 +62,10 @@ export const BuildContainerConfigSchema = z
     ArgsEscaped: z.boolean(),
     OnBuild: strings,
     Shell: strings,
+    /** Docker's resource keys of the legacy container config (bytes, bytes, relative weight). */
+    Memory: z.number().int().nonnegative(),
+    MemorySwap: z.number().int().min(-1),
+    CpuShares: z.number().int().nonnegative(),
     Healthcheck: z
       .object({
         Test: strings,
@@ -73,12 +82,29 @@ export const BuildContainerConfigSchema = z
   .strict();
 export type BuildContainerConfig = z.infer<typeof BuildContainerConfigSchema>;
 
+/** One layer: a directory, or several merged into one tree (later ones over earlier ones). */
+const LayerDirs = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+export type LayerDirs = z.infer<typeof LayerDirs>;
+
+/** An earlier image of this spec (its position), or a reference to an image elsewhere. */
+const ParentRef = z.union([z.number().int().nonnegative(), z.string().min(1)]);
+
 export const BuildImageSpecSchema = z
   .object({
-    /** An earlier image of this spec (its position), or a reference to an image elsewhere. */
-    parent: z.union([z.number().int().nonnegative(), z.string().min(1)]).optional(),
-    /** Directories, each a full tree: a layer holds its difference from what is below. */
-    layers: z.array(z.string().min(1)).default([]),
+    /** `N`, `REF`, or BuildStream's `{image: N}`. */
+    parent: z
+      .union([
+        ParentRef,
+        z
+          .object({ image: ParentRef })
+          .strict()
+          .transform((p) => p.image),
+      ])
+      .optional(),
+    /** Layers, in order: each a full tree (one directory or several merged); a layer holds its difference from what is below. */
+    layers: z.array(LayerDirs).default([]),
+    /** BuildStream's form: one layer (a directory or several merged); not together with `layers`. */
+    layer: LayerDirs.optional(),
     os: z.string().min(1),
     architecture: z.string().min(1).optional(),
     variant: z.string().min(1).optional(),
@@ -90,11 +116,32 @@ export const BuildImageSpecSchema = z
     tags: z.array(z.string().min(1)).default([]),
     config: BuildContainerConfigSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((spec, ctx) => {
+    if (spec.layer !== undefined && spec.layers.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['layer'], message: 'give either layer or layers, not both' });
+    }
+  });
 export type BuildImageSpec = z.infer<typeof BuildImageSpecSchema>;
 
-export const BuildSpecSchema = z.object({ images: z.array(BuildImageSpecSchema).min(1) }).strict();
+export const BuildSpecSchema = z
+  .object({
+    /** Media types of the result: oci (default) or docker; the CLI's --format wins. */
+    mode: z.enum(['oci', 'docker']).optional(),
+    /** false: layers are stored as plain tar. */
+    gzip: z.boolean().optional(),
+    /** Annotations of the index: index.json, and every multi-platform index of a shared tag. */
+    annotations: z.record(z.string(), z.string()).optional(),
+    images: z.array(BuildImageSpecSchema).min(1),
+  })
+  .strict();
 export type BuildSpec = z.infer<typeof BuildSpecSchema>;
+
+/** The layers of an image spec, each as the list of directories merged into it. */
+export function specLayers(spec: Pick<BuildImageSpec, 'layer' | 'layers'>): string[][] {
+  const all = spec.layer !== undefined ? [spec.layer] : spec.layers;
+  return all.map((l) => (typeof l === 'string' ? [l] : [...l]));
+}
 
 type PathSeg = string | number;
 

@@ -58,6 +58,24 @@ export function removeSubtree(tree: Tree, path: string, keep?: (p: string) => bo
 }
 
 /**
+ * Several trees staged into one, in order (as BuildStream stages a layer's elements): a later
+ * entry replaces an earlier one at the same path, and a later non-directory removes whatever
+ * an earlier tree had below that path.
+ */
+export function mergeTrees(trees: readonly Tree[]): Tree {
+  if (trees.length === 1) return trees[0] as Tree;
+  const out: Tree = new Map();
+  for (const tree of trees) {
+    for (const [path, entry] of tree) {
+      const before = out.get(path);
+      if (before?.type === 'directory' && entry.type !== 'directory') removeSubtree(out, path);
+      out.set(path, entry);
+    }
+  }
+  return out;
+}
+
+/**
  * Read a directory into a Tree (not following symlinks). Regular files are hashed; devices,
  * fifos and sockets are refused with ERR_INPUT naming the path.
  */

@@ -13,7 +13,13 @@ import { refNamesOf } from './resolve.js';
 import { blobEntryName } from './safe-path.js';
 import { TarIndex } from './tar-index.js';
 import { type TarWriter, writeTarFile } from './tar-writer.js';
-import { type ImageWriteOptions, imageDescriptor, type NamedImage } from './write-image.js';
+import {
+  entryDescriptor,
+  entryImages,
+  type ImageWriteOptions,
+  type NamedImage,
+  type NamedIndex,
+} from './write-image.js';
 
 /** Read and validate `oci-layout` + `index.json` from an indexed tar. */
 export async function readArchiveIndex(tar: TarIndex): Promise<IndexManifest> {
@@ -139,22 +145,34 @@ export async function addBlobDirs(tar: TarWriter, algorithms: Iterable<string> =
  */
 export async function writeOciArchive(
   file: string,
-  images: readonly NamedImage[],
+  entries: readonly (NamedImage | NamedIndex)[],
   options: ImageWriteOptions = {},
 ): Promise<void> {
   await writeTarFile(file, async (tar) => {
     await tar.addBuffer(OCI_LAYOUT_FILE, ociLayoutBytes());
     await addBlobDirs(tar);
     const manifests: Descriptor[] = [];
-    for (const { image, ref } of images) {
-      await addBlobEntry(tar, image, image.manifest.config, 'config', options);
-      for (const layer of image.manifest.layers) await addBlobEntry(tar, image, layer, 'layer', options);
-      const name = blobEntryName(image.digest);
-      if (!tar.has(name)) await tar.addBuffer(name, image.manifestBytes);
-      options.onProgress?.({ phase: 'manifest', digest: image.digest, done: 1, total: 1 });
-      manifests.push(imageDescriptor(image, ref));
+    for (const entry of entries) {
+      for (const image of entryImages(entry)) {
+        await addBlobEntry(tar, image, image.manifest.config, 'config', options);
+        for (const layer of image.manifest.layers) await addBlobEntry(tar, image, layer, 'layer', options);
+        const name = blobEntryName(image.digest);
+        if (!tar.has(name)) await tar.addBuffer(name, image.manifestBytes);
+        options.onProgress?.({ phase: 'manifest', digest: image.digest, done: 1, total: 1 });
+      }
+      if ('index' in entry) {
+        const name = blobEntryName(entry.index.digest);
+        if (!tar.has(name)) await tar.addBuffer(name, entry.index.manifestBytes);
+      }
+      manifests.push(entryDescriptor(entry));
     }
-    const index: IndexManifest = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests };
+    const annotations = options.annotations;
+    const index: IndexManifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.OciIndex,
+      manifests,
+      ...(annotations && Object.keys(annotations).length > 0 ? { annotations } : {}),
+    };
     await tar.addBuffer('index.json', Buffer.from(JSON.stringify(index)));
   });
 }

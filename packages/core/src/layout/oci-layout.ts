@@ -202,6 +202,14 @@ export class OciLayout implements BlobSource {
     });
   }
 
+  /** Merge `annotations` into index.json's own annotations, atomically. */
+  annotateIndex(annotations: Record<string, string>): Promise<void> {
+    return withIndexLock(this.dir, async () => {
+      const index = await this.readIndex();
+      await this.writeIndex({ ...index, annotations: { ...(index.annotations ?? {}), ...annotations } });
+    });
+  }
+
   private async writeIndex(index: IndexManifest): Promise<void> {
     await atomicWrite(join(this.dir, 'index.json'), Buffer.from(JSON.stringify(index)));
   }

@@ -4,9 +4,9 @@
  */
 import type { Readable } from 'node:stream';
 import { OciDeltaError } from '../errors.js';
-import type { Image } from '../model.js';
+import type { Image, Index } from '../model.js';
 import { parseReference, type Reference } from '../reference.js';
-import type { Descriptor } from '../schemas.js';
+import type { Descriptor, PlatformSpec } from '../schemas.js';
 import { OciLayout } from './oci-layout.js';
 import { ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME } from './resolve.js';
 
@@ -14,6 +14,32 @@ import { ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME } from './resolve.js';
 export interface NamedImage {
   image: Image;
   ref?: string;
+  /** Stated on the image's index.json entry. */
+  platform?: PlatformSpec;
+}
+
+/** A multi-platform index to write with the images it lists, under an optional name. */
+export interface NamedIndex {
+  index: Index;
+  images: readonly Image[];
+  ref?: string;
+}
+
+/** The images an entry brings, and the top-level descriptor that names it. */
+export function entryImages(entry: NamedImage | NamedIndex): readonly Image[] {
+  return 'index' in entry ? entry.images : [entry.image];
+}
+
+/** The index.json descriptor of an entry. */
+export function entryDescriptor(entry: NamedImage | NamedIndex): Descriptor {
+  if (!('index' in entry)) return imageDescriptor(entry.image, entry.ref, entry.platform);
+  const annotations = refAnnotations(entry.ref);
+  return {
+    mediaType: entry.index.mediaType,
+    digest: entry.index.digest,
+    size: entry.index.manifestBytes.byteLength,
+    ...(Object.keys(annotations).length ? { annotations } : {}),
+  };
 }
 
 /** Progress while writing images: which blob, bytes done of total. */
@@ -26,6 +52,8 @@ export interface ImageWriteProgress {
 
 export interface ImageWriteOptions {
   signal?: AbortSignal;
+  /** Annotations of index.json itself (merged over what it has). */
+  annotations?: Record<string, string>;
   onProgress?: (p: ImageWriteProgress) => void;
 }
 
@@ -52,13 +80,14 @@ export function refAnnotations(ref: string | undefined): Record<string, string> 
 }
 
 /** The top-level descriptor for an image, with name annotations. */
-export function imageDescriptor(image: Image, ref?: string): Descriptor {
+export function imageDescriptor(image: Image, ref?: string, platform?: PlatformSpec): Descriptor {
   const annotations = refAnnotations(ref);
   return {
     mediaType: image.mediaType,
     digest: image.digest,
     size: image.manifestBytes.byteLength,
     ...(Object.keys(annotations).length ? { annotations } : {}),
+    ...(platform ? { platform } : {}),
   };
 }
 
@@ -89,29 +118,34 @@ async function copyBlob(
 
 /**
  * Write whole images into an OCI layout directory (created when missing): config and layers
- * copied and verified, existing blobs skipped, then the manifest, then index.json entries named
- * by `ref`.
+ * copied and verified, existing blobs skipped, then the manifest (and the index of a
+ * multi-platform entry), then index.json entries named by `ref`.
  */
 export async function writeOciLayout(
   dir: string,
-  images: readonly NamedImage[],
+  entries: readonly (NamedImage | NamedIndex)[],
   options: ImageWriteOptions = {},
 ): Promise<OciLayout> {
   const layout = await OciLayout.create(dir);
-  for (const { image, ref } of images) {
-    if (options.signal?.aborted) {
-      throw new OciDeltaError('ERR_ABORTED', `writing ${layout.dir} was aborted`, { path: layout.dir });
+  for (const entry of entries) {
+    for (const image of entryImages(entry)) {
+      if (options.signal?.aborted) {
+        throw new OciDeltaError('ERR_ABORTED', `writing ${layout.dir} was aborted`, { path: layout.dir });
+      }
+      await copyBlob(layout, image, image.manifest.config, 'config', options);
+      for (const layer of image.manifest.layers) await copyBlob(layout, image, layer, 'layer', options);
+      await writeManifestBlob(layout, image.digest, image.manifestBytes);
+      options.onProgress?.({ phase: 'manifest', digest: image.digest, done: 1, total: 1 });
     }
-    await copyBlob(layout, image, image.manifest.config, 'config', options);
-    for (const layer of image.manifest.layers) await copyBlob(layout, image, layer, 'layer', options);
-    if (!(await layout.hasBlob(image.digest))) {
-      await layout.writeBlob(image.manifestBytes, {
-        digest: image.digest,
-        size: image.manifestBytes.byteLength,
-      });
-    }
-    options.onProgress?.({ phase: 'manifest', digest: image.digest, done: 1, total: 1 });
-    await layout.addManifest(imageDescriptor(image, ref));
+    if ('index' in entry) await writeManifestBlob(layout, entry.index.digest, entry.index.manifestBytes);
+    await layout.addManifest(entryDescriptor(entry));
+  }
+  if (options.annotations && Object.keys(options.annotations).length > 0) {
+    await layout.annotateIndex(options.annotations);
   }
   return layout;
+}
+
+async function writeManifestBlob(layout: OciLayout, digest: string, bytes: Uint8Array): Promise<void> {
+  if (!(await layout.hasBlob(digest))) await layout.writeBlob(bytes, { digest, size: bytes.byteLength });
 }
