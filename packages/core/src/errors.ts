@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'ERR_DELTA_SELF_CHECK'
   | 'ERR_DEVICE_DECODE'
   | 'ERR_INPUT'
+  | 'ERR_VERIFY'
   | 'ERR_MENDER_SERVER'
   | 'ERR_ABORTED';
 

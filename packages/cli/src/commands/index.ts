@@ -6,6 +6,7 @@ import { artifactValidateCommand } from './artifact-validate.js';
 import { artifactVerifyInstallCommand } from './artifact-verify-install.js';
 import { artifactWriteCommand } from './artifact-write.js';
 import { cacheLsCommand, cachePruneCommand } from './cache.js';
+import { chainCommand } from './chain.js';
 import { copyCommand } from './copy.js';
 import { deltaApplyCommand } from './delta-apply.js';
 import { deltaDecodeCommand } from './delta-decode.js';
@@ -49,5 +50,6 @@ export const commands: CommandDef[] = [
   layerInjectCommand,
   layerExtractCommand,
   imageBuildCommand,
+  chainCommand,
   statusCommand,
 ];
