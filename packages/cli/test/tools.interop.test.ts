@@ -2,10 +2,12 @@
 // (OCI layout, docker-archive, push, registry parent, spec errors), index merge, status,
 // layer inject and extract.
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import { loadXattrModule, type XattrModule } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
 import { listTree, writeTree } from '../../core/test/build-helpers.js';
@@ -21,6 +23,13 @@ import {
 import { runCapture } from './support.js';
 
 const exec = promisify(execFile);
+
+// The optional native module behind --xattrs: required under CI, else a loud skip.
+const xattrs = await loadXattrModule().catch((err: unknown) => {
+  if (process.env.CI) throw err;
+  console.warn(`SKIP layer inject --xattrs: ${(err as Error).message}`);
+  return undefined;
+});
 
 const run = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) => runCapture(args, { cwd, env });
 
@@ -328,6 +337,69 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'umoci'))('release co
       expect(first.code, first.err).toBe(0);
       expect(await listTree(join(work, 'first'))).toEqual(await listTree(join(work, 'base')));
     });
+
+    it.skipIf(!xattrs)(
+      '--xattrs keeps extended attributes (binary values, long names); GNU tar restores them',
+      async () => {
+        const { getAttribute, setAttribute, listAttributes } = xattrs as XattrModule;
+        const long = `deep/${'d'.repeat(90)}/${'n'.repeat(60)}.conf`;
+        const dir = await writeTree(join(work, 'xattrs'), {
+          'usr/bin/ping': { content: 'ping', mode: 0o755 },
+          [long]: 'long',
+          'plain.txt': 'no attributes',
+        });
+        const cap = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0xff, 0x80, 0xc3]);
+        await setAttribute(join(dir, 'usr/bin/ping'), 'user.cap', cap);
+        await setAttribute(join(dir, 'usr'), 'user.dir', 'directory attribute');
+        await setAttribute(join(dir, long), 'user.long', 'x');
+        const layerTar = async (tag: string, extra: string[]) => {
+          const r = await run(
+            [
+              'layer',
+              'inject',
+              `${reg.host}/cli/built:base`,
+              '--dir',
+              'xattrs',
+              '--to',
+              `${reg.host}/cli/built:${tag}`,
+              '--json',
+              ...extra,
+              ...insecure,
+            ],
+            work,
+          );
+          expect(r.code, r.err).toBe(0);
+          const { layer } = JSON.parse(r.out) as { layer: { digest: string } };
+          const oci = join(work, `${tag}-oci`);
+          await skopeo([
+            'copy',
+            '--src-tls-verify=false',
+            '--src-no-creds',
+            `docker://${reg.host}/cli/built:${tag}`,
+            `oci:${oci}:x`,
+          ]);
+          const tar = join(work, `${tag}.tar`);
+          await writeFile(
+            tar,
+            gunzipSync(await readFile(join(oci, 'blobs', 'sha256', layer.digest.slice(7)))),
+          );
+          const out = join(work, `${tag}-out`);
+          await mkdir(out);
+          await exec('tar', ['--xattrs', '--xattrs-include=*', '-xpf', tar, '-C', out]);
+          return out;
+        };
+        const out = await layerTar('xattrs', ['--xattrs']);
+        expect(await listTree(out)).toEqual(await listTree(dir));
+        expect(await getAttribute(join(out, 'usr/bin/ping'), 'user.cap')).toEqual(cap);
+        expect((await getAttribute(join(out, 'usr'), 'user.dir')).toString()).toBe('directory attribute');
+        expect((await getAttribute(join(out, long), 'user.long')).toString()).toBe('x');
+        expect(await listAttributes(join(out, 'plain.txt'))).toEqual([]);
+        // without --xattrs the layer carries none
+        const bare = await layerTar('no-xattrs', []);
+        expect(await listAttributes(join(bare, 'usr/bin/ping'))).toEqual([]);
+        expect(await listTree(bare)).toEqual(await listTree(dir));
+      },
+    );
   });
 });
 

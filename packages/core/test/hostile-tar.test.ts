@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTar } from '../src/artifact/tar.js';
 import { applyLayerToTree, extractLayerTar, isOciDeltaError, TarIndex } from '../src/index.js';
-import { BLOCK, encodeHeader, encodePax, paddingFor } from '../src/layout/tar-format.js';
+import { BLOCK, encodeHeader, encodePax, paddingFor, parsePax } from '../src/layout/tar-format.js';
 
 let work: string;
 beforeAll(async () => {
@@ -104,5 +104,22 @@ describe('hostile tar numeric fields', () => {
   it('still reads a well-formed pax size and path', async () => {
     const index = await TarIndex.scan(await file(paxTar({ path: 'long/name', size: '5' })));
     expect(index.get('long/name')).toMatchObject({ size: 5 });
+  });
+});
+
+describe('pax records', () => {
+  it('encodes lengths that count their own digits (at the 9/10 and 99/100 edges) and raw bytes', () => {
+    // " k=" + value + "\n": body lengths 4..120 cross both edges where the length gains a digit.
+    for (let n = 0; n < 118; n++) {
+      const value = 'v'.repeat(n);
+      const data = encodePax([['k', value]]);
+      expect(parsePax(data)).toEqual({ k: value });
+      expect(Number(data.toString('latin1').split(' ')[0])).toBe(data.length);
+    }
+    const binary = Buffer.from([0x00, 0xff, 0x80, 0x0a, 0x20, 0x3d]);
+    const data = encodePax([['SCHILY.xattr.user.cap', binary]]);
+    const start = data.indexOf('=') + 1;
+    expect(data.subarray(start, start + binary.length)).toEqual(binary);
+    expect(data.at(-1)).toBe(0x0a);
   });
 });

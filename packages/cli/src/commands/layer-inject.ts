@@ -21,6 +21,7 @@ interface InjectCliOptions extends RegistryCliOptions {
   platform?: string;
   comment?: string;
   preserveOwner?: boolean;
+  xattrs?: boolean;
 }
 
 export const layerInjectCommand: CommandDef = {
@@ -34,7 +35,8 @@ export const layerInjectCommand: CommandDef = {
         .option('--to <ref>', 'Reference to push the new image to (required)')
         .option('--platform <os/arch[/variant]>', 'From an index, use this platform (default: this machine)')
         .option('--comment <text>', 'Comment for the history entry')
-        .option('--preserve-owner', "Keep the files' uid/gid in the layer (default 0:0, reproducible)"),
+        .option('--preserve-owner', "Keep the files' uid/gid in the layer (default 0:0, reproducible)")
+        .option('--xattrs', 'Keep extended attributes of files and directories (default: none)'),
       { json: true },
     ).action(async (ref: string, opts: InjectCliOptions) => {
       const dir = stringOption(opts.dir, '--dir');
@@ -49,6 +51,7 @@ export const layerInjectCommand: CommandDef = {
           ...(platform !== undefined ? { platform: parsePlatform(platform) } : {}),
           ...(comment !== undefined ? { comment } : {}),
           preserveOwner: opts.preserveOwner === true,
+          xattrs: opts.xattrs === true,
           env: io.env,
         });
         if (opts.json) writeJson(io, result);

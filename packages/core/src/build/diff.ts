@@ -6,6 +6,7 @@
  */
 import { parentOf, type Tree, type TreeEntry } from './tree.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, whiteoutTarget } from './whiteout.js';
+import { sameXattrs, type Xattrs } from './xattrs.js';
 
 export { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './whiteout.js';
 
@@ -23,6 +24,8 @@ export interface LayerEntry {
   /** Owner written into the tar (default 0:0, for reproducible layers). */
   uid?: number;
   gid?: number;
+  /** Extended attributes, written as PAX SCHILY.xattr records. */
+  xattrs?: Xattrs;
 }
 
 function childrenIndex(tree: Tree): Map<string, string[]> {
@@ -49,7 +52,7 @@ function byName(a: string, b: string): number {
 export function entryChanged(b: TreeEntry | undefined, t: TreeEntry): boolean {
   if (!b || b.type !== t.type) return true;
   if (t.type === 'symlink') return b.linkname !== t.linkname;
-  if (b.mode !== t.mode) return true;
+  if (b.mode !== t.mode || !sameXattrs(b.xattrs, t.xattrs)) return true;
   return t.type === 'file' && (b.digest !== t.digest || b.size !== t.size);
 }
 
@@ -60,6 +63,7 @@ function toLayerEntry(path: string, t: TreeEntry): LayerEntry {
   if (t.digest !== undefined) e.digest = t.digest;
   if (t.uid !== undefined) e.uid = t.uid;
   if (t.gid !== undefined) e.gid = t.gid;
+  if (t.xattrs !== undefined) e.xattrs = t.xattrs;
   return e;
 }
 

@@ -8,3 +8,4 @@ export * from './multi-platform.js';
 export * from './output.js';
 export * from './spec.js';
 export * from './tree.js';
+export * from './xattrs.js';

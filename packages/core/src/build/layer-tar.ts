@@ -9,6 +9,7 @@ import { type Pack, pack } from 'tar-stream';
 import { gzipCompressor } from '../compression.js';
 import { type Digest, Digester, verifyingStream } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
+import { encodeHeader, encodePax, paddingFor } from '../layout/tar-format.js';
 import type { LayerEntry } from './diff.js';
 
 export interface LayerTarOptions {
@@ -45,6 +46,9 @@ export function resolveMtime(explicit?: number, env: NodeJS.ProcessEnv = process
   return Number(raw);
 }
 
+/** The ustar name of an entry whose real (long) name is in its pax header. */
+const LONG_NAME_PLACEHOLDER = 'ocidelta-long-name';
+
 /** Stream the tar of `entries` (uncompressed). File contents are read and verified as they go. */
 export function layerTarStream(entries: readonly LayerEntry[], options: LayerTarOptions = {}): Readable {
   const mtime = new Date(resolveMtime(options.mtime) * 1000);
@@ -54,8 +58,28 @@ export function layerTarStream(entries: readonly LayerEntry[], options: LayerTar
     for (const e of entries) {
       if (options.signal?.aborted) throw new OciDeltaError('ERR_ABORTED', 'writing a layer was aborted');
       const common = { mtime, uid: e.uid ?? 0, gid: e.gid ?? 0, uname: '', gname: '', mode: e.mode };
+      const name = e.type === 'directory' ? `${e.path}/` : e.path;
+      // Extended attributes: our own pax header (raw bytes; tar-stream's would re-encode them as
+      // UTF-8), which then also carries a name too long for ustar (one pax header per entry).
+      let headerName = name;
+      if (e.xattrs && e.xattrs.length > 0) {
+        const long = Buffer.byteLength(name) > 100;
+        const records: [string, Uint8Array | string][] = [
+          ...(long ? [['path', name] as [string, string]] : []),
+          ...e.xattrs.map(([k, v]): [string, Uint8Array] => [`SCHILY.xattr.${k}`, v]),
+        ];
+        const data = encodePax(records);
+        // Pushed as raw blocks between entries (the pack is idle: the previous entry is done);
+        // tar-stream's own pax support would re-encode the values as UTF-8.
+        p.push(
+          encodeHeader({ name: 'PaxHeader', size: data.length, type: 'pax', mtime: mtime.getTime() / 1000 }),
+        );
+        p.push(data);
+        p.push(Buffer.alloc(paddingFor(data.length)));
+        if (long) headerName = LONG_NAME_PLACEHOLDER;
+      }
       if (e.type === 'directory') {
-        await add(p, { ...common, name: `${e.path}/`, type: 'directory' });
+        await add(p, { ...common, name: headerName, type: 'directory' });
       } else if (e.type === 'symlink') {
         await add(p, { ...common, name: e.path, type: 'symlink', linkname: e.linkname ?? '' });
       } else if (e.type === 'whiteout') {
@@ -76,7 +100,7 @@ export function layerTarStream(entries: readonly LayerEntry[], options: LayerTar
           : source;
         source.on('error', (err) => content.destroy(err));
         await new Promise<void>((resolve, reject) => {
-          const sink = p.entry({ ...common, name: e.path, type: 'file', size: e.size }, (err) =>
+          const sink = p.entry({ ...common, name: headerName, type: 'file', size: e.size }, (err) =>
             err ? reject(err) : resolve(),
           );
           content.on('error', (err: Error) => {

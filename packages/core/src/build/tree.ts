@@ -14,6 +14,7 @@ import { assertSafeEntryName, normalizeEntryName } from '../layout/safe-path.js'
 import { paxSize } from '../layout/tar-format.js';
 import type { Layer } from '../model.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, whiteoutTarget } from './whiteout.js';
+import { type Xattrs, xattrReader } from './xattrs.js';
 
 export type TreeEntryType = 'file' | 'directory' | 'symlink';
 
@@ -33,6 +34,8 @@ export interface TreeEntry {
   /** Owner (directory trees scanned with `owners`; layers default to 0:0). */
   uid?: number;
   gid?: number;
+  /** Extended attributes of files and directories (directory trees scanned with `xattrs`). */
+  xattrs?: Xattrs;
 }
 
 /** A filesystem tree: path -> entry. */
@@ -82,8 +85,11 @@ export function mergeTrees(trees: readonly Tree[]): Tree {
 export async function scanDirectory(
   root: string,
   options: {
-    signal?: AbortSignal /** Record each entry's uid/gid (default: no owners, 0:0 in layers). */;
+    signal?: AbortSignal;
+    /** Record each entry's uid/gid (default: no owners, 0:0 in layers). */
     owners?: boolean;
+    /** Record extended attributes of files and directories (needs the optional fs-xattr). */
+    xattrs?: boolean;
   } = {},
 ): Promise<Tree> {
   const tree: Tree = new Map();
@@ -101,6 +107,11 @@ export async function scanDirectory(
   if (!rootStat.isDirectory()) {
     throw new OciDeltaError('ERR_INPUT', `${root} is not a directory`, { path: root });
   }
+  const readXattrs = options.xattrs ? await xattrReader() : undefined;
+  const attrsOf = async (abs: string) => {
+    const list = readXattrs ? await readXattrs(abs) : [];
+    return list.length > 0 ? { xattrs: list } : {};
+  };
   const walk = async (rel: string): Promise<void> => {
     const names = (await readdir(rel === '' ? root : join(root, rel))).sort();
     for (const name of names) {
@@ -111,13 +122,21 @@ export async function scanDirectory(
       const mode = st.mode & 0o7777;
       const owner = options.owners ? { uid: st.uid, gid: st.gid } : {};
       if (st.isDirectory()) {
-        tree.set(path, { type: 'directory', mode, size: 0, ...owner });
+        tree.set(path, { type: 'directory', mode, size: 0, ...owner, ...(await attrsOf(abs)) });
         await walk(path);
       } else if (st.isSymbolicLink()) {
         tree.set(path, { type: 'symlink', mode: 0o777, size: 0, linkname: await readlink(abs), ...owner });
       } else if (st.isFile()) {
         const { digest } = await digestStream(createReadStream(abs));
-        tree.set(path, { type: 'file', mode, size: st.size, digest, source: abs, ...owner });
+        tree.set(path, {
+          type: 'file',
+          mode,
+          size: st.size,
+          digest,
+          source: abs,
+          ...owner,
+          ...(await attrsOf(abs)),
+        });
       } else {
         throw new OciDeltaError(
           'ERR_INPUT',

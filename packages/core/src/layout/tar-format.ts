@@ -145,6 +145,26 @@ export function parsePax(data: Uint8Array, where = 'tar archive'): Record<string
   return out;
 }
 
+/**
+ * Pax extended-header data from records (`"<len> <key>=<value>\n"` each), values as raw bytes
+ * (xattr values are binary; the length counts bytes, its own digits included).
+ */
+export function encodePax(
+  records: Readonly<Record<string, string>> | readonly (readonly [key: string, value: Uint8Array | string])[],
+): Buffer {
+  const parts: Buffer[] = [];
+  const list: readonly (readonly [string, Uint8Array | string])[] = Array.isArray(records)
+    ? records
+    : Object.entries(records);
+  for (const [key, value] of list) {
+    const body = Buffer.concat([Buffer.from(` ${key}=`), Buffer.from(value), Buffer.from('\n')]);
+    let digits = String(body.length).length;
+    if (body.length + digits >= 10 ** digits) digits += 1;
+    parts.push(Buffer.from(String(body.length + digits)), body);
+  }
+  return Buffer.concat(parts);
+}
+
 /** A pax `size` record as a non-negative safe integer (`undefined` when absent). */
 export function paxSize(pax: Record<string, string>, where: string): number | undefined {
   const text = pax.size;
@@ -225,17 +245,4 @@ export function encodeHeader(fields: HeaderFields): Buffer {
   writeOctal(block, checksumOf(block), 148, 7);
   block[155] = 32;
   return block;
-}
-
-/** Encode pax records for `fields` (one `<len> key=value\n` per entry). */
-export function encodePax(fields: Record<string, string>): Buffer {
-  const parts: string[] = [];
-  for (const [key, value] of Object.entries(fields)) {
-    const body = ` ${key}=${value}\n`;
-    let len = Buffer.byteLength(body) + 1;
-    while (String(len).length + Buffer.byteLength(body) !== len)
-      len = String(len).length + Buffer.byteLength(body);
-    parts.push(`${len}${body}`);
-  }
-  return Buffer.from(parts.join(''), 'utf8');
 }

@@ -66,7 +66,7 @@ export class TarWriter {
     assertSafeEntryName(name, this.file);
     this.names.add(name);
     if (!fitsUstar(name)) {
-      const pax = encodePax({ path: name });
+      const pax = encodePax([['path', name]]);
       await this.write(encodeHeader({ name: 'PaxHeader', size: pax.length, type: 'pax' }));
       await this.write(pax);
       await this.write(ZEROS.subarray(0, paddingFor(pax.length)));

@@ -44,6 +44,8 @@ export interface LayerInjectOptions {
   comment?: string;
   /** Keep the files' uid/gid in the layer (default: 0:0, reproducible). */
   preserveOwner?: boolean;
+  /** Keep extended attributes of files and directories (PAX SCHILY.xattr; needs the optional fs-xattr). */
+  xattrs?: boolean;
   /** Client for the target when it needs other credentials (default `client`). */
   destClient?: RegistryClient;
   signal?: AbortSignal;
@@ -116,7 +118,11 @@ export async function injectLayer(
   // Pack the directory into a temp layout (bounded memory), hashing as it goes.
   const tmp = await mkdtemp(join(tmpdir(), 'ocidelta-inject-'));
   try {
-    const tree = await scanDirectory(dir, { signal: options.signal, owners: options.preserveOwner === true });
+    const tree = await scanDirectory(dir, {
+      signal: options.signal,
+      owners: options.preserveOwner === true,
+      xattrs: options.xattrs === true,
+    });
     const produced = layerBlobStream(diffTrees(new Map(), tree), { mtime, signal: options.signal });
     const staging = await OciLayout.create(tmp);
     const blob = await staging.writeBlob(produced.stream, {}, { signal: options.signal });
