@@ -7,6 +7,7 @@ import { OciDeltaError } from '@ocidelta/core';
 import { cac } from 'cac';
 import { type CliIO, type CommandDef, ExitCode } from './command.js';
 import { commands as builtins } from './commands/index.js';
+import { redactingStream, Secrets } from './redact.js';
 
 const require = createRequire(import.meta.url);
 const pkg = require('../package.json') as { version: string };
@@ -62,9 +63,15 @@ export function reportError(err: unknown, io: CliIO): number {
 /** Run the CLI with `argv` (without node and script), returning the exit code. */
 export async function runCli(
   argv: readonly string[],
-  io: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() },
+  rawIO: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() },
   defs: readonly CommandDef[] = builtins,
 ): Promise<number> {
+  const secrets = Secrets.fromRun(argv, rawIO.env);
+  const io: CliIO = {
+    ...rawIO,
+    stderr: redactingStream(rawIO.stderr, secrets),
+    redact: (t) => secrets.redact(t),
+  };
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     io.stdout.write(rootHelp(defs));
     return argv.length === 0 ? ExitCode.Usage : ExitCode.Ok;
@@ -75,7 +82,7 @@ export async function runCli(
   }
   const def = matchCommand(argv, defs);
   if (!def) {
-    io.stderr.write(`ocidelta: unknown command "${argv.join(' ')}"; run \`ocidelta --help\`\n`);
+    io.stderr.write(`ocidelta: unknown command "${secrets.argv(argv).join(' ')}"; run \`ocidelta --help\`\n`);
     return ExitCode.Usage;
   }
   const cli = cac(`ocidelta ${def.path.join(' ')}`);

@@ -12,6 +12,8 @@ export interface CliIO {
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** Remove secrets from text meant for a log or --json (set by runCli; see redact.ts). */
+  redact?: (text: string) => string;
 }
 
 /** Exit codes (documented in docs/cli.md): 0 ok, 1 usage, 2 input/registry, 3 server. */

@@ -97,8 +97,9 @@ export function registryOf(ref: string): string {
 }
 
 /** Print a value as indented JSON. */
-export function writeJson(io: CliIO, value: unknown): void {
-  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+export function writeJson(io: CliIO, value: unknown, options: { compact?: boolean } = {}): void {
+  const text = options.compact ? JSON.stringify(value) : JSON.stringify(value, null, 2);
+  io.stdout.write(`${io.redact ? io.redact(text) : text}\n`);
 }
 
 /** Print a result: all of it as JSON with `--json`, else only its digest on a line. */

@@ -13,7 +13,7 @@ import { DEFAULT_MENDER_HOST, type LogLevel } from '../app/options.js';
 import { summaryTable } from '../app/plan.js';
 import { formatBytes, rendererFor } from '../app/progress.js';
 import { type CliIO, type CommandDef, ExitCode } from '../command.js';
-import { timeoutsOption } from '../registry-options.js';
+import { timeoutsOption, writeJson } from '../registry-options.js';
 
 /** Options that take two values (`-f NAME FILE`); rewritten to `NAME=FILE` before cac parses. */
 const PAIR_FLAGS = new Set(['-f', '--service-file', '-i', '--service-image']);
@@ -200,7 +200,7 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
       onEvent: renderer.onEvent,
     });
     renderer.finish();
-    if (json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    if (json) writeJson(io, result);
     else io.stdout.write(formatSummary(result));
     return ExitCode.Ok;
   } finally {

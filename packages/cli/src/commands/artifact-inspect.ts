@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { type ArtifactInfo, OciDeltaError, readArtifact } from '@ocidelta/core';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
+import { writeJson } from '../registry-options.js';
 import { parseArgs, parseSize } from './artifact-args.js';
 
 /** Read the artifact named by the positional argument, verifying with `--key` when given. */
@@ -89,7 +90,8 @@ export const artifactInspectCommand: CommandDef = {
       .example('ocidelta artifact inspect web.mender --key artifact-verify.pem')
       .action(async () => {
         const { info, json } = await readArtifactFromArgs(cli.rawArgs.slice(2), io, true);
-        io.stdout.write(json ? `${JSON.stringify(info, null, 2)}\n` : formatArtifactInfo(info));
+        if (json) writeJson(io, info);
+        else io.stdout.write(formatArtifactInfo(info));
         return ExitCode.Ok;
       });
   },

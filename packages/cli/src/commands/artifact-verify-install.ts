@@ -12,6 +12,7 @@ import { formatBytes } from '../app/progress.js';
 import { type InstalledImage, verifyInstall } from '../app/verify-install.js';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
+import { writeJson } from '../registry-options.js';
 
 interface Options {
   current?: string | string[];
@@ -48,7 +49,7 @@ async function run(file: string | undefined, opts: Options, io: CliIO): Promise<
       if (!opts.json) io.stdout.write(`${line(i)}\n`);
     },
   });
-  if (opts.json) io.stdout.write(`${JSON.stringify({ ok: true, ...result }, null, 2)}\n`);
+  if (opts.json) writeJson(io, { ok: true, ...result });
   else
     io.stdout.write(`${artifact}: installs (${result.images.length} images, platform ${result.platform})\n`);
   return ExitCode.Ok;

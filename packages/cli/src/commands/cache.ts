@@ -8,6 +8,7 @@ import { AppCache, type CacheEntry, parseSize } from '../app/cache.js';
 import { defaultCacheDir } from '../app/options.js';
 import { formatBytes } from '../app/progress.js';
 import { type CliIO, type CommandDef, ExitCode } from '../command.js';
+import { writeJson } from '../registry-options.js';
 
 function cacheDirOf(o: Record<string, unknown>, io: CliIO): string {
   return resolve(io.cwd, typeof o.cacheDir === 'string' ? o.cacheDir : defaultCacheDir(io.env));
@@ -32,7 +33,7 @@ export const cacheLsCommand: CommandDef = {
         const cache = await AppCache.open(cacheDirOf(o, io));
         const entries = await cache.list();
         if (o.json) {
-          io.stdout.write(`${JSON.stringify({ dir: cache.dir, total: total(entries), entries }, null, 2)}\n`);
+          writeJson(io, { dir: cache.dir, total: total(entries), entries });
           return ExitCode.Ok;
         }
         io.stdout.write(`cache ${cache.dir}\n`);

@@ -29,7 +29,12 @@ import type { DeltaKey } from '../app/delta-key.js';
 import { ArtifactStore } from '../app/store.js';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { createClient, type RegistryCliOptions, withRegistryOptions } from '../registry-options.js';
+import {
+  createClient,
+  type RegistryCliOptions,
+  withRegistryOptions,
+  writeJson,
+} from '../registry-options.js';
 
 function formatSize(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -192,7 +197,7 @@ async function buildFrom(
           currentOrigin,
           sourceWindow,
         });
-        if (opts.json) io.stdout.write(`${JSON.stringify({ ...info, deltaFrom: 'store' })}\n`);
+        if (opts.json) writeJson(io, { ...info, deltaFrom: 'store' }, { compact: true });
         else
           io.stdout.write(
             `wrote ${out} (${formatSize(info.size)}) from the store ${store.repo.name}, verified\n`,
@@ -228,8 +233,10 @@ async function buildFrom(
     });
   }
   if (opts.json) {
-    io.stdout.write(
-      `${JSON.stringify({ ...result, deviceStore, currentOrigin, ...(store ? { deltaFrom: 'computed' } : {}) })}\n`,
+    writeJson(
+      io,
+      { ...result, deviceStore, currentOrigin, ...(store ? { deltaFrom: 'computed' } : {}) },
+      { compact: true },
     );
     return ExitCode.Ok;
   }
