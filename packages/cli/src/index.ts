@@ -13,5 +13,5 @@ export {
 export { type ChainImage, readChainTree, versionOf } from './chain/tree.js';
 export { verifyBuiltImage } from './chain/verify.js';
 export { reportError, runCli, VERSION } from './cli.js';
-export { REDACTED, redactPatterns, Secrets } from './redact.js';
 export { type CliIO, type CommandDef, ExitCode } from './command.js';
+export { REDACTED, redactPatterns, Secrets } from './redact.js';
