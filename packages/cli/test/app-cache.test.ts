@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Digest, digestOf, OciLayout } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppCache, type DeltaInfo, parseSize } from '../src/app/cache.js';
+import { AppCache, type DeltaInfo } from '../src/app/cache.js';
 import { sampleImage } from '../src/commands/demo.js';
+import { parseSize } from '../src/size.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -19,11 +20,23 @@ const D1 = digestOf('one') as Digest;
 const D2 = digestOf('two') as Digest;
 
 describe('AppCache', () => {
-  it('parses sizes', () => {
+  it('parses sizes by one rule: MB is 1000^2, MiB and M are 1024^2', () => {
     expect(parseSize('500M')).toBe(500 * 1024 * 1024);
+    expect(parseSize('500MB')).toBe(500_000_000);
+    expect(parseSize('500mb')).toBe(500_000_000);
+    expect(parseSize('64MiB')).toBe(64 * 1024 ** 2);
+    expect(parseSize('64Mi')).toBe(64 * 1024 ** 2);
     expect(parseSize('1.5GiB')).toBe(1.5 * 1024 ** 3);
+    expect(parseSize('2kB')).toBe(2000);
+    expect(parseSize('2K')).toBe(2048);
+    expect(parseSize('1TB')).toBe(1e12);
     expect(parseSize('123')).toBe(123);
-    expect(() => parseSize('ten')).toThrowError(/invalid size "ten"/);
+    expect(parseSize('123B')).toBe(123);
+    for (const bad of ['ten', '5i', '5PB', '-1M', '1e3', '']) {
+      expect(() => parseSize(bad, '--max-size')).toThrowError(
+        new RegExp(`--max-size: invalid size "${bad}"`),
+      );
+    }
   });
 
   it('stores an image content-addressed and serves it back verified, as an OCI layout', async () => {

@@ -59,17 +59,6 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Parse `500M`, `10G`, `1.5GiB`, `123` (bytes). */
-export function parseSize(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(text);
-  if (!m)
-    throw new OciDeltaError('ERR_INVALID_OPTIONS', `invalid size "${text}" (e.g. 500M, 10G)`, {
-      value: text,
-    });
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase()] ?? 1;
-  return Math.floor(Number(m[1]) * mult);
-}
-
 export class AppCache {
   readonly dir: string;
   readonly layout: OciLayout;

@@ -1,4 +1,6 @@
 /** The app pipeline (compose -> Mender app artifact) as a library. */
+
+export { parseSize } from '../size.js';
 export {
   type AppMetaData,
   appMetaData,
@@ -7,7 +9,7 @@ export {
   writeManifestsTarGz,
 } from './app-payload.js';
 export { type BuildAppOptions, type BuildAppResult, buildAppArtifact } from './build-app-artifact.js';
-export { AppCache, type CacheEntry, type DeltaKey, parseSize } from './cache.js';
+export { AppCache, type CacheEntry, type DeltaKey } from './cache.js';
 export { type ComposeFile, type ComposeService, parseCompose, readCompose } from './compose.js';
 export { checkImageIdentity, type ExpectedIdentity } from './image-identity.js';
 export { type FileImage, type ImageResolver, readServiceFile } from './image-sources.js';

@@ -8,12 +8,12 @@ import { join } from 'node:path';
 import { OciDeltaError } from '@ocidelta/core';
 import type { CAC } from 'cac';
 import { type BuildAppResult, buildAppArtifact, COMPOSE_FILE_NAMES } from '../app/build-app-artifact.js';
-import { parseSize } from '../app/cache.js';
 import { DEFAULT_MENDER_HOST, type LogLevel } from '../app/options.js';
 import { summaryTable } from '../app/plan.js';
 import { formatBytes, rendererFor } from '../app/progress.js';
 import { type CliIO, type CommandDef, ExitCode } from '../command.js';
 import { timeoutsOption, writeJson } from '../registry-options.js';
+import { parseSize } from '../size.js';
 
 /** Options that take two values (`-f NAME FILE`); rewritten to `NAME=FILE` before cac parses. */
 const PAIR_FLAGS = new Set(['-f', '--service-file', '-i', '--service-image']);
@@ -183,7 +183,9 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
       ...(typeof o.deploymentName === 'string' ? { deploymentName: o.deploymentName } : {}),
       record: o.record === true,
       deviceStore: choice(o.deviceStore, ['classic', 'containerd'] as const, '--device-store'),
-      ...(o.deviceWindow !== undefined ? { deviceWindow: parseSize(String(o.deviceWindow)) } : {}),
+      ...(o.deviceWindow !== undefined
+        ? { deviceWindow: parseSize(String(o.deviceWindow), '--device-window') }
+        : {}),
       compression: choice(o.compression, ['none', 'gzip', 'zstd'] as const, '--compression'),
       signKey: o.signKey as string | undefined,
       dryRun: o.dryRun === true,

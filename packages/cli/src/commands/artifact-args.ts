@@ -71,15 +71,3 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): 
   }
   return out;
 }
-
-const UNITS: Record<string, number> = { '': 1, B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 };
-
-/** Parse a size like mender-artifact: `5000000`, `5MB`, `1.5GB` (decimal units, case-insensitive). */
-export function parseSize(text: string, flag: string): number {
-  const m = /^([0-9]+\.?[0-9]*)([a-zA-Z]*)$/.exec(text.trim());
-  const unit = m ? UNITS[m[2]!.toUpperCase()] : undefined;
-  if (!m || unit === undefined) {
-    throw usage(`${flag}: invalid size "${text}" (examples: 5000000, 500MB, 1.5GB)`, flag);
-  }
-  return Math.floor(Number(m[1]) * unit);
-}

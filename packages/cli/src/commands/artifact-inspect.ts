@@ -8,7 +8,8 @@ import { type ArtifactInfo, OciDeltaError, readArtifact } from '@ocidelta/core';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import { writeJson } from '../registry-options.js';
-import { parseArgs, parseSize } from './artifact-args.js';
+import { parseSize } from '../size.js';
+import { parseArgs } from './artifact-args.js';
 
 /** Read the artifact named by the positional argument, verifying with `--key` when given. */
 export async function readArtifactFromArgs(

@@ -7,12 +7,12 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { OciDeltaError } from '@ocidelta/core';
-import { parseSize } from '../app/cache.js';
 import { formatBytes } from '../app/progress.js';
 import { type InstalledImage, verifyInstall } from '../app/verify-install.js';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import { writeJson } from '../registry-options.js';
+import { parseSize } from '../size.js';
 
 interface Options {
   current?: string | string[];
@@ -42,7 +42,9 @@ async function run(file: string | undefined, opts: Options, io: CliIO): Promise<
   }
   const result = await verifyInstall(artifact, {
     current: currents,
-    ...(opts.deviceWindow !== undefined ? { sourceWindow: parseSize(String(opts.deviceWindow)) } : {}),
+    ...(opts.deviceWindow !== undefined
+      ? { sourceWindow: parseSize(String(opts.deviceWindow), '--device-window') }
+      : {}),
     ...(opts.key ? { publicKey: await readFile(resolve(io.cwd, opts.key), 'utf8') } : {}),
     ...(opts.tmpDir ? { tmpDir: resolve(io.cwd, opts.tmpDir) } : {}),
     onImage: (i) => {

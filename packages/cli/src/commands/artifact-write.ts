@@ -15,7 +15,8 @@ import {
 } from '@ocidelta/core';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { type FlagSpec, parseArgs, parseSize } from './artifact-args.js';
+import { parseSize } from '../size.js';
+import { type FlagSpec, parseArgs } from './artifact-args.js';
 
 const FLAGS: FlagSpec[] = [
   { long: 'type', short: 'T', kind: 'string' },

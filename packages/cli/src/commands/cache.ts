@@ -4,11 +4,12 @@
  */
 import { resolve } from 'node:path';
 import type { CAC } from 'cac';
-import { AppCache, type CacheEntry, parseSize } from '../app/cache.js';
+import { AppCache, type CacheEntry } from '../app/cache.js';
 import { defaultCacheDir } from '../app/options.js';
 import { formatBytes } from '../app/progress.js';
 import { type CliIO, type CommandDef, ExitCode } from '../command.js';
 import { writeJson } from '../registry-options.js';
+import { parseSize } from '../size.js';
 
 function cacheDirOf(o: Record<string, unknown>, io: CliIO): string {
   return resolve(io.cwd, typeof o.cacheDir === 'string' ? o.cacheDir : defaultCacheDir(io.env));
@@ -65,7 +66,7 @@ export const cachePruneCommand: CommandDef = {
         'Keep at most this much (e.g. 500M, 10G); default: remove all blobs and deltas',
       )
       .action(async (o: Record<string, unknown>) => {
-        const maxSize = o.maxSize === undefined ? undefined : parseSize(String(o.maxSize));
+        const maxSize = o.maxSize === undefined ? undefined : parseSize(String(o.maxSize), '--max-size');
         const cache = await AppCache.open(cacheDirOf(o, io));
         const { removed, kept } = await cache.prune({ maxSize });
         io.stdout.write(

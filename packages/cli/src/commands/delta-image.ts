@@ -24,7 +24,6 @@ import {
   verifyDeepDelta,
 } from '@ocidelta/delta';
 import type { RegistryClient } from '@ocidelta/registry';
-import { parseSize } from '../app/cache.js';
 import type { DeltaKey } from '../app/delta-key.js';
 import { ArtifactStore } from '../app/store.js';
 import type { CliIO, CommandDef } from '../command.js';
@@ -35,6 +34,7 @@ import {
   withRegistryOptions,
   writeJson,
 } from '../registry-options.js';
+import { parseSize } from '../size.js';
 
 function formatSize(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -176,7 +176,9 @@ async function buildFrom(
   const next = await openImageInput(opts.new!, ctx, '--new');
   const out = resolve(io.cwd, opts.output!);
   const sourceWindow =
-    opts.deviceWindow !== undefined ? parseSize(String(opts.deviceWindow)) : DEFAULT_SOURCE_WINDOW;
+    opts.deviceWindow !== undefined
+      ? parseSize(String(opts.deviceWindow), '--device-window')
+      : DEFAULT_SOURCE_WINDOW;
   const tmpDir = opts.tmpDir ? resolve(io.cwd, opts.tmpDir) : undefined;
   const store = typeof opts.store === 'string' ? new ArtifactStore(ctx.client!(), opts.store) : undefined;
   const key: DeltaKey = {
