@@ -24,6 +24,68 @@ function matchCommand(argv: readonly string[], defs: readonly CommandDef[]): Com
   return best;
 }
 
+/** cac's help without its noise: no "For more info" block, arguments titled as such, no trailing spaces. */
+function cleanHelp(
+  def: CommandDef,
+  sections: { title?: string; body: string }[],
+): { title?: string; body: string }[] {
+  const kept = sections
+    .filter((s) => !s.title?.startsWith('For more info'))
+    .map((s) => ({
+      ...(s.title !== undefined ? { title: s.title === 'Commands' ? 'Arguments' : s.title } : {}),
+      body: s.body
+        .split('\n')
+        .map((l) => l.trimEnd())
+        .join('\n'),
+    }))
+    .filter((s) => s.title !== 'Arguments' || s.body.trim() !== '');
+  return [{ body: def.summary }, ...kept];
+}
+
+/** Edit distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] as number;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const here = row[j] as number;
+      row[j] = Math.min(here + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = here;
+    }
+  }
+  return row[b.length] as number;
+}
+
+/** The command paths closest to what was typed (within 2 edits of a word or of the whole path). */
+export function suggestCommands(argv: readonly string[], defs: readonly CommandDef[]): string[] {
+  const scored = defs.map((d) => {
+    const typed = argv.slice(0, d.path.length).join(' ');
+    return { path: d.path.join(' '), score: distance(typed, d.path.join(' ')) };
+  });
+  const best = Math.min(...scored.map((s) => s.score));
+  return best <= 2 ? scored.filter((s) => s.score === best).map((s) => s.path) : [];
+}
+
+/** Help of a command group (`ocidelta delta`): its commands. */
+function groupHelp(group: readonly string[], defs: readonly CommandDef[]): string | undefined {
+  const members = defs.filter((d) => d.path.length > group.length && group.every((w, i) => d.path[i] === w));
+  if (members.length === 0) return undefined;
+  const width = Math.max(...members.map((d) => d.path.join(' ').length));
+  return [
+    `ocidelta ${group.join(' ')}/${VERSION}`,
+    '',
+    'Usage:',
+    `  $ ocidelta ${group.join(' ')} <command> [options]`,
+    '',
+    'Commands:',
+    ...members.map((d) => `  ${d.path.join(' ').padEnd(width)}  ${d.summary}`),
+    '',
+    `Run \`ocidelta ${group.join(' ')} <command> --help\` for the options of a command.`,
+    '',
+  ].join('\n');
+}
+
 function rootHelp(defs: readonly CommandDef[]): string {
   const width = Math.max(...defs.map((d) => d.path.join(' ').length), 10);
   const lines = defs.map((d) => `  ${d.path.join(' ').padEnd(width)}  ${d.summary}`);
@@ -72,6 +134,7 @@ export async function runCli(
     stderr: redactingStream(rawIO.stderr, secrets),
     redact: (t) => secrets.redact(t),
   };
+  if (argv[0] === 'help' && argv.length > 1) return runCli([...argv.slice(1), '--help'], rawIO, defs);
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     io.stdout.write(rootHelp(defs));
     return argv.length === 0 ? ExitCode.Usage : ExitCode.Ok;
@@ -82,14 +145,29 @@ export async function runCli(
   }
   const def = matchCommand(argv, defs);
   if (!def) {
-    io.stderr.write(`ocidelta: unknown command "${secrets.argv(argv).join(' ')}"; run \`ocidelta --help\`\n`);
+    // A group (`ocidelta delta`): its commands; `--help` asks for them, anything else is a usage error.
+    for (let n = argv.length; n > 0; n--) {
+      const help = argv.slice(0, n).every((w) => !w.startsWith('-'))
+        ? groupHelp(argv.slice(0, n), defs)
+        : undefined;
+      if (help === undefined) continue;
+      const asked = argv.includes('--help') || argv.includes('-h');
+      if (!asked && argv.length > n) {
+        io.stderr.write(`ocidelta: unknown command "${secrets.argv(argv.slice(0, n + 1)).join(' ')}"\n`);
+      }
+      (asked ? io.stdout : io.stderr).write(help);
+      return asked ? ExitCode.Ok : ExitCode.Usage;
+    }
+    const hints = suggestCommands(argv, defs);
+    const hint =
+      hints.length > 0 ? `; did you mean ${hints.map((h) => `\`ocidelta ${h}\``).join(' or ')}?` : '';
+    io.stderr.write(
+      `ocidelta: unknown command "${secrets.argv(argv).join(' ')}"${hint || '; run `ocidelta --help`'}\n`,
+    );
     return ExitCode.Usage;
   }
   const cli = cac(`ocidelta ${def.path.join(' ')}`);
-  cli.help((sections) => {
-    sections.unshift({ body: def.summary });
-    return sections;
-  });
+  cli.help((sections) => cleanHelp(def, sections));
   cli.version(VERSION, '-V, --version');
   def.define(cli, io);
   const rest = argv.slice(def.path.length);

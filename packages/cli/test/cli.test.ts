@@ -33,3 +33,44 @@ describe('ocidelta CLI', () => {
     }
   });
 });
+
+describe('help and typos', () => {
+  it('`help CMD` is `CMD --help`; a group prints its commands; help has no cac noise', async () => {
+    const a = captureIO();
+    expect(await runCli(['help', 'delta', 'encode'], a)).toBe(0);
+    const b = captureIO();
+    expect(await runCli(['delta', 'encode', '--help'], b)).toBe(0);
+    expect(a.out()).toBe(b.out());
+    expect(a.out()).toContain('ocidelta delta encode/');
+    expect(a.out()).not.toMatch(/For more info|--help\n.*\$ ocidelta|[ \t]+\n/);
+    const group = captureIO();
+    expect(await runCli(['delta'], group)).toBe(1);
+    expect(group.err()).toMatch(/Commands:\n {2}delta encode +Write a VCDIFF delta/);
+    expect(group.err()).toContain('delta apply');
+    const groupHelp = captureIO();
+    expect(await runCli(['help', 'delta'], groupHelp)).toBe(0);
+    expect(groupHelp.out()).toContain('ocidelta delta <command> [options]');
+    const wrongSub = captureIO();
+    expect(await runCli(['delta', 'encdoe'], wrongSub)).toBe(1);
+    expect(wrongSub.err()).toContain('unknown command "delta encdoe"');
+  });
+
+  it('suggests the nearest command for a typo', async () => {
+    const io = captureIO();
+    expect(await runCli(['pul', 'x'], io)).toBe(1);
+    expect(io.err()).toContain('did you mean `ocidelta pull`?');
+    const far = captureIO();
+    expect(await runCli(['frobnicate'], far)).toBe(1);
+    expect(far.err()).not.toContain('did you mean');
+  });
+
+  it('tags of an image reference is a usage error (as skopeo list-tags)', async () => {
+    for (const ref of ['registry.example.com/app:1', `registry.example.com/app@sha256:${'a'.repeat(64)}`]) {
+      const io = captureIO();
+      expect(await runCli(['tags', ref], io)).toBe(1);
+      expect(io.err()).toMatch(
+        /tags lists a repository: .* names an image .*; give registry\.example\.com\/app/,
+      );
+    }
+  });
+});
