@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { OciDeltaError, registryApiHost } from '@ocidelta/core';
 import { Agent, type Dispatcher, request } from 'undici';
+
 import { Authenticator } from './auth.js';
 import { parseChallenges } from './challenge.js';
 import type { CredentialStore } from './credentials.js';
@@ -165,6 +166,10 @@ export class Transport {
   private readonly endpoints = new Map<string, Promise<RegistryEndpoint>>();
   private readonly insecure: Set<string>;
   private verified: Agent | undefined;
+  /** Set by close(): later requests (a blob stream resuming, say) fail with ERR_ABORTED. */
+  private closed = false;
+  /** Response bodies not yet closed. */
+  private readonly open = new Set<Readable>();
   private unverified: Agent | undefined;
 
   constructor(private readonly options: TransportOptions) {
@@ -292,6 +297,11 @@ export class Transport {
 
   /** Send a registry request with auth, retries and redirects; throws on unaccepted statuses. */
   async request(req: RegistryRequest): Promise<RegistryResponse> {
+    if (this.closed) {
+      throw new OciDeltaError('ERR_ABORTED', `the registry client was closed (${req.method} ${req.path})`, {
+        registry: req.registry,
+      });
+    }
     const ep = await this.endpoint(req.registry, req.signal);
     const url = /^https?:\/\//i.test(req.path) ? req.path : `${ep.base}${req.path}`;
     const context: RegistryErrorContext = {
@@ -433,6 +443,9 @@ export class Transport {
         continue;
       }
       const responseHeaders = r.headers;
+      // Bodies in flight, so close() can end the ones nobody reads to the end.
+      this.open.add(r.body);
+      r.body.once('close', () => this.open.delete(r.body));
       return {
         status: r.statusCode,
         headers: responseHeaders,
@@ -443,10 +456,21 @@ export class Transport {
     }
   }
 
-  /** Close the connection pools. */
+  /**
+   * Close the connection pools. Response bodies still open (a blob stream nobody reads to the
+   * end) are destroyed with ERR_ABORTED first, so this never hangs; later requests fail.
+   */
   async close(): Promise<void> {
-    await Promise.all([this.verified?.close(), this.unverified?.close()]);
+    this.closed = true;
+    for (const body of this.open) {
+      body.destroy(
+        new OciDeltaError('ERR_ABORTED', 'the registry client was closed while a response was being read'),
+      );
+    }
+    this.open.clear();
+    const agents = [this.verified, this.unverified].filter((a): a is Agent => a !== undefined);
     this.verified = undefined;
     this.unverified = undefined;
+    await Promise.all(agents.map((agent) => agent.close()));
   }
 }

@@ -197,6 +197,31 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('RegistryClient, reg
     expect(await codeOf(client.headManifest(repo, { signal: ac.signal }))).toBe('ERR_ABORTED');
   });
 
+  it('close() returns at once with a blob stream opened and never read; the stream ends in an error', async () => {
+    const big = pseudoRandom(8_000_000, 'close');
+    const repo = ref('app/close:latest');
+    await client.uploadBlob(repo, big, { digest: digestOfBytes(big), size: big.length });
+    const own = new RegistryClient({ useDockerConfig: false });
+    const stream = await own.getBlob(repo, { digest: digestOfBytes(big), size: big.length });
+    const ended = new Promise<unknown>((resolve) => {
+      stream.on('error', resolve);
+      stream.on('end', () => resolve(undefined));
+    });
+    const started = Date.now();
+    // Before: undici's Agent.close() waited for the unread body forever.
+    await own.close();
+    expect(Date.now() - started).toBeLessThan(5000);
+    let got = 0;
+    stream.on('data', (c: Buffer) => {
+      got += c.length;
+    });
+    const err = await ended;
+    expect(isOciDeltaError(err, 'ERR_ABORTED')).toBe(true);
+    expect(got).toBeLessThan(big.length);
+    // a closed client refuses new work instead of opening new connections
+    expect(await codeOf(own.headManifest(repo))).toBe('ERR_ABORTED');
+  });
+
   it('stores and serves Docker v2 manifests with their media type', async () => {
     const img = await makeImage('docker');
     const repo = ref('app/docker:v2');
