@@ -129,11 +129,58 @@ export async function runCli(
   defs: readonly CommandDef[] = builtins,
 ): Promise<number> {
   const secrets = Secrets.fromRun(argv, rawIO.env);
+  const interrupt = rawIO.signal === undefined ? watchSignals() : undefined;
   const io: CliIO = {
     ...rawIO,
     stderr: redactingStream(rawIO.stderr, secrets),
     redact: (t) => secrets.redact(t),
+    ...(interrupt ? { signal: interrupt.signal } : {}),
   };
+  try {
+    const code = await runCommand(argv, io, rawIO, defs, secrets);
+    const caught = interrupt?.caught();
+    if (caught === undefined) return code;
+    io.stderr.write(`ocidelta: interrupted (${caught}); temporary files removed\n`);
+    return caught === 'SIGINT' ? ExitCode.Interrupted : ExitCode.Terminated;
+  } finally {
+    interrupt?.stop();
+  }
+}
+
+/**
+ * SIGINT / SIGTERM abort the run's signal (the command unwinds: streams stop, temporary files
+ * and work directories are removed) and the exit code becomes 130 / 143; a second signal
+ * exits at once.
+ */
+function watchSignals(): { signal: AbortSignal; caught(): NodeJS.Signals | undefined; stop(): void } {
+  const controller = new AbortController();
+  let caught: NodeJS.Signals | undefined;
+  const on = (sig: NodeJS.Signals) => {
+    if (caught !== undefined) process.exit(sig === 'SIGINT' ? ExitCode.Interrupted : ExitCode.Terminated);
+    caught = sig;
+    controller.abort(new OciDeltaError('ERR_ABORTED', `interrupted by ${sig}`, { signal: sig }));
+  };
+  const onInt = () => on('SIGINT');
+  const onTerm = () => on('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return {
+    signal: controller.signal,
+    caught: () => caught,
+    stop() {
+      process.removeListener('SIGINT', onInt);
+      process.removeListener('SIGTERM', onTerm);
+    },
+  };
+}
+
+async function runCommand(
+  argv: readonly string[],
+  io: CliIO,
+  rawIO: CliIO,
+  defs: readonly CommandDef[],
+  secrets: Secrets,
+): Promise<number> {
   if (argv[0] === 'help' && argv.length > 1) return runCli([...argv.slice(1), '--help'], rawIO, defs);
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     io.stdout.write(rootHelp(defs));

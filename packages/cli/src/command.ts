@@ -14,10 +14,12 @@ export interface CliIO {
   cwd: string;
   /** Remove secrets from text meant for a log or --json (set by runCli; see redact.ts). */
   redact?: (text: string) => string;
+  /** Aborted on Ctrl-C / SIGTERM (set by runCli): commands pass it to every library call. */
+  signal?: AbortSignal;
 }
 
-/** Exit codes (documented in docs/cli.md): 0 ok, 1 usage, 2 input/registry, 3 server. */
-export const ExitCode = { Ok: 0, Usage: 1, Input: 2, Server: 3 } as const;
+/** Exit codes (documented in docs/cli.md): 0 ok, 1 usage, 2 input/registry, 3 server, 130/143 interrupted. */
+export const ExitCode = { Ok: 0, Usage: 1, Input: 2, Server: 3, Interrupted: 130, Terminated: 143 } as const;
 
 /** The action cac calls: positional args then the parsed options object. Returns the exit code. */
 export type CommandAction = (...args: never[]) => Promise<number> | number;

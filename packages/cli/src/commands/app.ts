@@ -155,10 +155,6 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
   const level = verbosity(o.logLevel, o.verbose);
   const json = o.json === true;
   const renderer = rendererFor(io.stderr, json && level === 'info' ? 'warn' : level);
-  const controller = new AbortController();
-  const onSignal = () => controller.abort(new OciDeltaError('ERR_ABORTED', 'interrupted', {}));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
     const result = await buildAppArtifact({
       composeFile: composeArg ?? (await findCompose(io.cwd)),
@@ -198,7 +194,7 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
       },
       cwd: io.cwd,
       env: io.env,
-      signal: controller.signal,
+      ...(io.signal ? { signal: io.signal } : {}),
       onEvent: renderer.onEvent,
     });
     renderer.finish();
@@ -207,8 +203,6 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
     return ExitCode.Ok;
   } finally {
     renderer.finish();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
   }
 }
 

@@ -200,6 +200,7 @@ export const artifactWriteCommand: CommandDef = {
       .action(async () => {
         const { output, options } = await writeOptionsFromArgs(cli.rawArgs.slice(2), io);
         options.onWarning = (m) => io.stderr.write(`ocidelta: warning: ${m}\n`);
+        if (io.signal) options.signal = io.signal;
         // Partial artifacts a killed run left beside the output.
         await sweepLeftovers(dirname(output));
         const result = await writeArtifact(output, options);

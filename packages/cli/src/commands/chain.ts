@@ -85,7 +85,7 @@ export const chainCommand: CommandDef = {
         ),
       ];
       return withClient(opts, io, registryRefs, async (client) => {
-        const plan = await planChain(client, ordered, prefix);
+        const plan = await planChain(client, ordered, prefix, io.signal);
         let result = plan;
         if (!opts.dryRun) {
           const work = await makeWorkDir(tmpdir(), 'chain');
@@ -97,6 +97,7 @@ export const chainCommand: CommandDef = {
               store: await OciLayout.create(resolve(work.path, 'store')),
               ...(mtime !== undefined ? { mtime } : {}),
               env: io.env,
+              ...(io.signal ? { signal: io.signal } : {}),
               onState: (e) => {
                 if (!opts.json) io.stderr.write(`${describe(e)}\n`);
               },

@@ -38,6 +38,7 @@ export const copyCommand: CommandDef = {
           ...(platform !== undefined ? { platform } : {}),
           concurrency: intOption(opts.concurrency, '--concurrency'),
           onProgress: progressReporter(io, opts),
+          ...(io.signal ? { signal: io.signal } : {}),
         }),
       );
       writeResult(io, opts, result);

@@ -44,6 +44,7 @@ async function run(opts: Options, io: CliIO): Promise<number> {
   const { size } = await encodeFile(source, target, out, {
     effort,
     ...(opts.maxSourceSize !== undefined ? { maxSourceSize: Number(opts.maxSourceSize) } : {}),
+    ...(io.signal ? { signal: io.signal } : {}),
   });
   io.stdout.write(`wrote ${out} (${size} bytes)\n`);
   return ExitCode.Ok;

@@ -157,6 +157,7 @@ async function run(opts: Options, io: CliIO): Promise<number> {
       return client;
     },
     ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
+    ...(io.signal ? { signal: io.signal } : {}),
   };
   try {
     return await buildFrom(opts, ctx, io, deviceStore, currentOrigin);
@@ -219,6 +220,7 @@ async function buildFrom(
     sourceWindow,
     ...(opts.maxSourceSize !== undefined ? { maxSourceSize: Number(opts.maxSourceSize) } : {}),
     ...(tmpDir ? { tmpDir } : {}),
+    ...(io.signal ? { signal: io.signal } : {}),
   });
   if (store) {
     const info = {

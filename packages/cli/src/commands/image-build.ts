@@ -87,6 +87,7 @@ export const imageBuildCommand: CommandDef = {
             ...(formatOption !== undefined ? { format: formatOption } : {}),
             ...(mtime !== undefined ? { mtime } : {}),
             env: io.env,
+            ...(io.signal ? { signal: io.signal } : {}),
             resolveParent: (ref, platform, signal) => {
               const parsed = parseReference(ref);
               parents.push(parsed);

@@ -75,6 +75,7 @@ export const indexMergeCommand: CommandDef = {
             concurrency: intOption(opts.concurrency, '--concurrency'),
             onProgress: progressReporter(io, opts),
             onWarning: (w) => io.stderr.write(`warning: ${w}\n`),
+            ...(io.signal ? { signal: io.signal } : {}),
           }),
         ),
       );

@@ -53,6 +53,7 @@ export const layerInjectCommand: CommandDef = {
           preserveOwner: opts.preserveOwner === true,
           xattrs: opts.xattrs === true,
           env: io.env,
+          ...(io.signal ? { signal: io.signal } : {}),
         });
         if (opts.json) writeJson(io, result);
         else {

@@ -73,6 +73,7 @@ export const pullCommand: CommandDef = {
           concurrency: intOption(opts.concurrency, '--concurrency'),
           name: stringOption(opts.name, '--name'),
           onProgress: progressReporter(io, opts),
+          ...(io.signal ? { signal: io.signal } : {}),
         }),
       );
       writeResult(io, opts, result);

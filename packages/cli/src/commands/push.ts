@@ -55,6 +55,7 @@ export const pushCommand: CommandDef = {
           ...(mountFrom !== undefined ? { mountFrom } : {}),
           concurrency: intOption(opts.concurrency, '--concurrency'),
           onProgress: progressReporter(io, opts),
+          ...(io.signal ? { signal: io.signal } : {}),
         }),
       );
       writeResult(io, opts, result);

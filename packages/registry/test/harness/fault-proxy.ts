@@ -1,7 +1,8 @@
 /**
  * Test harness: a loopback HTTP reverse proxy in front of a real registry that injects faults
  * on matching requests: cut the connection after N body bytes, answer a status (429 with
- * Retry-After, 503...) without forwarding, or flip one byte of the response body. Every
+ * Retry-After, 503...) without forwarding, flip one byte of the response body, or stall the
+ * body after N bytes with the connection left open. Every
  * request is recorded (method, path, Range, status, fault) for assertions.
  */
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
@@ -12,7 +13,9 @@ export type Fault =
   /** Answer this status without forwarding (e.g. 429 + Retry-After, 503). */
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
   /** Forward, flipping (XOR 0xff) the body byte at `offset`. */
-  | { kind: 'corrupt'; offset: number };
+  | { kind: 'corrupt'; offset: number }
+  /** Forward `afterBytes` bytes of the body, then send nothing more (the connection stays open). */
+  | { kind: 'stall'; afterBytes: number };
 
 export interface FaultRule {
   /** HTTP method to match (any when omitted). */
@@ -109,6 +112,12 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
             data = Buffer.from(chunk);
             data[fault.offset - seen] = (data[fault.offset - seen] as number) ^ 0xff;
           }
+          if (fault?.kind === 'stall' && seen + chunk.length >= fault.afterBytes) {
+            if (seen < fault.afterBytes) res.write(data.subarray(0, fault.afterBytes - seen));
+            seen += chunk.length;
+            upRes.destroy();
+            return;
+          }
           if (fault?.kind === 'cut' && seen + chunk.length >= fault.afterBytes) {
             const part = data.subarray(0, Math.max(0, fault.afterBytes - seen));
             seen += chunk.length;
@@ -119,7 +128,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
           seen += chunk.length;
           res.write(data);
         });
-        upRes.on('end', () => res.end());
+        upRes.on('end', () => {
+          if (fault?.kind !== 'stall' || seen < fault.afterBytes) res.end();
+        });
         upRes.on('error', () => res.socket?.destroy());
       },
     );
