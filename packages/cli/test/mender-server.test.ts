@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startForwardProxy } from '../../registry/test/harness/index.js';
 import { MenderServer } from '../src/app/mender-server.js';
 
 interface Part {
@@ -134,6 +135,34 @@ describe('Mender server client (contract against a local fake)', () => {
       expect(srv.recorded[1]!.url).toBe('/api/management/v1/deployments/deployments/group/field%20test');
       expect(srv.recorded[1]!.json).toEqual({ name: 'shop-1.0', artifact_name: 'shop-1.0' });
     } finally {
+      await srv.close();
+    }
+  });
+
+  it('goes through HTTP_PROXY (and not with NO_PROXY naming the host)', async () => {
+    const srv = await fakeMender({});
+    const proxy = await startForwardProxy();
+    try {
+      const env = { HTTP_PROXY: proxy.url };
+      const client = new MenderServer({ host: srv.url, token: 'pat-123', env });
+      expect(await client.uploadArtifact(file, {})).toEqual({ uploaded: true, id: 'art-42' });
+      await client.deployToGroup('g', 'shop-1.0');
+      await client.close();
+      expect(proxy.seen).toEqual([
+        `POST ${srv.url}/api/management/v1/deployments/artifacts`,
+        `POST ${srv.url}/api/management/v1/deployments/deployments/group/g`,
+      ]);
+      expect(srv.recorded.at(-2)?.parts?.at(-1)?.body.equals(content)).toBe(true);
+      const direct = new MenderServer({
+        host: srv.url,
+        token: 'pat-123',
+        env: { ...env, NO_PROXY: '127.0.0.1' },
+      });
+      await direct.deployToGroup('g', 'shop-1.0');
+      await direct.close();
+      expect(proxy.seen.length).toBe(2);
+    } finally {
+      await proxy.stop();
       await srv.close();
     }
   });

@@ -18,6 +18,7 @@ import {
   skopeoInspect,
   skopeoInspectRaw,
   skopeoPushLayout,
+  startForwardProxy,
   startRegistry,
 } from '../../registry/test/harness/index.js';
 import { runCapture } from './support.js';
@@ -263,6 +264,18 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'umoci'))('release co
       };
       expect(after.manifests.length).toBe(2);
     });
+  });
+
+  it('registry traffic of a command honours HTTP_PROXY from its environment', async () => {
+    const proxy = await startForwardProxy();
+    try {
+      const r = await run(['tags', `${reg.host}/cli/built`, ...insecure], work, { HTTP_PROXY: proxy.url });
+      expect(r.code, r.err).toBe(0);
+      expect(r.out.split('\n')).toContain('app');
+      expect(proxy.seen).toContain(`GET http://${reg.host}/v2/cli/built/tags/list`);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   describe('status', () => {

@@ -32,6 +32,7 @@ import { RegistryError } from './errors.js';
 import { dump, type RegistryResponse, Transport } from './http.js';
 import { MAX_MANIFEST_SIZE, manifestPath, mediaTypeOf, readLimited } from './manifests.js';
 import { listAll, pageQuery } from './pagination.js';
+import { proxySettings } from './proxy.js';
 import { type RetryPolicy, retryPolicy, type Timeouts, timeouts } from './retry.js';
 import { type BlobData, type UploadOptions, type UploadResult, uploadBlob } from './upload.js';
 
@@ -88,6 +89,7 @@ export class RegistryClient {
       useDockerConfig: options.useDockerConfig,
       env: options.env,
     });
+    const proxy = proxySettings(options.env ?? process.env);
     this.transport = new Transport({
       credentials,
       insecureRegistries: options.insecureRegistries ?? [],
@@ -99,6 +101,7 @@ export class RegistryClient {
       oauth2PasswordGrant: options.oauth2PasswordGrant ?? false,
       logger: options.logger,
       now: options.now,
+      ...(proxy ? { proxy } : {}),
     });
   }
 

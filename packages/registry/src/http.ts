@@ -8,8 +8,7 @@
 import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { OciDeltaError, registryApiHost } from '@ocidelta/core';
-import { Agent, type Dispatcher, request } from 'undici';
-
+import { type Dispatcher, request } from 'undici';
 import { Authenticator } from './auth.js';
 import { parseChallenges } from './challenge.js';
 import type { CredentialStore } from './credentials.js';
@@ -20,6 +19,7 @@ import {
   type RegistryErrorContext,
   responseError,
 } from './errors.js';
+import { dispatcherFor, type ProxySettings, proxyForProtocol } from './proxy.js';
 import {
   isRetryableError,
   isRetryableStatus,
@@ -76,6 +76,8 @@ export interface TransportOptions {
   oauth2PasswordGrant: boolean;
   logger?: (msg: string) => void;
   now?: () => number;
+  /** HTTP(S) proxy (from the environment: HTTPS_PROXY, HTTP_PROXY, NO_PROXY). */
+  proxy?: ProxySettings;
 }
 
 /** What the transport knows about one registry. */
@@ -165,12 +167,14 @@ export class Transport {
   readonly auth: Authenticator;
   private readonly endpoints = new Map<string, Promise<RegistryEndpoint>>();
   private readonly insecure: Set<string>;
-  private verified: Agent | undefined;
+  private verified: Dispatcher | undefined;
+  /** For plain-HTTP URLs (loopback and insecure registries). */
+  private plain: Dispatcher | undefined;
   /** Set by close(): later requests (a blob stream resuming, say) fail with ERR_ABORTED. */
   private closed = false;
   /** Response bodies not yet closed. */
   private readonly open = new Set<Readable>();
-  private unverified: Agent | undefined;
+  private unverified: Dispatcher | undefined;
 
   constructor(private readonly options: TransportOptions) {
     this.insecure = new Set(options.insecureRegistries.map((r) => r.toLowerCase()));
@@ -197,25 +201,47 @@ export class Transport {
     return this.insecure.has(h) || this.insecure.has(h.replace(/:\d+$/, ''));
   }
 
+  private get proxy(): ProxySettings | undefined {
+    return this.options.proxy;
+  }
+
   private agentFor(url: URL): Dispatcher {
-    if (url.protocol === 'https:' && this.isInsecure(url.host)) {
-      this.unverified ??= new Agent({
-        connect: { rejectUnauthorized: false, timeout: this.options.timeouts.connectMs },
+    if (url.protocol === 'http:') {
+      this.plain ??= dispatcherFor(
+        {
+          connect: { timeout: this.options.timeouts.connectMs },
+          keepAliveTimeout: 30_000,
+          headersTimeout: this.options.timeouts.headersMs,
+          bodyTimeout: this.options.timeouts.bodyIdleMs,
+        },
+        proxyForProtocol(this.proxy, 'http:'),
+      );
+      return this.plain;
+    }
+    if (this.isInsecure(url.host)) {
+      this.unverified ??= dispatcherFor(
+        {
+          connect: { rejectUnauthorized: false, timeout: this.options.timeouts.connectMs },
+          keepAliveTimeout: 30_000,
+          headersTimeout: this.options.timeouts.headersMs,
+          bodyTimeout: this.options.timeouts.bodyIdleMs,
+        },
+        proxyForProtocol(this.proxy, 'https:'),
+      );
+      return this.unverified;
+    }
+    this.verified ??= dispatcherFor(
+      {
+        connect: {
+          timeout: this.options.timeouts.connectMs,
+          ...(this.options.ca ? { ca: [...rootCertificates, this.options.ca.toString()] } : {}),
+        },
         keepAliveTimeout: 30_000,
         headersTimeout: this.options.timeouts.headersMs,
         bodyTimeout: this.options.timeouts.bodyIdleMs,
-      });
-      return this.unverified;
-    }
-    this.verified ??= new Agent({
-      connect: {
-        timeout: this.options.timeouts.connectMs,
-        ...(this.options.ca ? { ca: [...rootCertificates, this.options.ca.toString()] } : {}),
       },
-      keepAliveTimeout: 30_000,
-      headersTimeout: this.options.timeouts.headersMs,
-      bodyTimeout: this.options.timeouts.bodyIdleMs,
-    });
+      proxyForProtocol(this.proxy, 'https:'),
+    );
     return this.verified;
   }
 
@@ -468,9 +494,12 @@ export class Transport {
       );
     }
     this.open.clear();
-    const agents = [this.verified, this.unverified].filter((a): a is Agent => a !== undefined);
+    const agents = [this.verified, this.unverified, this.plain].filter(
+      (a): a is Dispatcher => a !== undefined,
+    );
     this.verified = undefined;
     this.unverified = undefined;
+    this.plain = undefined;
     await Promise.all(agents.map((agent) => agent.close()));
   }
 }

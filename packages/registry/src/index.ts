@@ -7,6 +7,7 @@ export * from './credentials.js';
 export * from './errors.js';
 export * from './manifests.js';
 export * from './pagination.js';
+export { dispatcherFor, type ProxySettings, proxyForProtocol, proxySettings } from './proxy.js';
 export * from './retry.js';
 export * from './token.js';
 export * from './tools/index.js';

@@ -9,7 +9,7 @@ import { isOciDeltaError, Reference } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
 import { RegistryClient } from '../src/index.js';
-import { digestOfBytes, freePort, makeSelfSignedCert } from './harness/index.js';
+import { digestOfBytes, freePort, makeSelfSignedCert, startForwardProxy } from './harness/index.js';
 
 describe.skipIf(!haveBinaries('docker-registry', 'openssl'))('RegistryClient over TLS', () => {
   let dir: string;
@@ -76,5 +76,39 @@ describe.skipIf(!haveBinaries('docker-registry', 'openssl'))('RegistryClient ove
     const insecure = new RegistryClient({ insecureRegistries: [host], useDockerConfig: false });
     expect(await insecure.headBlob(repo, digestOfBytes(data))).toEqual({ size: data.length });
     await insecure.close();
+  });
+
+  it('goes through HTTPS_PROXY with a CONNECT tunnel (certificate still verified end to end); NO_PROXY goes direct', async () => {
+    const proxy = await startForwardProxy();
+    try {
+      const repo = Reference.parse(`${host}/tls/proxied:1`);
+      const data = Buffer.from('through the proxy');
+      const env = { HTTPS_PROXY: proxy.url };
+      const viaProxy = new RegistryClient({ ca, useDockerConfig: false, env });
+      await viaProxy.uploadBlob(repo, data, { digest: digestOfBytes(data), size: data.length });
+      expect(await viaProxy.headBlob(repo, digestOfBytes(data))).toEqual({ size: data.length });
+      await viaProxy.close();
+      expect(proxy.seen.length).toBeGreaterThan(0);
+      expect(proxy.seen.every((l) => l === `CONNECT ${host}`)).toBe(true);
+      // through the tunnel the registry's certificate is still checked
+      const untrusted = new RegistryClient({ useDockerConfig: false, env, retries: { max: 0 } });
+      const err = await untrusted
+        .headBlob(repo, digestOfBytes(data))
+        .then(() => undefined)
+        .catch((e: unknown) => e as Error);
+      expect(err?.message).toContain('TLS certificate not trusted');
+      await untrusted.close();
+      const before = proxy.seen.length;
+      const direct = new RegistryClient({
+        ca,
+        useDockerConfig: false,
+        env: { ...env, NO_PROXY: '127.0.0.1' },
+      });
+      expect(await direct.headBlob(repo, digestOfBytes(data))).toEqual({ size: data.length });
+      await direct.close();
+      expect(proxy.seen.length).toBe(before);
+    } finally {
+      await proxy.stop();
+    }
   });
 });

@@ -19,6 +19,7 @@ import {
   skopeoInspectRaw,
   skopeoListTags,
   skopeoPushLayout,
+  startForwardProxy,
   startRegistry,
   tarFiles,
 } from './harness/index.js';
@@ -220,6 +221,26 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('RegistryClient, reg
     expect(got).toBeLessThan(big.length);
     // a closed client refuses new work instead of opening new connections
     expect(await codeOf(own.headManifest(repo))).toBe('ERR_ABORTED');
+  });
+
+  it('goes through HTTP_PROXY in absolute form (no CONNECT to a plain-HTTP registry)', async () => {
+    const proxy = await startForwardProxy();
+    try {
+      const data = Buffer.from('via http proxy');
+      const repo = ref('app/proxied:1');
+      const viaProxy = new RegistryClient({ useDockerConfig: false, env: { HTTP_PROXY: proxy.url } });
+      await viaProxy.uploadBlob(repo, data, { digest: digestOfBytes(data), size: data.length });
+      const back = await readAll(
+        await viaProxy.getBlob(repo, { digest: digestOfBytes(data), size: data.length }),
+      );
+      expect(back.equals(data)).toBe(true);
+      await viaProxy.close();
+      expect(proxy.seen).toContain(`GET http://${reg.host}/v2/`);
+      expect(proxy.seen.some((l) => l.startsWith(`GET http://${reg.host}/v2/app/proxied/blobs/`))).toBe(true);
+      expect(proxy.seen.some((l) => l.startsWith('CONNECT'))).toBe(false);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('stores and serves Docker v2 manifests with their media type', async () => {

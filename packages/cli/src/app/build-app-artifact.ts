@@ -366,28 +366,37 @@ async function build(
 
   // 3. Upload, deploy, record.
   if (opts.menderPat) {
-    const server = new MenderServer({ host: opts.menderHost, token: opts.menderPat, signal });
-    const up = await server.uploadArtifact(result.artifactFile!, {
-      skipExisting: opts.skipExisting,
-      description: `ocidelta ${softwareName} ${version}`,
-      onProgress: (done, total) =>
-        emit({ type: 'progress', phase: 'upload', label: artifactName, done, total }),
+    const server = new MenderServer({
+      host: opts.menderHost,
+      token: opts.menderPat,
+      signal,
+      env: opts.env ?? process.env,
     });
-    result.uploaded = up.uploaded;
-    result.uploadSkippedExisting = !up.uploaded;
-    info(
-      up.uploaded
-        ? `uploaded ${artifactName} to ${opts.menderHost}`
-        : `${artifactName} already on the server: skipped`,
-    );
-    if (opts.deviceGroup) {
-      const dep = await server.deployToGroup(
-        opts.deviceGroup,
-        artifactName,
-        opts.deploymentName ?? `${artifactName}-${opts.deviceGroup}`,
+    try {
+      const up = await server.uploadArtifact(result.artifactFile!, {
+        skipExisting: opts.skipExisting,
+        description: `ocidelta ${softwareName} ${version}`,
+        onProgress: (done, total) =>
+          emit({ type: 'progress', phase: 'upload', label: artifactName, done, total }),
+      });
+      result.uploaded = up.uploaded;
+      result.uploadSkippedExisting = !up.uploaded;
+      info(
+        up.uploaded
+          ? `uploaded ${artifactName} to ${opts.menderHost}`
+          : `${artifactName} already on the server: skipped`,
       );
-      result.deployment = { group: opts.deviceGroup, id: dep.id };
-      info(`deployment ${dep.id ?? ''} created for group ${opts.deviceGroup}`);
+      if (opts.deviceGroup) {
+        const dep = await server.deployToGroup(
+          opts.deviceGroup,
+          artifactName,
+          opts.deploymentName ?? `${artifactName}-${opts.deviceGroup}`,
+        );
+        result.deployment = { group: opts.deviceGroup, id: dep.id };
+        info(`deployment ${dep.id ?? ''} created for group ${opts.deviceGroup}`);
+      }
+    } finally {
+      await server.close();
     }
   } else {
     info('MENDER_PAT is not set: upload skipped (artifact built only)');

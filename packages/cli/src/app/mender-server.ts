@@ -11,7 +11,8 @@ import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OciDeltaError } from '@ocidelta/core';
-import { request } from 'undici';
+import { dispatcherFor, proxyForProtocol, proxySettings } from '@ocidelta/registry';
+import { type Dispatcher, request } from 'undici';
 
 export interface MenderServerOptions {
   /** Base URL, e.g. `https://hosted.mender.io`. */
@@ -23,6 +24,8 @@ export interface MenderServerOptions {
   /** First backoff delay in ms (default 1000; doubled each retry). */
   backoffMs?: number;
   signal?: AbortSignal;
+  /** Environment for HTTPS_PROXY / HTTP_PROXY / NO_PROXY (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface UploadResult {
@@ -71,13 +74,23 @@ export class MenderServer {
   private readonly attempts: number;
   private readonly backoffMs: number;
   private readonly signal: AbortSignal | undefined;
+  private readonly dispatcher: Dispatcher;
 
   constructor(options: MenderServerOptions) {
+    this.dispatcher = dispatcherFor(
+      {},
+      proxyForProtocol(proxySettings(options.env ?? process.env), new URL(options.host).protocol),
+    );
     this.host = options.host.replace(/\/+$/, '');
     this.token = options.token;
     this.attempts = options.attempts ?? 3;
     this.backoffMs = options.backoffMs ?? 1000;
     this.signal = options.signal;
+  }
+
+  /** Close the connections. */
+  async close(): Promise<void> {
+    await this.dispatcher.close();
   }
 
   /** Run `attempt` with retries on 5xx and connection errors. */
@@ -194,6 +207,7 @@ export class MenderServer {
           },
           body: Readable.from(body()),
           signal,
+          dispatcher: this.dispatcher,
         });
         const text = await readBodyText(res.body);
         const location = res.headers.location;
@@ -234,6 +248,7 @@ export class MenderServer {
           },
           body: JSON.stringify({ name, artifact_name: artifactName }),
           signal: this.signal,
+          dispatcher: this.dispatcher,
         });
         const text = await readBodyText(res.body);
         location = typeof res.headers.location === 'string' ? res.headers.location : undefined;

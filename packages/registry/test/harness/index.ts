@@ -5,6 +5,7 @@
  */
 export * from './certs.js';
 export * from './fault-proxy.js';
+export * from './forward-proxy.js';
 export * from './images.js';
 export * from './registry.js';
 export * from './results.js';
