@@ -4,7 +4,7 @@
  * registry client from them (and closing it); option parsing; rendering progress and JSON output.
  */
 import { resolve } from 'node:path';
-import { OciDeltaError, parseReference } from '@ocidelta/core';
+import { OciDeltaError, parseRegistryReference } from '@ocidelta/core';
 import { RegistryClient, type TransferProgress } from '@ocidelta/registry';
 import type { Command } from 'cac';
 import type { CliIO } from './command.js';
@@ -93,7 +93,7 @@ export async function withClient<T>(
 
 /** The registry host of a reference or repository argument (for --insecure). */
 export function registryOf(ref: string): string {
-  return parseReference(ref).registry;
+  return parseRegistryReference(ref).registry;
 }
 
 /** Print a value as indented JSON. */

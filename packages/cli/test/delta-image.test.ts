@@ -92,16 +92,40 @@ describe('ocidelta delta image / delta apply', () => {
     });
   }
 
-  it('accepts OCI layout directories and prints a per-layer summary', async () => {
+  it('accepts OCI layout directories (oci:DIR or ./DIR) and prints a per-layer summary', async () => {
     const io = captureIO({ cwd: root });
     const code = await runCli(
-      ['delta', 'image', '--current', 'images/v1', '--new', 'images/v2', '-o', 'dir.img'],
+      ['delta', 'image', '--current', 'oci:images/v1', '--new', './images/v2', '-o', 'dir.img'],
       io,
     );
     expect(code, io.err()).toBe(0);
     expect(io.out()).toContain('layer 0');
     expect(io.out()).toContain('unchanged');
     expect(existsSync(join(root, 'dir.img'))).toBe(true);
+    // skopeo's archive transports too, and the same delta from them
+    const named = captureIO({ cwd: root });
+    expect(
+      await runCli(
+        ['delta', 'image', '--current', 'docker-archive:v1.tar', '--new', 'oci:images/v2', '-o', 'arch.img'],
+        named,
+      ),
+      named.err(),
+    ).toBe(0);
+  });
+
+  it('decides local or registry from the text: a mistyped path is "no such file", never a registry lookup', async () => {
+    for (const typo of ['./images/v9', 'v9.tar', '/nonexistent/layout']) {
+      const io = captureIO({ cwd: root });
+      expect(await runCli(['delta', 'image', '--current', typo, '--new', 'v2.tar', '-o', 't.img'], io)).toBe(
+        2,
+      );
+      expect(io.err()).toMatch(/--current .*: no such file or directory/);
+    }
+    const io = captureIO({ cwd: root });
+    expect(await runCli(['inspect', 'oci:images/v1'], io)).toBe(2);
+    expect(io.err()).toContain(
+      '"oci:images/v1" names a local image (oci), but this reference must be in a registry',
+    );
   });
 
   it('exits 1 on a missing option or an unknown device store', async () => {

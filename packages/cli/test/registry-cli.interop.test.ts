@@ -100,6 +100,39 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('registry commands',
     );
   });
 
+  it("accepts skopeo's docker:// everywhere a registry image is named; local transports are explained", async () => {
+    const ref = `docker://${reg.host}/cli/multi:v1`;
+    expect((await run(['digest', ref])).out.trim()).toBe(multi.digest);
+    expect(JSON.parse((await run(['inspect', ref])).out)).toMatchObject({ Digest: multi.digest });
+    expect((await run(['tags', `docker://${reg.host}/cli/multi`])).out.trim()).toBe('v1');
+    const pulled = await run([
+      'pull',
+      ref,
+      '--oci',
+      join(work, 'via-transport'),
+      '--platform',
+      'linux/arm64',
+      '-q',
+    ]);
+    expect(pulled.code, pulled.err).toBe(0);
+    const copied = await run(['copy', ref, `docker://${reg.host}/cli/multi-copy2:v1`, '-q']);
+    expect(copied.code, copied.err).toBe(0);
+    expect((await run(['digest', `${reg.host}/cli/multi-copy2:v1`])).out.trim()).toBe(multi.digest);
+    const viaOci = await run([
+      'push',
+      `oci:${join(work, 'via-transport')}`,
+      `docker://${reg.host}/cli/pushed-oci:1`,
+      '-q',
+    ]);
+    expect(viaOci.code, viaOci.err).toBe(0);
+    expect((await run(['digest', `${reg.host}/cli/pushed-oci:1`])).out.trim()).toBe(multi.images[1]?.digest);
+    const wrong = await run(['pull', `oci-archive:${join(work, 'x.tar')}`, '--oci', join(work, 'nope')]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.err).toContain(
+      'names a local image (oci-archive), but this reference must be in a registry',
+    );
+  });
+
   it('authenticates with --creds or --authfile and reports ERR_AUTH with exit code 2', async () => {
     const ref = `${secure.host}/cli/secret:v1`;
     const denied = await run(['push', image.dir, ref, '--creds', `${secure.username}:wrong`, '-q']);

@@ -255,6 +255,34 @@ export function parseReference(input: string): Reference {
   return Reference.parse(input);
 }
 
+/** skopeo's transports that name local images (not accepted where a registry reference is). */
+const LOCAL_TRANSPORTS = [
+  'oci:',
+  'oci-archive:',
+  'docker-archive:',
+  'dir:',
+  'containers-storage:',
+  'docker-daemon:',
+];
+
+/**
+ * A registry reference as users write it: `REF` or skopeo's `docker://REF`. A local transport
+ * (`oci:DIR`, `oci-archive:FILE`, `docker-archive:FILE`...) is an ERR_INVALID_REFERENCE that
+ * says so, instead of a confusing parse error or a registry lookup.
+ */
+export function parseRegistryReference(input: string, what = 'reference'): Reference {
+  if (input.startsWith('docker://')) return Reference.parse(input.slice('docker://'.length));
+  const local = LOCAL_TRANSPORTS.find((t) => input.startsWith(t));
+  if (local !== undefined) {
+    throw new OciDeltaError(
+      'ERR_INVALID_REFERENCE',
+      `"${input}" names a local image (${local.slice(0, -1)}), but this ${what} must be in a registry: give REGISTRY/REPO[:TAG] or docker://REGISTRY/REPO[:TAG]`,
+      { ref: input },
+    );
+  }
+  return Reference.parse(input);
+}
+
 /** The host serving the registry API: `registry-1.docker.io` for Docker Hub, else the registry itself. */
 export function registryApiHost(registry: string): string {
   return registry === DEFAULT_REGISTRY || registry === LEGACY_DEFAULT_REGISTRY

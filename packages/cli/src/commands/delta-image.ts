@@ -9,9 +9,11 @@ import {
   type Image,
   OciDeltaError,
   OciLayout,
+  openLocalImage,
   type Platform,
+  parseImageLocation,
   parsePlatform,
-  parseReference,
+  parseRegistryReference,
   readImageArchive,
 } from '@ocidelta/core';
 import {
@@ -43,8 +45,9 @@ function formatSize(n: number): string {
 }
 
 /** A path-looking input that does not exist is a missing file, never a registry lookup. */
-function looksLikeFile(input: string): boolean {
-  return /^[./~]/.test(input) || /\.(tar|img|tgz|tar\.gz)$/.test(input);
+/** True when `input` names a registry image (it needs a client). */
+function isRegistryInput(input: string): boolean {
+  return parseImageLocation(input, '.').transport === 'docker';
 }
 
 /** Where to get images that are neither files nor directories. */
@@ -57,33 +60,51 @@ export interface ImageInputContext {
 }
 
 /**
- * Open an image given as an archive file (docker-archive or oci-archive, exactly one image), an
- * OCI layout directory, or a registry reference. `what` names the option in errors.
+ * Open an image named as skopeo names them: `oci:DIR[:NAME]`, `oci-archive:FILE[:NAME]`,
+ * `docker-archive:FILE[:NAME]`, a path written as a path (`./current.tar`, `/data/layout`: an
+ * archive with exactly one image, or an OCI layout), else a registry reference (`docker://REF`
+ * or `REF`). Decided from the text, never from what exists. `what` names the option in errors.
  */
 export async function openImageInput(input: string, ctx: ImageInputContext, what: string): Promise<Image> {
-  const path = resolve(ctx.cwd, input);
-  const info = await stat(path).catch(() => undefined);
-  if (info?.isDirectory())
-    return (await OciLayout.open(path)).image(ctx.platform ? { platform: ctx.platform } : {});
-  if (info?.isFile()) {
-    const archive = await readImageArchive(path, { signal: ctx.signal });
-    if (archive.entries.length !== 1) {
-      const names = archive.entries.map((e) => e.refs.join(',') || e.image.digest).join('; ');
+  const loc = parseImageLocation(input, ctx.cwd);
+  if (loc.transport === 'docker') {
+    if (!ctx.client) {
       throw new OciDeltaError(
         'ERR_INPUT',
-        `${what} ${input} holds ${archive.entries.length} images (${names || 'none'}); give an archive with exactly one`,
-        { path },
+        `${what} ${input}: a registry reference, but no registry client here`,
+        {
+          ref: input,
+        },
       );
     }
-    return archive.entries[0]!.image;
+    return ctx.client().resolveImage(parseRegistryReference(loc.ref), {
+      ...(ctx.platform ? { platform: ctx.platform } : {}),
+      signal: ctx.signal,
+    });
   }
-  if (!ctx.client || looksLikeFile(input)) {
-    throw new OciDeltaError('ERR_INPUT', `${what} ${input}: no such file or directory`, { path });
+  if (loc.transport !== 'path') {
+    return (
+      await openLocalImage(loc, {
+        ...(ctx.platform ? { platform: ctx.platform } : {}),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      })
+    ).image;
   }
-  const ref = parseReference(input);
-  return ctx
-    .client()
-    .resolveImage(ref, { ...(ctx.platform ? { platform: ctx.platform } : {}), signal: ctx.signal });
+  const path = loc.path;
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new OciDeltaError('ERR_INPUT', `${what} ${input}: no such file or directory`, { path });
+  if (info.isDirectory())
+    return (await OciLayout.open(path)).image(ctx.platform ? { platform: ctx.platform } : {});
+  const archive = await readImageArchive(path, { signal: ctx.signal });
+  if (archive.entries.length !== 1) {
+    const names = archive.entries.map((e) => e.refs.join(',') || e.image.digest).join('; ');
+    throw new OciDeltaError(
+      'ERR_INPUT',
+      `${what} ${input} holds ${archive.entries.length} images (${names || 'none'}); give an archive with exactly one, or name it (docker-archive:FILE:NAME)`,
+      { path },
+    );
+  }
+  return archive.entries[0]!.image;
 }
 
 /** `os/arch[/variant]` of an image's config (the delta key's platform when --platform is not given). */
@@ -151,7 +172,7 @@ async function run(opts: Options, io: CliIO): Promise<number> {
     cwd: io.cwd,
     client: () => {
       client ??= createClient(opts, io, [
-        ...[opts.current!, opts.new!].filter((r) => !looksLikeFile(r)),
+        ...[opts.current!, opts.new!].filter(isRegistryInput).map((r) => r.replace(/^docker:\/\//, '')),
         ...(typeof opts.store === 'string' ? [opts.store] : []),
       ]);
       return client;

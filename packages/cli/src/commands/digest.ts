@@ -6,7 +6,7 @@ import {
   isIndexMediaType,
   OciDeltaError,
   parsePlatform,
-  parseReference,
+  parseRegistryReference,
   selectManifest,
 } from '@ocidelta/core';
 import type { CommandDef } from '../command.js';
@@ -33,7 +33,7 @@ export const digestCommand: CommandDef = {
         .option('--platform <os/arch[/variant]>', "From an index, the digest of this platform's image"),
       { json: true },
     ).action(async (input: string, opts: DigestCliOptions) => {
-      const ref = parseReference(input);
+      const ref = parseRegistryReference(input);
       const platformArg = stringOption(opts.platform, '--platform');
       return withClient(opts, io, [input], async (client) => {
         let found = await client.headManifest(ref);

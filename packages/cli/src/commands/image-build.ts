@@ -69,6 +69,13 @@ export const imageBuildCommand: CommandDef = {
       const specPath = resolve(io.cwd, specFile);
       const spec = await readBuildSpec(specPath);
       const target = parseImageLocation(output, io.cwd);
+      if (target.transport === 'path') {
+        throw new OciDeltaError(
+          'ERR_INVALID_OPTIONS',
+          `--output ${output}: say what to write: oci:DIR, oci-archive:FILE, docker-archive:FILE or docker://REPO`,
+          { option: '--output' },
+        );
+      }
       const parentRefs = spec.images.flatMap((i) =>
         typeof i.parent === 'string' ? [parseImageLocation(i.parent, dirname(specPath))] : [],
       );

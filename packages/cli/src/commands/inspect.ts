@@ -3,7 +3,7 @@
  * `skopeo inspect`: the exact manifest bytes with --raw (of the platform's image with
  * --platform), else a JSON summary (digest, platform, layers, labels, env).
  */
-import { parsePlatform, parseReference, selectManifest } from '@ocidelta/core';
+import { parsePlatform, parseRegistryReference, selectManifest } from '@ocidelta/core';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import {
@@ -33,7 +33,7 @@ export const inspectCommand: CommandDef = {
         ),
       { json: true },
     ).action(async (input: string, opts: InspectCliOptions) => {
-      const ref = parseReference(input);
+      const ref = parseRegistryReference(input);
       const platformArg = stringOption(opts.platform, '--platform');
       const platform = platformArg !== undefined ? parsePlatform(platformArg) : undefined;
       return withClient(opts, io, [input], async (client) => {

@@ -1,8 +1,10 @@
 /**
- * `ocidelta push (DIR | FILE) REF`: push an OCI layout directory, oci-archive or docker-archive
- * to a registry (blobs first, skipping those present; manifests after their children).
+ * `ocidelta push (DIR | FILE | oci:DIR[:NAME] | oci-archive:FILE[:NAME] | docker-archive:FILE[:NAME])
+ * REF`: push an OCI layout directory, oci-archive or docker-archive to a registry (blobs first,
+ * skipping those present; manifests after their children).
  */
 import { resolve } from 'node:path';
+import { parseImageLocation } from '@ocidelta/core';
 import { pushLayout } from '@ocidelta/registry';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
@@ -40,11 +42,14 @@ export const pushCommand: CommandDef = {
         .option('-q, --quiet', 'No progress output'),
       { json: true },
     ).action(async (source: string, ref: string, opts: PushCliOptions) => {
-      const select = stringOption(opts.select, '--select');
+      // skopeo's forms too: oci:DIR[:NAME], oci-archive:FILE[:NAME], docker-archive:FILE[:NAME].
+      const loc = parseImageLocation(source, io.cwd);
+      const named = loc.transport !== 'docker' && loc.transport !== 'path' ? loc : undefined;
+      const select = stringOption(opts.select, '--select') ?? named?.name;
       const platform = stringOption(opts.platform, '--platform');
       const mountFrom = stringOption(opts.mountFrom, '--mount-from');
       const result = await withClient(opts, io, [ref], (client) =>
-        pushLayout(client, resolve(io.cwd, source), ref, {
+        pushLayout(client, named ? named.path : resolve(io.cwd, source), ref, {
           ...(select !== undefined
             ? {
                 select:

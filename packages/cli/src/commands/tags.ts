@@ -1,5 +1,5 @@
 /** `ocidelta tags REPO`: list a repository's tags (one per line, or JSON with --json). */
-import { OciDeltaError, parseReference } from '@ocidelta/core';
+import { OciDeltaError, parseRegistryReference } from '@ocidelta/core';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import { type RegistryCliOptions, withClient, withRegistryOptions, writeJson } from '../registry-options.js';
@@ -11,8 +11,8 @@ export const tagsCommand: CommandDef = {
     withRegistryOptions(cli.command('<repo>', 'List the tags of REPO (registry/repository)'), {
       json: true,
     }).action(async (input: string, opts: RegistryCliOptions) => {
+      const ref = parseRegistryReference(input, 'repository');
       const text = input.startsWith('docker://') ? input.slice('docker://'.length) : input;
-      const ref = parseReference(text);
       // As skopeo list-tags: a repository, not an image; a tag or digest would be silently dropped.
       const named = text.includes('@') || text.lastIndexOf(':') > text.lastIndexOf('/');
       if (named) {

@@ -1,8 +1,12 @@
 /**
  * Image references that name local files, as skopeo writes them: `oci:DIR[:NAME]`,
- * `oci-archive:FILE[:NAME]`, `docker-archive:FILE[:NAME]`; anything else (`docker://REF` or a
- * bare reference) is a registry reference left to the caller. Opening resolves one image.
+ * `oci-archive:FILE[:NAME]`, `docker-archive:FILE[:NAME]`, and plain paths written as paths
+ * (`./x`, `../x`, `/x`, `~/x`, or ending in `.tar`, `.tar.gz`, `.tgz`); anything else
+ * (`docker://REF` or a bare name) is a registry reference left to the caller. The choice is
+ * made from the text alone, never from whether a file exists (a mistyped path is "no such
+ * file", not a Docker Hub lookup). Opening resolves one image.
  */
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { OciDeltaError } from '../errors.js';
 import { readImageArchive } from '../layout/docker-archive.js';
@@ -12,7 +16,14 @@ import type { Platform } from '../platform.js';
 
 export type ImageLocation =
   | { transport: 'oci' | 'oci-archive' | 'docker-archive'; path: string; name?: string }
+  /** A path given as a path: an OCI layout directory or an image archive, whichever it is. */
+  | { transport: 'path'; path: string }
   | { transport: 'docker'; ref: string };
+
+/** True for text written as a file path rather than an image name. */
+export function looksLikePath(value: string): boolean {
+  return /^(?:\.{1,2}\/|\/|~\/)/.test(value) || value === '.' || /\.(?:tar|tar\.gz|tgz)$/.test(value);
+}
 
 /** Split `transport:path[:name]` (the name is what follows the last colon after the last `/`). */
 export function parseImageLocation(value: string, baseDir = process.cwd()): ImageLocation {
@@ -29,10 +40,15 @@ export function parseImageLocation(value: string, baseDir = process.cwd()): Imag
     }
     return { transport, path: resolve(baseDir, path), ...(name ? { name } : {}) };
   }
-  return {
-    transport: 'docker',
-    ref: value.startsWith('docker://') ? value.slice('docker://'.length) : value,
-  };
+  if (value.startsWith('docker://')) return { transport: 'docker', ref: value.slice('docker://'.length) };
+  if (looksLikePath(value)) {
+    const home = process.env.HOME ?? '';
+    return {
+      transport: 'path',
+      path: resolve(baseDir, value.startsWith('~/') ? `${home}${value.slice(1)}` : value),
+    };
+  }
+  return { transport: 'docker', ref: value };
 }
 
 /** An opened local image and what to close once it is no longer read. */
@@ -46,6 +62,12 @@ export async function openLocalImage(
   loc: Exclude<ImageLocation, { transport: 'docker' }>,
   options: { platform?: Platform; signal?: AbortSignal } = {},
 ): Promise<OpenedImage> {
+  if (loc.transport === 'path') {
+    const info = await stat(loc.path).catch(() => undefined);
+    if (!info)
+      throw new OciDeltaError('ERR_INPUT', `${loc.path}: no such file or directory`, { path: loc.path });
+    return openLocalImage({ transport: info.isDirectory() ? 'oci' : 'oci-archive', path: loc.path }, options);
+  }
   const selector = {
     ...(loc.name !== undefined ? { ref: loc.name } : {}),
     ...(options.platform !== undefined ? { platform: options.platform } : {}),

@@ -37,6 +37,13 @@ export async function writeBuildOutput(
   target: Exclude<ImageLocation, { transport: 'docker' }>,
   options: ImageWriteOptions = {},
 ): Promise<void> {
+  if (target.transport === 'path') {
+    throw new OciDeltaError(
+      'ERR_INVALID_OPTIONS',
+      `${target.path}: say what to write there: oci:DIR, oci-archive:FILE or docker-archive:FILE`,
+      { path: target.path },
+    );
+  }
   const entries = namedImages(images, options.annotations);
   if (target.transport === 'oci') {
     await writeOciLayout(target.path, entries, options);

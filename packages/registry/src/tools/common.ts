@@ -1,10 +1,10 @@
 /** Small helpers shared by the release-engineering tools. */
-import { isOciDeltaError, parseReference, Reference } from '@ocidelta/core';
+import { isOciDeltaError, parseRegistryReference, Reference } from '@ocidelta/core';
 import { RegistryError } from '../errors.js';
 
 /** Accept a parsed reference or a string. */
 export function toRef(ref: Reference | string): Reference {
-  return typeof ref === 'string' ? parseReference(ref.startsWith('docker://') ? ref.slice(9) : ref) : ref;
+  return typeof ref === 'string' ? parseRegistryReference(ref) : ref;
 }
 
 /** The same repository pinned to `digest` only (no tag, so nothing is pushed under a tag). */
