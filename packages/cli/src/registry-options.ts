@@ -3,7 +3,8 @@
  * `digest`): `--insecure`, `--creds USER:PASS`, `--authfile FILE`, `--json`; building the
  * registry client from them (and closing it); option parsing; rendering progress and JSON output.
  */
-import { resolve } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { OciDeltaError, parseRegistryReference } from '@ocidelta/core';
 import { RegistryClient, type TransferProgress } from '@ocidelta/registry';
 import type { Command } from 'cac';
@@ -17,6 +18,10 @@ export interface RegistryCliOptions {
   json?: boolean;
   quiet?: boolean;
   timeout?: string | number;
+  ca?: string;
+  certDir?: string;
+  retryTimes?: string | number;
+  debug?: boolean;
 }
 
 /** Declare the shared options on a command. */
@@ -25,7 +30,11 @@ export function withRegistryOptions(cmd: Command, options: { json?: boolean } = 
     .option('--insecure', 'Allow plain HTTP (and unverified TLS) for the registries named')
     .option('--creds <user:pass>', 'Credentials for the registry (default: docker config / auth file)')
     .option('--authfile <file>', 'Docker config.json / containers auth.json to read credentials from')
-    .option('--timeout <seconds>', 'Give up on a silent registry after this long (default 30; connect 15)');
+    .option('--timeout <seconds>', 'Give up on a silent registry after this long (default 30; connect 15)')
+    .option('--ca <file>', 'PEM CA certificate(s) to trust besides the system roots')
+    .option('--cert-dir <dir>', 'Trust every *.crt (PEM) in DIR as well (containers certs.d style)')
+    .option('--retry-times <n>', 'Retries of a failed request (default 4; 0: none)')
+    .option('-v, --debug', 'Log every registry request and retry to stderr (secrets redacted)');
   if (options.json) cmd.option('--json', 'Print the result as JSON');
   return cmd;
 }
@@ -49,13 +58,61 @@ export function createClient(opts: RegistryCliOptions, io: CliIO, refs: readonly
   if (opts.authfile !== undefined && typeof opts.authfile !== 'string') {
     throw new OciDeltaError('ERR_INVALID_OPTIONS', '--authfile needs a file name', { option: '--authfile' });
   }
+  const retries =
+    opts.retryTimes === undefined
+      ? undefined
+      : wholeNumberOption(opts.retryTimes, '--retry-times', 'a number of retries');
+  const ca = trustedCertificates(opts, io);
   return new RegistryClient({
     insecureRegistries: opts.insecure === true ? refs.map(registryOf) : [],
     env: io.env,
+    ...(ca !== undefined ? { ca } : {}),
+    ...(retries !== undefined ? { retries: { max: retries } } : {}),
+    ...(opts.debug ? { logger: (msg: string) => io.stderr.write(`debug: ${msg}\n`) } : {}),
     ...(opts.creds !== undefined ? { credentials: parseCreds(opts.creds) } : {}),
     ...(opts.authfile !== undefined ? { authFile: resolve(io.cwd, opts.authfile) } : {}),
     ...(opts.timeout !== undefined ? { timeouts: timeoutsOption(opts.timeout) } : {}),
   });
+}
+
+/** PEM text of `--ca FILE` and every `*.crt` of `--cert-dir DIR` (undefined when neither is given). */
+function trustedCertificates(opts: RegistryCliOptions, io: CliIO): string | undefined {
+  const files: string[] = [];
+  const ca = stringOption(opts.ca, '--ca');
+  if (ca !== undefined) files.push(resolve(io.cwd, ca));
+  const dir = stringOption(opts.certDir, '--cert-dir');
+  if (dir !== undefined) {
+    const abs = resolve(io.cwd, dir);
+    let names: string[];
+    try {
+      names = readdirSync(abs)
+        .filter((n) => n.endsWith('.crt'))
+        .sort();
+    } catch (err) {
+      throw new OciDeltaError(
+        'ERR_INPUT',
+        `--cert-dir ${abs}: cannot read it`,
+        { path: abs },
+        { cause: err },
+      );
+    }
+    files.push(...names.map((n) => join(abs, n)));
+  }
+  if (files.length === 0) return ca === undefined && dir === undefined ? undefined : '';
+  return files
+    .map((f) => {
+      let text: string;
+      try {
+        text = readFileSync(f, 'utf8');
+      } catch (err) {
+        throw new OciDeltaError('ERR_INPUT', `cannot read CA certificate ${f}`, { path: f }, { cause: err });
+      }
+      if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+        throw new OciDeltaError('ERR_INPUT', `${f} is not a PEM certificate`, { path: f });
+      }
+      return text;
+    })
+    .join('\n');
 }
 
 /** `--timeout SECONDS`: the response-header and body-idle deadline (a positive number). */

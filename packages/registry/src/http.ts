@@ -97,6 +97,17 @@ function isLoopbackHost(host: string): boolean {
   return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
+/** A TLS handshake answered in plain HTTP (OpenSSL: "wrong version number", "packet length too long"). */
+function isPlainHttpAnswer(err: unknown): boolean {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: string }).code ?? '';
+    const message = (e as Error).message ?? '';
+    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') return true;
+    if (/wrong version number|packet length too long|http request/i.test(message)) return true;
+  }
+  return false;
+}
+
 function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
@@ -301,6 +312,14 @@ export class Transport {
         if (!last && !isAbort(err)) {
           this.options.logger?.(`${url}: ${(err as Error).message}; trying plain HTTP`);
           continue;
+        }
+        if (scheme === 'https' && !plainAllowed && isPlainHttpAnswer(err)) {
+          throw new RegistryError(
+            'ERR_NETWORK',
+            `${registry}: server gave an HTTP response to an HTTPS client; if it serves plain HTTP, mark it insecure (--insecure, or insecureRegistries)`,
+            { ref: registry, url, method: 'GET', resource: 'ping' },
+            { cause: err },
+          );
         }
         throw err;
       }

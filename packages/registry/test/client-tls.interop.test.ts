@@ -9,50 +9,20 @@ import { isOciDeltaError, Reference } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
 import { RegistryClient } from '../src/index.js';
-import { digestOfBytes, freePort, makeSelfSignedCert, startForwardProxy } from './harness/index.js';
+import { digestOfBytes, startForwardProxy, startTlsRegistry, type TlsRegistry } from './harness/index.js';
 
 describe.skipIf(!haveBinaries('docker-registry', 'openssl'))('RegistryClient over TLS', () => {
-  let dir: string;
-  let child: ChildProcess | undefined;
+  let tls: TlsRegistry;
   let host: string;
   let ca: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ocidelta-tls-'));
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    makeSelfSignedCert({
-      keyFile: key,
-      certFile: cert,
-      subject: '/CN=127.0.0.1',
-      subjectAltName: 'IP:127.0.0.1,DNS:localhost',
-    });
-    ca = await readFile(cert, 'utf8');
-    const port = await freePort();
-    host = `127.0.0.1:${port}`;
-    const config = {
-      version: 0.1,
-      log: { level: 'warn', accesslog: { disabled: true } },
-      storage: { filesystem: { rootdirectory: join(dir, 'storage') } },
-      http: { addr: host, tls: { certificate: cert, key } },
-    };
-    await writeFile(join(dir, 'config.yml'), JSON.stringify(config));
-    child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: 'ignore' });
-    // Wait until the TLS port answers (with the CA, so this also proves the option works).
-    const probe = new RegistryClient({ ca, useDockerConfig: false, retries: { max: 0 } });
-    for (let i = 0; i < 200; i++) {
-      try {
-        await probe.headBlob(Reference.parse(`${host}/probe/x`), digestOfBytes(Buffer.from('x')));
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    await probe.close();
+    tls = await startTlsRegistry();
+    host = tls.host;
+    ca = tls.ca;
   });
   afterAll(async () => {
-    child?.kill('SIGTERM');
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await tls?.stop();
   });
 
   it('refuses an untrusted certificate without falling back to plain HTTP', async () => {

@@ -167,3 +167,64 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   await rm(dir, { recursive: true, force: true });
   throw lastError;
 }
+
+/** A real docker-registry serving TLS with a fresh self-signed certificate for 127.0.0.1. */
+export interface TlsRegistry {
+  /** `127.0.0.1:PORT` */
+  host: string;
+  /** The certificate (PEM): the CA clients must trust. */
+  ca: string;
+  /** Where cert.pem and key.pem are. */
+  dir: string;
+  stop(): Promise<void>;
+}
+
+export async function startTlsRegistry(): Promise<TlsRegistry> {
+  const { mkdtemp, readFile, rm, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { spawn } = await import('node:child_process');
+  const { makeSelfSignedCert } = await import('./certs.js');
+  const dir = await mkdtemp(join(tmpdir(), 'ocidelta-tls-'));
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  makeSelfSignedCert({
+    keyFile: key,
+    certFile: cert,
+    subject: '/CN=127.0.0.1',
+    subjectAltName: 'IP:127.0.0.1,DNS:localhost',
+  });
+  const ca = await readFile(cert, 'utf8');
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  const config = {
+    version: 0.1,
+    log: { level: 'warn', accesslog: { disabled: true } },
+    storage: { filesystem: { rootdirectory: join(dir, 'storage') } },
+    http: { addr: host, tls: { certificate: cert, key } },
+  };
+  await writeFile(join(dir, 'config.yml'), JSON.stringify(config));
+  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: 'ignore' });
+  // Up once the TLS port completes a handshake with the certificate trusted.
+  const { connect } = await import('node:tls');
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port, ca }, () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    host,
+    ca,
+    dir,
+    async stop() {
+      child.kill('SIGTERM');
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
