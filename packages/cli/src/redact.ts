@@ -31,13 +31,16 @@ function secretOf(value: string): string {
 /** Secrets known for one run: from argv and the environment. Short values are ignored (would redact everything). */
 export class Secrets {
   private readonly values = new Set<string>();
+  private readonly flags = new Set(SECRET_FLAGS);
 
   static fromRun(argv: readonly string[], env: NodeJS.ProcessEnv): Secrets {
     const s = new Secrets();
+    // `login -p PASS` (as docker's); elsewhere -p is a platform or provides.
+    if (argv[0] === 'login') s.flags.add('-p');
     for (const [i, arg] of argv.entries()) {
       const eq = arg.indexOf('=');
       const flag = eq > 0 ? arg.slice(0, eq) : arg;
-      if (!SECRET_FLAGS.has(flag)) continue;
+      if (!s.flags.has(flag)) continue;
       const value = eq > 0 ? arg.slice(eq + 1) : argv[i + 1];
       if (value !== undefined) s.add(secretOf(value));
     }
@@ -64,10 +67,10 @@ export class Secrets {
   argv(argv: readonly string[]): string[] {
     return argv.map((arg, i) => {
       const eq = arg.indexOf('=');
-      if (eq > 0 && SECRET_FLAGS.has(arg.slice(0, eq)))
+      if (eq > 0 && this.flags.has(arg.slice(0, eq)))
         return `${arg.slice(0, eq)}=${maskValue(arg.slice(eq + 1))}`;
       const prev = argv[i - 1];
-      if (prev !== undefined && SECRET_FLAGS.has(prev)) return maskValue(arg);
+      if (prev !== undefined && this.flags.has(prev)) return maskValue(arg);
       return this.redact(arg);
     });
   }

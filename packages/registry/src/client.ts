@@ -390,6 +390,23 @@ export class RegistryClient {
     });
   }
 
+  /**
+   * Check that the registry accepts this client's credentials: `GET /v2/` with them (Basic, or a
+   * token from its realm). ERR_AUTH when refused.
+   */
+  async checkLogin(registry: string, signal?: AbortSignal): Promise<void> {
+    const res = await this.transport.request({
+      registry,
+      method: 'GET',
+      path: '/v2/',
+      scopes: [],
+      signal,
+      ok: [200],
+      context: { ref: registry, resource: 'ping' },
+    });
+    dump(res.body);
+  }
+
   /** Close idle connections. The client must not be used afterwards. */
   async close(): Promise<void> {
     await this.transport.close();

@@ -5,6 +5,7 @@ export * from './challenge.js';
 export * from './client.js';
 export * from './credentials.js';
 export * from './errors.js';
+export { type LoginOptions, login, loginFile, logout } from './login.js';
 export * from './manifests.js';
 export * from './pagination.js';
 export { dispatcherFor, type ProxySettings, proxyForProtocol, proxySettings } from './proxy.js';

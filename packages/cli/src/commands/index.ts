@@ -19,6 +19,7 @@ import { indexMergeCommand } from './index-merge.js';
 import { inspectCommand } from './inspect.js';
 import { layerExtractCommand } from './layer-extract.js';
 import { layerInjectCommand } from './layer-inject.js';
+import { loginCommand, logoutCommand } from './login.js';
 import { pullCommand } from './pull.js';
 import { pushCommand } from './push.js';
 import { statusCommand } from './status.js';
@@ -39,6 +40,8 @@ export const commands: CommandDef[] = [
   copyCommand,
   inspectCommand,
   tagsCommand,
+  loginCommand,
+  logoutCommand,
   digestCommand,
   appCommand,
   cacheLsCommand,
