@@ -2,9 +2,17 @@
  * `ocidelta artifact inspect FILE [--key PUB] [--json]`: verify a Mender artifact (checksums,
  * and the signature when a key is given) and print its header fields and payload files.
  */
-import { readFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { type ArtifactInfo, OciDeltaError, readArtifact } from '@ocidelta/core';
+import { pipeline } from 'node:stream/promises';
+import {
+  type ArtifactInfo,
+  OciDeltaError,
+  openArtifactPayload,
+  readArtifact,
+  tempPathFor,
+} from '@ocidelta/core';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import { writeJson } from '../registry-options.js';
@@ -79,20 +87,76 @@ export function formatArtifactInfo(info: ArtifactInfo): string {
   return `${lines.join('\n')}\n`;
 }
 
-export const artifactInspectCommand: CommandDef = {
-  path: ['artifact', 'inspect'],
-  summary: 'Verify a Mender artifact and print its header fields and payload files',
+function inspectDef(path: readonly string[], summary: string): CommandDef {
+  return {
+    path,
+    summary,
+    define(cli, io) {
+      cli
+        .command('[file]', 'Inspect a Mender artifact')
+        .option('-k, --key <file>', 'PEM public key: the signature must be valid')
+        .option('--max-header-size <size>', 'Largest decompressed header.tar accepted (default 16MiB)')
+        .option('--json', 'Print the parsed artifact as JSON')
+        .example(`ocidelta ${path.join(' ')} web.mender --key artifact-verify.pem`)
+        .action(async () => {
+          const { info, json } = await readArtifactFromArgs(cli.rawArgs.slice(2), io, true);
+          if (json) writeJson(io, info);
+          else io.stdout.write(formatArtifactInfo(info));
+          return ExitCode.Ok;
+        });
+    },
+  };
+}
+
+export const artifactInspectCommand = inspectDef(
+  ['artifact', 'inspect'],
+  'Verify a Mender artifact and print its header fields and payload files',
+);
+
+/** mender-artifact's name for inspect. */
+export const artifactReadCommand = inspectDef(
+  ['artifact', 'read'],
+  'The same as artifact inspect (mender-artifact read)',
+);
+
+/**
+ * `ocidelta artifact cat ARTIFACT FILE [-o OUT]`: one payload file, streamed and checked against
+ * the manifest's checksum; with -o written to a temp name and renamed only when it matched.
+ */
+export const artifactCatCommand: CommandDef = {
+  path: ['artifact', 'cat'],
+  summary: 'Print one payload file of a Mender artifact (checked against its checksum)',
   define(cli, io) {
     cli
-      .command('[file]', 'Inspect a Mender artifact')
-      .option('-k, --key <file>', 'PEM public key: the signature must be valid')
-      .option('--max-header-size <size>', 'Largest decompressed header.tar accepted (default 16MiB)')
-      .option('--json', 'Print the parsed artifact as JSON')
-      .example('ocidelta artifact inspect web.mender --key artifact-verify.pem')
-      .action(async () => {
-        const { info, json } = await readArtifactFromArgs(cli.rawArgs.slice(2), io, true);
-        if (json) writeJson(io, info);
-        else io.stdout.write(formatArtifactInfo(info));
+      .command('<artifact> <file>', 'Stream FILE of the payload of ARTIFACT')
+      .option('-o, --output <file>', 'Write it here (only once its checksum matched) instead of stdout')
+      .option('-k, --key <file>', 'PEM public key: the signature must be valid first')
+      .action(async (artifactArg: string, name: string, opts: { output?: string; key?: string }) => {
+        const file = resolve(io.cwd, artifactArg);
+        const publicKey =
+          opts.key === undefined
+            ? undefined
+            : await readFile(resolve(io.cwd, opts.key), 'utf8').catch((err: unknown) => {
+                throw new OciDeltaError('ERR_INPUT', `--key ${opts.key}: ${(err as Error).message}`, {
+                  path: opts.key,
+                });
+              });
+        const stream = await openArtifactPayload(file, name, {
+          ...(publicKey !== undefined ? { publicKey } : {}),
+        });
+        if (opts.output === undefined) {
+          await pipeline(stream, io.stdout, { end: false });
+          return ExitCode.Ok;
+        }
+        const out = resolve(io.cwd, opts.output);
+        const tmp = tempPathFor(out);
+        try {
+          await pipeline(stream, createWriteStream(tmp, { flags: 'wx' }));
+          await rename(tmp, out);
+        } catch (err) {
+          await rm(tmp, { force: true });
+          throw err;
+        }
         return ExitCode.Ok;
       });
   },

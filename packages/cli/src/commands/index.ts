@@ -1,7 +1,7 @@
 /** Every subcommand of `ocidelta`. Add one line per command module. */
 import type { CommandDef } from '../command.js';
 import { appCommand } from './app.js';
-import { artifactInspectCommand } from './artifact-inspect.js';
+import { artifactCatCommand, artifactInspectCommand, artifactReadCommand } from './artifact-inspect.js';
 import { artifactValidateCommand } from './artifact-validate.js';
 import { artifactVerifyInstallCommand } from './artifact-verify-install.js';
 import { artifactWriteCommand } from './artifact-write.js';
@@ -29,6 +29,8 @@ import { tagsCommand } from './tags.js';
 export const commands: CommandDef[] = [
   artifactWriteCommand,
   artifactInspectCommand,
+  artifactReadCommand,
+  artifactCatCommand,
   artifactValidateCommand,
   artifactVerifyInstallCommand,
   deltaEncodeCommand,
