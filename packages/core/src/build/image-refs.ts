@@ -7,6 +7,7 @@
  * file", not a Docker Hub lookup). Opening resolves one image.
  */
 import { stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { OciDeltaError } from '../errors.js';
 import { readImageArchive } from '../layout/docker-archive.js';
@@ -42,7 +43,7 @@ export function parseImageLocation(value: string, baseDir = process.cwd()): Imag
   }
   if (value.startsWith('docker://')) return { transport: 'docker', ref: value.slice('docker://'.length) };
   if (looksLikePath(value)) {
-    const home = process.env.HOME ?? '';
+    const home = homedir();
     return {
       transport: 'path',
       path: resolve(baseDir, value.startsWith('~/') ? `${home}${value.slice(1)}` : value),
