@@ -39,6 +39,34 @@ export function withRegistryOptions(cmd: Command, options: { json?: boolean } = 
   return cmd;
 }
 
+/** skopeo's per-side credentials of two-registry commands (copy, index merge). */
+export interface SideCliOptions extends RegistryCliOptions {
+  srcCreds?: string;
+  destCreds?: string;
+  srcAuthfile?: string;
+  destAuthfile?: string;
+}
+
+/** Declare `--src-creds`, `--dest-creds`, `--src-authfile`, `--dest-authfile`. */
+export function withSideOptions(cmd: Command, src = 'SRC', dest = 'DEST'): Command {
+  return cmd
+    .option('--src-creds <user:pass>', `Credentials for ${src} (default --creds)`)
+    .option('--dest-creds <user:pass>', `Credentials for ${dest} (default --creds)`)
+    .option('--src-authfile <file>', `Auth file for ${src} (default --authfile)`)
+    .option('--dest-authfile <file>', `Auth file for ${dest} (default --authfile)`);
+}
+
+/** The options of one side (--src-creds / --dest-creds win over --creds, as in skopeo). */
+export function sideOptions(opts: SideCliOptions, which: 'src' | 'dest'): RegistryCliOptions {
+  const creds = which === 'src' ? opts.srcCreds : opts.destCreds;
+  const authfile = which === 'src' ? opts.srcAuthfile : opts.destAuthfile;
+  return {
+    ...opts,
+    ...(creds !== undefined ? { creds: stringOption(creds, `--${which}-creds`) } : {}),
+    ...(authfile !== undefined ? { authfile: stringOption(authfile, `--${which}-authfile`) } : {}),
+  };
+}
+
 /** Split `USER:PASS` at the first colon (passwords may contain colons). */
 export function parseCreds(value: string): { username: string; password: string } {
   const colon = value.indexOf(':');

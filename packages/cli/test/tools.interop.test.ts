@@ -465,5 +465,35 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))(
       ) as { manifests: { platform: { architecture: string } }[] };
       expect(pushed.manifests.map((m) => m.platform.architecture)).toEqual(['arm64']);
     });
+
+    it('copy --dest-creds / --src-creds: each side its own credentials, as skopeo copy', async () => {
+      const creds = `${locked.username}:${locked.password}`;
+      const refused = await run(
+        ['copy', `${open.host}/src/app:v1`, `docker://${locked.host}/copied/app:v1`, '-q'],
+        work,
+      );
+      expect(refused.code).toBe(2);
+      expect(refused.err).toMatch(/ERR_AUTH/);
+      const there = await run(
+        [
+          'copy',
+          `${open.host}/src/app:v1`,
+          `docker://${locked.host}/copied/app:v1`,
+          '-q',
+          '--dest-creds',
+          creds,
+        ],
+        work,
+      );
+      expect(there.code, there.err).toBe(0);
+      // and back: the locked registry is now the source
+      const back = await run(
+        ['copy', `${locked.host}/copied/app:v1`, `${open.host}/back/app:v1`, '-q', '--src-creds', creds],
+        work,
+      );
+      expect(back.code, back.err).toBe(0);
+      expect(back.out.trim()).toBe(there.out.trim());
+      expect(JSON.parse(await skopeoInspectRaw(`${open.host}/back/app:v1`)).manifests).toHaveLength(2);
+    });
   },
 );

@@ -8,14 +8,16 @@ import { ExitCode } from '../command.js';
 import {
   intOption,
   progressReporter,
-  type RegistryCliOptions,
+  type SideCliOptions,
+  sideOptions,
   stringOption,
   withClient,
   withRegistryOptions,
+  withSideOptions,
   writeResult,
 } from '../registry-options.js';
 
-interface CopyCliOptions extends RegistryCliOptions {
+interface CopyCliOptions extends SideCliOptions {
   platform?: string;
   concurrency?: number;
 }
@@ -25,21 +27,23 @@ export const copyCommand: CommandDef = {
   summary: 'Copy an image or index from one registry reference to another',
   define(cli, io) {
     withRegistryOptions(
-      cli
-        .command('<src> <dest>', 'Copy SRC to DEST')
+      withSideOptions(cli.command('<src> <dest>', 'Copy SRC to DEST'))
         .option('--platform <os/arch[/variant]>', 'From an index, copy only this platform (default: all)')
         .option('--concurrency <n>', 'Parallel blob transfers (default 4)')
         .option('-q, --quiet', 'No progress output'),
       { json: true },
     ).action(async (src: string, dest: string, opts: CopyCliOptions) => {
       const platform = stringOption(opts.platform, '--platform');
-      const result = await withClient(opts, io, [src, dest], (client) =>
-        copyImage(client, src, dest, {
-          ...(platform !== undefined ? { platform } : {}),
-          concurrency: intOption(opts.concurrency, '--concurrency'),
-          onProgress: progressReporter(io, opts),
-          ...(io.signal ? { signal: io.signal } : {}),
-        }),
+      const result = await withClient(sideOptions(opts, 'src'), io, [src, dest], (client) =>
+        withClient(sideOptions(opts, 'dest'), io, [src, dest], (destClient) =>
+          copyImage(client, src, dest, {
+            destClient,
+            ...(platform !== undefined ? { platform } : {}),
+            concurrency: intOption(opts.concurrency, '--concurrency'),
+            onProgress: progressReporter(io, opts),
+            ...(io.signal ? { signal: io.signal } : {}),
+          }),
+        ),
       );
       writeResult(io, opts, result);
       return ExitCode.Ok;

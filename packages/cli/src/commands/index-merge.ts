@@ -9,33 +9,20 @@ import { ExitCode } from '../command.js';
 import {
   intOption,
   progressReporter,
-  type RegistryCliOptions,
+  type SideCliOptions,
+  sideOptions,
   stringOption,
   withClient,
   withRegistryOptions,
+  withSideOptions,
   writeJson,
 } from '../registry-options.js';
 
-interface MergeCliOptions extends RegistryCliOptions {
+interface MergeCliOptions extends SideCliOptions {
   to?: string;
   platforms?: string;
   dryRun?: boolean;
   concurrency?: number;
-  srcCreds?: string;
-  destCreds?: string;
-  srcAuthfile?: string;
-  destAuthfile?: string;
-}
-
-/** The options of one side (skopeo's --src-creds / --dest-creds win over --creds). */
-function side(opts: MergeCliOptions, which: 'src' | 'dest'): RegistryCliOptions {
-  const creds = which === 'src' ? opts.srcCreds : opts.destCreds;
-  const authfile = which === 'src' ? opts.srcAuthfile : opts.destAuthfile;
-  return {
-    ...opts,
-    ...(creds !== undefined ? { creds: stringOption(creds, `--${which}-creds`) } : {}),
-    ...(authfile !== undefined ? { authfile: stringOption(authfile, `--${which}-authfile`) } : {}),
-  };
 }
 
 export const indexMergeCommand: CommandDef = {
@@ -43,17 +30,16 @@ export const indexMergeCommand: CommandDef = {
   summary: 'Merge the platform manifests of one index into another and push the result',
   define(cli, io) {
     withRegistryOptions(
-      cli
-        .command('<src> <dest>', 'Merge SRC into DEST (DEST may not exist yet)')
+      withSideOptions(
+        cli.command('<src> <dest>', 'Merge SRC into DEST (DEST may not exist yet)'),
+        'SRC',
+        'DEST and --to',
+      )
         .option('--to <ref>', 'Push the merged index here instead of DEST')
         .option(
           '--platforms <list>',
           'Take only these platforms from SRC (comma-separated: amd64,arm64 or linux/arm/v7)',
         )
-        .option('--src-creds <user:pass>', 'Credentials for SRC (default --creds)')
-        .option('--dest-creds <user:pass>', 'Credentials for DEST and --to (default --creds)')
-        .option('--src-authfile <file>', 'Auth file for SRC (default --authfile)')
-        .option('--dest-authfile <file>', 'Auth file for DEST and --to (default --authfile)')
         .option('--dry-run', 'Print the merged index; copy and push nothing')
         .option('--concurrency <n>', 'Parallel blob transfers (default 4)')
         .option('-q, --quiet', 'No progress output'),
@@ -65,8 +51,8 @@ export const indexMergeCommand: CommandDef = {
         .map((p) => p.trim())
         .filter((p) => p !== '');
       const refs = [src, dest, ...(to ? [to] : [])];
-      const result = await withClient(side(opts, 'src'), io, refs, (client) =>
-        withClient(side(opts, 'dest'), io, refs, (destClient) =>
+      const result = await withClient(sideOptions(opts, 'src'), io, refs, (client) =>
+        withClient(sideOptions(opts, 'dest'), io, refs, (destClient) =>
           mergeIndex(client, src, dest, {
             destClient,
             ...(to !== undefined ? { to } : {}),
