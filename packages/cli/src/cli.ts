@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { OciDeltaError } from '@ocidelta/core';
 import { cac } from 'cac';
 import { type CliIO, type CommandDef, ExitCode } from './command.js';
-import { commands as builtins } from './commands/index.js';
+import { builtinCommands } from './commands/index.js';
 import { redactingStream, Secrets } from './redact.js';
 
 const require = createRequire(import.meta.url);
@@ -126,7 +126,7 @@ export function reportError(err: unknown, io: CliIO): number {
 export async function runCli(
   argv: readonly string[],
   rawIO: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() },
-  defs: readonly CommandDef[] = builtins,
+  defs: readonly CommandDef[] = builtinCommands(),
 ): Promise<number> {
   const secrets = Secrets.fromRun(argv, rawIO.env);
   const interrupt = rawIO.signal === undefined ? watchSignals() : undefined;

@@ -4,7 +4,7 @@
  * the containerd store after an image came from one of our artifacts.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Image, readArtifact, writeOciArchive } from '@ocidelta/core';
@@ -14,6 +14,7 @@ import { type BuildAppOptions, buildAppArtifact } from '../src/app/build-app-art
 import { serializeReleaseMetadata } from '../src/app/release-metadata.js';
 import { sampleImage } from '../src/commands/demo.js';
 import { blobHashes, expectedSave, run, simulateDevice } from './app-helpers.js';
+import { runCapture } from './support.js';
 
 let dir: string;
 let v1: Image;
@@ -140,6 +141,48 @@ describe('app pipeline options', () => {
     expect(info.compression).toBe('none');
     if (haveBinaries('mender-artifact'))
       run('mender-artifact', ['validate', '-k', join(dir, 'key.pub'), out]);
+  });
+
+  it("-k/--key on the command line signs as --sign-key does (mender-artifact's flag)", async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await writeFile(join(dir, 'k2.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const pub = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const out = join(dir, 'k-signed.mender');
+    const files = v2Files();
+    const proj = join(dir, 'kproj');
+    await mkdir(proj, { recursive: true });
+    await writeFile(join(proj, 'compose.yaml'), await readFile(join(dir, 'p', 'compose.yaml')));
+    await writeFile(join(proj, 'VERSION'), '7\n');
+    const args = [
+      'app',
+      join(proj, 'compose.yaml'),
+      '-t',
+      'dev',
+      '-p',
+      'linux/arm64',
+      '-m',
+      'opt',
+      '--no-cache',
+      '--no-delta',
+      '-f',
+      'app',
+      files.app,
+      '-f',
+      'small',
+      files.small,
+      '-a',
+      out,
+    ];
+    const r = await runCapture([...args, '-k', join(dir, 'k2.pem')], { cwd: dir, env: {} });
+    expect(r.code, r.err).toBe(0);
+    const info = await readArtifact(out, { publicKey: pub });
+    expect(info.signatureVerified).toBe(true);
+    const both = await runCapture([...args, '-k', join(dir, 'k2.pem'), '--sign-key', join(dir, 'key.pem')], {
+      cwd: dir,
+      env: {},
+    });
+    expect(both.code).toBe(1);
+    expect(both.err).toContain('--sign-key and -k/--key name the same key: give one');
   });
 
   it('a version or software name that is not one file name is ERR_INPUT before anything is written', async () => {

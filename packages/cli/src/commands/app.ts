@@ -140,6 +140,20 @@ export function formatSummary(r: BuildAppResult): string {
 
 type Opts = Record<string, unknown>;
 
+/** `--sign-key FILE` or `-k/--key FILE` (mender-artifact's spelling); both at once is a usage error. */
+function signKeyOf(o: Opts): string | undefined {
+  if (o.signKey !== undefined && o.key !== undefined && o.signKey !== o.key) {
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', '--sign-key and -k/--key name the same key: give one', {
+      option: '--key',
+    });
+  }
+  const value = o.signKey ?? o.key;
+  if (value !== undefined && (typeof value !== 'string' || value === '')) {
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', '-k/--key needs one file', { option: '--key' });
+  }
+  return value;
+}
+
 async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<number> {
   const deviceTypes = list(o.deviceType);
   if (deviceTypes.length === 0) {
@@ -183,7 +197,7 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
         ? { deviceWindow: parseSize(String(o.deviceWindow), '--device-window') }
         : {}),
       compression: choice(o.compression, ['none', 'gzip', 'zstd'] as const, '--compression'),
-      signKey: o.signKey as string | undefined,
+      signKey: signKeyOf(o),
       dryRun: o.dryRun === true,
       registry: {
         insecure: list(o.insecure),
@@ -258,6 +272,7 @@ export const appCommand: CommandDef = {
       )
       .option('--compression <c>', 'Artifact compression: gzip (default), none, zstd')
       .option('--sign-key <file>', 'PEM private key (RSA or ECDSA P-256) to sign the artifact')
+      .option('-k, --key <file>', "The same as --sign-key (mender-artifact's name)")
       .option('--dry-run', 'Plan only: show which services are full, delta or unchanged, with sizes')
       .option('--json', 'Print the result as JSON on stdout')
       .option(

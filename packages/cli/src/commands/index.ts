@@ -26,35 +26,41 @@ import { statusCommand } from './status.js';
 import { storeLsCommand, storePruneCommand } from './store.js';
 import { tagsCommand } from './tags.js';
 
-export const commands: CommandDef[] = [
-  artifactWriteCommand,
-  artifactInspectCommand,
-  artifactReadCommand,
-  artifactCatCommand,
-  artifactValidateCommand,
-  artifactVerifyInstallCommand,
-  deltaEncodeCommand,
-  deltaDecodeCommand,
-  deltaImageCommand,
-  deltaApplyCommand,
-  pullCommand,
-  pushCommand,
-  copyCommand,
-  inspectCommand,
-  tagsCommand,
-  loginCommand,
-  logoutCommand,
-  digestCommand,
-  appCommand,
-  cacheLsCommand,
-  cachePruneCommand,
-  storeLsCommand,
-  storePruneCommand,
-  demoCommand,
-  indexMergeCommand,
-  layerInjectCommand,
-  layerExtractCommand,
-  imageBuildCommand,
-  chainCommand,
-  statusCommand,
-];
+/**
+ * Every command, built on call: `demo` imports the CLI itself, so a module-level array could be
+ * read while an import cycle is still filling it in (an entry undefined).
+ */
+export function builtinCommands(): CommandDef[] {
+  return [
+    artifactWriteCommand,
+    artifactInspectCommand,
+    artifactReadCommand,
+    artifactCatCommand,
+    artifactValidateCommand,
+    artifactVerifyInstallCommand,
+    deltaEncodeCommand,
+    deltaDecodeCommand,
+    deltaImageCommand,
+    deltaApplyCommand,
+    pullCommand,
+    pushCommand,
+    copyCommand,
+    inspectCommand,
+    tagsCommand,
+    loginCommand,
+    logoutCommand,
+    digestCommand,
+    appCommand,
+    cacheLsCommand,
+    cachePruneCommand,
+    storeLsCommand,
+    storePruneCommand,
+    demoCommand,
+    indexMergeCommand,
+    layerInjectCommand,
+    layerExtractCommand,
+    imageBuildCommand,
+    chainCommand,
+    statusCommand,
+  ];
+}
