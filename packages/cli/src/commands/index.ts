@@ -5,9 +5,12 @@ import { artifactCatCommand, artifactInspectCommand, artifactReadCommand } from 
 import { artifactValidateCommand } from './artifact-validate.js';
 import { artifactVerifyInstallCommand } from './artifact-verify-install.js';
 import { artifactWriteCommand } from './artifact-write.js';
+import { blobCommand, configCommand } from './blob.js';
 import { cacheLsCommand, cachePruneCommand } from './cache.js';
+import { catalogCommand } from './catalog.js';
 import { chainCommand } from './chain.js';
 import { copyCommand } from './copy.js';
+import { deleteCommand } from './delete.js';
 import { deltaApplyCommand } from './delta-apply.js';
 import { deltaDecodeCommand } from './delta-decode.js';
 import { deltaEncodeCommand } from './delta-encode.js';
@@ -24,6 +27,7 @@ import { pullCommand } from './pull.js';
 import { pushCommand } from './push.js';
 import { statusCommand } from './status.js';
 import { storeLsCommand, storePruneCommand } from './store.js';
+import { tagCommand } from './tag.js';
 import { tagsCommand } from './tags.js';
 
 /**
@@ -47,6 +51,11 @@ export function builtinCommands(): CommandDef[] {
     copyCommand,
     inspectCommand,
     tagsCommand,
+    tagCommand,
+    deleteCommand,
+    catalogCommand,
+    blobCommand,
+    configCommand,
     loginCommand,
     logoutCommand,
     digestCommand,

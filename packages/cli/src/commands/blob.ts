@@ -1,0 +1,87 @@
+/**
+ * `ocidelta blob REPO@DIGEST [-o FILE]` and `ocidelta config REF [--platform P]`: fetch one blob
+ * (streamed, checked against its digest; -o written to a temp name and renamed only when it
+ * matched) or an image's config JSON.
+ */
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { OciDeltaError, parsePlatform, parseRegistryReference, tempPathFor } from '@ocidelta/core';
+import type { CommandDef } from '../command.js';
+import { ExitCode } from '../command.js';
+import {
+  type RegistryCliOptions,
+  stringOption,
+  withClient,
+  withRegistryOptions,
+} from '../registry-options.js';
+
+export const blobCommand: CommandDef = {
+  path: ['blob'],
+  summary: 'Fetch one blob by digest (checked against it) to stdout or a file',
+  define(cli, io) {
+    withRegistryOptions(
+      cli
+        .command('<ref>', 'REPO@DIGEST of the blob')
+        .option('-o, --output <file>', 'Write it here instead of stdout'),
+    ).action(async (input: string, opts: RegistryCliOptions & { output?: string }) => {
+      const ref = parseRegistryReference(input);
+      if (ref.digest === undefined) {
+        throw new OciDeltaError('ERR_INVALID_OPTIONS', `blob needs REPO@DIGEST (got ${input})`, {
+          ref: input,
+        });
+      }
+      const digest = ref.digest;
+      const output = stringOption(opts.output, '--output');
+      return withClient(opts, io, [input], async (client) => {
+        const head = await client.headBlob(ref, digest, io.signal ? { signal: io.signal } : {});
+        if (!head)
+          throw new OciDeltaError('ERR_BLOB_UNKNOWN', `${ref.name}@${digest}: blob unknown`, { digest });
+        const stream = await client.getBlob(
+          ref,
+          { digest, size: head.size },
+          io.signal ? { signal: io.signal } : {},
+        );
+        if (output === undefined) {
+          await pipeline(stream, io.stdout, { end: false });
+          return ExitCode.Ok;
+        }
+        const out = resolve(io.cwd, output);
+        const tmp = tempPathFor(out);
+        try {
+          await pipeline(stream, createWriteStream(tmp, { flags: 'wx' }));
+          await rename(tmp, out);
+        } catch (err) {
+          await rm(tmp, { force: true });
+          throw err;
+        }
+        return ExitCode.Ok;
+      });
+    });
+  },
+};
+
+export const configCommand: CommandDef = {
+  path: ['config'],
+  summary: "Print an image's config JSON (verified against its digest)",
+  define(cli, io) {
+    withRegistryOptions(
+      cli
+        .command('<ref>', 'The image (or index: see --platform)')
+        .option('--platform <os/arch[/variant]>', 'From an index, this platform (default: this machine)'),
+    ).action(async (input: string, opts: RegistryCliOptions & { platform?: string }) => {
+      const ref = parseRegistryReference(input);
+      const platform = stringOption(opts.platform, '--platform');
+      return withClient(opts, io, [input], async (client) => {
+        const image = await client.resolveImage(ref, {
+          ...(platform !== undefined ? { platform: parsePlatform(platform) } : {}),
+          ...(io.signal ? { signal: io.signal } : {}),
+        });
+        io.stdout.write(Buffer.from(image.configBytes));
+        io.stdout.write('\n');
+        return ExitCode.Ok;
+      });
+    });
+  },
+};
