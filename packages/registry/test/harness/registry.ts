@@ -61,7 +61,16 @@ export function htpasswdLine(user: string, password: string): string {
   return execFileSync('htpasswd', ['-nbB', user, password], { encoding: 'utf8' }).trim();
 }
 
-async function waitForRegistry(url: string, child: ChildProcess, logs: () => string): Promise<void> {
+/**
+ * Wait until OUR registry answers: it sends `X-Ocidelta-Registry: <id>` (config http.headers),
+ * so a registry of another test that won the race for the same free port is not mistaken for it.
+ */
+async function waitForRegistry(
+  url: string,
+  child: ChildProcess,
+  logs: () => string,
+  id: string,
+): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) {
@@ -70,8 +79,11 @@ async function waitForRegistry(url: string, child: ChildProcess, logs: () => str
     try {
       const res = await fetch(`${url}/v2/`);
       await res.arrayBuffer();
+      const ours = res.headers.get('x-ocidelta-registry') === id;
+      if (!ours) throw new Error(`another server answers on ${url}`);
       if (res.status === 200 || res.status === 401) return;
-    } catch {
+    } catch (err) {
+      if ((err as Error).message.startsWith('another server')) throw err;
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -115,6 +127,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     const port = await freePort();
     const host = `127.0.0.1:${port}`;
     const url = `http://${host}`;
+    const id = randomBytes(8).toString('hex');
     // YAML is a superset of JSON: the config is written as JSON.
     const config = {
       version: 0.1,
@@ -124,7 +137,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
         delete: { enabled: options.deleteEnabled ?? false },
         maintenance: { uploadpurging: { enabled: false } },
       },
-      http: { addr: host, secret: randomBytes(16).toString('hex') },
+      http: { addr: host, secret: randomBytes(16).toString('hex'), headers: { 'X-Ocidelta-Registry': [id] } },
       ...(auth === 'none' ? {} : { auth: authConfig }),
     };
     const configFile = join(dir, 'config.yml');
@@ -136,7 +149,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     });
     const logs = () => stderr;
     try {
-      await waitForRegistry(url, child, logs);
+      await waitForRegistry(url, child, logs, id);
     } catch (err) {
       lastError = err;
       child.kill('SIGKILL');
