@@ -74,3 +74,31 @@ describe('help and typos', () => {
     }
   });
 });
+
+describe('shell completion', () => {
+  it('the bash script completes commands, subcommands and options in a real bash', async () => {
+    const io = captureIO();
+    expect(await runCli(['completion', 'bash'], io)).toBe(0);
+    const { execFileSync } = await import('node:child_process');
+    const ask = (words: string[]) =>
+      execFileSync(
+        'bash',
+        [
+          '-c',
+          `eval "$(cat)"; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _ocidelta; echo "\${COMPREPLY[*]}"`,
+        ],
+        { input: io.out() },
+      )
+        .toString()
+        .trim();
+    expect(ask(['ocidelta', 'pul'])).toBe('pull');
+    expect(ask(['ocidelta', 'delta', '']).split(' ').sort()).toEqual(['apply', 'decode', 'encode', 'image']);
+    expect(ask(['ocidelta', 'pull', '--pl'])).toBe('--platform');
+    expect(ask(['ocidelta', 'app', '--device-t'])).toBe('--device-type');
+    const fish = captureIO();
+    expect(await runCli(['completion', 'fish'], fish)).toBe(0);
+    expect(fish.out()).toContain("-n '__fish_seen_subcommand_from '\\''pull'\\''' -l 'platform'");
+    const bad = captureIO();
+    expect(await runCli(['completion', 'tcsh'], bad)).toBe(1);
+  });
+});
