@@ -2,6 +2,7 @@
 import type { CommandDef } from '../command.js';
 import { appCommand } from './app.js';
 import { artifactCatCommand, artifactInspectCommand, artifactReadCommand } from './artifact-inspect.js';
+import { artifactSignCommand } from './artifact-sign.js';
 import { artifactValidateCommand } from './artifact-validate.js';
 import { artifactVerifyInstallCommand } from './artifact-verify-install.js';
 import { artifactWriteCommand } from './artifact-write.js';
@@ -42,6 +43,7 @@ export function builtinCommands(): CommandDef[] {
     artifactReadCommand,
     artifactCatCommand,
     artifactValidateCommand,
+    artifactSignCommand,
     artifactVerifyInstallCommand,
     deltaEncodeCommand,
     deltaDecodeCommand,

@@ -31,4 +31,5 @@ export {
   readArtifact,
 } from './reader.js';
 export { signManifest, verifyManifestSignature } from './sign.js';
+export { type SignArtifactOptions, signArtifact } from './sign-artifact.js';
 export { compressionExtension, type WriteArtifactResult, writeArtifact } from './writer.js';
