@@ -2,19 +2,12 @@
  * `ocidelta artifact inspect FILE [--key PUB] [--json]`: verify a Mender artifact (checksums,
  * and the signature when a key is given) and print its header fields and payload files.
  */
-import { createWriteStream } from 'node:fs';
-import { readFile, rename, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import {
-  type ArtifactInfo,
-  OciDeltaError,
-  openArtifactPayload,
-  readArtifact,
-  tempPathFor,
-} from '@ocidelta/core';
+import { type ArtifactInfo, OciDeltaError, openArtifactPayload, readArtifact } from '@ocidelta/core';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
+import { writeOutput } from '../output.js';
 import { writeJson } from '../registry-options.js';
 import { parseSize } from '../size.js';
 import { parseArgs } from './artifact-args.js';
@@ -144,19 +137,7 @@ export const artifactCatCommand: CommandDef = {
         const stream = await openArtifactPayload(file, name, {
           ...(publicKey !== undefined ? { publicKey } : {}),
         });
-        if (opts.output === undefined) {
-          await pipeline(stream, io.stdout, { end: false });
-          return ExitCode.Ok;
-        }
-        const out = resolve(io.cwd, opts.output);
-        const tmp = tempPathFor(out);
-        try {
-          await pipeline(stream, createWriteStream(tmp, { flags: 'wx' }));
-          await rename(tmp, out);
-        } catch (err) {
-          await rm(tmp, { force: true });
-          throw err;
-        }
+        await writeOutput(io, stream, opts.output);
         return ExitCode.Ok;
       });
   },

@@ -3,13 +3,10 @@
  * (streamed, checked against its digest; -o written to a temp name and renamed only when it
  * matched) or an image's config JSON.
  */
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { OciDeltaError, parsePlatform, parseRegistryReference, tempPathFor } from '@ocidelta/core';
+import { OciDeltaError, parsePlatform, parseRegistryReference } from '@ocidelta/core';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
+import { writeOutput } from '../output.js';
 import {
   type RegistryCliOptions,
   stringOption,
@@ -43,19 +40,7 @@ export const blobCommand: CommandDef = {
           { digest, size: head.size },
           io.signal ? { signal: io.signal } : {},
         );
-        if (output === undefined) {
-          await pipeline(stream, io.stdout, { end: false });
-          return ExitCode.Ok;
-        }
-        const out = resolve(io.cwd, output);
-        const tmp = tempPathFor(out);
-        try {
-          await pipeline(stream, createWriteStream(tmp, { flags: 'wx' }));
-          await rename(tmp, out);
-        } catch (err) {
-          await rm(tmp, { force: true });
-          throw err;
-        }
+        await writeOutput(io, stream, output);
         return ExitCode.Ok;
       });
     });
