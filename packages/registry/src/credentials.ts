@@ -109,15 +109,24 @@ export function findCredHelper(config: DockerConfig, registry: string): string |
 
 const HelperOutputSchema = z.object({ Username: z.string(), Secret: z.string() }).loose();
 
+/** What a credential helper run printed, and how it exited. */
+export interface HelperRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
 /**
- * Ask `docker-credential-<helper> get` for `serverUrl`'s credentials. Returns undefined when the
- * helper has none ("credentials not found"); throws ERR_AUTH when it fails otherwise or is missing.
+ * Run `docker-credential-<helper> <action>` with `input` on stdin (the Docker credential helper
+ * protocol: get / store / erase). ERR_AUTH when the name is not a plain program name or the
+ * program cannot be started; the exit code is the caller's to judge.
  */
-export function runCredentialHelper(
+export function runHelperProgram(
   helper: string,
-  serverUrl: string,
+  action: 'get' | 'store' | 'erase',
+  input: string,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<Creds | undefined> {
+): Promise<HelperRun> {
   const program = `docker-credential-${helper}`;
   if (!/^[A-Za-z0-9_.-]+$/.test(helper)) {
     return Promise.reject(
@@ -125,7 +134,7 @@ export function runCredentialHelper(
     );
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(program, ['get'], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    const child = spawn(program, [action], { stdio: ['pipe', 'pipe', 'pipe'], env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -137,45 +146,53 @@ export function runCredentialHelper(
         }),
       ),
     );
-    child.on('close', (code) => {
-      const stdout = Buffer.concat(out).toString('utf8').trim();
-      if (code !== 0) {
-        const msg = (stdout || Buffer.concat(err).toString('utf8')).trim();
-        if (/credentials not found/i.test(msg)) {
-          resolve(undefined);
-          return;
-        }
-        reject(
-          new OciDeltaError(
-            'ERR_AUTH',
-            `credential helper ${program} failed for ${serverUrl} (exit ${code}): ${msg.slice(0, 200)}`,
-            { helper: program, serverUrl },
-          ),
-        );
-        return;
-      }
-      let parsed: z.infer<typeof HelperOutputSchema>;
-      try {
-        parsed = HelperOutputSchema.parse(JSON.parse(stdout));
-      } catch {
-        reject(
-          new OciDeltaError(
-            'ERR_AUTH',
-            `credential helper ${program} returned invalid JSON for ${serverUrl}`,
-            {
-              helper: program,
-              serverUrl,
-            },
-          ),
-        );
-        return;
-      }
-      if (parsed.Username === '<token>') resolve({ identityToken: parsed.Secret });
-      else resolve({ username: parsed.Username, password: parsed.Secret });
-    });
+    child.on('close', (code) =>
+      resolve({
+        code,
+        stdout: Buffer.concat(out).toString('utf8').trim(),
+        stderr: Buffer.concat(err).toString('utf8').trim(),
+      }),
+    );
     child.stdin.on('error', () => {}); // helper exited before reading: reported by 'close'
-    child.stdin.end(serverUrl);
+    child.stdin.end(input);
   });
+}
+
+/**
+ * Ask `docker-credential-<helper> get` for `serverUrl`'s credentials. Returns undefined when the
+ * helper has none ("credentials not found"); throws ERR_AUTH when it fails otherwise or is missing.
+ */
+export async function runCredentialHelper(
+  helper: string,
+  serverUrl: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Creds | undefined> {
+  const program = `docker-credential-${helper}`;
+  const { code, stdout, stderr } = await runHelperProgram(helper, 'get', serverUrl, env);
+  if (code !== 0) {
+    const msg = stdout || stderr;
+    if (/credentials not found/i.test(msg)) return undefined;
+    throw new OciDeltaError(
+      'ERR_AUTH',
+      `credential helper ${program} failed for ${serverUrl} (exit ${code}): ${msg.slice(0, 200)}`,
+      { helper: program, serverUrl },
+    );
+  }
+  let parsed: z.infer<typeof HelperOutputSchema>;
+  try {
+    parsed = HelperOutputSchema.parse(JSON.parse(stdout));
+  } catch {
+    throw new OciDeltaError(
+      'ERR_AUTH',
+      `credential helper ${program} returned invalid JSON for ${serverUrl}`,
+      {
+        helper: program,
+        serverUrl,
+      },
+    );
+  }
+  if (parsed.Username === '<token>') return { identityToken: parsed.Secret };
+  return { username: parsed.Username, password: parsed.Secret };
 }
 
 /** Where to look for credential files. */

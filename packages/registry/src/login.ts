@@ -5,7 +5,6 @@
  * for the registry (`credHelpers`, else `credsStore`: `docker-credential-<name> store`), else as
  * an `auths` entry. The file is rewritten atomically with mode 0600, every other field kept.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -18,6 +17,7 @@ import {
   findCredHelper,
   helperServerUrl,
   normalizeConfigKey,
+  runHelperProgram,
 } from './credentials.js';
 
 export interface LoginOptions extends CredentialStoreOptions {
@@ -75,47 +75,22 @@ function configKey(registry: string): string {
   return normalizeConfigKey(registry) === 'docker.io' ? DOCKER_HUB_KEY : registry;
 }
 
-/** Run `docker-credential-<helper> <action>` with `input` on stdin. */
-function runHelper(
+/** `store` / `erase` through the helper; ERR_AUTH when it exits non-zero. */
+async function runHelper(
   helper: string,
   action: 'store' | 'erase',
   input: string,
   env: NodeJS.ProcessEnv,
 ): Promise<void> {
-  const program = `docker-credential-${helper}`;
-  if (!/^[A-Za-z0-9_.-]+$/.test(helper)) {
-    return Promise.reject(
-      new OciDeltaError('ERR_AUTH', `invalid credential helper name "${helper}"`, { helper }),
+  const { code, stdout, stderr } = await runHelperProgram(helper, action, input, env);
+  if (code !== 0) {
+    const msg = `${stdout}\n${stderr}`.trim().slice(0, 200);
+    throw new OciDeltaError(
+      'ERR_AUTH',
+      `credential helper docker-credential-${helper} ${action} failed (exit ${code}): ${msg}`,
+      { helper },
     );
   }
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, [action], { stdio: ['pipe', 'pipe', 'pipe'], env });
-    const out: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => out.push(b));
-    child.on('error', (e) =>
-      reject(
-        new OciDeltaError('ERR_AUTH', `credential helper ${program} could not be run: ${e.message}`, {
-          helper,
-        }),
-      ),
-    );
-    child.on('close', (code) => {
-      if (code === 0) resolve();
-      else {
-        const msg = Buffer.concat(out).toString('utf8').trim().slice(0, 200);
-        reject(
-          new OciDeltaError(
-            'ERR_AUTH',
-            `credential helper ${program} ${action} failed (exit ${code}): ${msg}`,
-            { helper },
-          ),
-        );
-      }
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(input);
-  });
 }
 
 /**
