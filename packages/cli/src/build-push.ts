@@ -3,14 +3,7 @@
  * under REPO, full references as they are), images sharing a tag by digest and then their
  * multi-platform index under it. Used by `image build --output docker://` and `chain --publish`.
  */
-import {
-  type BuildResult,
-  buildEntries,
-  type Image,
-  openVerified,
-  parseReference,
-  type Reference,
-} from '@ocidelta/core';
+import { type BuildResult, type Image, openVerified, parseReference, type Reference } from '@ocidelta/core';
 import type { RegistryClient } from '@ocidelta/registry';
 
 const BARE_TAG = /^[\w][\w.-]{0,127}$/;
@@ -65,7 +58,7 @@ export async function pushBuilt(
   const pushed: Pushed = { images: new Map(), indexes: [] };
   const record = (image: Image, ref: Reference) =>
     pushed.images.set(image, [...(pushed.images.get(image) ?? []), ref.toString()]);
-  for (const entry of buildEntries(built.images, built.format, built.annotations)) {
+  for (const entry of built.entries) {
     if (!('index' in entry)) {
       const target =
         entry.ref === undefined

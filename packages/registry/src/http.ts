@@ -212,10 +212,6 @@ export class Transport {
     return this.insecure.has(h) || this.insecure.has(h.replace(/:\d+$/, ''));
   }
 
-  private get proxy(): ProxySettings | undefined {
-    return this.options.proxy;
-  }
-
   private agentFor(url: URL): Dispatcher {
     if (url.protocol === 'http:') {
       this.plain ??= dispatcherFor(
@@ -225,7 +221,7 @@ export class Transport {
           headersTimeout: this.options.timeouts.headersMs,
           bodyTimeout: this.options.timeouts.bodyIdleMs,
         },
-        proxyForProtocol(this.proxy, 'http:'),
+        proxyForProtocol(this.options.proxy, 'http:'),
       );
       return this.plain;
     }
@@ -237,7 +233,7 @@ export class Transport {
           headersTimeout: this.options.timeouts.headersMs,
           bodyTimeout: this.options.timeouts.bodyIdleMs,
         },
-        proxyForProtocol(this.proxy, 'https:'),
+        proxyForProtocol(this.options.proxy, 'https:'),
       );
       return this.unverified;
     }
@@ -251,7 +247,7 @@ export class Transport {
         headersTimeout: this.options.timeouts.headersMs,
         bodyTimeout: this.options.timeouts.bodyIdleMs,
       },
-      proxyForProtocol(this.proxy, 'https:'),
+      proxyForProtocol(this.options.proxy, 'https:'),
     );
     return this.verified;
   }

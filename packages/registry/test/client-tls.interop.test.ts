@@ -1,10 +1,6 @@
 // RegistryClient against the real docker-registry serving TLS with a self-signed certificate
-// (the shared harness runs plain HTTP, so this suite starts its own TLS instance): untrusted
-// certificates fail without downgrading to HTTP, the `ca` option and `insecureRegistries` work.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// (the shared harness's startTlsRegistry): untrusted certificates fail without downgrading to
+// HTTP, the `ca` option and `insecureRegistries` work, HTTPS_PROXY tunnels keep TLS end to end.
 import { isOciDeltaError, Reference } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';

@@ -8,7 +8,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import {
-  buildEntries,
   buildImages,
   type ImageFormat,
   OciDeltaError,
@@ -126,7 +125,7 @@ export const imageBuildCommand: CommandDef = {
               layers: image.layers.map((l) => l.digest),
               ...(pushed ? { pushed: pushed.images.get(image) ?? [] } : {}),
             }));
-            const indexes = buildEntries(built.images, built.format, built.annotations).flatMap((e) =>
+            const indexes = built.entries.flatMap((e) =>
               'index' in e
                 ? [
                     {

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import type { Digest } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
 import type { OciLayout } from '../layout/oci-layout.js';
+import type { NamedImage, NamedIndex } from '../layout/write-image.js';
 import { layerCompression, MediaType } from '../media-types.js';
 import { type BlobSource, type Image, jsonBytes, loadImage } from '../model.js';
 import type { Platform } from '../platform.js';
@@ -56,6 +57,8 @@ export interface BuiltImage {
 
 export interface BuildResult {
   images: BuiltImage[];
+  /** What the output lists: per tag an image or a multi-platform index (see buildEntries). */
+  entries: (NamedImage | NamedIndex)[];
   /** The media-type family the images were built in. */
   format: ImageFormat;
   /** The spec's top-level annotations (for index.json and multi-platform indexes). */
@@ -163,6 +166,7 @@ export async function buildImages(spec: BuildSpec, options: BuildOptions): Promi
   const closers: (() => Promise<void>)[] = [];
   const built: { image: Image; tree: Tree | undefined; tags: string[] }[] = [];
   const { store } = options;
+  let entries: (NamedImage | NamedIndex)[] = [];
   try {
     for (const [n, imageSpec] of spec.images.entries()) {
       const where = `images[${n}]`;
@@ -277,13 +281,14 @@ export async function buildImages(spec: BuildSpec, options: BuildOptions): Promi
       built.push({ image, tree: base, tags: imageSpec.tags });
     }
     // A tag on two images of one platform is refused here, before anything is written.
-    buildEntries(built, format, spec.annotations);
+    entries = buildEntries(built, format, spec.annotations);
   } catch (err) {
     for (const c of closers) await c();
     throw err;
   }
   return {
     images: built.map(({ image, tags }) => ({ image, tags })),
+    entries,
     format,
     ...(spec.annotations ? { annotations: spec.annotations } : {}),
     async close() {
