@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OciDeltaError, parseRegistryReference } from '@ocidelta/core';
-import { RegistryClient, type TransferProgress } from '@ocidelta/registry';
+import { RegistryClient } from '@ocidelta/registry';
 import type { Command } from 'cac';
 import type { CliIO } from './command.js';
 
@@ -191,20 +191,6 @@ export function writeJson(io: CliIO, value: unknown, options: { compact?: boolea
 export function writeResult(io: CliIO, opts: RegistryCliOptions, result: { digest: string }): void {
   if (opts.json) writeJson(io, result);
   else io.stdout.write(`${result.digest}\n`);
-}
-
-/** A progress renderer for stderr: one line per finished blob (quiet when not a TTY and `quiet`). */
-export function progressReporter(
-  io: CliIO,
-  opts: RegistryCliOptions,
-): ((e: TransferProgress) => void) | undefined {
-  if (opts.quiet || opts.json) return undefined;
-  return (e) => {
-    const short = e.digest.slice(0, 19);
-    if (e.phase === 'skip') io.stderr.write(`${short}: already present\n`);
-    else if (e.phase === 'mount') io.stderr.write(`${short}: mounted\n`);
-    else if (e.phase === 'blob' && e.done === e.total) io.stderr.write(`${short}: ${e.total} bytes\n`);
-  };
 }
 
 /** A string option, or undefined; a repeated or valueless option is a usage error. */

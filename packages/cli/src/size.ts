@@ -31,3 +31,17 @@ function sizeError(text: string, flag: string): OciDeltaError {
     { option: flag, value: text },
   );
 }
+
+/** `512 B`, `1.50 KiB`, `5.00 GiB`: binary units, as progress and summaries print sizes. */
+export function formatBytes(n: number | undefined): string {
+  if (n === undefined) return '-';
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+}

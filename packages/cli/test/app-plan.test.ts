@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { fullImageSize, planMode, type ServicePlan, summaryTable } from '../src/app/plan.js';
-import { formatBytes, lineRenderer, ttyRenderer } from '../src/app/progress.js';
 import { joinPairArgs } from '../src/commands/app.js';
 import { sampleImage } from '../src/commands/demo.js';
 
@@ -80,58 +79,6 @@ describe('summary table', () => {
       /^database\s+full\s+-\s+2\.00 KiB\s+2\.00 KiB\s+100\.0%\s+-\s+no previous image$/,
     );
     expect(lines[1]!.indexOf('delta')).toBe(lines[2]!.indexOf('full'));
-  });
-});
-
-describe('progress renderers', () => {
-  const collect = () => {
-    const out = new PassThrough() as PassThrough & { isTTY?: boolean; columns?: number };
-    let text = '';
-    out.on('data', (c: Buffer) => {
-      text += c.toString();
-    });
-    return { out, text: () => text };
-  };
-
-  it('formats sizes', () => {
-    expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(1536)).toBe('1.50 KiB');
-    expect(formatBytes(5 * 1024 ** 3)).toBe('5.00 GiB');
-  });
-
-  it('log lines: start and done per item, warnings prefixed, debug hidden at info', () => {
-    const { out, text } = collect();
-    const r = lineRenderer(out, 'info');
-    r.onEvent({ type: 'progress', phase: 'pull', label: 'web abc', done: 0, total: 100 });
-    for (let d = 10; d <= 100; d += 10)
-      r.onEvent({ type: 'progress', phase: 'pull', label: 'web abc', done: d, total: 100 });
-    r.onEvent({ type: 'log', level: 'warn', message: 'careful', service: 'web' });
-    r.onEvent({ type: 'log', level: 'debug', message: 'noise' });
-    r.onEvent({ type: 'progress', phase: 'delta', label: 'web', done: 2, total: 2, unit: 'layers' });
-    expect(text().split('\n').filter(Boolean)).toEqual([
-      'pull: web abc 0 B/100 B',
-      'pull: web abc 100 B/100 B done',
-      'warning: [web] careful',
-      'delta: web 2 layers/2 layers done',
-    ]);
-  });
-
-  it('TTY bars redraw in place and are cleared at the end', async () => {
-    const { out, text } = collect();
-    out.isTTY = true;
-    const r = ttyRenderer(out, 'info');
-    // Redraws are throttled by a timer: wait for them (bounded) rather than for a fixed time.
-    const until = async (what: string) => {
-      for (let i = 0; i < 100 && !text().includes(what); i++) await new Promise((res) => setTimeout(res, 20));
-    };
-    r.onEvent({ type: 'progress', phase: 'upload', label: 'shop-1', done: 50, total: 100 });
-    await until('shop-1 50 B/100 B');
-    expect(text()).toContain('upload   [############............] shop-1 50 B/100 B');
-    r.onEvent({ type: 'log', level: 'info', message: 'hello' });
-    await until('\x1b[1A\x1b[J');
-    r.finish();
-    expect(text()).toContain('\x1b[1A\x1b[J');
-    expect(text()).toContain('hello\n');
   });
 });
 

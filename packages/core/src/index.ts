@@ -11,6 +11,7 @@ export * from './limits.js';
 export * from './media-types.js';
 export * from './model.js';
 export * from './platform.js';
+export * from './progress.js';
 export * from './reference.js';
 export * from './schemas.js';
 export * from './yaml-document.js';

@@ -36,8 +36,11 @@ export interface Layer {
   readonly compression: Compression;
   /** Stored bytes, verified against the descriptor's digest and size while read. */
   compressed(options?: { signal?: AbortSignal }): Promise<Readable>;
-  /** Decompressed tar stream (verified against the compressed digest while read). */
-  uncompressed(options?: { signal?: AbortSignal }): Promise<Readable>;
+  /**
+   * Decompressed tar stream (verified against the compressed digest while read).
+   * `onStoredBytes` follows the stored bytes read so far (of `size`: what progress can count on).
+   */
+  uncompressed(options?: { signal?: AbortSignal; onStoredBytes?: (done: number) => void }): Promise<Readable>;
 }
 
 export interface Image {
@@ -132,6 +135,14 @@ export function makeLayer(source: BlobSource, descriptor: Descriptor, diffId: Di
     compressed,
     async uncompressed(options = {}) {
       const stored = await compressed(options);
+      const onStored = options.onStoredBytes;
+      if (onStored) {
+        let read = 0;
+        stored.on('data', (chunk: Uint8Array) => {
+          read += chunk.byteLength;
+          onStored(read);
+        });
+      }
       const out = decompressor(compression);
       stored.on('error', (err) => out.destroy(err));
       out.on('close', () => stored.destroy());

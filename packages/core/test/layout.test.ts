@@ -139,7 +139,7 @@ describe('OciLayout', () => {
     const skipped: string[] = [];
     await writeOciLayout(dir, [{ image: b.image, ref: 'v1' }], {
       onProgress: (p) => {
-        if (p.phase === 'skip') skipped.push(p.digest!);
+        if (p.phase === 'skip') skipped.push(p.item!);
       },
     });
     const after = await layout.readIndex();

@@ -82,9 +82,17 @@ describe('buildDeepDelta', () => {
     expect(app.deltaSize).toBeLessThan(app.uncompressedSize / 5);
     expect(events.at(-1)?.phase).toBe('done');
     const encodes = events.filter((e) => e.phase === 'encode');
-    expect([...new Set(encodes.map((e) => e.layer))]).toEqual([0, 1]);
-    // Byte progress of the app layer ends at its decompressed size.
-    expect(encodes.filter((e) => e.layer === 1).at(-1)?.done).toBe(app.uncompressedSize);
+    expect([...new Set(encodes.map((e) => e.item))]).toEqual(['layer 0', 'layer 1']);
+    // Byte progress of the app layer ends at its stored size; the source was read first.
+    expect(encodes.filter((e) => e.item === 'layer 1').at(-1)?.done).toBe(v2.layers[1]?.size);
+    const sources = events.filter((e) => e.phase === 'source');
+    expect(sources.at(-1)).toMatchObject({ item: 'current layer 1', done: v1.layers[1]?.size });
+    // Overall: stored bytes of the source read and of both new layers, ending at the total.
+    const expected = (v1.layers[1]?.size ?? 0) + v2.layers.reduce((n, l) => n + l.size, 0);
+    expect(events.filter((e) => e.phase === 'encode').at(-1)?.overall).toEqual({
+      done: expected,
+      total: expected,
+    });
 
     const tar = await TarIndex.scan(out);
     const names = [...tar.entries.keys()];

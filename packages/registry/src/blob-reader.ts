@@ -5,21 +5,15 @@
  * descriptor's digest and size, with progress events. Memory stays bounded by the stream.
  */
 import { Readable } from 'node:stream';
-import { type Digest, OciDeltaError, verifyingStream } from '@ocidelta/core';
+import { type Digest, OciDeltaError, type Progress, verifyingStream } from '@ocidelta/core';
 import type { RegistryErrorContext } from './errors.js';
 import { abortError, networkError } from './errors.js';
 import { dump, type RegistryResponse } from './http.js';
 import { isRetryableError, RESUME_PROGRESS_BYTES, type RetryPolicy, retryDelay, sleep } from './retry.js';
 
 /** Progress of one blob transfer. */
-export interface BlobProgress {
-  phase: 'download' | 'upload';
-  digest: Digest;
-  /** Bytes done so far. */
-  done: number;
-  /** Total bytes, when known. */
-  total: number | undefined;
-}
+/** Bytes of one blob moved so far (`item` is its digest). */
+export type BlobProgress = Progress<'download' | 'upload'>;
 
 /** Parse `Content-Range: bytes start-end/total` (total may be `*`). */
 export function parseContentRange(
@@ -95,7 +89,12 @@ export async function* resumableBody(o: ResumableGetOptions): AsyncGenerator<Buf
         }
         pos += b.length;
         if (pos - attemptFrom >= RESUME_PROGRESS_BYTES) failures = 0;
-        o.onProgress?.({ phase: 'download', digest: o.digest, done: pos, total: o.size });
+        o.onProgress?.({
+          phase: 'download',
+          item: o.digest,
+          done: pos,
+          ...(o.size !== undefined ? { total: o.size } : {}),
+        });
         yield b;
       }
       if (o.size !== undefined && pos < o.size && skip === 0) {

@@ -218,7 +218,12 @@ async function uploadOnce(
   let done = 0;
   const progress = (n: number) => {
     done += n;
-    opts.onProgress?.({ phase: 'upload', digest, done, total: size });
+    opts.onProgress?.({
+      phase: 'upload',
+      item: digest,
+      done,
+      ...(size !== undefined ? { total: size } : {}),
+    });
   };
   async function* counted(): AsyncGenerator<Buffer> {
     for await (const b of verify as AsyncIterable<Buffer>) {

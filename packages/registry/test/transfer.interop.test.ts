@@ -90,8 +90,12 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('transfer against do
     for (const [name, hash] of ours) expect(hash).toBe(name);
     // Progress: every blob finished with done === total.
     const big = single.images[0]?.layers[1];
-    const bigEvents = events.filter((e) => e.digest === big?.digest && e.phase === 'blob');
+    const bigEvents = events.filter((e) => e.item === big?.digest && e.phase === 'blob');
     expect(bigEvents.at(-1)?.done).toBe(big?.size);
+    // Overall: every blob event carries the transfer's total, reached by the last one.
+    const lastBlob = events.filter((e) => e.phase !== 'manifest').at(-1);
+    expect(lastBlob?.overall?.total).toBeGreaterThan(big?.size ?? 0);
+    expect(lastBlob?.overall?.done).toBe(lastBlob?.overall?.total);
     // The layout is readable by skopeo.
     const raw = await skopeo(['inspect', '--raw', `oci:${dir}:v1`]);
     expect(digestOfBytes(Buffer.from(raw))).toBe(single.digest);

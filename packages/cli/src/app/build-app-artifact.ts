@@ -308,7 +308,7 @@ async function build(
     await writeImagesTarGz(imagesTgz, payloads, {
       signal,
       onProgress: (id, done, total) =>
-        emit({ type: 'progress', phase: 'write', label: `images.tar.gz ${id.slice(0, 12)}`, done, total }),
+        emit({ type: 'progress', phase: 'write', item: `images.tar.gz ${id.slice(0, 12)}`, done, total }),
     });
     // The device runs `docker compose` in manifests/: it only finds the default file names.
     const given = basename(compose.path);
@@ -352,9 +352,9 @@ async function build(
         emit({
           type: 'progress',
           phase: 'artifact',
-          label: `${artifactName} (${e.phase})`,
-          done: e.done,
-          total: e.total,
+          item: `${artifactName} (${e.phase})`,
+          done: e.overall?.done ?? e.done,
+          ...(e.overall?.total !== undefined ? { total: e.overall.total } : {}),
         }),
     });
     result.artifactFile = artifactFile;
@@ -377,7 +377,7 @@ async function build(
         skipExisting: opts.skipExisting,
         description: `ocidelta ${softwareName} ${version}`,
         onProgress: (done, total) =>
-          emit({ type: 'progress', phase: 'upload', label: artifactName, done, total }),
+          emit({ type: 'progress', phase: 'upload', item: artifactName, done, total }),
       });
       result.uploaded = up.uploaded;
       result.uploadSkippedExisting = !up.uploaded;

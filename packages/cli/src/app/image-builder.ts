@@ -58,13 +58,13 @@ export async function buildImagePayload(
   if (p.plan.mode !== 'full' && p.current) built = await buildDelta(ctx, p, imageFile, tags, sig);
   if (!built) {
     const label = `${p.plan.service} full image`;
-    ctx.emit({ type: 'progress', phase: 'image', label, done: 0 });
+    ctx.emit({ type: 'progress', phase: 'image', item: label, done: 0 });
     await writeDockerArchive(imageFile, [{ image: p.next, repoTags: tags }], {
       layers: 'uncompressed',
       signal: sig,
     });
     built = { file: imageFile, size: (await stat(imageFile)).size, deepDelta: false };
-    ctx.emit({ type: 'progress', phase: 'image', label, done: 1, total: 1 });
+    ctx.emit({ type: 'progress', phase: 'image', item: label, done: 1, total: 1 });
   }
   for (const g of group) {
     g.plan.imageSize = built.size;
@@ -127,14 +127,14 @@ async function fromStore(
   try {
     const info = await store.fetchDelta(key, imageFile, { signal: sig, maxSize: p.plan.fullSize });
     if (!info) return undefined;
-    ctx.emit({ type: 'progress', phase: 'delta', label, done: 0, total: 1, unit: 'layers' });
+    ctx.emit({ type: 'progress', phase: 'delta', item: label, done: 0, total: 1, unit: 'items' });
     await verifyDeepDelta(p.current!, p.next, imageFile, {
       deviceStore: ctx.deviceStore,
       currentOrigin: key.delivery,
       sourceWindow: ctx.deviceWindow,
       signal: sig,
     });
-    ctx.emit({ type: 'progress', phase: 'delta', label, done: 1, total: 1, unit: 'layers' });
+    ctx.emit({ type: 'progress', phase: 'delta', item: label, done: 1, total: 1, unit: 'items' });
     return { info, file: imageFile };
   } catch (err) {
     await rm(imageFile, { force: true });
@@ -205,19 +205,19 @@ async function buildDelta(
         ctx.emit({
           type: 'progress',
           phase: 'delta',
-          label,
-          done: e.phase === 'done' ? e.layers : (e.layer ?? e.layers),
-          total: e.layers,
-          unit: 'layers',
+          item: `${label}${e.item ? `: ${e.item}` : ''}`,
+          done: e.done,
+          ...(e.total !== undefined ? { total: e.total } : {}),
+          ...(e.unit ? { unit: e.unit } : {}),
         }),
     });
     ctx.emit({
       type: 'progress',
       phase: 'delta',
-      label,
+      item: label,
       done: res.layers.length,
       total: res.layers.length,
-      unit: 'layers',
+      unit: 'items',
     });
     if (res.size > p.plan.fullSize) {
       ctx.warn(

@@ -24,7 +24,7 @@ export {
 } from './options.js';
 export { type ServiceMode, type ServicePlan, summaryTable } from './plan.js';
 export { findPreviousRelease, type PreviousRelease } from './previous-release.js';
-export { type AppEvent, type AppEventListener, formatBytes, rendererFor } from './progress.js';
+export { type AppEvent, type AppEventListener, appRenderer } from './progress.js';
 export { type Delivery, parseReleaseMetadata, type ReleaseMetadata } from './release-metadata.js';
 export {
   type InstalledImage,

@@ -59,7 +59,7 @@ export async function prepareServices(
         emit({
           type: 'progress',
           phase: 'pull',
-          label: `${service} ${p.digest.slice(7, 19)}`,
+          item: `${service} ${p.digest.slice(7, 19)}`,
           done: p.done,
           total: p.total,
         }),
@@ -106,7 +106,7 @@ export async function prepareServices(
         info(`${ref} from ${file} (${hash})`, svc.name);
       } else {
         ref = opts.serviceImages[svc.name] ?? svc.image;
-        emit({ type: 'progress', phase: 'resolve', label: `${svc.name} ${ref}`, done: 0 });
+        emit({ type: 'progress', phase: 'resolve', item: `${svc.name} ${ref}`, done: 0 });
         if (prevHash && prev?.ref === ref) {
           hash = prevHash;
           info(`${ref} unchanged since the previous release (${hash})`, svc.name);
@@ -114,7 +114,7 @@ export async function prepareServices(
           hash = await (await resolver()).resolve(ref, opts.platform, signal);
           info(`${ref} -> ${hash}`, svc.name);
         }
-        emit({ type: 'progress', phase: 'resolve', label: `${svc.name} ${ref}`, done: 1, total: 1 });
+        emit({ type: 'progress', phase: 'resolve', item: `${svc.name} ${ref}`, done: 1, total: 1 });
         startPrefetch(hash);
         next = await loadImage(ref, hash, svc.name);
         origin = 'registry';

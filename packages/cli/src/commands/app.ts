@@ -10,10 +10,11 @@ import type { CAC } from 'cac';
 import { type BuildAppResult, buildAppArtifact, COMPOSE_FILE_NAMES } from '../app/build-app-artifact.js';
 import { DEFAULT_MENDER_HOST, type LogLevel } from '../app/options.js';
 import { summaryTable } from '../app/plan.js';
-import { formatBytes, rendererFor } from '../app/progress.js';
+import { appRenderer } from '../app/progress.js';
 import { type CliIO, type CommandDef, ExitCode } from '../command.js';
+import { progressFor } from '../progress.js';
 import { timeoutsOption, writeJson } from '../registry-options.js';
-import { parseSize } from '../size.js';
+import { formatBytes, parseSize } from '../size.js';
 
 /** Options that take two values (`-f NAME FILE`); rewritten to `NAME=FILE` before cac parses. */
 const PAIR_FLAGS = new Set(['-f', '--service-file', '-i', '--service-image']);
@@ -168,7 +169,8 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
   }
   const level = verbosity(o.logLevel, o.verbose);
   const json = o.json === true;
-  const renderer = rendererFor(io.stderr, json && level === 'info' ? 'warn' : level);
+  const view = progressFor(io, { json, quiet: level === 'error' || level === 'warn' }, { title: 'app' });
+  const renderer = appRenderer(view, io.stderr, json && level === 'info' ? 'warn' : level);
   try {
     const result = await buildAppArtifact({
       composeFile: composeArg ?? (await findCompose(io.cwd)),

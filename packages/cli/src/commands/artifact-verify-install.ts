@@ -7,12 +7,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { OciDeltaError } from '@ocidelta/core';
-import { formatBytes } from '../app/progress.js';
 import { type InstalledImage, verifyInstall } from '../app/verify-install.js';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import { writeJson } from '../registry-options.js';
-import { parseSize } from '../size.js';
+import { formatBytes, parseSize } from '../size.js';
 
 interface Options {
   current?: string | string[];

@@ -15,6 +15,7 @@ import {
 } from '@ocidelta/core';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
+import { withProgress } from '../progress.js';
 import { parseSize } from '../size.js';
 import { type FlagSpec, parseArgs } from './artifact-args.js';
 
@@ -94,7 +95,7 @@ async function readMetaData(file: string): Promise<Record<string, unknown>> {
 export async function writeOptionsFromArgs(
   argv: readonly string[],
   io: CliIO,
-): Promise<{ output: string; options: WriteArtifactOptions }> {
+): Promise<{ output: string; options: WriteArtifactOptions; progress: boolean }> {
   const a = parseArgs(argv, FLAGS);
   if (a.positionals.length > 0) {
     throw new OciDeltaError('ERR_INVALID_OPTIONS', `unexpected argument ${a.positionals[0]}`, {});
@@ -161,7 +162,7 @@ export async function writeOptionsFromArgs(
   if (s['warn-artifact-size'] !== undefined) {
     options.warnArtifactSize = parseSize(s['warn-artifact-size'], '--warn-artifact-size');
   }
-  return { output, options };
+  return { output, options, progress: a.bools['no-progress'] !== true };
 }
 
 export const artifactWriteCommand: CommandDef = {
@@ -191,19 +192,21 @@ export const artifactWriteCommand: CommandDef = {
       })
       .option('--compression <kind>', 'none, gzip (default) or zstd (Node.js >= 22.15)')
       .option('-k, --key <file>', 'PEM private key to sign with (RSA or ECDSA P-256)')
-      .option('--no-progress', 'Accepted for compatibility (no progress bar is printed)', { default: false })
+      .option('--no-progress', 'No progress output', { default: false })
       .option('--max-artifact-size <size>', 'Fail above this size (e.g. 500MB)')
       .option('--warn-artifact-size <size>', 'Warn above this size')
       .example(
         'ocidelta artifact write module-image -T app -t raspberrypi4 -n web-1.0 -f images.tar.gz -o web.mender',
       )
       .action(async () => {
-        const { output, options } = await writeOptionsFromArgs(cli.rawArgs.slice(2), io);
+        const { output, options, progress } = await writeOptionsFromArgs(cli.rawArgs.slice(2), io);
         options.onWarning = (m) => io.stderr.write(`ocidelta: warning: ${m}\n`);
         if (io.signal) options.signal = io.signal;
         // Partial artifacts a killed run left beside the output.
         await sweepLeftovers(dirname(output));
-        const result = await writeArtifact(output, options);
+        const result = await withProgress(io, { quiet: !progress }, { title: 'artifact' }, (onProgress) =>
+          writeArtifact(output, { ...options, ...(onProgress ? { onProgress } : {}) }),
+        );
         io.stdout.write(`wrote ${result.path} (${result.size} bytes${result.signed ? ', signed' : ''})\n`);
         return ExitCode.Ok;
       });

@@ -6,10 +6,9 @@ import { resolve } from 'node:path';
 import type { CAC } from 'cac';
 import { AppCache, type CacheEntry } from '../app/cache.js';
 import { defaultCacheDir } from '../app/options.js';
-import { formatBytes } from '../app/progress.js';
 import { type CliIO, type CommandDef, ExitCode } from '../command.js';
 import { writeJson } from '../registry-options.js';
-import { parseSize } from '../size.js';
+import { formatBytes, parseSize } from '../size.js';
 
 function cacheDirOf(o: Record<string, unknown>, io: CliIO): string {
   return resolve(io.cwd, typeof o.cacheDir === 'string' ? o.cacheDir : defaultCacheDir(io.env));

@@ -5,9 +5,9 @@
 import { copyImage } from '@ocidelta/registry';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
+import { TRANSFER_PHASES, withProgress } from '../progress.js';
 import {
   intOption,
-  progressReporter,
   type SideCliOptions,
   sideOptions,
   stringOption,
@@ -36,13 +36,15 @@ export const copyCommand: CommandDef = {
       const platform = stringOption(opts.platform, '--platform');
       const result = await withClient(sideOptions(opts, 'src'), io, [src, dest], (client) =>
         withClient(sideOptions(opts, 'dest'), io, [src, dest], (destClient) =>
-          copyImage(client, src, dest, {
-            destClient,
-            ...(platform !== undefined ? { platform } : {}),
-            concurrency: intOption(opts.concurrency, '--concurrency'),
-            onProgress: progressReporter(io, opts),
-            ...(io.signal ? { signal: io.signal } : {}),
-          }),
+          withProgress(io, opts, { title: 'copy', phaseNames: TRANSFER_PHASES }, (onProgress) =>
+            copyImage(client, src, dest, {
+              destClient,
+              ...(platform !== undefined ? { platform } : {}),
+              concurrency: intOption(opts.concurrency, '--concurrency'),
+              onProgress,
+              ...(io.signal ? { signal: io.signal } : {}),
+            }),
+          ),
         ),
       );
       writeResult(io, opts, result);

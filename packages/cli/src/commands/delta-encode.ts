@@ -3,11 +3,12 @@
  * `xdelta3 -d -s OLD DELTA NEW` decodes. The target is streamed; the source is held in memory.
  */
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { OciDeltaError } from '@ocidelta/core';
 import { encodeFile } from '@ocidelta/delta';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
+import { withProgress } from '../progress.js';
 
 interface Options {
   source?: string;
@@ -15,6 +16,7 @@ interface Options {
   output?: string;
   effort?: string;
   maxSourceSize?: number;
+  quiet?: boolean;
 }
 
 /** Resolve a required file option, failing with a clear error when missing. */
@@ -41,11 +43,23 @@ async function run(opts: Options, io: CliIO): Promise<number> {
     });
   }
   const out = resolve(io.cwd, opts.output);
-  const { size } = await encodeFile(source, target, out, {
-    effort,
-    ...(opts.maxSourceSize !== undefined ? { maxSourceSize: Number(opts.maxSourceSize) } : {}),
-    ...(io.signal ? { signal: io.signal } : {}),
-  });
+  const { size } = await withProgress(io, { quiet: opts.quiet === true }, { title: 'encode' }, (onProgress) =>
+    encodeFile(source, target, out, {
+      effort,
+      ...(onProgress
+        ? {
+            onProgress: (e) =>
+              onProgress({
+                ...e,
+                item: basename(target),
+                overall: { done: e.done, ...(e.total !== undefined ? { total: e.total } : {}) },
+              }),
+          }
+        : {}),
+      ...(opts.maxSourceSize !== undefined ? { maxSourceSize: Number(opts.maxSourceSize) } : {}),
+      ...(io.signal ? { signal: io.signal } : {}),
+    }),
+  );
   io.stdout.write(`wrote ${out} (${size} bytes)\n`);
   return ExitCode.Ok;
 }
@@ -61,6 +75,7 @@ export const deltaEncodeCommand: CommandDef = {
       .option('-o, --output <file>', 'Where to write the delta')
       .option('--effort <level>', 'Match effort: fast, default or best', { default: 'default' })
       .option('--max-source-size <bytes>', 'Refuse sources larger than this (default 2 GiB)')
+      .option('-q, --quiet', 'No progress output')
       .example('ocidelta delta encode --source old.tar --target new.tar -o new.tar.vcdiff')
       .action((opts: Options) => run(opts, io));
   },

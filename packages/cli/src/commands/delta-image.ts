@@ -30,6 +30,7 @@ import type { DeltaKey } from '../app/delta-key.js';
 import { ArtifactStore } from '../app/store.js';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
+import { withProgress } from '../progress.js';
 import {
   createClient,
   type RegistryCliOptions,
@@ -234,15 +235,18 @@ async function buildFrom(
       io.stderr.write(`ocidelta: warning: the store's delta is unusable (${err.message}): computing it\n`);
     }
   }
-  const result = await buildDeepDelta(current, next, out, {
-    deviceStore,
-    currentOrigin,
-    repoTags: toList(opts.repoTag),
-    sourceWindow,
-    ...(opts.maxSourceSize !== undefined ? { maxSourceSize: Number(opts.maxSourceSize) } : {}),
-    ...(tmpDir ? { tmpDir } : {}),
-    ...(io.signal ? { signal: io.signal } : {}),
-  });
+  const result = await withProgress(io, opts, { title: 'delta' }, (onProgress) =>
+    buildDeepDelta(current, next, out, {
+      ...(onProgress ? { onProgress } : {}),
+      deviceStore,
+      currentOrigin,
+      repoTags: toList(opts.repoTag),
+      sourceWindow,
+      ...(opts.maxSourceSize !== undefined ? { maxSourceSize: Number(opts.maxSourceSize) } : {}),
+      ...(tmpDir ? { tmpDir } : {}),
+      ...(io.signal ? { signal: io.signal } : {}),
+    }),
+  );
   if (store) {
     const info = {
       ...key,
@@ -307,6 +311,7 @@ export const deltaImageCommand: CommandDef = {
       )
       .option('--platform <os/arch[/variant]>', 'From an index, use this platform (default: this machine)')
       .option('--json', 'Print the result as JSON')
+      .option('-q, --quiet', 'No progress output')
       .example(
         'ocidelta delta image --current app-1.tar --new app-2.tar -o image.img --device-store containerd',
       )

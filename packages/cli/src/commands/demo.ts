@@ -21,10 +21,10 @@ import {
 import type { CAC } from 'cac';
 import { pack } from 'tar-stream';
 import { buildAppArtifact } from '../app/build-app-artifact.js';
-import { formatBytes } from '../app/progress.js';
 import { serializeReleaseMetadata } from '../app/release-metadata.js';
 import { runCli } from '../cli.js';
 import { type CliIO, type CommandDef, ExitCode } from '../command.js';
+import { formatBytes } from '../size.js';
 import { appCommand } from './app.js';
 
 const PLATFORM = 'linux/arm64';

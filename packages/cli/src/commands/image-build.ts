@@ -21,6 +21,7 @@ import {
 import { type Pushed, pushBuilt } from '../build-push.js';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
+import { withProgress } from '../progress.js';
 import {
   type RegistryCliOptions,
   stringOption,
@@ -87,26 +88,25 @@ export const imageBuildCommand: CommandDef = {
         const parents: Reference[] = [];
         try {
           const store = await OciLayout.create(target.transport === 'oci' ? target.path : join(tmp, 'store'));
-          const built = await buildImages(spec, {
-            store,
-            baseDir: dirname(specPath),
-            ...(formatOption !== undefined ? { format: formatOption } : {}),
-            ...(mtime !== undefined ? { mtime } : {}),
-            env: io.env,
-            ...(io.signal ? { signal: io.signal } : {}),
-            resolveParent: (ref, platform, signal) => {
-              const parsed = parseReference(ref);
-              parents.push(parsed);
-              return client.resolveImage(parsed, {
-                ...(platform ? { platform } : {}),
-                ...(signal ? { signal } : {}),
-              });
-            },
-            onProgress: (p) => {
-              if (!opts.json && p.phase === 'layer')
-                io.stderr.write(`image ${p.image} layer ${p.layer}: ${p.digest}\n`);
-            },
-          });
+          const built = await withProgress(io, opts, { title: 'build' }, (onProgress) =>
+            buildImages(spec, {
+              store,
+              baseDir: dirname(specPath),
+              ...(formatOption !== undefined ? { format: formatOption } : {}),
+              ...(mtime !== undefined ? { mtime } : {}),
+              env: io.env,
+              ...(io.signal ? { signal: io.signal } : {}),
+              resolveParent: (ref, platform, signal) => {
+                const parsed = parseReference(ref);
+                parents.push(parsed);
+                return client.resolveImage(parsed, {
+                  ...(platform ? { platform } : {}),
+                  ...(signal ? { signal } : {}),
+                });
+              },
+              ...(onProgress ? { onProgress } : {}),
+            }),
+          );
           try {
             let pushed: Pushed | undefined;
             if (target.transport === 'docker')

@@ -6,9 +6,9 @@
 import { mergeIndex } from '@ocidelta/registry';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
+import { TRANSFER_PHASES, withProgress } from '../progress.js';
 import {
   intOption,
-  progressReporter,
   type SideCliOptions,
   sideOptions,
   stringOption,
@@ -53,16 +53,18 @@ export const indexMergeCommand: CommandDef = {
       const refs = [src, dest, ...(to ? [to] : [])];
       const result = await withClient(sideOptions(opts, 'src'), io, refs, (client) =>
         withClient(sideOptions(opts, 'dest'), io, refs, (destClient) =>
-          mergeIndex(client, src, dest, {
-            destClient,
-            ...(to !== undefined ? { to } : {}),
-            ...(platforms !== undefined ? { platforms } : {}),
-            dryRun: opts.dryRun === true,
-            concurrency: intOption(opts.concurrency, '--concurrency'),
-            onProgress: progressReporter(io, opts),
-            onWarning: (w) => io.stderr.write(`warning: ${w}\n`),
-            ...(io.signal ? { signal: io.signal } : {}),
-          }),
+          withProgress(io, opts, { title: 'merge', phaseNames: TRANSFER_PHASES }, (onProgress) =>
+            mergeIndex(client, src, dest, {
+              destClient,
+              ...(to !== undefined ? { to } : {}),
+              ...(platforms !== undefined ? { platforms } : {}),
+              dryRun: opts.dryRun === true,
+              concurrency: intOption(opts.concurrency, '--concurrency'),
+              onProgress,
+              onWarning: (w) => io.stderr.write(`warning: ${w}\n`),
+              ...(io.signal ? { signal: io.signal } : {}),
+            }),
+          ),
         ),
       );
       if (opts.json) {

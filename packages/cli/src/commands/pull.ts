@@ -8,9 +8,9 @@ import { OciDeltaError } from '@ocidelta/core';
 import { pullImage } from '@ocidelta/registry';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
+import { TRANSFER_PHASES, withProgress } from '../progress.js';
 import {
   intOption,
-  progressReporter,
   type RegistryCliOptions,
   stringOption,
   withClient,
@@ -64,17 +64,19 @@ export const pullCommand: CommandDef = {
         );
       }
       const result = await withClient(opts, io, [ref], (client) =>
-        pullImage(client, ref, {
-          ...(oci !== undefined ? { oci: resolve(io.cwd, oci) } : {}),
-          ...(ociArchive !== undefined ? { ociArchive: resolve(io.cwd, ociArchive) } : {}),
-          ...(dockerArchive !== undefined ? { dockerArchive: resolve(io.cwd, dockerArchive) } : {}),
-          ...(platform !== undefined ? { platform } : {}),
-          allPlatforms: opts.allPlatforms === true,
-          concurrency: intOption(opts.concurrency, '--concurrency'),
-          name: stringOption(opts.name, '--name'),
-          onProgress: progressReporter(io, opts),
-          ...(io.signal ? { signal: io.signal } : {}),
-        }),
+        withProgress(io, opts, { title: 'pull', phaseNames: TRANSFER_PHASES }, (onProgress) =>
+          pullImage(client, ref, {
+            ...(oci !== undefined ? { oci: resolve(io.cwd, oci) } : {}),
+            ...(ociArchive !== undefined ? { ociArchive: resolve(io.cwd, ociArchive) } : {}),
+            ...(dockerArchive !== undefined ? { dockerArchive: resolve(io.cwd, dockerArchive) } : {}),
+            ...(platform !== undefined ? { platform } : {}),
+            allPlatforms: opts.allPlatforms === true,
+            concurrency: intOption(opts.concurrency, '--concurrency'),
+            name: stringOption(opts.name, '--name'),
+            onProgress,
+            ...(io.signal ? { signal: io.signal } : {}),
+          }),
+        ),
       );
       writeResult(io, opts, result);
       return ExitCode.Ok;

@@ -8,9 +8,9 @@ import { parseImageLocation } from '@ocidelta/core';
 import { pushLayout } from '@ocidelta/registry';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
+import { TRANSFER_PHASES, withProgress } from '../progress.js';
 import {
   intOption,
-  progressReporter,
   type RegistryCliOptions,
   stringOption,
   withClient,
@@ -49,19 +49,21 @@ export const pushCommand: CommandDef = {
       const platform = stringOption(opts.platform, '--platform');
       const mountFrom = stringOption(opts.mountFrom, '--mount-from');
       const result = await withClient(opts, io, [ref], (client) =>
-        pushLayout(client, named ? named.path : resolve(io.cwd, source), ref, {
-          ...(select !== undefined
-            ? {
-                select:
-                  select.includes(':') && select.startsWith('sha') ? { digest: select } : { ref: select },
-              }
-            : {}),
-          ...(platform !== undefined ? { platform } : {}),
-          ...(mountFrom !== undefined ? { mountFrom } : {}),
-          concurrency: intOption(opts.concurrency, '--concurrency'),
-          onProgress: progressReporter(io, opts),
-          ...(io.signal ? { signal: io.signal } : {}),
-        }),
+        withProgress(io, opts, { title: 'push', phaseNames: TRANSFER_PHASES }, (onProgress) =>
+          pushLayout(client, named ? named.path : resolve(io.cwd, source), ref, {
+            ...(select !== undefined
+              ? {
+                  select:
+                    select.includes(':') && select.startsWith('sha') ? { digest: select } : { ref: select },
+                }
+              : {}),
+            ...(platform !== undefined ? { platform } : {}),
+            ...(mountFrom !== undefined ? { mountFrom } : {}),
+            concurrency: intOption(opts.concurrency, '--concurrency'),
+            onProgress,
+            ...(io.signal ? { signal: io.signal } : {}),
+          }),
+        ),
       );
       writeResult(io, opts, result);
       return ExitCode.Ok;

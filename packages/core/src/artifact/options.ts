@@ -3,10 +3,12 @@
  * boundary: options may come from a CLI, a config file or a service), and normalisation into
  * the resolved form the header builders and the writer use.
  */
+
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { OciDeltaError } from '../errors.js';
+import type { Progress } from '../progress.js';
 
 /** Compression of `header.tar` and `data/0000.tar` (the same for both, as mender-artifact does). */
 export type ArtifactCompression = 'none' | 'gzip' | 'zstd';
@@ -25,16 +27,11 @@ export interface ArtifactPayloadFile {
   sha256?: string;
 }
 
-/** Progress of {@link writeArtifact}: `hash` counts streams without `size`, `write` writes the data. */
-export interface ArtifactProgress {
-  phase: 'hash' | 'write';
-  /** Payload bytes processed in this phase so far. */
-  done: number;
-  /** Total payload bytes, when known. */
-  total?: number;
-  /** The payload file being processed. */
-  file?: string;
-}
+/**
+ * Progress of {@link writeArtifact}: `hash` counts streams without `size`, `write` writes the
+ * data; `item` is the payload file, `done` its bytes so far, `overall` all payload bytes.
+ */
+export type ArtifactProgress = Progress<'hash' | 'write'>;
 
 /** Options of {@link writeArtifact}, named after `mender-artifact write module-image` flags. */
 export interface WriteArtifactOptions {

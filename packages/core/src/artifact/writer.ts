@@ -138,7 +138,7 @@ async function sizePayloads(
         checkAborted(options.signal);
         size += chunk.byteLength;
         done += chunk.byteLength;
-        options.onProgress?.({ phase: 'hash', done, file: file.name });
+        options.onProgress?.({ phase: 'hash', item: file.name, done: size, overall: { done } });
       }
       out.push({ ...file, size });
     }
@@ -286,7 +286,13 @@ export async function writeArtifact(
           d.update(chunk);
           if (d.size > file.size) break;
           done += chunk.byteLength;
-          options.onProgress?.({ phase: 'write', done, total, file: file.name });
+          options.onProgress?.({
+            phase: 'write',
+            item: file.name,
+            done: d.size,
+            total: file.size,
+            overall: { done, total },
+          });
           yield chunk;
         }
         const actual = d.digest().slice(7);

@@ -12,6 +12,7 @@ import type { NamedImage, NamedIndex } from '../layout/write-image.js';
 import { layerCompression, MediaType } from '../media-types.js';
 import { type BlobSource, type Image, jsonBytes, loadImage } from '../model.js';
 import type { Platform } from '../platform.js';
+import type { Progress } from '../progress.js';
 import type { ContainerConfig, Descriptor, History, ImageConfig } from '../schemas.js';
 import { diffTrees } from './diff.js';
 import { openLocalImage, parseImageLocation } from './image-refs.js';
@@ -22,14 +23,12 @@ import { mergeTrees, scanDirectory, type Tree, treeOfLayers } from './tree.js';
 
 export type ImageFormat = 'oci' | 'docker';
 
-/** Progress of a build. */
-export interface BuildProgress {
-  phase: 'parent' | 'layer' | 'image';
-  /** Position of the image in the spec. */
-  image: number;
-  layer?: number;
-  digest?: string;
-}
+/**
+ * Progress of a build (unit items): `parent` (resolving image N's parent), `layer` (item
+ * `image N layer I: DIGEST` written), `image` (item `image N: DIGEST` done); `overall` counts
+ * images of the spec.
+ */
+export type BuildProgress = Progress<'parent' | 'layer' | 'image'>;
 
 export interface BuildOptions {
   /** Directory that relative layer paths and local parent references are resolved against. */
@@ -167,6 +166,15 @@ export async function buildImages(spec: BuildSpec, options: BuildOptions): Promi
   const built: { image: Image; tree: Tree | undefined; tags: string[] }[] = [];
   const { store } = options;
   let entries: (NamedImage | NamedIndex)[] = [];
+  const progress = (phase: BuildProgress['phase'], item: string, done: number) =>
+    options.onProgress?.({
+      phase,
+      item,
+      done,
+      total: 1,
+      unit: 'items',
+      overall: { done: built.length, total: spec.images.length, unit: 'items' },
+    });
   try {
     for (const [n, imageSpec] of spec.images.entries()) {
       const where = `images[${n}]`;
@@ -188,7 +196,7 @@ export async function buildImages(spec: BuildSpec, options: BuildOptions): Promi
       } else if (imageSpec.parent !== undefined) {
         const platform = imageSpec.architecture ? platformOf(imageSpec, undefined, where) : undefined;
         const loc = parseImageLocation(imageSpec.parent, baseDir);
-        options.onProgress?.({ phase: 'parent', image: n });
+        progress('parent', `image ${n}`, 0);
         if (loc.transport === 'docker') {
           if (!options.resolveParent) {
             throw new OciDeltaError(
@@ -239,7 +247,7 @@ export async function buildImages(spec: BuildSpec, options: BuildOptions): Promi
           ...(imageSpec.author !== undefined ? { author: imageSpec.author } : {}),
           ...(imageSpec.comment !== undefined ? { comment: imageSpec.comment } : {}),
         });
-        options.onProgress?.({ phase: 'layer', image: n, layer: i, digest });
+        progress('layer', `image ${n} layer ${i}: ${digest}`, 1);
         base = target;
       }
       if (layerDirs.length === 0) {
@@ -277,8 +285,8 @@ export async function buildImages(spec: BuildSpec, options: BuildOptions): Promi
         mediaType: family.manifest,
         signal: options.signal,
       });
-      options.onProgress?.({ phase: 'image', image: n, digest: image.digest });
       built.push({ image, tree: base, tags: imageSpec.tags });
+      progress('image', `image ${n}: ${image.digest}`, 1);
     }
     // A tag on two images of one platform is refused here, before anything is written.
     entries = buildEntries(built, format, spec.annotations);

@@ -23,7 +23,7 @@ import { OCI_LAYOUT_FILE } from './oci-layout.js';
 import { blobEntryName } from './safe-path.js';
 import { type TarEntry, TarIndex } from './tar-index.js';
 import { writeTarFile } from './tar-writer.js';
-import type { ImageWriteOptions } from './write-image.js';
+import { type ImageWriteOptions, withOverallProgress } from './write-image.js';
 
 /** Parse manifest.json of a docker-archive. */
 async function readManifestJson(tar: TarIndex): Promise<DockerManifestItem[]> {
@@ -196,9 +196,11 @@ export interface DockerArchiveWriteOptions extends ImageWriteOptions {
 export async function writeDockerArchive(
   file: string,
   images: readonly DockerArchiveImage[],
-  options: DockerArchiveWriteOptions = {},
+  optionsIn: DockerArchiveWriteOptions = {},
 ): Promise<void> {
-  const mode = options.layers ?? 'stored';
+  const mode = optionsIn.layers ?? 'stored';
+  // Uncompressed layers' sizes are only known once written: no overall total then.
+  const options = withOverallProgress(images, optionsIn, mode === 'stored' ? 'sizes' : 'unknown');
   await writeTarFile(file, async (tar) => {
     await addBlobDirs(tar);
     const sizes = new Map<string, number>();
@@ -218,7 +220,7 @@ export async function writeDockerArchive(
         stream.on('error', (err) => verify.destroy(err));
         const size = await tar.addStream(name, stream.pipe(verify), {
           signal: options.signal,
-          onProgress: (p) => options.onProgress?.({ phase: 'layer', digest: layer.diffId, done: p.done }),
+          onProgress: (p) => options.onProgress?.({ phase: 'layer', item: layer.diffId, done: p.done }),
         });
         sizes.set(layer.diffId, size);
       }

@@ -19,6 +19,7 @@ import {
   type ImageWriteOptions,
   type NamedImage,
   type NamedIndex,
+  withOverallProgress,
 } from './write-image.js';
 
 /** Read and validate `oci-layout` + `index.json` from an indexed tar. */
@@ -119,7 +120,7 @@ export async function addBlobEntry(
 ): Promise<void> {
   const name = blobEntryName(d.digest);
   if (tar.has(name)) {
-    options.onProgress?.({ phase: 'skip', digest: d.digest, done: d.size, total: d.size });
+    options.onProgress?.({ phase: 'skip', item: d.digest, done: d.size, total: d.size });
     return;
   }
   const data =
@@ -129,7 +130,7 @@ export async function addBlobEntry(
   await tar.addStream(name, data, {
     size: d.size,
     signal: options.signal,
-    onProgress: (p) => options.onProgress?.({ phase, digest: d.digest, done: p.done, total: d.size }),
+    onProgress: (p) => options.onProgress?.({ phase, item: d.digest, done: p.done, total: d.size }),
   });
 }
 
@@ -146,8 +147,9 @@ export async function addBlobDirs(tar: TarWriter, algorithms: Iterable<string> =
 export async function writeOciArchive(
   file: string,
   entries: readonly (NamedImage | NamedIndex)[],
-  options: ImageWriteOptions = {},
+  optionsIn: ImageWriteOptions = {},
 ): Promise<void> {
+  const options = withOverallProgress(entries, optionsIn);
   await writeTarFile(file, async (tar) => {
     await tar.addBuffer(OCI_LAYOUT_FILE, ociLayoutBytes());
     await addBlobDirs(tar);
@@ -158,7 +160,7 @@ export async function writeOciArchive(
         for (const layer of image.manifest.layers) await addBlobEntry(tar, image, layer, 'layer', options);
         const name = blobEntryName(image.digest);
         if (!tar.has(name)) await tar.addBuffer(name, image.manifestBytes);
-        options.onProgress?.({ phase: 'manifest', digest: image.digest, done: 1, total: 1 });
+        options.onProgress?.({ phase: 'manifest', item: image.digest, done: 1, total: 1, unit: 'items' });
       }
       if ('index' in entry) {
         const name = blobEntryName(entry.index.digest);

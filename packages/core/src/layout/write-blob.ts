@@ -3,6 +3,7 @@
  * written, verified against an optional expected digest/size, then renamed into place. A failed
  * or aborted write leaves nothing behind.
  */
+
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
@@ -11,16 +12,14 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Digest, type DigestAlgorithm, Digester, parseDigest } from '../digest.js';
 import { DigestMismatchError, OciDeltaError, SizeMismatchError } from '../errors.js';
+import type { Progress } from '../progress.js';
 import { ownerTag } from './file-lock.js';
 
 /** Content accepted by blob writers. */
 export type BlobData = Readable | AsyncIterable<Uint8Array> | Uint8Array;
 
-/** Progress of a long write: bytes done and, when known, the total. */
-export interface ByteProgress {
-  done: number;
-  total?: number;
-}
+/** Progress of a long write: bytes done and, when known, the total (part of {@link Progress}). */
+export type ByteProgress = Pick<Progress, 'done' | 'total'>;
 
 export interface WriteOptions {
   signal?: AbortSignal;

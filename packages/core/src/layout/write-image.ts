@@ -5,6 +5,7 @@
 import type { Readable } from 'node:stream';
 import { OciDeltaError } from '../errors.js';
 import type { Image, Index } from '../model.js';
+import { type Progress, progressTotals } from '../progress.js';
 import { parseReference, type Reference } from '../reference.js';
 import type { Descriptor, PlatformSpec } from '../schemas.js';
 import { OciLayout } from './oci-layout.js';
@@ -42,12 +43,32 @@ export function entryDescriptor(entry: NamedImage | NamedIndex): Descriptor {
   };
 }
 
-/** Progress while writing images: which blob, bytes done of total. */
-export interface ImageWriteProgress {
-  phase: 'config' | 'layer' | 'manifest' | 'skip' | 'metadata';
-  digest?: string;
-  done: number;
-  total?: number;
+/**
+ * Progress while writing images: `item` is the blob's digest; `config`/`layer` bytes of it,
+ * `skip` (already there), `manifest` (unit items); `overall` counts bytes of all blobs.
+ */
+export type ImageWritePhase = 'config' | 'layer' | 'manifest' | 'skip' | 'metadata';
+export type ImageWriteProgress = Progress<ImageWritePhase>;
+
+/** `options` with `overall` added to its progress events (total: every blob of `entries`). */
+export function withOverallProgress<T extends { onProgress?: (p: ImageWriteProgress) => void }>(
+  entries: readonly (NamedImage | NamedIndex)[],
+  options: T,
+  known: 'sizes' | 'unknown' = 'sizes',
+): T {
+  if (!options.onProgress) return options;
+  const seen = new Set<string>();
+  let total = 0;
+  for (const entry of entries) {
+    for (const image of entryImages(entry)) {
+      for (const d of [image.manifest.config, ...image.manifest.layers]) {
+        if (!seen.has(d.digest)) total += d.size;
+        seen.add(d.digest);
+      }
+    }
+  }
+  const totals = progressTotals(options.onProgress, known === 'sizes' ? { total } : {});
+  return { ...options, onProgress: (p: ImageWriteProgress) => totals.emit(p) };
 }
 
 export interface ImageWriteOptions {
@@ -100,7 +121,7 @@ async function copyBlob(
   options: ImageWriteOptions,
 ): Promise<void> {
   if (await layout.hasBlob(d.digest)) {
-    options.onProgress?.({ phase: 'skip', digest: d.digest, done: d.size, total: d.size });
+    options.onProgress?.({ phase: 'skip', item: d.digest, done: d.size, total: d.size });
     return;
   }
   let data: Readable | Uint8Array;
@@ -111,7 +132,7 @@ async function copyBlob(
     { digest: d.digest, size: d.size },
     {
       signal: options.signal,
-      onProgress: (p) => options.onProgress?.({ phase, digest: d.digest, done: p.done, total: d.size }),
+      onProgress: (p) => options.onProgress?.({ phase, item: d.digest, done: p.done, total: d.size }),
     },
   );
 }
@@ -124,8 +145,9 @@ async function copyBlob(
 export async function writeOciLayout(
   dir: string,
   entries: readonly (NamedImage | NamedIndex)[],
-  options: ImageWriteOptions = {},
+  optionsIn: ImageWriteOptions = {},
 ): Promise<OciLayout> {
+  const options = withOverallProgress(entries, optionsIn);
   const layout = await OciLayout.create(dir);
   for (const entry of entries) {
     for (const image of entryImages(entry)) {
@@ -135,7 +157,7 @@ export async function writeOciLayout(
       await copyBlob(layout, image, image.manifest.config, 'config', options);
       for (const layer of image.manifest.layers) await copyBlob(layout, image, layer, 'layer', options);
       await writeManifestBlob(layout, image.digest, image.manifestBytes);
-      options.onProgress?.({ phase: 'manifest', digest: image.digest, done: 1, total: 1 });
+      options.onProgress?.({ phase: 'manifest', item: image.digest, done: 1, total: 1, unit: 'items' });
     }
     if ('index' in entry) await writeManifestBlob(layout, entry.index.digest, entry.index.manifestBytes);
     await layout.addManifest(entryDescriptor(entry));

@@ -22,6 +22,7 @@ import {
   isDigest,
   normalizeEntryName,
   OciDeltaError,
+  type Progress,
   sniffCompression,
   type TarEntry,
   TarIndex,
@@ -35,7 +36,8 @@ export interface ApplyDeepDeltaOptions {
   /** The device's xdelta3 `-B` (default 64 MiB): the decoder's source cache is emulated with it. */
   sourceWindow?: number;
   signal?: AbortSignal;
-  onProgress?: (event: { phase: 'decode'; layer: string }) => void;
+  /** One event per layer rebuilt: `item` is its `blobs/sha256/<diff_id>` path (unit items). */
+  onProgress?: (event: Progress<'decode'>) => void;
 }
 
 /** One layer rebuilt by applyDeepDelta. */
@@ -144,7 +146,7 @@ export async function applyDeepDelta(
             { path: currentArchive, entry: sourceName },
           );
         }
-        options.onProgress?.({ phase: 'decode', layer: base });
+        options.onProgress?.({ phase: 'decode', item: base, done: 0, total: 1, unit: 'items' });
         const sourceFile = join(work, 'source');
         const compressed = await plainSource(current, source, sourceFile, signal);
         const [, alg, hex] = base.split('/') as [string, string, string];

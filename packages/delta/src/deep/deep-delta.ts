@@ -6,8 +6,8 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type Image, OciDeltaError } from '@ocidelta/core';
+import { basename, join } from 'node:path';
+import { type Image, OciDeltaError, type Progress, progressTotals } from '@ocidelta/core';
 import { DEFAULT_SOURCE_WINDOW, type DeviceDecodeStats, deviceDecoder } from '../vcdiff/index.js';
 import { deepDeltaTestHooks, encodeLayer, loadUncompressedLayer } from './encode-layer.js';
 import { pairLayers } from './pair-layers.js';
@@ -15,16 +15,13 @@ import { selfDeltaDeviceStats, writeSelfDelta } from './self-delta.js';
 import { type CurrentOrigin, type DeviceStore, sourceAccessOf, sourcePath } from './source-path.js';
 import { type DeltaLayerFile, writeDeltaArchive } from './write-archive.js';
 
-/** Progress of a deep delta build, per layer of the new image. */
-export interface DeepDeltaProgress {
-  phase: 'source' | 'encode' | 'write' | 'done';
-  /** Index of the new layer being worked on (absent for `write`/`done`). */
-  layer?: number;
-  /** Number of layers in the new image. */
-  layers: number;
-  /** `encode`: bytes of the new layer's decompressed tar encoded so far. */
-  done?: number;
-}
+/**
+ * Progress of a deep delta build. `source`: item `current layer J` decompressed into memory
+ * (stored bytes read, of its size); `encode`: item `layer I` of the new image encoded and
+ * self-checked (stored bytes read, of its size); `write`: item `image.img` (the archive
+ * written, unit items); `done`. `overall`: stored bytes of every layer read, of their sum.
+ */
+export type DeepDeltaProgress = Progress<'source' | 'encode' | 'write' | 'done'>;
 
 export interface DeepDeltaOptions {
   /** The device's image store; only changes the `.source` paths. Default `classic`. */
@@ -137,6 +134,10 @@ export async function buildDeepDelta(
   const lastUse = new Map<number, number>();
   for (const [i, p] of pairs.entries()) if (!p.unchanged) lastUse.set(p.sourceIndex, i);
   const total = next.layers.length;
+  const sourceBytes = [...new Set(lastUse.keys())].reduce((n, j) => n + current.layers[j]!.size, 0);
+  const totals = progressTotals(options.onProgress, {
+    total: sourceBytes + next.layers.reduce((n, l) => n + l.size, 0),
+  });
   const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'ocidelta-deep-'));
   try {
     const sources = new Map<number, Buffer>();
@@ -147,12 +148,12 @@ export async function buildDeepDelta(
       throwIfAborted(options.signal);
       const layer = next.layers[i]!;
       const deltaFile = join(work, `layer-${i}.vcdiff`);
-      const onBytes = (done: number) =>
-        options.onProgress?.({ phase: 'encode', layer: i, layers: total, done });
+      const item = `layer ${i}`;
+      const onBytes = (done: number) => totals.emit({ phase: 'encode', item, done, total: layer.size });
       const device = deviceOf(pair.sourceIndex);
       let encoded: { uncompressedSize: number; deltaSize: number; device: DeviceDecodeStats };
       if (pair.unchanged) {
-        options.onProgress?.({ phase: 'encode', layer: i, layers: total });
+        onBytes(0);
         const self = await writeSelfDelta(layer, deltaFile, `new layer ${i}`, {
           signal: options.signal,
           onBytes,
@@ -162,15 +163,18 @@ export async function buildDeepDelta(
       } else {
         let source = sources.get(pair.sourceIndex);
         if (source === undefined) {
-          options.onProgress?.({ phase: 'source', layer: i, layers: total });
-          source = await loadUncompressedLayer(
-            current.layers[pair.sourceIndex]!,
-            `current layer ${pair.sourceIndex}`,
-            options,
-          );
+          const sourceLayer = current.layers[pair.sourceIndex]!;
+          const sourceItem = `current layer ${pair.sourceIndex}`;
+          const onSourceBytes = (done: number) =>
+            totals.emit({ phase: 'source', item: sourceItem, done, total: sourceLayer.size });
+          onSourceBytes(0);
+          source = await loadUncompressedLayer(sourceLayer, sourceItem, {
+            ...options,
+            onBytes: onSourceBytes,
+          });
           sources.set(pair.sourceIndex, source);
         }
-        options.onProgress?.({ phase: 'encode', layer: i, layers: total });
+        onBytes(0);
         encoded = await encodeLayer(source, layer, deltaFile, `new layer ${i}`, i, {
           ...options,
           device,
@@ -199,12 +203,13 @@ export async function buildDeepDelta(
         device: encoded.device,
       });
     }
-    options.onProgress?.({ phase: 'write', layers: total });
+    totals.emit({ phase: 'write', item: basename(outPath), done: 0, total: 1, unit: 'items' });
     const size = await writeDeltaArchive(outPath, next, [...written.values()], sizes, {
       repoTags: options.repoTags,
       signal: options.signal,
     });
-    options.onProgress?.({ phase: 'done', layers: total });
+    totals.emit({ phase: 'write', item: basename(outPath), done: 1, total: 1, unit: 'items' });
+    totals.emit({ phase: 'done', done: total, total, unit: 'items' });
     return { path: outPath, size, layers, device: deviceCost(layers, sourceWindow) };
   } finally {
     await rm(work, { recursive: true, force: true });

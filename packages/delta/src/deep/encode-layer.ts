@@ -34,7 +34,7 @@ export interface LayerFiles {
   /** The device's decoder: the encoder keeps copies within its reach, the self-check emulates it. */
   device?: DeviceDecoder;
   maxSourceSize?: number;
-  /** Encoding progress: target bytes consumed so far (after each window). */
+  /** Progress: stored (compressed) bytes of the layer read so far, of its `size`. */
   onBytes?: (done: number) => void;
 }
 
@@ -77,7 +77,11 @@ export async function loadUncompressedLayer(
     },
   });
   try {
-    await pipeline(await layer.uncompressed({ signal: options.signal }), counter, sink, {
+    const stream = await layer.uncompressed({
+      signal: options.signal,
+      ...(options.onBytes ? { onStoredBytes: options.onBytes } : {}),
+    });
+    await pipeline(stream, counter, sink, {
       signal: options.signal,
     });
   } catch (err) {
@@ -124,13 +128,15 @@ export async function encodeLayer(
   options: LayerFiles = {},
 ): Promise<EncodedLayer> {
   const counter = new HashingCounter('sha256', { context: { layer: what, digest: layer.digest } });
-  const target = await layer.uncompressed({ signal: options.signal });
+  const target = await layer.uncompressed({
+    signal: options.signal,
+    ...(options.onBytes ? { onStoredBytes: options.onBytes } : {}),
+  });
   target.on('error', (err) => counter.destroy(err));
   const delta = encode(source, target.pipe(counter), {
     signal: options.signal,
     sourceAccess: options.device?.sourceAccess,
     sourceWindow: options.device?.sourceWindow,
-    ...(options.onBytes ? { onProgress: (p: { done: number }) => options.onBytes?.(p.done) } : {}),
     ...(options.maxSourceSize !== undefined ? { maxSourceSize: options.maxSourceSize } : {}),
   });
   try {

@@ -106,7 +106,7 @@ export type SelfDeltaLayer = Pick<Layer, 'digest' | 'diffId' | 'uncompressed'>;
 
 export interface SelfDeltaOptions {
   signal?: AbortSignal;
-  /** Progress: layer bytes read so far (after each window). */
+  /** Progress: stored (compressed) bytes of the layer read so far. */
   onBytes?: (done: number) => void;
   /** Test seam: runs between writing the delta and its self-check. */
   afterWrite?: (deltaFile: string) => Promise<void>;
@@ -125,19 +125,16 @@ export async function writeSelfDelta(
 ): Promise<{ uncompressedSize: number; deltaSize: number }> {
   const counter = new HashingCounter('sha256', { context: { layer: what, digest: layer.digest } });
   const windows = new WindowAdlers(MAX_WINDOW_SIZE);
-  let reported = 0;
   try {
     await pipeline(
-      await layer.uncompressed({ signal: options.signal }),
+      await layer.uncompressed({
+        signal: options.signal,
+        ...(options.onBytes ? { onStoredBytes: options.onBytes } : {}),
+      }),
       counter,
       async (source: AsyncIterable<Uint8Array>) => {
         for await (const chunk of source) {
           windows.update(chunk);
-          const done = counter.digester.size;
-          if (options.onBytes && done - reported >= MAX_WINDOW_SIZE) {
-            reported = done;
-            options.onBytes(done);
-          }
         }
       },
       { signal: options.signal },
@@ -155,7 +152,6 @@ export async function writeSelfDelta(
     );
   }
   const size = counter.digester.size;
-  options.onBytes?.(size);
   const delta = selfDelta(size, windows.adlers);
   await writeFile(deltaFile, delta);
   await options.afterWrite?.(deltaFile);

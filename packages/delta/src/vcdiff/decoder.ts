@@ -5,7 +5,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { OciDeltaError, writeFileAtomic } from '@ocidelta/core';
+import { OciDeltaError, type Progress, writeFileAtomic } from '@ocidelta/core';
 import { AddressCache } from './address-cache.js';
 import { ChunkReader } from './byte-reader.js';
 import { checkAborted, HARD_MAX_SOURCE_SIZE, loadSource } from './source.js';
@@ -26,7 +26,7 @@ const MAX_TARGET_WINDOW = 64 * 1024 * 1024;
 export interface DecodeOptions {
   signal?: AbortSignal;
   /** Called after each window with the target bytes produced so far. */
-  onProgress?: (p: { done: number }) => void;
+  onProgress?: (p: Progress<'decode'>) => void;
   /**
    * Decode as the device's stock xdelta3 3.0.x would: replay every source copy through an
    * emulation of its source cache (see `DecoderSourceCache`); a copy it could not serve fails the
@@ -171,7 +171,7 @@ async function* decodeChunks(
       );
       r.pos = end;
       done += out.length;
-      options.onProgress?.({ done });
+      options.onProgress?.({ phase: 'decode', done });
       index++;
       yield out;
     }

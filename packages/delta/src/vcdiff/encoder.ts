@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { OciDeltaError, writeFileAtomic } from '@ocidelta/core';
+import { OciDeltaError, type Progress, writeFileAtomic } from '@ocidelta/core';
 import { InstructionList } from './instructions.js';
 import { effortSettings, Matcher, type MatcherSettings } from './matcher.js';
 import { checkAborted, DEFAULT_MAX_SOURCE_SIZE, loadSource } from './source.js';
@@ -26,7 +26,7 @@ export interface EncodeOptions {
   /** Sources larger than this are refused with ERR_SOURCE_TOO_LARGE (default 2 GiB). */
   maxSourceSize?: number;
   /** Called after each window with the target bytes consumed (and the total when known). */
-  onProgress?: (p: { done: number; total?: number }) => void;
+  onProgress?: (p: Progress<'encode'>) => void;
   signal?: AbortSignal;
   /** Optional application header stored in the VCDIFF header (VCD_APPHEADER). */
   appHeader?: Uint8Array;
@@ -109,7 +109,11 @@ async function* encodeChunks(
     done += fill;
     fill = 0;
     windows++;
-    options.onProgress?.({ done, total: options.targetSize });
+    options.onProgress?.({
+      phase: 'encode',
+      done,
+      ...(options.targetSize !== undefined ? { total: options.targetSize } : {}),
+    });
     return Buffer.from(out.view());
   };
 

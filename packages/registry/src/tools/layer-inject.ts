@@ -20,6 +20,7 @@ import {
   OciDeltaError,
   OciLayout,
   type Platform,
+  type Progress,
   type Reference,
   resolveMtime,
   scanDirectory,
@@ -49,7 +50,8 @@ export interface LayerInjectOptions {
   /** Client for the target when it needs other credentials (default `client`). */
   destClient?: RegistryClient;
   signal?: AbortSignal;
-  onProgress?: (p: { phase: 'layer' | 'blob' | 'config' | 'manifest'; digest?: string }) => void;
+  /** One event (unit items) per step; `item` is the digest written. */
+  onProgress?: (p: Progress<'layer' | 'blob' | 'config' | 'manifest'>) => void;
 }
 
 export interface LayerInjectResult {
@@ -127,7 +129,7 @@ export async function injectLayer(
     const staging = await OciLayout.create(tmp);
     const blob = await staging.writeBlob(produced.stream, {}, { signal: options.signal });
     const diffId = produced.diffId().digest;
-    options.onProgress?.({ phase: 'layer', digest: blob.digest });
+    options.onProgress?.({ phase: 'layer', item: blob.digest, done: 1, total: 1, unit: 'items' });
     const layerDesc: Descriptor = {
       mediaType: docker ? MediaType.DockerLayerGzip : MediaType.OciLayerGzip,
       digest: blob.digest,
@@ -209,20 +211,20 @@ export async function injectLayer(
           { digest: d.digest, size: d.size },
           { ...(sameRegistry ? { mountFrom: src } : {}), signal },
         );
-        options.onProgress?.({ phase: 'blob', digest: d.digest });
+        options.onProgress?.({ phase: 'blob', item: d.digest, done: 1, total: 1, unit: 'items' });
       },
       { signal: options.signal, what: `pushing layers to ${dest}` },
     );
     await destClient.uploadBlob(dest, async () => createReadStream(staging.blobPath(blob.digest)), blob, {
       signal: options.signal,
     });
-    options.onProgress?.({ phase: 'blob', digest: blob.digest });
+    options.onProgress?.({ phase: 'blob', item: blob.digest, done: 1, total: 1, unit: 'items' });
     await destClient.uploadBlob(dest, configBytes, configDigest, { signal: options.signal });
-    options.onProgress?.({ phase: 'config', digest: configDigest.digest });
+    options.onProgress?.({ phase: 'config', item: configDigest.digest, done: 1, total: 1, unit: 'items' });
     const digest = await destClient.putManifest(dest, manifestBytes, image.mediaType, {
       signal: options.signal,
     });
-    options.onProgress?.({ phase: 'manifest', digest });
+    options.onProgress?.({ phase: 'manifest', item: digest, done: 1, total: 1, unit: 'items' });
     return {
       target: dest.toString(),
       digest,

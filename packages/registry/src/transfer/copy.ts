@@ -14,6 +14,7 @@ import {
   resultOf,
   type TransferOptions,
   type TransferResult,
+  withTransferTotals,
 } from './progress.js';
 import { planPull } from './pull.js';
 import { count, putManifests } from './push.js';
@@ -32,12 +33,13 @@ export async function copyImage(
   client: RegistryClient,
   source: Reference | string,
   destination: Reference | string,
-  options: CopyOptions = {},
+  optionsIn: CopyOptions = {},
 ): Promise<TransferResult> {
   const src = toReference(source);
   const dest = toReference(destination);
-  const destClient = options.destClient ?? client;
-  const plan = await planPull(client, src, { ...options, defaultAllPlatforms: true });
+  const destClient = optionsIn.destClient ?? client;
+  const plan = await planPull(client, src, { ...optionsIn, defaultAllPlatforms: true });
+  const options = withTransferTotals(plan, optionsIn);
   const counters = newCounters();
   const sameRegistry = src.registry === dest.registry && src.repository !== dest.repository;
   await forEachLimit(

@@ -13,6 +13,7 @@ export {
 export {
   DEFAULT_CONCURRENCY,
   type TransferOptions,
+  type TransferPhase,
   type TransferProgress,
   type TransferResult,
 } from './progress.js';

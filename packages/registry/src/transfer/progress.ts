@@ -1,17 +1,15 @@
 /** Progress events and shared option types of pull, push and copy. */
-import { imagesOf, type ManifestNode, type PlatformChoice } from './plan.js';
+import { type Progress, progressTotals } from '@ocidelta/core';
+import { imagesOf, type ManifestNode, type PlatformChoice, totalBytes } from './plan.js';
 
-/** One progress event, per blob or manifest. */
-export interface TransferProgress {
-  /**
-   * `blob`: bytes moving (done grows to total); `skip`: already at the destination; `mount`:
-   * mounted from another repository of the same registry; `manifest`: a manifest written.
-   */
-  phase: 'blob' | 'skip' | 'mount' | 'manifest';
-  digest: string;
-  done: number;
-  total: number;
-}
+/**
+ * One progress event, per blob (`item` = its digest) or manifest. `blob`: bytes moving (done
+ * grows to total); `skip`: already at the destination; `mount`: mounted from another repository
+ * of the same registry; `manifest`: a manifest written (unit items). `overall`: bytes of all
+ * blobs of the transfer, skipped and mounted ones included.
+ */
+export type TransferPhase = 'blob' | 'skip' | 'mount' | 'manifest';
+export type TransferProgress = Progress<TransferPhase>;
 
 /** Options every transfer accepts. */
 export interface TransferOptions extends PlatformChoice {
@@ -35,6 +33,13 @@ export interface TransferResult {
 }
 
 export const DEFAULT_CONCURRENCY = 4;
+
+/** `options` whose progress events carry `overall` over every blob of `plan`. */
+export function withTransferTotals<T extends TransferOptions>(plan: ManifestNode, options: T): T {
+  if (!options.onProgress) return options;
+  const totals = progressTotals(options.onProgress, { total: totalBytes(plan) });
+  return { ...options, onProgress: (e: TransferProgress) => totals.emit(e) };
+}
 
 /** Counters shared by the transfer functions. */
 export function newCounters(): TransferResult['blobs'] & { bytes: number } {

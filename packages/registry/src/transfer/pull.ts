@@ -36,6 +36,7 @@ import {
   resultOf,
   type TransferOptions,
   type TransferResult,
+  withTransferTotals,
 } from './progress.js';
 import { fetchManifestByDescriptor, fetchTopManifest, openRemoteBlob, toReference } from './remote.js';
 
@@ -85,8 +86,9 @@ export async function pullPlanIntoLayout(
   ref: Reference,
   plan: ManifestNode,
   layout: OciLayout,
-  options: TransferOptions & { name?: string } = {},
+  optionsIn: TransferOptions & { name?: string } = {},
 ): Promise<TransferResult> {
+  const options = withTransferTotals(plan, optionsIn);
   const counters = newCounters();
   const added: string[] = [];
   try {
@@ -96,11 +98,11 @@ export async function pullPlanIntoLayout(
       async (d: Descriptor, signal) => {
         if (await layout.hasBlob(d.digest)) {
           counters.skipped++;
-          options.onProgress?.({ phase: 'skip', digest: d.digest, done: d.size, total: d.size });
+          options.onProgress?.({ phase: 'skip', item: d.digest, done: d.size, total: d.size });
           return;
         }
         const stream = await openRemoteBlob(client, ref, d, signal, (done) =>
-          options.onProgress?.({ phase: 'blob', digest: d.digest, done, total: d.size }),
+          options.onProgress?.({ phase: 'blob', item: d.digest, done, total: d.size }),
         );
         await writeVerifiedBlob(layout, d, stream, signal);
         added.push(d.digest);
@@ -116,9 +118,10 @@ export async function pullPlanIntoLayout(
       added.push(m.descriptor.digest);
       options.onProgress?.({
         phase: 'manifest',
-        digest: m.descriptor.digest,
-        done: m.bytes.byteLength,
-        total: m.bytes.byteLength,
+        item: m.descriptor.digest,
+        done: 1,
+        total: 1,
+        unit: 'items',
       });
     }
     const annotations = refAnnotations(options.name ?? ref.tag);

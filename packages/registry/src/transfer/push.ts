@@ -27,6 +27,7 @@ import {
   resultOf,
   type TransferOptions,
   type TransferResult,
+  withTransferTotals,
 } from './progress.js';
 import { type BlobOutcome, putRemoteManifest, sendBlob, toReference } from './remote.js';
 
@@ -113,8 +114,9 @@ export async function pushPlan(
   plan: ManifestNode,
   blobs: BlobSource,
   ref: Reference,
-  options: PushOptions = {},
+  optionsIn: PushOptions = {},
 ): Promise<TransferResult> {
+  const options = withTransferTotals(plan, optionsIn);
   const counters = newCounters();
   const what = `pushing to ${ref}`;
   await forEachLimit(
@@ -158,7 +160,7 @@ export function count(
   else counters.mounted++;
   options.onProgress?.({
     phase: outcome === 'skipped' ? 'skip' : 'mount',
-    digest: d.digest,
+    item: d.digest,
     done: d.size,
     total: d.size,
   });
@@ -185,9 +187,10 @@ export async function putManifests(
     await putRemoteManifest(client, ref, identifier, m, options.signal);
     options.onProgress?.({
       phase: 'manifest',
-      digest: m.descriptor.digest,
-      done: m.bytes.byteLength,
-      total: m.bytes.byteLength,
+      item: m.descriptor.digest,
+      done: 1,
+      total: 1,
+      unit: 'items',
     });
   }
 }

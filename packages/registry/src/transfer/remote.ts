@@ -76,7 +76,7 @@ export async function sendBlob(
       ...(options.mountFrom !== undefined ? { mountFrom: options.mountFrom } : {}),
       signal: options.signal,
       onProgress: (p) =>
-        options.onProgress?.({ phase: 'blob', digest: d.digest, done: p.done, total: p.total ?? d.size }),
+        options.onProgress?.({ phase: 'blob', item: d.digest, done: p.done, total: p.total ?? d.size }),
     },
   );
   if (result.skipped) return 'skipped';

@@ -2,7 +2,7 @@
  * Test harness: a loopback HTTP reverse proxy in front of a real registry that injects faults
  * on matching requests: cut the connection after N body bytes, answer a status (429 with
  * Retry-After, 503...) without forwarding, flip one byte of the response body, or stall the
- * body after N bytes with the connection left open. Every
+ * body after N bytes with the connection left open, or throttle it. Every
  * request is recorded (method, path, Range, status, fault) for assertions.
  */
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
@@ -15,7 +15,9 @@ export type Fault =
   /** Forward, flipping (XOR 0xff) the body byte at `offset`. */
   | { kind: 'corrupt'; offset: number }
   /** Forward `afterBytes` bytes of the body, then send nothing more (the connection stays open). */
-  | { kind: 'stall'; afterBytes: number };
+  | { kind: 'stall'; afterBytes: number }
+  /** Forward the body at about `bytesPerSecond` (a slow link, for progress over time). */
+  | { kind: 'throttle'; bytesPerSecond: number };
 
 export interface FaultRule {
   /** HTTP method to match (any when omitted). */
@@ -127,6 +129,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
           }
           seen += chunk.length;
           res.write(data);
+          if (fault?.kind === 'throttle') {
+            upRes.pause();
+            setTimeout(() => upRes.resume(), (chunk.length / fault.bytesPerSecond) * 1000);
+          }
         });
         upRes.on('end', () => {
           if (fault?.kind !== 'stall' || seen < fault.afterBytes) res.end();
