@@ -23,6 +23,11 @@ import {
 const bin = join(__dirname, '../dist/bin.js');
 const haveScript = spawnSync('script', ['--version']).status === 0;
 const ESC = '\x1b[';
+const E = String.fromCharCode(27);
+/** A redraw: cursor up N lines, clear to the end of the screen. */
+const REDRAW = new RegExp(`${E}\\[\\d+A${E}\\[J`);
+/** Any CSI escape sequence (colour, cursor). */
+const CSI = new RegExp(`${E}\\[[0-9;]*[A-Za-z]`, 'g');
 
 /** Output of `args` run in a pseudo-terminal of 120 columns (stdout and stderr both land there). */
 function inTerminal(
@@ -132,10 +137,10 @@ describe.skipIf(!haveBinaries('docker-registry'))('live progress of real command
       const { code, out } = await inTerminal(pullArgs(), { TERM: 'xterm-256color' });
       expect(code).toBe(0);
       // Redraws move the cursor up and clear below; the bar is coloured.
-      expect(out).toMatch(/\x1b\[\d+A\x1b\[J/);
+      expect(out).toMatch(REDRAW);
       expect(out).toContain(`${ESC}36m#`);
       // A layer's bar with bytes, percentage, rate and ETA, and the overall bar.
-      const plain = out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
+      const plain = out.replace(CSI, '');
       expect(plain).toMatch(
         /blob +\[[#.]{24}\] sha256:[0-9a-f]{12} [\d.]+ (KiB|MiB)\/5\.72 MiB \d+% [\d.]+ MiB\/s ETA \d+s/,
       );
@@ -148,7 +153,7 @@ describe.skipIf(!haveBinaries('docker-registry'))('live progress of real command
   it.skipIf(!ready)('NO_COLOR keeps the bars and drops the colour; TERM=dumb gets plain lines', async () => {
     const noColor = await inTerminal(pullArgs(), { TERM: 'xterm', NO_COLOR: '1' });
     expect(noColor.code).toBe(0);
-    expect(noColor.out).toMatch(/\x1b\[\d+A\x1b\[J/);
+    expect(noColor.out).toMatch(REDRAW);
     expect(noColor.out).not.toContain(`${ESC}36m`);
     expect(noColor.out).toMatch(/pull +\[[#.]{24}\]/);
     const dumb = await inTerminal(pullArgs(), { TERM: 'dumb', OCIDELTA_PROGRESS_INTERVAL: '0.3' });
