@@ -202,7 +202,12 @@ describe('writeArtifact I/O', () => {
     await writeArtifact(join(dir, 'progress.mender'), { ...base(), onProgress: (e) => events.push(e) });
     expect(events.filter((e) => e.phase === 'hash')).toEqual([]);
     const write = events.filter((e) => e.phase === 'write');
-    expect(write.at(-1)).toMatchObject({ done: content.length, total: content.length, file: 'payload.bin' });
+    expect(write.at(-1)).toMatchObject({
+      item: 'payload.bin',
+      done: content.length,
+      total: content.length,
+      overall: { done: content.length, total: content.length },
+    });
 
     const streamed: ArtifactProgress[] = [];
     let opens = 0;

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { type Digest, isOciDeltaError } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
@@ -28,11 +28,16 @@ function layerOf(bytes: Buffer, diffId: Digest = sha256(bytes)): SelfDeltaLayer 
   return {
     digest: sha256(Buffer.from(`compressed ${diffId}`)),
     diffId,
-    uncompressed: async () => {
+    uncompressed: async (options) => {
       const chunks: Buffer[] = [];
       for (let off = 0; off < bytes.length; off += 1_000_003)
         chunks.push(bytes.subarray(off, off + 1_000_003));
-      return Readable.from(chunks);
+      const stored = Readable.from(chunks);
+      const onStored = options?.onStoredBytes;
+      if (!onStored) return stored;
+      let read = 0;
+      stored.on('data', (c: Buffer) => onStored((read += c.length)));
+      return stored.pipe(new PassThrough());
     },
   };
 }

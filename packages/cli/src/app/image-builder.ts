@@ -7,13 +7,13 @@
 import { rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Image, isOciDeltaError, OciDeltaError, writeDockerArchive } from '@ocidelta/core';
-import { buildDeepDelta, verifyDeepDelta } from '@ocidelta/delta';
+import { buildDeepDelta, type DeepDeltaLayer, verifyDeepDelta } from '@ocidelta/delta';
 import type { ImagePayload } from './app-payload.js';
 import type { AppCache } from './cache.js';
 import type { DeltaInfo, DeltaKey } from './delta-key.js';
 import { tagOf } from './image-sources.js';
 import type { DeviceStore } from './options.js';
-import type { ServicePlan } from './plan.js';
+import { type ServicePlan, withDeltaLayers } from './plan.js';
 import type { AppEvent } from './progress.js';
 import type { Delivery } from './release-metadata.js';
 import type { ArtifactStore } from './store.js';
@@ -71,6 +71,8 @@ export async function buildImagePayload(
     g.plan.cached = built.cached;
     if (built.deepDelta && built.from) g.plan.deltaFrom = built.from;
     if (built.device) g.plan.device = built.device;
+    if (built.layers && g.plan.layerPlans)
+      g.plan.layerPlans = withDeltaLayers(g.plan.layerPlans, built.layers);
     if (!built.deepDelta && g.plan.mode !== 'full') {
       g.plan.mode = 'full';
       g.plan.reason = p.plan.reason;
@@ -94,6 +96,8 @@ interface Built {
   cached?: boolean;
   from?: 'computed' | 'cache' | 'store';
   device?: { sourceBytesRead: number; decoderMemory: number };
+  /** A deep delta built in this run: its per-layer figures. */
+  layers?: DeepDeltaLayer[];
 }
 
 /** Push a delta to the shared store; a failed push costs the next runner time, not correctness. */
@@ -242,7 +246,14 @@ async function buildDelta(
       await shareDelta(ctx, p, info, imageFile, sig);
     }
     const file = ctx.cache ? await ctx.cache.putDelta(info, imageFile) : imageFile;
-    return { file, size: res.size, deepDelta: true, from: 'computed', device: res.device };
+    return {
+      file,
+      size: res.size,
+      deepDelta: true,
+      from: 'computed',
+      device: res.device,
+      layers: res.layers,
+    };
   } catch (err) {
     if (isOciDeltaError(err, 'ERR_NO_DEEP_DELTA') || isOciDeltaError(err, 'ERR_SOURCE_TOO_LARGE')) {
       ctx.warn(`no deep delta possible (${err.message}): shipping the full image`, p.plan.service);

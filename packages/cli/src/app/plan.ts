@@ -46,6 +46,61 @@ export interface ServicePlan {
    * included; decompressed bytes for a compressed source) and its decoder memory (`-B` + windows).
    */
   device?: { sourceBytesRead: number; decoderMemory: number };
+  /** Each layer of the new image: what a full pull costs and what the artifact ships for it. */
+  layerPlans?: LayerPlan[];
+}
+
+/** One layer of a service's new image in the release (the report's per-layer rows). */
+export interface LayerPlan {
+  index: number;
+  diffId: string;
+  /** Stored (compressed) size: what pulling the layer costs. */
+  size: number;
+  /** Same diff_id as the current image's layer at this index (false without a current image). */
+  unchanged: boolean;
+  /** Deep deltas built in this run: the VCDIFF's size (what the artifact carries for it). */
+  deltaSize?: number;
+  /** The layer's tar size: what the device rebuilds (deep delta) or loads (full). */
+  uncompressedSize?: number;
+  /** Deep delta: the current layer the device decodes against (its path in the device's `docker save`). */
+  source?: string;
+  /** Deep delta: source bytes the device's xdelta3 reads for it. */
+  sourceBytesRead?: number;
+}
+
+/** The layers of `next`, each marked unchanged when `current` has the same diff_id at its index. */
+export function layerPlansOf(next: Image, current: Image | undefined): LayerPlan[] {
+  return next.layers.map((l, index) => ({
+    index,
+    diffId: l.diffId,
+    size: l.size,
+    unchanged: current?.layers[index]?.diffId === l.diffId,
+  }));
+}
+
+/** `plans` with the deep delta's per-layer figures (matched by index) filled in. */
+export function withDeltaLayers(
+  plans: readonly LayerPlan[],
+  delta: readonly {
+    index: number;
+    deltaSize: number;
+    uncompressedSize: number;
+    sourcePath: string;
+    device: { sourceBytesRead: number };
+  }[],
+): LayerPlan[] {
+  return plans.map((p) => {
+    const d = delta.find((x) => x.index === p.index);
+    return d
+      ? {
+          ...p,
+          deltaSize: d.deltaSize,
+          uncompressedSize: d.uncompressedSize,
+          source: d.sourcePath,
+          sourceBytesRead: d.device.sourceBytesRead,
+        }
+      : p;
+  });
 }
 
 /** Sum of the stored config and layer sizes: what a full pull costs. */

@@ -10,7 +10,7 @@ import type { Prepared } from './image-builder.js';
 import { checkImageIdentity } from './image-identity.js';
 import { type ImageResolver, readServiceFile, tagOf } from './image-sources.js';
 import type { ResolvedOptions } from './options.js';
-import { fullImageSize, planMode, type ServicePlan } from './plan.js';
+import { fullImageSize, layerPlansOf, planMode, type ServicePlan } from './plan.js';
 import type { PreviousRelease } from './previous-release.js';
 import type { AppEvent } from './progress.js';
 import { runLimited } from './run-limited.js';
@@ -157,6 +157,7 @@ export async function prepareServices(
         changedLayers: mode.changedLayers,
         changedSize: mode.changedSize,
         reason: reason ?? mode.reason,
+        layerPlans: layerPlansOf(next, current),
       };
       // A previous image that could not be used, or that allows no deep delta, is a fallback.
       if (mode.mode === 'full' && prev && opts.delta && (reason !== undefined || current !== undefined)) {

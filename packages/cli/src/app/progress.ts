@@ -4,6 +4,7 @@
  */
 import type { Progress } from '@ocidelta/core';
 import type { ProgressView } from '../progress.js';
+import type { LogLevel } from './options.js';
 
 export type AppPhase = 'resolve' | 'pull' | 'delta' | 'image' | 'write' | 'artifact' | 'upload' | 'deploy';
 
@@ -22,8 +23,7 @@ export interface Renderer {
 
 type Out = NodeJS.WritableStream;
 
-const LEVELS = { error: 0, warn: 1, info: 2, debug: 3 } as const;
-export type LogLevel = keyof typeof LEVELS;
+const LEVELS: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 
 function logLine(event: Extract<AppEvent, { type: 'log' }>): string {
   const prefix = event.level === 'warn' ? 'warning: ' : '';

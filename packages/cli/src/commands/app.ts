@@ -4,13 +4,14 @@
  * over `buildAppArtifact`: options in, progress rendered, summary out.
  */
 import { access } from 'node:fs/promises';
-import { join } from 'node:path';
-import { OciDeltaError } from '@ocidelta/core';
+import { join, resolve } from 'node:path';
+import { OciDeltaError, writeFileAtomic } from '@ocidelta/core';
 import type { CAC } from 'cac';
 import { type BuildAppResult, buildAppArtifact, COMPOSE_FILE_NAMES } from '../app/build-app-artifact.js';
 import { DEFAULT_MENDER_HOST, type LogLevel } from '../app/options.js';
 import { summaryTable } from '../app/plan.js';
 import { appRenderer } from '../app/progress.js';
+import { renderReport } from '../app/report.js';
 import { type CliIO, type CommandDef, ExitCode } from '../command.js';
 import { progressFor } from '../progress.js';
 import { timeoutsOption, writeJson } from '../registry-options.js';
@@ -214,6 +215,11 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
       onEvent: renderer.onEvent,
     });
     renderer.finish();
+    if (typeof o.report === 'string') {
+      const file = resolve(io.cwd, o.report);
+      await writeFileAtomic(file, Buffer.from(renderReport(result)), io.signal ? { signal: io.signal } : {});
+      io.stderr.write(`report: ${file}\n`);
+    }
     if (json) writeJson(io, result);
     else io.stdout.write(formatSummary(result));
     return ExitCode.Ok;
@@ -277,6 +283,10 @@ export const appCommand: CommandDef = {
       .option('-k, --key <file>', "The same as --sign-key (mender-artifact's name)")
       .option('--dry-run', 'Plan only: show which services are full, delta or unchanged, with sizes')
       .option('--json', 'Print the result as JSON on stdout')
+      .option(
+        '--report <file>',
+        'Also write a self-contained HTML report of the release (sizes per service and layer)',
+      )
       .option(
         '--insecure [registry]',
         'Allow plain http (and unverified TLS) to this registry, or to every registry named when given no value (repeatable; loopback always allowed)',
