@@ -36,7 +36,10 @@ function layerOf(bytes: Buffer, diffId: Digest = sha256(bytes)): SelfDeltaLayer 
       const onStored = options?.onStoredBytes;
       if (!onStored) return stored;
       let read = 0;
-      stored.on('data', (c: Buffer) => onStored((read += c.length)));
+      stored.on('data', (c: Buffer) => {
+        read += c.length;
+        onStored(read);
+      });
       return stored.pipe(new PassThrough());
     },
   };
