@@ -283,6 +283,14 @@ export function parseRegistryReference(input: string, what = 'reference'): Refer
   return Reference.parse(input);
 }
 
+/** A registry reference, parsed or as text (`REGISTRY/REPO[:TAG][@DIGEST]` or `docker://...`). */
+export type ReferenceLike = Reference | string;
+
+/** A parsed reference from either form (text goes through {@link parseRegistryReference}). */
+export function toReference(ref: ReferenceLike): Reference {
+  return typeof ref === 'string' ? parseRegistryReference(ref) : ref;
+}
+
 /** The host serving the registry API: `registry-1.docker.io` for Docker Hub, else the registry itself. */
 export function registryApiHost(registry: string): string {
   return registry === DEFAULT_REGISTRY || registry === LEGACY_DEFAULT_REGISTRY

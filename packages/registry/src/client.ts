@@ -22,8 +22,10 @@ import {
   parseDigest,
   parseManifest,
   type Reference,
+  type ReferenceLike,
   selectManifest,
   toDigest,
+  toReference,
 } from '@ocidelta/core';
 import { type BlobProgress, resumableBlobStream } from './blob-reader.js';
 import { CATALOG_SCOPE, deleteScope, pullScope, pushScope } from './challenge.js';
@@ -115,9 +117,10 @@ export class RegistryClient {
    * `Docker-Content-Digest`. Throws ERR_MANIFEST_UNKNOWN, ERR_AUTH, ERR_DIGEST_MISMATCH...
    */
   async getManifest(
-    ref: Reference,
+    refIn: ReferenceLike,
     opts: { accept?: readonly string[]; signal?: AbortSignal } = {},
   ): Promise<ManifestResult> {
+    const ref = toReference(refIn);
     const res = await this.requestManifest('GET', ref, opts);
     const bytes = await readLimited(res.body, MAX_MANIFEST_SIZE, ref.toString());
     const headerDigest = res.header('docker-content-digest');
@@ -135,9 +138,10 @@ export class RegistryClient {
    * manifest does not exist. Falls back to GET when the registry sends no digest header.
    */
   async headManifest(
-    ref: Reference,
+    refIn: ReferenceLike,
     opts: { accept?: readonly string[]; signal?: AbortSignal } = {},
   ): Promise<{ digest: Digest; mediaType: string; size: number } | undefined> {
+    const ref = toReference(refIn);
     const res = await this.requestManifest('HEAD', ref, opts, [200, 404]);
     dump(res.body);
     if (res.status === 404) return undefined;
@@ -171,11 +175,12 @@ export class RegistryClient {
 
   /** Upload a manifest under `ref` (tag or digest); returns its digest. Blobs must exist first. */
   async putManifest(
-    ref: Reference,
+    refIn: ReferenceLike,
     bytes: Uint8Array,
     mediaType: string,
     opts: { signal?: AbortSignal } = {},
   ): Promise<Digest> {
+    const ref = toReference(refIn);
     const algorithm = ref.digest ? parseDigest(ref.digest).algorithm : 'sha256';
     const digest = digestOf(bytes, algorithm);
     if (ref.digest && ref.digest !== digest) {
@@ -203,7 +208,8 @@ export class RegistryClient {
    * Delete a manifest. A tag is first resolved to its digest (the API deletes by digest, which
    * removes every tag pointing to it). The registry must have deletion enabled.
    */
-  async deleteManifest(ref: Reference, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  async deleteManifest(refIn: ReferenceLike, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const ref = toReference(refIn);
     let digest = ref.digest;
     if (digest === undefined) {
       const head = await this.headManifest(ref, opts);
@@ -228,7 +234,8 @@ export class RegistryClient {
   }
 
   /** Fetch `ref` and parse it as an index or an image (config read and verified). */
-  async getIndexOrImage(ref: Reference, opts: { signal?: AbortSignal } = {}): Promise<IndexOrImage> {
+  async getIndexOrImage(refIn: ReferenceLike, opts: { signal?: AbortSignal } = {}): Promise<IndexOrImage> {
+    const ref = toReference(refIn);
     const m = await this.getManifest(ref, opts);
     const parsed = parseManifest(m.bytes, m.mediaType, { ref: ref.toString() });
     if (parsed.kind === 'index') return { kind: 'index', index: loadIndex(m.bytes, m.mediaType) };
@@ -244,9 +251,10 @@ export class RegistryClient {
    * Layers of the returned Image stream from the registry, verified.
    */
   async resolveImage(
-    ref: Reference,
+    refIn: ReferenceLike,
     opts: { platform?: Platform; signal?: AbortSignal } = {},
   ): Promise<Image> {
+    const ref = toReference(refIn);
     const m = await this.getManifest(ref, opts);
     const parsed = parseManifest(m.bytes, m.mediaType, { ref: ref.toString() });
     let bytes = m.bytes;
@@ -267,7 +275,8 @@ export class RegistryClient {
    * A core BlobSource reading blobs of `repo` from the registry (resumable). It does not hash:
    * core's `openVerified`, `readBlob` and `Layer` streams verify what they read, exactly once.
    */
-  blobSource(repo: Reference): BlobSource {
+  blobSource(repoIn: ReferenceLike): BlobSource {
+    const repo = toReference(repoIn);
     return {
       openBlob: (descriptor, options = {}) => this.getBlob(repo, descriptor, { ...options, verify: false }),
     };
@@ -275,10 +284,11 @@ export class RegistryClient {
 
   /** Size of a blob in `repo`, or undefined when the repository does not have it. */
   async headBlob(
-    repo: Reference,
+    repoIn: ReferenceLike,
     digest: string,
     opts: { signal?: AbortSignal } = {},
   ): Promise<{ size: number } | undefined> {
+    const repo = toReference(repoIn);
     const d = toDigest(digest);
     const res = await this.transport.request({
       registry: repo.registry,
@@ -299,7 +309,7 @@ export class RegistryClient {
    * size can be checked). Follows redirects; resumes with Range after a dropped connection.
    */
   async getBlob(
-    repo: Reference,
+    repoIn: ReferenceLike,
     descriptor: Pick<Descriptor, 'digest' | 'size'>,
     opts: {
       signal?: AbortSignal;
@@ -309,6 +319,7 @@ export class RegistryClient {
       verify?: boolean;
     } = {},
   ): Promise<Readable> {
+    const repo = toReference(repoIn);
     const digest = toDigest(descriptor.digest);
     const context = { ref: `${repo.name}@${digest}`, resource: 'blob' as const, digest };
     const open = (offset: number) =>
@@ -344,11 +355,12 @@ export class RegistryClient {
    * else monolithic or chunked by size. `data` as a function can be re-opened to restart.
    */
   uploadBlob(
-    repo: Reference,
+    repoIn: ReferenceLike,
     data: BlobData,
     expected: { digest: string; size: number },
     opts: UploadOptions = {},
   ): Promise<UploadResult> {
+    const repo = toReference(repoIn);
     return uploadBlob(
       {
         transport: this.transport,
@@ -365,9 +377,10 @@ export class RegistryClient {
 
   /** All tags of `repo`, following `Link` pagination (`n` is the page size). */
   listTags(
-    repo: Reference,
+    repoIn: ReferenceLike,
     opts: { n?: number; last?: string; signal?: AbortSignal } = {},
   ): Promise<string[]> {
+    const repo = toReference(repoIn);
     return listAll(this.transport, {
       registry: repo.registry,
       path: `/v2/${repo.repository}/tags/list${pageQuery(opts)}`,

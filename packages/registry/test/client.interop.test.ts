@@ -113,6 +113,14 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('RegistryClient, reg
     expect(blob.equals(img.layer)).toBe(true);
     expect(await client.headBlob(repo, digestOfBytes(img.layer))).toEqual({ size: img.layer.length });
     expect(await client.headBlob(repo, digestOfBytes(Buffer.from('nope')))).toBeUndefined();
+    // Every method takes the reference as text too, skopeo's docker:// form included.
+    expect((await client.getManifest(`${reg.host}/app/one:v1`)).digest).toBe(digest);
+    expect((await client.headManifest(`docker://${reg.host}/app/one:v1`))?.digest).toBe(digest);
+    expect(await client.headBlob(`${reg.host}/app/one`, digestOfBytes(img.layer))).toEqual({
+      size: img.layer.length,
+    });
+    expect(await client.listTags(`${reg.host}/app/one`)).toEqual(['v1']);
+    expect(await codeOf(client.getManifest(`oci:${reg.host}/app/one:v1`))).toBe('ERR_INVALID_REFERENCE');
   });
 
   it('uploads large blobs in chunks and mounts across repositories', async () => {

@@ -1,11 +1,6 @@
 /** Small helpers shared by the release-engineering tools. */
-import { isOciDeltaError, parseRegistryReference, Reference } from '@ocidelta/core';
+import { isOciDeltaError, Reference } from '@ocidelta/core';
 import { RegistryError } from '../errors.js';
-
-/** Accept a parsed reference or a string. */
-export function toRef(ref: Reference | string): Reference {
-  return typeof ref === 'string' ? parseRegistryReference(ref) : ref;
-}
 
 /** The same repository pinned to `digest` only (no tag, so nothing is pushed under a tag). */
 export function byDigest(ref: Reference, digest: string): Reference {

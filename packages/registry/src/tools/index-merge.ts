@@ -19,11 +19,12 @@ import {
   platformFromSpec,
   platformMatches,
   type Reference,
+  toReference,
 } from '@ocidelta/core';
 import type { RegistryClient } from '../client.js';
 import { copyImage } from '../transfer/copy.js';
 import type { TransferProgress } from '../transfer/progress.js';
-import { byDigest, isMissing, toRef } from './common.js';
+import { byDigest, isMissing } from './common.js';
 
 export interface IndexMergeOptions {
   /** Where to push the result (default: the destination). */
@@ -211,9 +212,9 @@ export async function mergeIndex(
   destination: Reference | string,
   options: IndexMergeOptions = {},
 ): Promise<IndexMergeResult> {
-  const src = toRef(source);
-  const dest = toRef(destination);
-  const target = options.to !== undefined ? toRef(options.to) : dest;
+  const src = toReference(source);
+  const dest = toReference(destination);
+  const target = options.to !== undefined ? toReference(options.to) : dest;
   const destClient = options.destClient ?? client;
   const warnings: string[] = [];
   const warn = (m: string) => {

@@ -24,10 +24,10 @@ import {
   type Reference,
   resolveMtime,
   scanDirectory,
+  toReference,
 } from '@ocidelta/core';
 import type { RegistryClient } from '../client.js';
 import { forEachLimit } from '../transfer/concurrency.js';
-import { toRef } from './common.js';
 
 export const INJECTED_DIFF_ID_LABEL = 'org.ocidelta.injected.diff_id';
 export const INJECTED_DIGEST_LABEL = 'org.ocidelta.injected.digest';
@@ -105,8 +105,8 @@ export async function injectLayer(
   target: Reference | string,
   options: LayerInjectOptions = {},
 ): Promise<LayerInjectResult> {
-  const src = toRef(source);
-  const dest = toRef(target);
+  const src = toReference(source);
+  const dest = toReference(target);
   const destClient = options.destClient ?? client;
   const image = await client.resolveImage(src, {
     ...(options.platform ? { platform: options.platform } : {}),
@@ -244,7 +244,7 @@ export async function resolveLayerToExtract(
   ref: Reference | string,
   options: { layer?: number; platform?: Platform; signal?: AbortSignal } = {},
 ): Promise<{ image: Image; index: number }> {
-  const r = toRef(ref);
+  const r = toReference(ref);
   const image = await client.resolveImage(r, {
     ...(options.platform ? { platform: options.platform } : {}),
     signal: options.signal,

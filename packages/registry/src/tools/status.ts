@@ -11,10 +11,11 @@ import {
   normalizePlatform,
   parseManifest,
   type Reference,
+  toReference,
 } from '@ocidelta/core';
 import type { RegistryClient } from '../client.js';
 import { forEachLimit } from '../transfer/concurrency.js';
-import { byDigest, isMissing, toRef } from './common.js';
+import { byDigest, isMissing } from './common.js';
 
 export interface RefStatus {
   /** The reference as given. */
@@ -66,7 +67,7 @@ export async function refStatus(
 ): Promise<RefStatus> {
   let parsed: Reference;
   try {
-    parsed = toRef(ref);
+    parsed = toReference(ref);
   } catch (err) {
     return { ref, present: false, error: (err as Error).message, errorCode: 'ERR_INVALID_REFERENCE' };
   }

@@ -5,6 +5,7 @@
  * identical at the destination.
  */
 import type { Reference } from '@ocidelta/core';
+import { toReference } from '@ocidelta/core';
 import type { RegistryClient } from '../client.js';
 import { forEachLimit } from './concurrency.js';
 import { uniqueBlobs } from './plan.js';
@@ -18,7 +19,7 @@ import {
 } from './progress.js';
 import { planPull } from './pull.js';
 import { count, putManifests } from './push.js';
-import { openRemoteBlob, sendBlob, toReference } from './remote.js';
+import { openRemoteBlob, sendBlob } from './remote.js';
 
 export interface CopyOptions extends TransferOptions {
   /** Client for the destination when it needs other credentials or settings (default `client`). */

@@ -21,9 +21,11 @@ import {
   OciLayout,
   ociLayoutBytes,
   type Reference,
+  type ReferenceLike,
   refAnnotations,
   sweepLeftovers,
   tempPathFor,
+  toReference,
   writeDockerArchive,
   writeTarFile,
 } from '@ocidelta/core';
@@ -38,7 +40,7 @@ import {
   type TransferResult,
   withTransferTotals,
 } from './progress.js';
-import { fetchManifestByDescriptor, fetchTopManifest, openRemoteBlob, toReference } from './remote.js';
+import { fetchManifestByDescriptor, fetchTopManifest, openRemoteBlob } from './remote.js';
 
 export interface PullOptions extends TransferOptions {
   /** Write into this OCI layout directory (created when missing, added to when present). */
@@ -66,9 +68,10 @@ async function exists(path: string): Promise<boolean> {
 /** Fetch the manifest tree of `ref` for the platforms asked for. */
 export async function planPull(
   client: RegistryClient,
-  ref: Reference,
+  refIn: ReferenceLike,
   options: TransferOptions & { defaultAllPlatforms?: boolean } = {},
 ): Promise<ManifestNode> {
+  const ref = toReference(refIn);
   const top = await fetchTopManifest(client, ref, options.signal);
   return planTransfer(top, (d) => fetchManifestByDescriptor(client, ref, d, options.signal), {
     platform: options.platform,
@@ -83,11 +86,12 @@ export async function planPull(
  */
 export async function pullPlanIntoLayout(
   client: RegistryClient,
-  ref: Reference,
+  refIn: ReferenceLike,
   plan: ManifestNode,
   layout: OciLayout,
   optionsIn: TransferOptions & { name?: string } = {},
 ): Promise<TransferResult> {
+  const ref = toReference(refIn);
   const options = withTransferTotals(plan, optionsIn);
   const counters = newCounters();
   const added: string[] = [];

@@ -14,9 +14,11 @@ import {
   OciLayout,
   openVerified,
   type Reference,
+  type ReferenceLike,
   readBlob,
   readImageArchive,
   resolveTopLevel,
+  toReference,
 } from '@ocidelta/core';
 import type { RegistryClient } from '../client.js';
 import { forEachLimit, throwIfAborted } from './concurrency.js';
@@ -29,7 +31,7 @@ import {
   type TransferResult,
   withTransferTotals,
 } from './progress.js';
-import { type BlobOutcome, putRemoteManifest, sendBlob, toReference } from './remote.js';
+import { type BlobOutcome, putRemoteManifest, sendBlob } from './remote.js';
 
 export interface PushOptions extends TransferOptions {
   /** Which entry of the layout or archive to push (ref name or digest); default the only one. */
@@ -113,9 +115,10 @@ export async function pushPlan(
   client: RegistryClient,
   plan: ManifestNode,
   blobs: BlobSource,
-  ref: Reference,
+  refIn: ReferenceLike,
   optionsIn: PushOptions = {},
 ): Promise<TransferResult> {
+  const ref = toReference(refIn);
   const options = withTransferTotals(plan, optionsIn);
   const counters = newCounters();
   const what = `pushing to ${ref}`;

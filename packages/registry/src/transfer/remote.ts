@@ -4,16 +4,11 @@
  * (skip / mount / upload, with progress) and put manifests.
  */
 import type { Readable } from 'node:stream';
-import { type Descriptor, MANIFEST_ACCEPT, parseRegistryReference, type Reference } from '@ocidelta/core';
+import { type Descriptor, MANIFEST_ACCEPT, type Reference } from '@ocidelta/core';
 import type { RegistryClient } from '../client.js';
 import type { ManifestNode } from './plan.js';
 import { checkDigest } from './plan.js';
 import type { TransferProgress } from './progress.js';
-
-/** Accept a parsed reference or a string. */
-export function toReference(ref: Reference | string): Reference {
-  return typeof ref === 'string' ? parseRegistryReference(ref) : ref;
-}
 
 /** GET the manifest `ref` names; its descriptor carries the verified digest. */
 export async function fetchTopManifest(
