@@ -174,6 +174,19 @@ function watchSignals(): { signal: AbortSignal; caught(): NodeJS.Signals | undef
   };
 }
 
+/** `-o -` (stdout) as `-o=-`: cac's parser takes a lone `-` after an option for no value at all. */
+function dashValues(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const [i, a] of args.entries()) {
+    if (a === '--') return [...out, ...args.slice(i)];
+    const prev = out.at(-1);
+    if (a === '-' && prev !== undefined && /^--?[A-Za-z][\w-]*$/.test(prev))
+      out[out.length - 1] = `${prev}=-`;
+    else out.push(a);
+  }
+  return out;
+}
+
 async function runCommand(
   argv: readonly string[],
   io: CliIO,
@@ -217,7 +230,7 @@ async function runCommand(
   cli.help((sections) => cleanHelp(def, sections));
   cli.version(VERSION, '-V, --version');
   def.define(cli, io);
-  const rest = argv.slice(def.path.length);
+  const rest = dashValues(argv.slice(def.path.length));
   const originalLog = console.log;
   console.log = (...parts: unknown[]) => io.stdout.write(`${parts.join(' ')}\n`);
   try {

@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -220,5 +220,19 @@ describe.skipIf(!haveBinaries('mender-artifact', 'tar'))('ocidelta artifact comm
     const w = await writeModuleImage(['-n', 'x', '-o', out, '--warn-artifact-size', '1kb']);
     expect(w.code).toBe(0);
     expect(w.err).toContain('warning');
+  });
+
+  it('-o - writes the same artifact to stdout, which mender-artifact validates', async () => {
+    const file = join(dir, 'file-out.mender');
+    const f = await writeModuleImage(['-n', 'piped', '-o', file, '--no-progress']);
+    expect(f.code, f.err).toBe(0);
+    const piped = await writeModuleImage(['-n', 'piped', '-o', '-', '--no-progress']);
+    expect(piped.code, piped.err).toBe(0);
+    expect(piped.err).toMatch(/^wrote the artifact to stdout \(\d+ bytes\)\n$/);
+    expect(piped.raw.equals(readFileSync(file))).toBe(true);
+    const copy = join(dir, 'from-stdout.mender');
+    writeFileSync(copy, piped.raw);
+    expect(mender(['validate', copy]).status).toBe(0);
+    expect(existsSync(join(dir, '-'))).toBe(false);
   });
 });

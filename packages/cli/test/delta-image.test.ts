@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readDockerArchive, writeDockerArchive } from '@ocidelta/core';
@@ -91,6 +91,23 @@ describe('ocidelta delta image / delta apply', () => {
       );
     });
   }
+
+  it('-o - streams the same image.img to stdout (summary on stderr, no file, no temp left)', async () => {
+    const file = captureIO({ cwd: root });
+    const args = ['delta', 'image', '--current', 'v1-stored.tar', '--new', 'v2.tar'];
+    expect(await runCli([...args, '-o', 'file.img'], file), file.err()).toBe(0);
+    const tmpDir = join(root, 'stdout-tmp');
+    await mkdir(tmpDir);
+    const piped = captureIO({ cwd: root });
+    expect(await runCli([...args, '-o', '-', '--tmp-dir', tmpDir], piped), piped.err()).toBe(0);
+    expect(piped.raw().equals(await readFile(join(root, 'file.img')))).toBe(true);
+    expect(piped.err()).toMatch(/wrote .*image\.img \(/);
+    expect(await readdir(tmpDir)).toEqual([]);
+    expect(existsSync(join(root, '-'))).toBe(false);
+    const json = captureIO({ cwd: root });
+    expect(await runCli([...args, '-o', '-', '--json'], json)).toBe(1);
+    expect(json.err()).toContain('leave out --json');
+  });
 
   it('accepts OCI layout directories (oci:DIR or ./DIR) and prints a per-layer summary', async () => {
     const io = captureIO({ cwd: root });

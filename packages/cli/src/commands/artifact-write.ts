@@ -12,6 +12,7 @@ import {
   sweepLeftovers,
   type WriteArtifactOptions,
   writeArtifact,
+  writeArtifactTo,
 } from '@ocidelta/core';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
@@ -114,12 +115,8 @@ export async function writeOptionsFromArgs(
       'ocidelta: warning: --compression zstd: Mender clients 3.x cannot read it (they refuse header.tar.zst); use gzip or none for them\n',
     );
   }
-  const output = resolve(io.cwd, s['output-path'] ?? 'artifact.mender');
-  if (s['output-path'] === '-') {
-    throw new OciDeltaError('ERR_INVALID_OPTIONS', '-o - (stdout) is not supported: give a file path', {
-      option: '--output-path',
-    });
-  }
+  // `-o -`: the artifact goes to stdout (built in a temp file first, then streamed).
+  const output = s['output-path'] === '-' ? '-' : resolve(io.cwd, s['output-path'] ?? 'artifact.mender');
   const options: WriteArtifactOptions = {
     type: required(s.type, '-T/--type'),
     artifactName: required(s['artifact-name'], '-n/--artifact-name'),
@@ -202,12 +199,16 @@ export const artifactWriteCommand: CommandDef = {
         const { output, options, progress } = await writeOptionsFromArgs(cli.rawArgs.slice(2), io);
         options.onWarning = (m) => io.stderr.write(`ocidelta: warning: ${m}\n`);
         if (io.signal) options.signal = io.signal;
+        const toStdout = output === '-';
         // Partial artifacts a killed run left beside the output.
-        await sweepLeftovers(dirname(output));
-        const result = await withProgress(io, { quiet: !progress }, { title: 'artifact' }, (onProgress) =>
-          writeArtifact(output, { ...options, ...(onProgress ? { onProgress } : {}) }),
-        );
-        io.stdout.write(`wrote ${result.path} (${result.size} bytes${result.signed ? ', signed' : ''})\n`);
+        if (!toStdout) await sweepLeftovers(dirname(output));
+        const result = await withProgress(io, { quiet: !progress }, { title: 'artifact' }, (onProgress) => {
+          const all = { ...options, ...(onProgress ? { onProgress } : {}) };
+          return toStdout ? writeArtifactTo(io.stdout, all) : writeArtifact(output, all);
+        });
+        const said = `(${result.size} bytes${result.signed ? ', signed' : ''})`;
+        if (toStdout) io.stderr.write(`wrote the artifact to stdout ${said}\n`);
+        else io.stdout.write(`wrote ${result.path} ${said}\n`);
         return ExitCode.Ok;
       });
   },

@@ -15,6 +15,7 @@ import {
   parsePlatform,
   parseRegistryReference,
   readImageArchive,
+  writeThroughFile,
 } from '@ocidelta/core';
 import {
   buildDeepDelta,
@@ -195,6 +196,24 @@ async function buildFrom(
   deviceStore: DeviceStore,
   currentOrigin: CurrentOrigin,
 ): Promise<number> {
+  if (opts.output === '-') {
+    // image.img on stdout: built in a temp file, then streamed; the summary goes to stderr.
+    if (opts.json) {
+      throw new OciDeltaError('ERR_INVALID_OPTIONS', '-o - writes image.img to stdout: leave out --json', {
+        option: '--json',
+      });
+    }
+    return writeThroughFile(
+      io.stdout,
+      'image.img',
+      (file) =>
+        buildFrom({ ...opts, output: file }, ctx, { ...io, stdout: io.stderr }, deviceStore, currentOrigin),
+      {
+        ...(opts.tmpDir ? { tmpDir: resolve(io.cwd, opts.tmpDir) } : {}),
+        ...(io.signal ? { signal: io.signal } : {}),
+      },
+    );
+  }
   const current = await openImageInput(opts.current!, ctx, '--current');
   const next = await openImageInput(opts.new!, ctx, '--new');
   const out = resolve(io.cwd, opts.output!);

@@ -32,4 +32,4 @@ export {
 } from './reader.js';
 export { signManifest, verifyManifestSignature } from './sign.js';
 export { type SignArtifactOptions, signArtifact } from './sign-artifact.js';
-export { compressionExtension, type WriteArtifactResult, writeArtifact } from './writer.js';
+export { compressionExtension, type WriteArtifactResult, writeArtifact, writeArtifactTo } from './writer.js';

@@ -21,6 +21,7 @@ import { hasZstdCompression } from '../compression.js';
 import { Digester } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
 import { ownerTag } from '../layout/file-lock.js';
+import { writeThroughFile } from '../layout/write-blob.js';
 import { VERSION_JSON } from './header.js';
 import { buildHeaderTar } from './header-tar.js';
 import { type ArtifactManifestEntry, formatArtifactManifest } from './manifest.js';
@@ -391,4 +392,21 @@ export async function writeArtifact(
     }
     throw err;
   }
+}
+
+/**
+ * {@link writeArtifact} into a stream (stdout, an upload body): built and checked in a temp file
+ * under `tmpDir` first, since the artifact's tar needs the compressed data's size and the
+ * payload hashes before the data; then streamed into `sink`, which is not ended. The result's
+ * `path` is that temp file's (gone when this returns).
+ */
+export async function writeArtifactTo(
+  sink: NodeJS.WritableStream,
+  options: WriteArtifactOptions & { tmpDir?: string },
+): Promise<WriteArtifactResult> {
+  const { tmpDir, ...rest } = options;
+  return writeThroughFile(sink, 'artifact.mender', (file) => writeArtifact(file, rest), {
+    ...(tmpDir !== undefined ? { tmpDir } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
 }

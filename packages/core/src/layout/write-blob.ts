@@ -5,8 +5,9 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -141,6 +142,32 @@ export async function writeFileAtomic(
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
+  }
+}
+
+/**
+ * Give a file-writing function a stream sink: `write` builds its output in a private temp
+ * directory (under `tmpDir`, default the OS's), which is then streamed into `sink` (not ended:
+ * stdout stays usable) and removed. For formats whose writer must seek back (a tar member's
+ * size, a Mender manifest of hashes): the sink only ever sees a complete, checked file.
+ */
+export async function writeThroughFile<T>(
+  sink: NodeJS.WritableStream,
+  name: string,
+  write: (path: string) => Promise<T>,
+  options: { tmpDir?: string; signal?: AbortSignal } = {},
+): Promise<T> {
+  const dir = await mkdtemp(join(options.tmpDir ?? tmpdir(), '.ocidelta-out-'));
+  try {
+    const file = join(dir, basename(name));
+    const result = await write(file);
+    await pipeline(createReadStream(file), sink, {
+      end: false,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return result;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
 

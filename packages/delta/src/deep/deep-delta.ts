@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { type Image, OciDeltaError, type Progress, progressTotals } from '@ocidelta/core';
+import { type Image, OciDeltaError, type Progress, progressTotals, writeThroughFile } from '@ocidelta/core';
 import { DEFAULT_SOURCE_WINDOW, type DeviceDecodeStats, deviceDecoder } from '../vcdiff/index.js';
 import { deepDeltaTestHooks, encodeLayer, loadUncompressedLayer } from './encode-layer.js';
 import { pairLayers } from './pair-layers.js';
@@ -99,6 +99,23 @@ export function deviceCost(
     sourceBytesRead: layers.reduce((n, l) => n + l.device.sourceBytesRead, 0),
     decoderMemory: deviceDecoder({ sourceWindow }).sourceWindow + DECODER_WINDOW_MEMORY,
   };
+}
+
+/**
+ * {@link buildDeepDelta} into a stream (stdout, an upload body): the image.img is built and
+ * self-checked in a temp file under `tmpDir` first (its tar needs each delta's size up front),
+ * then streamed into `sink`, which is not ended. The result's `path` is that temp file's.
+ */
+export async function buildDeepDeltaTo(
+  current: Image,
+  next: Image,
+  sink: NodeJS.WritableStream,
+  options: DeepDeltaOptions = {},
+): Promise<DeepDeltaResult> {
+  return writeThroughFile(sink, 'image.img', (file) => buildDeepDelta(current, next, file, options), {
+    ...(options.tmpDir !== undefined ? { tmpDir: options.tmpDir } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
 }
 
 /**

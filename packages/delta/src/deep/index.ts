@@ -2,6 +2,7 @@
 export { type AppliedLayer, type ApplyDeepDeltaOptions, applyDeepDelta } from './apply.js';
 export {
   buildDeepDelta,
+  buildDeepDeltaTo,
   type DeepDeltaLayer,
   type DeepDeltaOptions,
   type DeepDeltaProgress,
