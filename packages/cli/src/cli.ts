@@ -239,6 +239,13 @@ async function runCommand(
     const result: unknown = await cli.runMatchedCommand();
     return typeof result === 'number' ? result : ExitCode.Ok;
   } catch (err) {
+    const unknown =
+      err instanceof Error && err.name === 'CACError' ? /^Unknown option `(.+)`/.exec(err.message) : null;
+    const hint = unknown ? def.unknownOptionHints?.[unknown[1] as string] : undefined;
+    if (hint !== undefined) {
+      io.stderr.write(`ocidelta: ${unknown?.[1]}: ${hint}\n`);
+      return ExitCode.Usage;
+    }
     return reportError(err, io);
   } finally {
     console.log = originalLog;

@@ -29,4 +29,9 @@ export interface CommandDef {
   summary: string;
   /** Declare arguments and options on `cli` (a cac instance named after the path). */
   define(cli: CAC, io: CliIO): void;
+  /**
+   * What to say when a peer tool's option that this command does not take is given (`-p` to
+   * `login`, docker's password): the message replaces cac's "Unknown option".
+   */
+  unknownOptionHints?: Readonly<Record<string, string>>;
 }

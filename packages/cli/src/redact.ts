@@ -35,7 +35,8 @@ export class Secrets {
 
   static fromRun(argv: readonly string[], env: NodeJS.ProcessEnv): Secrets {
     const s = new Secrets();
-    // `login -p PASS` (as docker's); elsewhere -p is a platform or provides.
+    // docker's `login -p PASS`: not an option of ours (--password is), but a pasted docker command
+    // line still must not echo the password; elsewhere -p is a platform.
     if (argv[0] === 'login') s.flags.add('-p');
     for (const [i, arg] of argv.entries()) {
       const eq = arg.indexOf('=');

@@ -62,12 +62,15 @@ describe.skipIf(!haveBinaries('mender-artifact'))('artifact sign', () => {
       const after = await readArtifact(out, { publicKey: await readFile(pub, 'utf8') });
       expect(after.signatureVerified).toBe(true);
       expect(after.manifest).toEqual(before.manifest);
-      // signed already: -f to sign again, in place
+      // signed already: --force to sign again, in place (-f in `ocidelta mender-artifact sign`)
       const again = await runCapture(['artifact', 'sign', out, '-k', key]);
       expect(again.code).toBe(2);
       expect(again.err).toContain('is already signed');
-      const forced = await runCapture(['artifact', 'sign', out, '-k', key, '-f']);
+      const forced = await runCapture(['artifact', 'sign', out, '-k', key, '--force']);
       expect(forced.code, forced.err).toBe(0);
+      expect((await runCapture(['artifact', 'sign', out, '-k', key, '-f'])).code).toBe(1);
+      const compat = await runCapture(['mender-artifact', 'sign', out, '-k', key, '-f']);
+      expect(compat.code, compat.err).toBe(0);
       execFileSync('mender-artifact', ['validate', '-k', pub, out]);
     });
   }

@@ -121,9 +121,12 @@ describe.skipIf(!haveBinaries('mender-artifact', 'tar'))('ocidelta artifact comm
       ['-n', 'w', '--no-default-software-version', '--software-version', '5'],
     ],
   ];
-  /** `ocidelta artifact write module-image` with the common flags, then `args`. */
+  /**
+   * `ocidelta mender-artifact write module-image` (mender-artifact's command line, letter for
+   * letter) with the common flags, then `args`.
+   */
   const writeModuleImage = (args: string[]) =>
-    ocidelta(['artifact', 'write', 'module-image', ...common, ...args]);
+    ocidelta(['mender-artifact', 'write', 'module-image', ...common, ...args]);
   for (const [i, [name, args]] of cases.entries()) {
     it(`writes what mender-artifact writes for the same flags: ${name}`, async () => {
       const ours = join(dir, `ours-${i}.mender`);
@@ -209,6 +212,46 @@ describe.skipIf(!haveBinaries('mender-artifact', 'tar'))('ocidelta artifact comm
     expect(colon.err).toContain('delimiting colon');
     const unknown = await writeModuleImage(['-n', 'x', '--bogus', '1']);
     expect(unknown.code).toBe(1);
+  });
+
+  it('artifact write: -p/-g/-m mean platform/device group/manifest name in ocidelta, so they are long-only here', async () => {
+    for (const [letter, long, value] of [
+      ['-p', '--provides', 'x:y'],
+      ['-g', '--provides-group', 'grp'],
+      ['-m', '--meta-data', 'meta.json'],
+    ] as const) {
+      const short = await ocidelta([
+        'artifact',
+        'write',
+        'module-image',
+        ...common,
+        '-n',
+        'x',
+        letter,
+        value,
+      ]);
+      expect(short.code).toBe(1);
+      expect(short.err).toContain(
+        `write ${long} here, or run \`ocidelta mender-artifact write module-image\``,
+      );
+    }
+    const out = join(dir, 'long-names.mender');
+    const theirs = join(dir, 'long-names-theirs.mender');
+    const args = ['-n', 'web-2', '-m', 'meta.json', '-p', 'x:y', '-g', 'grp'];
+    const long = ['-n', 'web-2', '--meta-data', 'meta.json', '--provides', 'x:y', '--provides-group', 'grp'];
+    const r = await ocidelta([
+      'artifact',
+      'write',
+      'module-image',
+      ...common,
+      ...long,
+      '--no-progress',
+      '-o',
+      out,
+    ]);
+    expect(r.code, r.err).toBe(0);
+    expect(mender(['write', 'module-image', ...common, ...args, '-o', theirs]).status).toBe(0);
+    expect(menderRead(out)).toBe(menderRead(theirs));
   });
 
   it('enforces --max-artifact-size like mender-artifact (decimal units)', async () => {

@@ -103,3 +103,42 @@ describe('shell completion', () => {
     expect(await runCli(['completion', 'tcsh'], bad)).toBe(1);
   });
 });
+
+describe('short options', () => {
+  it('each letter means one thing across commands (mender-artifact ones keep its letters)', async () => {
+    const { cac } = await import('cac');
+    const { builtinCommands } = await import('../src/commands/index.js');
+    // Different long names that are one meaning: an output path; more logging; a file whose
+    // content the artifact ships (app's `-f SERVICE FILE`, artifact write's `-f FILE`).
+    const same: Record<string, string> = {
+      'output-path': 'output',
+      verbose: 'debug',
+      'service-file': 'file',
+    };
+    const meanings = new Map<string, Map<string, string[]>>();
+    const io = captureIO();
+    for (const def of builtinCommands()) {
+      if (def.path[0] === 'mender-artifact') continue;
+      const probe = cac('probe');
+      def.define(probe, io);
+      for (const o of [...probe.commands.flatMap((c) => c.options), ...probe.globalCommand.options]) {
+        const short = /(?:^|[ ,])-([a-zA-Z])\b/.exec(o.rawName)?.[1];
+        const long = /--([a-z][\w-]*)/.exec(o.rawName)?.[1];
+        if (!short || !long || short === 'h') continue;
+        const byLong = meanings.get(short) ?? new Map<string, string[]>();
+        const key = same[long] ?? long;
+        byLong.set(key, [...(byLong.get(key) ?? []), def.path.join(' ')]);
+        meanings.set(short, byLong);
+      }
+    }
+    const clashes = [...meanings]
+      .filter(([, byLong]) => byLong.size > 1)
+      .map(([s, byLong]) => `-${s}: ${[...byLong.keys()].join(' / ')}`);
+    expect(clashes).toEqual([]);
+    // The ones the review named, now with one meaning each.
+    expect([...(meanings.get('p')?.keys() ?? [])]).toEqual(['platform']);
+    expect(meanings.get('p')?.get('platform')).toEqual(
+      expect.arrayContaining(['app', 'pull', 'delta image']),
+    );
+  });
+});

@@ -50,9 +50,12 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('login / logout', ()
         (await runCapture(['push', layout, ref, '-q', '--creds', `${reg.username}:${reg.password}`])).code,
       ).toBe(0);
 
-      const refused = await runCapture(['login', reg.host, '-u', reg.username, '-p', 'wrong-password'], {
-        env,
-      });
+      const refused = await runCapture(
+        ['login', reg.host, '-u', reg.username, '--password', 'wrong-password'],
+        {
+          env,
+        },
+      );
       expect(refused.code).toBe(2);
       expect(refused.err).toContain('ERR_AUTH');
       expect(refused.err).not.toContain('wrong-password');

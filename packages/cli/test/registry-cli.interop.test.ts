@@ -86,10 +86,10 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('registry commands',
     >;
     expect(inspect).toMatchObject({ Digest: multi.digest, ImageDigest: arm?.digest, Architecture: 'arm64' });
     expect((await run(['digest', ref])).out.trim()).toBe(multi.digest);
-    expect((await run(['digest', '--platform', 'linux/arm64', ref])).out.trim()).toBe(arm?.digest);
+    expect((await run(['digest', '-p', 'linux/arm64', ref])).out.trim()).toBe(arm?.digest);
 
     const archive = join(work, 'arm.oci.tar');
-    const pulled = await run(['pull', ref, '--oci-archive', archive, '--platform', 'linux/arm64', '-q']);
+    const pulled = await run(['pull', ref, '--oci-archive', archive, '-p', 'linux/arm64', '-q']);
     expect(pulled.code).toBe(0);
     expect(pulled.out.trim()).toBe(arm?.digest);
 

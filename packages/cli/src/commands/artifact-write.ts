@@ -20,30 +20,120 @@ import { withProgress } from '../progress.js';
 import { parseSize } from '../size.js';
 import { type FlagSpec, parseArgs } from './artifact-args.js';
 
-const FLAGS: FlagSpec[] = [
-  { long: 'type', short: 'T', kind: 'string' },
-  { long: 'device-type', short: 't', kind: 'list' },
-  { long: 'artifact-name', short: 'n', kind: 'string' },
-  { long: 'output-path', short: 'o', kind: 'string' },
-  { long: 'file', short: 'f', kind: 'list' },
-  { long: 'meta-data', short: 'm', kind: 'string' },
-  { long: 'provides-group', short: 'g', kind: 'string' },
-  { long: 'artifact-name-depends', short: 'N', kind: 'list' },
-  { long: 'depends-groups', short: 'G', kind: 'list' },
-  { long: 'depends', short: 'd', kind: 'list' },
-  { long: 'provides', short: 'p', kind: 'list' },
-  { long: 'clears-provides', kind: 'list' },
-  { long: 'software-name', kind: 'string' },
-  { long: 'software-version', kind: 'string' },
-  { long: 'software-filesystem', kind: 'string' },
-  { long: 'no-default-software-version', kind: 'bool' },
-  { long: 'no-default-clears-provides', kind: 'bool' },
-  { long: 'compression', kind: 'string' },
-  { long: 'key', short: 'k', kind: 'string' },
-  { long: 'max-artifact-size', kind: 'string' },
-  { long: 'warn-artifact-size', kind: 'string' },
-  { long: 'no-progress', kind: 'bool' },
+/** A flag of `write module-image`: how it parses, and how `--help` shows it. */
+interface WriteFlag extends FlagSpec {
+  /** The value's name in --help (none for booleans). */
+  arg?: string;
+  help: string;
+}
+
+/** mender-artifact's `write module-image` flags, its short letters included. */
+const FLAGS: WriteFlag[] = [
+  {
+    long: 'type',
+    short: 'T',
+    kind: 'string',
+    arg: 'type',
+    help: 'Payload type: the update module name (required)',
+  },
+  {
+    long: 'device-type',
+    short: 't',
+    kind: 'list',
+    arg: 'type',
+    help: 'Compatible device type (required, repeatable)',
+  },
+  { long: 'artifact-name', short: 'n', kind: 'string', arg: 'name', help: 'Artifact name (required)' },
+  {
+    long: 'output-path',
+    short: 'o',
+    kind: 'string',
+    arg: 'file',
+    help: 'Output file (default artifact.mender; - for stdout)',
+  },
+  { long: 'file', short: 'f', kind: 'list', arg: 'file', help: 'Payload file (repeatable)' },
+  { long: 'meta-data', short: 'm', kind: 'string', arg: 'file', help: 'Meta-data JSON file' },
+  { long: 'provides-group', short: 'g', kind: 'string', arg: 'group', help: 'Group the artifact provides' },
+  {
+    long: 'artifact-name-depends',
+    short: 'N',
+    kind: 'list',
+    arg: 'name',
+    help: 'Artifact name this depends on (repeatable)',
+  },
+  {
+    long: 'depends-groups',
+    short: 'G',
+    kind: 'list',
+    arg: 'group',
+    help: 'Group this depends on (repeatable)',
+  },
+  {
+    long: 'depends',
+    short: 'd',
+    kind: 'list',
+    arg: 'KEY:VALUE',
+    help: 'type-info artifact_depends entry (repeatable)',
+  },
+  {
+    long: 'provides',
+    short: 'p',
+    kind: 'list',
+    arg: 'KEY:VALUE',
+    help: 'type-info artifact_provides entry (repeatable)',
+  },
+  {
+    long: 'clears-provides',
+    kind: 'list',
+    arg: 'pattern',
+    help: 'clears_artifact_provides entry (repeatable)',
+  },
+  {
+    long: 'software-name',
+    kind: 'string',
+    arg: 'name',
+    help: 'Name in rootfs-image.NAME.version (default: the type)',
+  },
+  {
+    long: 'software-version',
+    kind: 'string',
+    arg: 'version',
+    help: 'Software version (default: the artifact name)',
+  },
+  { long: 'software-filesystem', kind: 'string', arg: 'fs', help: 'Used instead of rootfs-image' },
+  { long: 'no-default-software-version', kind: 'bool', help: 'Do not add the software version provide' },
+  {
+    long: 'no-default-clears-provides',
+    kind: 'bool',
+    help: 'Do not add the default clears_artifact_provides',
+  },
+  {
+    long: 'compression',
+    kind: 'string',
+    arg: 'kind',
+    help: 'none, gzip (default) or zstd (Node.js >= 22.15)',
+  },
+  {
+    long: 'key',
+    short: 'k',
+    kind: 'string',
+    arg: 'file',
+    help: 'PEM private key to sign with (RSA or ECDSA P-256)',
+  },
+  { long: 'no-progress', kind: 'bool', help: 'No progress output' },
+  { long: 'max-artifact-size', kind: 'string', arg: 'size', help: 'Fail above this size (e.g. 500MB)' },
+  { long: 'warn-artifact-size', kind: 'string', arg: 'size', help: 'Warn above this size' },
 ];
+
+/**
+ * Short letters that mean something else everywhere else in ocidelta (-p platform, -g device
+ * group, -m manifest name): `artifact write` takes these flags by their long names only;
+ * `mender-artifact write module-image` keeps mender-artifact's letters.
+ */
+const OTHER_MEANING: Record<string, string> = { p: '--platform', g: '--device-group', m: '--manifest-name' };
+const OCIDELTA_FLAGS: WriteFlag[] = FLAGS.map(({ short, ...f }) =>
+  short === undefined || short in OTHER_MEANING ? f : { ...f, short },
+);
 
 function required(value: string | undefined, flag: string): string {
   if (value === undefined || value === '') {
@@ -92,12 +182,21 @@ async function readMetaData(file: string): Promise<Record<string, unknown>> {
   return json as Record<string, unknown>;
 }
 
+/** `-p`, `-g`, `-m` given to `artifact write`: what to write instead. */
+const OTHER_MEANING_HINTS: Record<string, string> = Object.fromEntries(
+  Object.entries(OTHER_MEANING).map(([letter, meaning]) => [
+    `-${letter}`,
+    `-${letter} is ${meaning} in ocidelta: write --${FLAGS.find((f) => f.short === letter)?.long} here, or run \`ocidelta mender-artifact write module-image\` to keep mender-artifact's short options`,
+  ]),
+);
+
 /** Build writer options from mender-artifact style arguments (exported for tests). */
 export async function writeOptionsFromArgs(
   argv: readonly string[],
   io: CliIO,
+  flags: 'ocidelta' | 'mender-artifact' = 'ocidelta',
 ): Promise<{ output: string; options: WriteArtifactOptions; progress: boolean }> {
-  const a = parseArgs(argv, FLAGS);
+  const a = parseArgs(argv, flags === 'ocidelta' ? OCIDELTA_FLAGS : FLAGS);
   if (a.positionals.length > 0) {
     throw new OciDeltaError('ERR_INVALID_OPTIONS', `unexpected argument ${a.positionals[0]}`, {});
   }
@@ -162,54 +261,51 @@ export async function writeOptionsFromArgs(
   return { output, options, progress: a.bools['no-progress'] !== true };
 }
 
-export const artifactWriteCommand: CommandDef = {
-  path: ['artifact', 'write', 'module-image'],
-  summary: 'Write a Mender artifact for an update module (flags of mender-artifact write module-image)',
-  define(cli, io) {
-    cli
-      .command('', 'Write a Mender artifact v3 module-image artifact')
-      .option('-T, --type <type>', 'Payload type: the update module name (required)')
-      .option('-t, --device-type <type>', 'Compatible device type (required, repeatable)')
-      .option('-n, --artifact-name <name>', 'Artifact name (required)')
-      .option('-o, --output-path <file>', 'Output file (default artifact.mender)')
-      .option('-f, --file <file>', 'Payload file (repeatable)')
-      .option('-m, --meta-data <file>', 'Meta-data JSON file')
-      .option('-g, --provides-group <group>', 'Group the artifact provides')
-      .option('-N, --artifact-name-depends <name>', 'Artifact name this depends on (repeatable)')
-      .option('-G, --depends-groups <group>', 'Group this depends on (repeatable)')
-      .option('-d, --depends <KEY:VALUE>', 'type-info artifact_depends entry (repeatable)')
-      .option('-p, --provides <KEY:VALUE>', 'type-info artifact_provides entry (repeatable)')
-      .option('--clears-provides <pattern>', 'clears_artifact_provides entry (repeatable)')
-      .option('--software-name <name>', 'Name in rootfs-image.NAME.version (default: the type)')
-      .option('--software-version <version>', 'Software version (default: the artifact name)')
-      .option('--software-filesystem <fs>', 'Used instead of rootfs-image')
-      .option('--no-default-software-version', 'Do not add the software version provide', { default: false })
-      .option('--no-default-clears-provides', 'Do not add the default clears_artifact_provides', {
-        default: false,
-      })
-      .option('--compression <kind>', 'none, gzip (default) or zstd (Node.js >= 22.15)')
-      .option('-k, --key <file>', 'PEM private key to sign with (RSA or ECDSA P-256)')
-      .option('--no-progress', 'No progress output', { default: false })
-      .option('--max-artifact-size <size>', 'Fail above this size (e.g. 500MB)')
-      .option('--warn-artifact-size <size>', 'Warn above this size')
-      .example(
-        'ocidelta artifact write module-image -T app -t raspberrypi4 -n web-1.0 -f images.tar.gz -o web.mender',
-      )
-      .action(async () => {
-        const { output, options, progress } = await writeOptionsFromArgs(cli.rawArgs.slice(2), io);
-        options.onWarning = (m) => io.stderr.write(`ocidelta: warning: ${m}\n`);
-        if (io.signal) options.signal = io.signal;
-        const toStdout = output === '-';
-        // Partial artifacts a killed run left beside the output.
-        if (!toStdout) await sweepLeftovers(dirname(output));
-        const result = await withProgress(io, { quiet: !progress }, { title: 'artifact' }, (onProgress) => {
-          const all = { ...options, ...(onProgress ? { onProgress } : {}) };
-          return toStdout ? writeArtifactTo(io.stdout, all) : writeArtifact(output, all);
+/** `write module-image` under `path`, with ocidelta's or mender-artifact's short letters. */
+function writeCommand(path: string[], flags: 'ocidelta' | 'mender-artifact', summary: string): CommandDef {
+  return {
+    path,
+    summary,
+    ...(flags === 'ocidelta' ? { unknownOptionHints: OTHER_MEANING_HINTS } : {}),
+    define(cli, io) {
+      const cmd = cli.command('', 'Write a Mender artifact v3 module-image artifact');
+      for (const f of flags === 'ocidelta' ? OCIDELTA_FLAGS : FLAGS) {
+        const name = `${f.short ? `-${f.short}, ` : ''}--${f.long}${f.arg ? ` <${f.arg}>` : ''}`;
+        cmd.option(name, f.help, f.long.startsWith('no-') ? { default: false } : undefined);
+      }
+      cmd
+        .example(
+          `ocidelta ${path.join(' ')} -T app -t raspberrypi4 -n web-1.0 -f images.tar.gz -o web.mender`,
+        )
+        .action(async () => {
+          const { output, options, progress } = await writeOptionsFromArgs(cli.rawArgs.slice(2), io, flags);
+          options.onWarning = (m) => io.stderr.write(`ocidelta: warning: ${m}\n`);
+          if (io.signal) options.signal = io.signal;
+          const toStdout = output === '-';
+          // Partial artifacts a killed run left beside the output.
+          if (!toStdout) await sweepLeftovers(dirname(output));
+          const result = await withProgress(io, { quiet: !progress }, { title: 'artifact' }, (onProgress) => {
+            const all = { ...options, ...(onProgress ? { onProgress } : {}) };
+            return toStdout ? writeArtifactTo(io.stdout, all) : writeArtifact(output, all);
+          });
+          const said = `(${result.size} bytes${result.signed ? ', signed' : ''})`;
+          if (toStdout) io.stderr.write(`wrote the artifact to stdout ${said}\n`);
+          else io.stdout.write(`wrote ${result.path} ${said}\n`);
+          return ExitCode.Ok;
         });
-        const said = `(${result.size} bytes${result.signed ? ', signed' : ''})`;
-        if (toStdout) io.stderr.write(`wrote the artifact to stdout ${said}\n`);
-        else io.stdout.write(`wrote ${result.path} ${said}\n`);
-        return ExitCode.Ok;
-      });
-  },
-};
+    },
+  };
+}
+
+export const artifactWriteCommand = writeCommand(
+  ['artifact', 'write', 'module-image'],
+  'ocidelta',
+  "Write a Mender artifact for an update module (mender-artifact's flags; -p/-g/-m by long name)",
+);
+
+/** mender-artifact's command line as it is, short letters included: a drop-in in scripts. */
+export const menderArtifactWriteCommand = writeCommand(
+  ['mender-artifact', 'write', 'module-image'],
+  'mender-artifact',
+  'mender-artifact write module-image, flag for flag (its -p provides, -g provides-group, -m meta-data)',
+);

@@ -54,7 +54,7 @@ export const configCommand: CommandDef = {
     withRegistryOptions(
       cli
         .command('<ref>', 'The image (or index: see --platform)')
-        .option('--platform <os/arch[/variant]>', 'From an index, this platform (default: this machine)'),
+        .option('-p, --platform <os/arch[/variant]>', 'From an index, this platform (default: this machine)'),
     ).action(async (input: string, opts: RegistryCliOptions & { platform?: string }) => {
       const ref = parseRegistryReference(input);
       const platform = stringOption(opts.platform, '--platform');

@@ -28,7 +28,7 @@ export const copyCommand: CommandDef = {
   define(cli, io) {
     withRegistryOptions(
       withSideOptions(cli.command('<src> <dest>', 'Copy SRC to DEST'))
-        .option('--platform <os/arch[/variant]>', 'From an index, copy only this platform (default: all)')
+        .option('-p, --platform <os/arch[/variant]>', 'From an index, copy only this platform (default: all)')
         .option('--concurrency <n>', 'Parallel blob transfers (default 4)')
         .option('-q, --quiet', 'No progress output'),
       { json: true },

@@ -328,7 +328,10 @@ export const deltaImageCommand: CommandDef = {
         '--store <repository>',
         'Registry repository shared by build runners: reuse and share the delta',
       )
-      .option('--platform <os/arch[/variant]>', 'From an index, use this platform (default: this machine)')
+      .option(
+        '-p, --platform <os/arch[/variant]>',
+        'From an index, use this platform (default: this machine)',
+      )
       .option('--json', 'Print the result as JSON')
       .option('-q, --quiet', 'No progress output')
       .example(

@@ -30,7 +30,7 @@ export const digestCommand: CommandDef = {
     withRegistryOptions(
       cli
         .command('<ref>', 'Resolve REF to a digest')
-        .option('--platform <os/arch[/variant]>', "From an index, the digest of this platform's image"),
+        .option('-p, --platform <os/arch[/variant]>', "From an index, the digest of this platform's image"),
       { json: true },
     ).action(async (input: string, opts: DigestCliOptions) => {
       const ref = parseRegistryReference(input);

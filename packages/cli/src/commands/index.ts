@@ -2,10 +2,10 @@
 import type { CommandDef } from '../command.js';
 import { appCommand } from './app.js';
 import { artifactCatCommand, artifactInspectCommand, artifactReadCommand } from './artifact-inspect.js';
-import { artifactSignCommand } from './artifact-sign.js';
+import { artifactSignCommand, menderArtifactSignCommand } from './artifact-sign.js';
 import { artifactValidateCommand } from './artifact-validate.js';
 import { artifactVerifyInstallCommand } from './artifact-verify-install.js';
-import { artifactWriteCommand } from './artifact-write.js';
+import { artifactWriteCommand, menderArtifactWriteCommand } from './artifact-write.js';
 import { blobCommand, configCommand } from './blob.js';
 import { cacheLsCommand, cachePruneCommand } from './cache.js';
 import { catalogCommand } from './catalog.js';
@@ -45,6 +45,8 @@ export function builtinCommands(): CommandDef[] {
     artifactValidateCommand,
     artifactSignCommand,
     artifactVerifyInstallCommand,
+    menderArtifactWriteCommand,
+    menderArtifactSignCommand,
     deltaEncodeCommand,
     deltaDecodeCommand,
     deltaImageCommand,

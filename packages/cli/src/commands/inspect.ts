@@ -28,7 +28,7 @@ export const inspectCommand: CommandDef = {
         .command('<ref>', 'Inspect REF')
         .option('--raw', 'Print the manifest exactly as the registry serves it')
         .option(
-          '--platform <os/arch[/variant]>',
+          '-p, --platform <os/arch[/variant]>',
           'From an index, the image of this platform (default: this machine)',
         ),
       { json: true },

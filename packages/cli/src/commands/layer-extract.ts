@@ -33,7 +33,10 @@ export const layerExtractCommand: CommandDef = {
         .command('<ref>', 'Extract a layer of REF into --dir')
         .option('--dir <dir>', 'Directory to extract into (created when missing; required)')
         .option('--layer <n>', 'Layer number, from 0 (default: the injected layer)')
-        .option('--platform <os/arch[/variant]>', 'From an index, use this platform (default: this machine)'),
+        .option(
+          '-p, --platform <os/arch[/variant]>',
+          'From an index, use this platform (default: this machine)',
+        ),
       { json: true },
     ).action(async (ref: string, opts: ExtractCliOptions) => {
       const dir = stringOption(opts.dir, '--dir');

@@ -33,7 +33,10 @@ export const layerInjectCommand: CommandDef = {
         .command('<ref>', 'Inject --dir into the image REF and push it as --to')
         .option('--dir <dir>', 'Directory to pack into the layer (required)')
         .option('--to <ref>', 'Reference to push the new image to (required)')
-        .option('--platform <os/arch[/variant]>', 'From an index, use this platform (default: this machine)')
+        .option(
+          '-p, --platform <os/arch[/variant]>',
+          'From an index, use this platform (default: this machine)',
+        )
         .option('--comment <text>', 'Comment for the history entry')
         .option('--preserve-owner', "Keep the files' uid/gid in the layer (default 0:0, reproducible)")
         .option('--xattrs', 'Keep extended attributes of files and directories (default: none)'),

@@ -37,11 +37,13 @@ function registryArg(value: string): string {
 export const loginCommand: CommandDef = {
   path: ['login'],
   summary: 'Log in to a registry: check the credentials and store them (docker config.json)',
+  // docker's -p: in ocidelta -p is --platform.
+  unknownOptionHints: { '-p': 'ocidelta login takes the password with --password-stdin (or --password)' },
   define(cli, io) {
     cli
       .command('<registry>', 'Log in to REGISTRY (host[:port])')
       .option('-u, --username <user>', 'User name (required)')
-      .option('-p, --password <password>', 'Password (visible in the process list: prefer --password-stdin)')
+      .option('--password <password>', 'Password (visible in the process list: prefer --password-stdin)')
       .option('--password-stdin', 'Read the password from stdin')
       .option(
         '--authfile <file>',

@@ -38,7 +38,10 @@ export const pullCommand: CommandDef = {
         .option('--oci <dir>', 'Write into an OCI image layout directory')
         .option('--oci-archive <file>', 'Write an oci-archive (tar of an OCI layout)')
         .option('--docker-archive <file>', 'Write a docker-archive (`docker load` input)')
-        .option('--platform <os/arch[/variant]>', 'From an index, pull this platform (default: this machine)')
+        .option(
+          '-p, --platform <os/arch[/variant]>',
+          'From an index, pull this platform (default: this machine)',
+        )
         .option('--all-platforms', 'From an index, pull every platform and keep the index')
         .option('--name <name>', 'Name in the destination (default: the tag)')
         .option('--concurrency <n>', 'Parallel layer downloads (default 4)')

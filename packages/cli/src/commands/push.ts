@@ -36,7 +36,7 @@ export const pushCommand: CommandDef = {
           '--select <name>',
           'Entry of the layout/archive to push (ref name or digest; default the only one)',
         )
-        .option('--platform <os/arch[/variant]>', 'From an index, push only this platform')
+        .option('-p, --platform <os/arch[/variant]>', 'From an index, push only this platform')
         .option('--mount-from <repo>', 'Mount missing blobs from this repository of the same registry')
         .option('--concurrency <n>', 'Parallel blob uploads (default 4)')
         .option('-q, --quiet', 'No progress output'),
