@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readArtifact } from '@ocidelta/core';
@@ -32,6 +32,9 @@ describe('ocidelta demo (offline, no external binary)', () => {
     expect(v1.typeInfo.artifact_depends ?? {}).toEqual({});
     expect(v2.size).toBeLessThan(v1.size / 10);
     expect(out).toContain('% of full');
+    // The release report of 1.1.0 (checked in a browser by report.interop.test.ts).
+    const report = await readFile(join(dir, 'work', 'report.html'), 'utf8');
+    expect(report).toContain('<h1>shop 1.0.0 &rarr; 1.1.0</h1>');
 
     const cacheDir = join(dir, 'work', 'cache');
     const ls = captureIO({ cwd: dir });

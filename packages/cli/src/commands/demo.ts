@@ -205,6 +205,8 @@ async function run(o: Record<string, unknown>, io: CliIO): Promise<number> {
     'previous_artifact.json',
     '--cache-dir',
     'cache',
+    '--report',
+    'report.html',
   ];
   io.stdout.write(`\n3. release 1.1.0 with deep deltas:\n$ ocidelta ${args.join(' ')}\n`);
   const code = await runCli(args, { ...io, cwd: dir, env: {} }, [appCommand]);
