@@ -3,10 +3,12 @@
  * never calls process.exit, so tests run it in-process.
  */
 import { createRequire } from 'node:module';
-import { OciDeltaError } from '@ocidelta/core';
+// Only the errors module of core: `--help`, `--version` and the command table load nothing else;
+// a command's own modules load when it runs (see commands/table.ts).
+import { OciDeltaError } from '@ocidelta/core/errors';
 import { cac } from 'cac';
-import { type CliIO, type CommandDef, ExitCode } from './command.js';
-import { builtinCommands } from './commands/index.js';
+import { type CliIO, type CommandDef, type CommandSource, ExitCode } from './command.js';
+import { defaultCommands } from './commands/table.js';
 import { redactingStream, Secrets } from './redact.js';
 
 const require = createRequire(import.meta.url);
@@ -14,8 +16,8 @@ const pkg = require('../package.json') as { version: string };
 
 export const VERSION: string = pkg.version;
 
-function matchCommand(argv: readonly string[], defs: readonly CommandDef[]): CommandDef | undefined {
-  let best: CommandDef | undefined;
+function matchCommand(argv: readonly string[], defs: readonly CommandSource[]): CommandSource | undefined {
+  let best: CommandSource | undefined;
   for (const def of defs) {
     if (def.path.length <= argv.length && def.path.every((w, i) => argv[i] === w)) {
       if (!best || def.path.length > best.path.length) best = def;
@@ -58,7 +60,7 @@ function distance(a: string, b: string): number {
 }
 
 /** The command paths closest to what was typed (within 2 edits of a word or of the whole path). */
-export function suggestCommands(argv: readonly string[], defs: readonly CommandDef[]): string[] {
+export function suggestCommands(argv: readonly string[], defs: readonly CommandSource[]): string[] {
   const scored = defs.map((d) => {
     const typed = argv.slice(0, d.path.length).join(' ');
     return { path: d.path.join(' '), score: distance(typed, d.path.join(' ')) };
@@ -68,7 +70,7 @@ export function suggestCommands(argv: readonly string[], defs: readonly CommandD
 }
 
 /** Help of a command group (`ocidelta delta`): its commands. */
-function groupHelp(group: readonly string[], defs: readonly CommandDef[]): string | undefined {
+function groupHelp(group: readonly string[], defs: readonly CommandSource[]): string | undefined {
   const members = defs.filter((d) => d.path.length > group.length && group.every((w, i) => d.path[i] === w));
   if (members.length === 0) return undefined;
   const width = Math.max(...members.map((d) => d.path.join(' ').length));
@@ -86,7 +88,7 @@ function groupHelp(group: readonly string[], defs: readonly CommandDef[]): strin
   ].join('\n');
 }
 
-function rootHelp(defs: readonly CommandDef[]): string {
+function rootHelp(defs: readonly CommandSource[]): string {
   const width = Math.max(...defs.map((d) => d.path.join(' ').length), 10);
   const lines = defs.map((d) => `  ${d.path.join(' ').padEnd(width)}  ${d.summary}`);
   return [
@@ -126,8 +128,9 @@ export function reportError(err: unknown, io: CliIO): number {
 export async function runCli(
   argv: readonly string[],
   rawIO: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() },
-  defs: readonly CommandDef[] = builtinCommands(),
+  commands?: readonly CommandSource[],
 ): Promise<number> {
+  const defs = commands ?? (await defaultCommands());
   const secrets = Secrets.fromRun(argv, rawIO.env);
   const interrupt = rawIO.signal === undefined ? watchSignals() : undefined;
   const io: CliIO = {
@@ -191,7 +194,7 @@ async function runCommand(
   argv: readonly string[],
   io: CliIO,
   rawIO: CliIO,
-  defs: readonly CommandDef[],
+  defs: readonly CommandSource[],
   secrets: Secrets,
 ): Promise<number> {
   if (argv[0] === 'help' && argv.length > 1) return runCli([...argv.slice(1), '--help'], rawIO, defs);
@@ -203,8 +206,8 @@ async function runCommand(
     io.stdout.write(`${VERSION}\n`);
     return ExitCode.Ok;
   }
-  const def = matchCommand(argv, defs);
-  if (!def) {
+  const found = matchCommand(argv, defs);
+  if (!found) {
     // A group (`ocidelta delta`): its commands; `--help` asks for them, anything else is a usage error.
     for (let n = argv.length; n > 0; n--) {
       const help = argv.slice(0, n).every((w) => !w.startsWith('-'))
@@ -226,6 +229,7 @@ async function runCommand(
     );
     return ExitCode.Usage;
   }
+  const def = 'load' in found ? await found.load() : found;
   const cli = cac(`ocidelta ${def.path.join(' ')}`);
   cli.help((sections) => cleanHelp(def, sections));
   cli.version(VERSION, '-V, --version');

@@ -24,6 +24,19 @@ export const ExitCode = { Ok: 0, Usage: 1, Input: 2, Server: 3, Interrupted: 130
 /** The action cac calls: positional args then the parsed options object. Returns the exit code. */
 export type CommandAction = (...args: never[]) => Promise<number> | number;
 
+/**
+ * A command not loaded yet (the built CLI's table, dist/commands/table.json): its words and
+ * summary for help and matching, and how to import its module when it runs.
+ */
+export interface LazyCommand {
+  path: readonly string[];
+  summary: string;
+  load(): Promise<CommandDef>;
+}
+
+/** What the CLI dispatches on: a loaded command, or one it loads when matched. */
+export type CommandSource = CommandDef | LazyCommand;
+
 export interface CommandDef {
   path: readonly string[];
   summary: string;

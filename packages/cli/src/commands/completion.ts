@@ -113,13 +113,15 @@ export function fishCompletion(table: { path: string[]; options: string[] }[]): 
   return `${out.join('\n')}\n`;
 }
 
-export function completionCommand(all: () => readonly CommandDef[]): CommandDef {
+export function completionCommand(
+  all: () => readonly CommandDef[] | Promise<readonly CommandDef[]>,
+): CommandDef {
   return {
     path: ['completion'],
     summary: 'Print a shell completion script (bash, zsh or fish)',
     define(cli, io) {
       cli.command('<shell>', 'bash, zsh or fish').action(async (shell: string) => {
-        const table = commandOptions(all(), io);
+        const table = commandOptions(await all(), io);
         const script =
           shell === 'bash'
             ? bashCompletion(table)
@@ -141,3 +143,8 @@ export function completionCommand(all: () => readonly CommandDef[]): CommandDef 
     },
   };
 }
+
+/** The `completion` command over every built-in command (imported when it runs). */
+export const builtinCompletionCommand: CommandDef = completionCommand(async () =>
+  (await import('./index.js')).builtinCommands(),
+);

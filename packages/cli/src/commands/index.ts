@@ -10,7 +10,7 @@ import { blobCommand, configCommand } from './blob.js';
 import { cacheLsCommand, cachePruneCommand } from './cache.js';
 import { catalogCommand } from './catalog.js';
 import { chainCommand } from './chain.js';
-import { completionCommand } from './completion.js';
+import { builtinCompletionCommand } from './completion.js';
 import { copyCommand } from './copy.js';
 import { deleteCommand } from './delete.js';
 import { deltaApplyCommand } from './delta-apply.js';
@@ -76,6 +76,6 @@ export function builtinCommands(): CommandDef[] {
     imageBuildCommand,
     chainCommand,
     statusCommand,
-    completionCommand(builtinCommands),
+    builtinCompletionCommand,
   ];
 }
