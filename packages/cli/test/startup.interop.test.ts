@@ -30,7 +30,7 @@ describe('start-up of the built CLI', () => {
     // The load hook runs in Node's loader thread: it appends every module URL to RECORD_FILE.
     await writeFile(
       join(dir, 'hooks.mjs'),
-      "import { appendFileSync } from 'node:fs';\nexport async function load(url, context, next) {\n  appendFileSync(process.env.RECORD_FILE, `${url}\\n`);\n  return next(url, context);\n}\n",
+      "import { appendFileSync } from 'node:fs';\nexport async function load(url, context, next) {\n  appendFileSync(process.env.RECORD_FILE, url + '\\n');\n  return next(url, context);\n}\n",
     );
     register = join(dir, 'register.mjs');
     await writeFile(
