@@ -7,7 +7,7 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import {
@@ -154,7 +154,7 @@ async function describeArtifact(file: string, io: CliIO): Promise<void> {
 
 async function run(o: Record<string, unknown>, io: CliIO): Promise<number> {
   const dir =
-    typeof o.dir === 'string' ? join(io.cwd, o.dir) : await mkdtemp(join(tmpdir(), 'ocidelta-demo-'));
+    typeof o.dir === 'string' ? resolve(io.cwd, o.dir) : await mkdtemp(join(tmpdir(), 'ocidelta-demo-'));
   const project = join(dir, 'shop');
   await mkdir(project, { recursive: true });
   io.stdout.write(`demo directory: ${dir}\n\n1. building sample images (OCI archives, no network)\n`);
