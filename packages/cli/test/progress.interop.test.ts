@@ -221,45 +221,32 @@ describe.skipIf(!haveBinaries('docker-registry'))('live progress of real command
     );
     expect(enc.code).toBe(0);
     expect(enc.lines.at(-1)?.text).toMatch(/^encode: 7\.63 MiB in \d+s, [\d.]+ (KiB|MiB)\/s$/);
-    const art = await onPipe(
-      [
-        'artifact',
-        'write',
-        'module-image',
-        '-T',
-        'app',
-        '-t',
-        'pi',
-        '-n',
-        'x-1',
-        '-f',
-        b,
-        '-o',
-        join(work, 'x.mender'),
-      ],
-      { CI: 'true' },
-    );
+    const writeArtifact = (out: string, ...extra: string[]) =>
+      onPipe(
+        [
+          'artifact',
+          'write',
+          'module-image',
+          '-T',
+          'app',
+          '-t',
+          'pi',
+          '-n',
+          'x-1',
+          '-f',
+          b,
+          '-o',
+          out,
+          ...extra,
+        ],
+        {
+          CI: 'true',
+        },
+      );
+    const art = await writeArtifact(join(work, 'x.mender'));
     expect(art.code).toBe(0);
     expect(art.lines.map((l) => l.text)).toContain('write: b.bin 7.63 MiB');
-    const quiet = await onPipe(
-      [
-        'artifact',
-        'write',
-        'module-image',
-        '-T',
-        'app',
-        '-t',
-        'pi',
-        '-n',
-        'x-1',
-        '-f',
-        b,
-        '-o',
-        join(work, 'y.mender'),
-        '--no-progress',
-      ],
-      { CI: 'true' },
-    );
+    const quiet = await writeArtifact(join(work, 'y.mender'), '--no-progress');
     expect(quiet.lines).toEqual([]);
   });
 });
