@@ -29,9 +29,6 @@ export type ProgressListener<Phase extends string = string> = (event: Progress<P
 export interface ProgressTotals<Phase extends string> {
   /** Report an item event; `overall` is filled in. */
   emit(event: Omit<Progress<Phase>, 'overall'>): void;
-  /** Grow the expected overall total (e.g. when a manifest reveals more blobs). */
-  expect(amount: number): void;
-  readonly done: number;
 }
 
 /**
@@ -45,7 +42,7 @@ export function progressTotals<Phase extends string>(
   const unit = options.unit ?? 'bytes';
   const perItem = new Map<string, number>();
   let done = 0;
-  let total = options.total;
+  const total = options.total;
   return {
     emit(event) {
       if (!listener) return;
@@ -60,12 +57,6 @@ export function progressTotals<Phase extends string>(
         ...event,
         overall: { done, ...(total !== undefined ? { total } : {}), ...(unit !== 'bytes' ? { unit } : {}) },
       });
-    },
-    expect(amount) {
-      total = (total ?? 0) + amount;
-    },
-    get done() {
-      return done;
     },
   };
 }

@@ -151,7 +151,7 @@ export async function buildDeepDelta(
   const lastUse = new Map<number, number>();
   for (const [i, p] of pairs.entries()) if (!p.unchanged) lastUse.set(p.sourceIndex, i);
   const total = next.layers.length;
-  const sourceBytes = [...new Set(lastUse.keys())].reduce((n, j) => n + current.layers[j]!.size, 0);
+  const sourceBytes = [...lastUse.keys()].reduce((n, j) => n + current.layers[j]!.size, 0);
   const totals = progressTotals(options.onProgress, {
     total: sourceBytes + next.layers.reduce((n, l) => n + l.size, 0),
   });
