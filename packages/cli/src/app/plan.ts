@@ -151,10 +151,28 @@ export function assertNoFallback(plans: readonly ServicePlan[]): void {
   );
 }
 
+/**
+ * What the summary's NOTE column (and the report) says about a service: a fallback to full is a
+ * warning; otherwise why it ships full, or where its delta came from.
+ */
+export function planNote(p: ServicePlan): { text: string; warning: boolean } {
+  if (p.fallback && p.mode === 'full') return { text: `fallback to full: ${p.fallback}`, warning: true };
+  const text =
+    p.reason && p.mode === 'full'
+      ? p.reason
+      : p.deltaFrom === 'store'
+        ? 'delta from store'
+        : p.cached
+          ? 'delta from cache'
+          : '';
+  return { text, warning: false };
+}
+
 /** The summary table: service, mode, full size, artifact image size, saving. */
 export function summaryTable(plans: ServicePlan[]): string {
   const rows = plans.map((p) => {
     const shipped = p.imageSize;
+    const note = planNote(p);
     const ratio =
       shipped !== undefined && p.fullSize > 0 ? `${((shipped / p.fullSize) * 100).toFixed(1)}%` : '-';
     return [
@@ -173,15 +191,7 @@ export function summaryTable(plans: ServicePlan[]): string {
       p.device && p.mode !== 'full'
         ? `${formatBytes(p.device.sourceBytesRead)} / ${formatBytes(p.device.decoderMemory)}`
         : '-',
-      p.fallback && p.mode === 'full'
-        ? `WARNING: fallback to full: ${p.fallback}`
-        : p.reason && p.mode === 'full'
-          ? p.reason
-          : p.deltaFrom === 'store'
-            ? 'delta from store'
-            : p.cached
-              ? 'delta from cache'
-              : '',
+      note.warning ? `WARNING: ${note.text}` : note.text,
     ];
   });
   const head = ['SERVICE', 'MODE', 'CHANGED', 'FULL', 'SHIPPED', 'RATIO', 'DEVICE READ/MEM', 'NOTE'];

@@ -6,7 +6,7 @@
  */
 import { formatBytes } from '../size.js';
 import type { BuildAppResult } from './build-app-artifact.js';
-import type { LayerPlan, ServicePlan } from './plan.js';
+import { type LayerPlan, planNote, type ServicePlan } from './plan.js';
 
 const CSS = `
 :root { --full: #c5cad3; --shipped: #2563eb; --delta: #16a34a; --ink: #1f2937; --mute: #6b7280; }
@@ -61,12 +61,8 @@ function deviceAction(s: ServicePlan, l: LayerPlan): string {
 }
 
 function serviceNote(s: ServicePlan): string {
-  if (s.mode === 'full' && s.fallback)
-    return `<span class="warn">fallback to full: ${esc(s.fallback)}</span>`;
-  if (s.mode === 'full' && s.reason) return esc(s.reason);
-  if (s.deltaFrom === 'store') return 'delta from the shared store';
-  if (s.cached) return 'delta from the cache';
-  return '';
+  const note = planNote(s);
+  return note.warning ? `<span class="warn">${esc(note.text)}</span>` : esc(note.text);
 }
 
 function layerTable(s: ServicePlan): string {
