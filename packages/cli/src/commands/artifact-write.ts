@@ -135,6 +135,14 @@ const OCIDELTA_FLAGS: WriteFlag[] = FLAGS.map(({ short, ...f }) =>
   short === undefined || short in OTHER_MEANING ? f : { ...f, short },
 );
 
+/** `-p`, `-g`, `-m` given to `artifact write`: what to write instead. */
+const OTHER_MEANING_HINTS: Record<string, string> = Object.fromEntries(
+  Object.entries(OTHER_MEANING).map(([letter, meaning]) => [
+    `-${letter}`,
+    `-${letter} is ${meaning} in ocidelta: write --${FLAGS.find((f) => f.short === letter)?.long} here, or run \`ocidelta mender-artifact write module-image\` to keep mender-artifact's short options`,
+  ]),
+);
+
 function required(value: string | undefined, flag: string): string {
   if (value === undefined || value === '') {
     throw new OciDeltaError('ERR_INVALID_OPTIONS', `${flag} is required`, { option: flag });
@@ -181,14 +189,6 @@ async function readMetaData(file: string): Promise<Record<string, unknown>> {
   }
   return json as Record<string, unknown>;
 }
-
-/** `-p`, `-g`, `-m` given to `artifact write`: what to write instead. */
-const OTHER_MEANING_HINTS: Record<string, string> = Object.fromEntries(
-  Object.entries(OTHER_MEANING).map(([letter, meaning]) => [
-    `-${letter}`,
-    `-${letter} is ${meaning} in ocidelta: write --${FLAGS.find((f) => f.short === letter)?.long} here, or run \`ocidelta mender-artifact write module-image\` to keep mender-artifact's short options`,
-  ]),
-);
 
 /** Build writer options from mender-artifact style arguments (exported for tests). */
 export async function writeOptionsFromArgs(
