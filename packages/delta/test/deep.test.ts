@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import {
   blobEntryName,
   digestOf,
@@ -19,6 +19,7 @@ import { deepDeltaTestHooks, loadUncompressedLayer } from '../src/deep/encode-la
 import {
   applyDeepDelta,
   buildDeepDelta,
+  buildDeepDeltaTo,
   type DeepDeltaProgress,
   verifyDeepDelta,
 } from '../src/deep/index.js';
@@ -64,6 +65,23 @@ async function errorOf(p: Promise<unknown>): Promise<{ code?: string; message: s
 const hex = (d: string) => d.slice(d.indexOf(':') + 1);
 
 describe('buildDeepDelta', () => {
+  it('buildDeepDeltaTo streams the same image.img into a sink and leaves no temp file', async () => {
+    const file = join(root, 'to-file.img');
+    await buildDeepDelta(imgs.v1.image, imgs.v2.image, file, { repoTags: ['app:v2'] });
+    const tmpDir = await mkdtemp(join(root, 'sink-tmp-'));
+    const chunks: Buffer[] = [];
+    const sink = new PassThrough();
+    sink.on('data', (c: Buffer) => chunks.push(c));
+    const result = await buildDeepDeltaTo(imgs.v1.image, imgs.v2.image, sink, {
+      repoTags: ['app:v2'],
+      tmpDir,
+    });
+    expect(Buffer.concat(chunks).equals(await readFile(file))).toBe(true);
+    expect(result.size).toBe(Buffer.concat(chunks).length);
+    expect(sink.writableEnded).toBe(false);
+    expect(await readdir(tmpDir)).toEqual([]);
+  });
+
   it('writes the new image archive with .vcdiff + .source per layer and an uncompressed manifest', async () => {
     const out = join(root, 'v1-v2.img');
     const events: DeepDeltaProgress[] = [];
