@@ -2,9 +2,9 @@
 // images in one run, for each case:
 //   synthetic: a changed base layer (~100 MB of generated files, every 20th changed, 8 added, same
 //              tar order) + an unchanged 20 MB app layer
-//   rootfs:    the realistic Debian rootfs pair of ./fixtures.mjs (~220 packages from the apt
-//              cache, 371 -> 386 MB, some packages removed and added) as the base layer + a small
-//              app layer whose config changed
+//   rootfs:    the realistic Debian rootfs pair of ./fixtures.mjs (bookworm minbase by debootstrap,
+//              121 -> 157 MB tar: curl, python3-minimal, tzdata... added) as the base layer + a
+//              small app layer whose config changed
 //   rootfs-reordered: the same, but the new base layer's tar lists its files in directory order
 //              (as a rebuilt layer does), so moved content lies beyond xdelta3's 64 MiB window
 // Peer: skopeo copy both images, decompress layers, `xdelta3 -e -S none -s` per layer, tar + gzip,
@@ -227,7 +227,7 @@ const CASES = [
     name: 'rootfs',
     repo: 'bench/rootfs-app',
     label:
-      'Debian rootfs base layer (371 -> 386 MB tar, packages removed/added) + 2 MB app layer (config changed)',
+      'Debian bookworm minbase base layer (121 -> 157 MB tar, packages added) + 2 MB app layer (config changed)',
     images: async () => [
       await buildLayout('rootfs-v1', [{ tar: rootfsLayer('old') }, smallAppFiles(1)]),
       await buildLayout('rootfs-v2', [{ tar: rootfsLayer('new') }, smallAppFiles(2)]),

@@ -1,11 +1,10 @@
 // Realistic layer pairs (uncompressed tars of real content) shared by the benchmarks, generated
 // once and cached under cacheDir/vcdiff:
 //   node:   a node_modules tree of real npm packages, old versions -> new versions
-//   rootfs: Debian packages extracted from the apt cache, then an "upgrade": some removed, some
-//           added, dpkg-like metadata rewritten
+//   rootfs: Debian bookworm minbase (debootstrap), then an "upgrade" adding a few packages
 // plus reorderedLayer(): the same files in another tar order, as a rebuilt layer has them
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir } from './lib.mjs';
 
@@ -48,38 +47,34 @@ export function nodeLayer(which) {
   return out;
 }
 
+/** The rootfs pair, pinned: Debian bookworm minbase, and the same plus these packages. */
+const ROOTFS_SUITE = 'bookworm';
+const ROOTFS_MIRROR = 'http://deb.debian.org/debian';
+const ROOTFS_NEW_PACKAGES = ['ca-certificates', 'curl', 'openssl', 'procps', 'python3-minimal', 'tzdata'];
+
 /**
- * Path of a tar of a rootfs made of Debian packages from the apt cache; 'new' swaps some
- * packages ('old' | 'new').
+ * Path of a tar of a Debian rootfs ('old': `debootstrap --variant=minbase bookworm`, ~205 MB;
+ * 'new': the same with a few packages more, as an app's base image upgrade adds them). Built once
+ * with debootstrap (Debian package; needs root and the Debian mirror) and cached; delete the
+ * cached tar to rebuild. Files keep the mtimes the packages give them (as in a real image);
+ * logs, apt lists and the machine id are dropped, as image builds do.
  */
 export function rootfsLayer(which) {
-  const out = join(fixtureDir, `rootfs-${which}.tar`);
+  const out = join(fixtureDir, `rootfs-${ROOTFS_SUITE}-${which}.tar`);
   if (existsSync(out)) return out;
-  const apt = '/var/cache/apt/archives';
-  const debs = readdirSync(apt)
-    .filter((f) => f.endsWith('.deb'))
-    .sort();
-  // Small packages (< 3 MB .deb), every 3rd until ~80 MB of .debs; 'new' drops every 10th
-  // and adds 20 others.
-  const small = debs.filter((f) => statSync(join(apt, f)).size < 3e6);
-  const base = [];
-  let total = 0;
-  for (let i = 0; i < small.length && total < 80e6; i += 3) {
-    base.push(small[i]);
-    total += statSync(join(apt, small[i])).size;
-  }
-  const extra = small.filter((_, i) => i % 3 === 1).slice(0, 20);
-  const chosen = which === 'old' ? base : [...base.filter((_, i) => i % 10 !== 3), ...extra];
+  if (process.getuid?.() !== 0)
+    throw new Error('the rootfs fixture is built with debootstrap: run the bench as root once');
   const root = join(fixtureDir, `rootfs-${which}`);
   rmSync(root, { recursive: true, force: true });
-  mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });
-  let status = '';
-  for (const deb of chosen) {
-    sh('dpkg-deb', ['-x', join(apt, deb), root]);
-    status += `Package: ${deb.split('_')[0]}\nStatus: install ok installed\nVersion: ${deb.split('_')[1]}\n\n`;
-  }
-  writeFileSync(join(root, 'var/lib/dpkg/status'), status);
-  sh('tar', ['--sort=name', '--owner=0', '--group=0', '-cf', out, '-C', root, '.']);
+  const include = which === 'new' ? [`--include=${ROOTFS_NEW_PACKAGES.join(',')}`] : [];
+  sh('debootstrap', ['--variant=minbase', ...include, ROOTFS_SUITE, root, ROOTFS_MIRROR], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  // Run-specific files: logs, caches, machine ids.
+  for (const p of ['var/log', 'var/cache/apt', 'var/lib/apt/lists', 'etc/machine-id', 'debootstrap'])
+    rmSync(join(root, p), { recursive: true, force: true });
+  sh('tar', ['--sort=name', '--owner=0', '--group=0', '-cf', `${out}.tmp`, '-C', root, '.']);
+  renameSync(`${out}.tmp`, out);
   rmSync(root, { recursive: true, force: true });
   return out;
 }
