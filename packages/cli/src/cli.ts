@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { OciDeltaError } from '@ocidelta/core/errors';
 import { cac } from 'cac';
 import { type CliIO, type CommandDef, type CommandSource, ExitCode } from './command.js';
+import './errors.js';
 import { defaultCommands } from './commands/table.js';
 import { redactingStream, Secrets } from './redact.js';
 
@@ -111,8 +112,6 @@ function rootHelp(defs: readonly CommandSource[]): string {
 export function reportError(err: unknown, io: CliIO): number {
   if (err instanceof OciDeltaError) {
     io.stderr.write(`ocidelta: ${err.message} [${err.code}]\n`);
-    const exit = (err.details as { exitCode?: number }).exitCode;
-    if (typeof exit === 'number') return exit;
     if (err.code === 'ERR_INVALID_OPTIONS') return ExitCode.Usage;
     if (err.code === 'ERR_MENDER_SERVER') return ExitCode.Server;
     return ExitCode.Input;

@@ -3,40 +3,39 @@
  * Each subclass carries the context a user needs (digest, path, ref, URL...).
  */
 
-export type ErrorCode =
-  | 'ERR_INVALID_DIGEST'
-  | 'ERR_DIGEST_MISMATCH'
-  | 'ERR_SIZE_MISMATCH'
-  | 'ERR_INVALID_REFERENCE'
-  | 'ERR_INVALID_PLATFORM'
-  | 'ERR_PLATFORM_NOT_FOUND'
-  | 'ERR_UNSUPPORTED_MEDIA_TYPE'
-  | 'ERR_INVALID_MANIFEST'
-  | 'ERR_INVALID_LAYOUT'
-  | 'ERR_BLOB_UNKNOWN'
-  | 'ERR_MANIFEST_UNKNOWN'
-  | 'ERR_NAME_UNKNOWN'
-  | 'ERR_UNSAFE_PATH'
-  | 'ERR_TRUNCATED'
-  | 'ERR_INVALID_ARCHIVE'
-  | 'ERR_INVALID_ARTIFACT'
-  | 'ERR_ARTIFACT_CHECKSUM'
-  | 'ERR_ARTIFACT_SIGNATURE'
-  | 'ERR_ARTIFACT_TOO_LARGE'
-  | 'ERR_INVALID_OPTIONS'
-  | 'ERR_AUTH'
-  | 'ERR_TOO_MANY_REQUESTS'
-  | 'ERR_REGISTRY'
-  | 'ERR_NETWORK'
-  | 'ERR_VCDIFF'
-  | 'ERR_SOURCE_TOO_LARGE'
-  | 'ERR_NO_DEEP_DELTA'
-  | 'ERR_DELTA_SELF_CHECK'
-  | 'ERR_DEVICE_DECODE'
-  | 'ERR_INPUT'
-  | 'ERR_VERIFY'
-  | 'ERR_MENDER_SERVER'
-  | 'ERR_ABORTED';
+/**
+ * The error codes core throws, as keys. Each other package adds its own codes to this
+ * interface by declaration merging (`declare module '@ocidelta/core/errors'`), so `ErrorCode` is the
+ * union of the codes of the packages a program imports (the CLI: all of them).
+ */
+export interface ErrorCodes {
+  ERR_INVALID_DIGEST: true;
+  ERR_DIGEST_MISMATCH: true;
+  ERR_SIZE_MISMATCH: true;
+  ERR_INVALID_REFERENCE: true;
+  ERR_INVALID_PLATFORM: true;
+  ERR_PLATFORM_NOT_FOUND: true;
+  ERR_UNSUPPORTED_MEDIA_TYPE: true;
+  ERR_INVALID_MANIFEST: true;
+  ERR_INVALID_LAYOUT: true;
+  ERR_BLOB_UNKNOWN: true;
+  ERR_MANIFEST_UNKNOWN: true;
+  ERR_UNSAFE_PATH: true;
+  ERR_TRUNCATED: true;
+  ERR_INVALID_ARCHIVE: true;
+  ERR_INVALID_ARTIFACT: true;
+  ERR_ARTIFACT_CHECKSUM: true;
+  ERR_ARTIFACT_SIGNATURE: true;
+  ERR_ARTIFACT_TOO_LARGE: true;
+  ERR_INVALID_OPTIONS: true;
+  ERR_INPUT: true;
+  ERR_ABORTED: true;
+}
+
+export type ErrorCode = keyof ErrorCodes;
+
+/** The brand every ocidelta error carries, shared by every installed copy of core. */
+const BRAND: unique symbol = Symbol.for('ocidelta.error') as never;
 
 /** Base class of every error ocidelta throws on purpose. */
 export class OciDeltaError extends Error {
@@ -54,6 +53,19 @@ export class OciDeltaError extends Error {
     this.name = new.target.name;
     this.code = code;
     this.details = details;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /**
+   * `err instanceof OciDeltaError` holds for an error of any installed copy of core (two
+   * versions in one dependency tree still agree); a subclass checks its own prototype chain, or
+   * the brand and its name for a copy from another core.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    const branded = (value as { [BRAND]?: unknown })[BRAND] === true;
+    return branded && (this === OciDeltaError || (value as Error).name === this.name);
   }
 }
 

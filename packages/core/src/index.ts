@@ -1,5 +1,6 @@
 /** @ocidelta/core: OCI image model, references, digests, layouts, archives and Mender artifacts. */
 
+export * from './abort.js';
 export * from './artifact/index.js';
 export { type ParallelGzipOptions, parallelGzip } from './artifact/pgzip.js';
 export * from './build/index.js';
@@ -14,4 +15,5 @@ export * from './platform.js';
 export * from './progress.js';
 export * from './reference.js';
 export * from './schemas.js';
+export * from './tar/index.js';
 export * from './yaml-document.js';

@@ -10,7 +10,6 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
 import { goMarshal } from '../src/artifact/gojson.js';
-import { TAR_END, tarHeader, tarPadding } from '../src/artifact/tar.js';
 import {
   type ArtifactProgress,
   hasZstdCompression,
@@ -20,6 +19,7 @@ import {
   type WriteArtifactOptions,
   writeArtifact,
 } from '../src/index.js';
+import { TAR_END, encodeHeader as tarHeader, padding as tarPadding } from '../src/tar/index.js';
 import { codeOf, drain, outerMembers } from './artifact-helpers.js';
 
 let dir: string;

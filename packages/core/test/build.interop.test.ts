@@ -12,7 +12,6 @@ import { haveBinaries } from '../../../test-support/binaries.js';
 import {
   buildImages,
   extractLayer,
-  feedTar,
   type Image,
   OciLayout,
   parseBuildSpec,
@@ -382,6 +381,7 @@ async function layerEntryNames(layer: Image['layers'][number]): Promise<string[]
       entry.resume();
     }
   })();
-  await Promise.all([feedTar(stream, ex), consume]);
+  stream.pipe(ex);
+  await consume;
   return names;
 }

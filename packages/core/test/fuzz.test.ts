@@ -11,7 +11,6 @@ import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
 import { type FuzzTarget, fixTarChecksums, fuzz, tarHotspots } from '../../../test-support/fuzz.js';
-import { readTar } from '../src/artifact/tar.js';
 import {
   type ArchiveImages,
   extractLayerTar,
@@ -26,7 +25,8 @@ import {
   writeDockerArchive,
   writeOciArchive,
 } from '../src/index.js';
-import { encodeHeader, encodePax, paddingFor } from '../src/layout/tar-format.js';
+import { encodeHeader, encodePax, paddingFor } from '../src/tar/format.js';
+import { readTar } from '../src/tar/index.js';
 import { tarOf, twoLayers } from './layout-fixtures.js';
 
 let work: string;

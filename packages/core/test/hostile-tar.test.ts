@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readTar } from '../src/artifact/tar.js';
 import { applyLayerToTree, extractLayerTar, isOciDeltaError, TarIndex } from '../src/index.js';
-import { BLOCK, encodeHeader, encodePax, paddingFor, parsePax } from '../src/layout/tar-format.js';
+import { BLOCK, encodeHeader, encodePax, paddingFor, parsePax } from '../src/tar/format.js';
+import { readTar } from '../src/tar/index.js';
 
 let work: string;
 beforeAll(async () => {

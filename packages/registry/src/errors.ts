@@ -6,6 +6,21 @@
 import { type ErrorCode, OciDeltaError } from '@ocidelta/core';
 import { z } from 'zod';
 
+declare module '@ocidelta/core/errors' {
+  interface ErrorCodes {
+    /** The registry refused the credentials, or a token could not be obtained. */
+    ERR_AUTH: true;
+    /** The registry answered 429 after every retry. */
+    ERR_TOO_MANY_REQUESTS: true;
+    /** Any other error the registry reported. */
+    ERR_REGISTRY: true;
+    /** The connection failed (DNS, TLS, reset, timeout). */
+    ERR_NETWORK: true;
+    /** The repository does not exist. */
+    ERR_NAME_UNKNOWN: true;
+  }
+}
+
 /** One entry of a Distribution API error body. */
 export const RegistryErrorEntrySchema = z
   .object({

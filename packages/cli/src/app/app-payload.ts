@@ -6,13 +6,10 @@
  *   sums-current.txt,image.img[,deep_delta]}` per image.
  * Plus the artifact meta-data object the device requires.
  */
-import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { OciDeltaError, parallelGzip } from '@ocidelta/core';
-import { pack as tarPack } from 'tar-stream';
+import { OciDeltaError, packTar, parallelGzip, type TarMember, tempPathFor } from '@ocidelta/core';
 
 /** One `images/<id>/` directory. */
 export interface ImagePayload {
@@ -60,7 +57,28 @@ export type TarEntry =
   | { name: string; type: 'file'; data: Buffer | string }
   | { name: string; type: 'file'; path: string; onProgress?: (done: number, total: number) => void };
 
-const MTIME = new Date(0);
+/** The tar members of `entries` (a file on disk is opened when its member is written). */
+async function* membersOf(entries: Iterable<TarEntry> | AsyncIterable<TarEntry>): AsyncGenerator<TarMember> {
+  for await (const entry of entries) {
+    if (entry.type === 'directory') {
+      yield { name: `${entry.name.replace(/\/$/, '')}/`, type: 'directory', mode: 0o755 };
+    } else if ('data' in entry) {
+      yield { name: entry.name, mode: 0o644, body: entry.data };
+    } else {
+      const size = (await stat(entry.path)).size;
+      const { path, onProgress } = entry;
+      const body = async function* (): AsyncGenerator<Uint8Array> {
+        let read = 0;
+        for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+          read += chunk.length;
+          onProgress?.(read, size);
+          yield chunk;
+        }
+      };
+      yield { name: entry.name, mode: 0o644, size, body };
+    }
+  }
+}
 
 /**
  * Write `entries` as a gzip-compressed tar to `target`, atomically (temp file + rename). The
@@ -72,55 +90,11 @@ export async function writeTarGz(
   entries: Iterable<TarEntry> | AsyncIterable<TarEntry>,
   options: { signal?: AbortSignal; level?: number } = {},
 ): Promise<number> {
-  const temp = join(dirname(target), `.tmp-${basename(target)}-${randomBytes(6).toString('hex')}`);
-  const packer = tarPack();
-  // tar-stream's pack yields Buffers.
-  const gzip = (source: AsyncIterable<unknown>) =>
-    parallelGzip(source as AsyncIterable<Uint8Array>, { level: options.level ?? 6, signal: options.signal });
-  const done = pipeline(packer, gzip, createWriteStream(temp), { signal: options.signal });
-  const feed = async () => {
-    for await (const entry of entries) {
-      options.signal?.throwIfAborted();
-      if (entry.type === 'directory') {
-        await new Promise<void>((res, rej) =>
-          packer.entry(
-            { name: `${entry.name.replace(/\/$/, '')}/`, type: 'directory', mode: 0o755, mtime: MTIME },
-            (err) => (err ? rej(err) : res()),
-          ),
-        );
-      } else if ('data' in entry) {
-        const data = Buffer.from(entry.data);
-        await new Promise<void>((res, rej) =>
-          packer.entry({ name: entry.name, size: data.length, mode: 0o644, mtime: MTIME }, data, (err) =>
-            err ? rej(err) : res(),
-          ),
-        );
-      } else {
-        const size = (await stat(entry.path)).size;
-        await new Promise<void>((res, rej) => {
-          const sink = packer.entry({ name: entry.name, size, mode: 0o644, mtime: MTIME }, (err) =>
-            err ? rej(err) : res(),
-          );
-          const source = createReadStream(entry.path);
-          let read = 0;
-          source.on('data', (c) => {
-            read += c.length;
-            entry.onProgress?.(read, size);
-          });
-          pipeline(source, sink, { signal: options.signal }).catch(rej);
-        });
-      }
-    }
-    packer.finalize();
-  };
+  const temp = tempPathFor(target);
   try {
-    await Promise.all([
-      feed().catch((err) => {
-        packer.destroy(err);
-        throw err;
-      }),
-      done,
-    ]);
+    const tar = packTar(membersOf(entries), options.signal ? { signal: options.signal } : {});
+    const gzip = parallelGzip(tar, { level: options.level ?? 6, signal: options.signal });
+    await pipeline(gzip, createWriteStream(temp), { signal: options.signal });
     await rename(temp, target);
   } catch (err) {
     await rm(temp, { force: true });

@@ -15,11 +15,11 @@ import {
   type Image,
   loadImage,
   OciDeltaError,
+  packTar,
   readArtifact,
   writeOciArchive,
 } from '@ocidelta/core';
 import type { CAC } from 'cac';
-import { pack } from 'tar-stream';
 import { buildAppArtifact } from '../app/build-app-artifact.js';
 import { serializeReleaseMetadata } from '../app/release-metadata.js';
 import { runCli } from '../cli.js';
@@ -36,24 +36,11 @@ function noise(size: number, seed: string): Buffer {
 }
 
 async function tarOf(files: Record<string, Buffer | string>): Promise<Buffer> {
-  const p = pack();
+  const members = Object.keys(files)
+    .sort()
+    .map((name) => ({ name, mode: 0o755, mtime: 1_700_000_000, body: files[name]! }));
   const chunks: Buffer[] = [];
-  p.on('data', (c: unknown) => {
-    chunks.push(c as Buffer);
-  });
-  const ended = new Promise<void>((res, rej) => {
-    p.on('end', res);
-    p.on('error', rej);
-  });
-  for (const name of Object.keys(files).sort()) {
-    await new Promise<void>((res, rej) =>
-      p.entry({ name, mode: 0o755, mtime: new Date(1_700_000_000_000) }, Buffer.from(files[name]!), (e) =>
-        e ? rej(e) : res(),
-      ),
-    );
-  }
-  p.finalize();
-  await ended;
+  for await (const chunk of packTar(members)) chunks.push(chunk);
   return Buffer.concat(chunks);
 }
 

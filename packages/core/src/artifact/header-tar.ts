@@ -10,6 +10,7 @@ import { Decompress as ZstdDecompress } from 'fzstd';
 import { z } from 'zod';
 import { OciDeltaError } from '../errors.js';
 import { DEFAULT_MAX_ARTIFACT_HEADER_SIZE } from '../limits.js';
+import { encodeHeader, padding, readTar, TAR_END } from '../tar/index.js';
 import {
   buildHeaderInfo,
   buildMetaData,
@@ -21,7 +22,6 @@ import {
   TypeInfoSchema,
 } from './header.js';
 import type { ArtifactCompression, WriteArtifactOptions } from './options.js';
-import { readTar, TAR_END, tarHeader, tarPadding } from './tar.js';
 
 function invalid(path: string, message: string, details: Record<string, unknown> = {}): OciDeltaError {
   return new OciDeltaError('ERR_INVALID_ARTIFACT', `${path}: ${message}`, { path, ...details });
@@ -55,7 +55,7 @@ export function buildHeaderTar(options: WriteArtifactOptions): Buffer {
   const parts: Buffer[] = [];
   for (const [name, text] of members) {
     const body = Buffer.from(text, 'utf8');
-    parts.push(tarHeader({ name, size: body.length, mode: 0o600 }), body, tarPadding(body.length));
+    parts.push(encodeHeader({ name, size: body.length, mode: 0o600 }), body, padding(body.length));
   }
   parts.push(TAR_END);
   return Buffer.concat(parts);

@@ -13,6 +13,7 @@ import { decompressor } from '../compression.js';
 import { Digester } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
 import { DEFAULT_MAX_ARTIFACT_HEADER_SIZE } from '../limits.js';
+import { readTar } from '../tar/index.js';
 import {
   type ArtifactVersion,
   type HeaderInfo,
@@ -25,7 +26,6 @@ import { type ArtifactManifestEntry, parseArtifactManifest } from './manifest.js
 import type { ArtifactCompression } from './options.js';
 import { PAYLOAD_NAME } from './options.js';
 import { verifyManifestSignature } from './sign.js';
-import { readTar } from './tar.js';
 
 /** A payload file listed in the artifact. */
 export interface ArtifactPayloadInfo {
@@ -185,7 +185,7 @@ async function scanArtifact(
   async function walk(source: Readable): Promise<void> {
     for await (const { header: entry, body } of readTar(source, path)) {
       const name = entry.name;
-      if (entry.type !== '0')
+      if (entry.type !== 'file')
         throw invalid(path, `unexpected tar entry ${name} (type ${entry.type})`, { member: name });
       if (stage === 0 && name !== 'version') {
         throw invalid(path, `expected version as the first member, found ${name}`, { member: name });
@@ -231,7 +231,7 @@ async function scanArtifact(
         await pipeline(body, dec, async (decompressed: AsyncIterable<Buffer>) => {
           for await (const file of readTar(decompressed, `${path}: ${name}`)) {
             const fname = file.header.name;
-            if (file.header.type !== '0' || !PAYLOAD_NAME.test(fname)) {
+            if (file.header.type !== 'file' || !PAYLOAD_NAME.test(fname)) {
               throw invalid(path, `${name}: unexpected entry ${fname}`, { member: name, file: fname });
             }
             const member = `data/0000/${fname}`;

@@ -9,9 +9,11 @@ import { createReadStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { OciDeltaError } from '../errors.js';
 import { tempPathFor } from '../layout/write-blob.js';
+import { DEFAULT_MAX_ARTIFACT_HEADER_SIZE } from '../limits.js';
+import { memberHeader, padding, readTar, TAR_END } from '../tar/index.js';
+import { readAll } from './header-tar.js';
 import { readArtifact } from './reader.js';
 import { signManifest } from './sign.js';
-import { readTar, TAR_END, tarHeader, tarPadding } from './tar.js';
 
 export interface SignArtifactOptions {
   /** Re-sign an artifact that already has a signature. */
@@ -56,22 +58,21 @@ export async function signArtifact(
         gname: entry.header.gname,
       };
       if (name === 'manifest') {
-        const chunks: Buffer[] = [];
-        for await (const c of entry.body) chunks.push(c);
-        const manifest = Buffer.concat(chunks);
+        const manifest = await readAll(entry.body, DEFAULT_MAX_ARTIFACT_HEADER_SIZE, input, name);
         const sig = Buffer.from(signManifest(manifest, privateKeyPem), 'utf8');
-        await write(tarHeader({ name, size: manifest.length, ...meta }));
+        for (const block of memberHeader({ name, size: manifest.length, ...meta })) await write(block);
         await write(manifest);
-        await write(tarPadding(manifest.length));
-        await write(tarHeader({ name: 'manifest.sig', size: sig.length, ...meta }));
+        await write(padding(manifest.length));
+        for (const block of memberHeader({ name: 'manifest.sig', size: sig.length, ...meta }))
+          await write(block);
         await write(sig);
-        await write(tarPadding(sig.length));
+        await write(padding(sig.length));
         signedManifest = true;
         continue;
       }
-      await write(tarHeader({ name, size, ...meta }));
+      for (const block of memberHeader({ name, size, ...meta })) await write(block);
       for await (const c of entry.body) await write(c);
-      await write(tarPadding(size));
+      await write(padding(size));
     }
     if (!signedManifest) {
       throw new OciDeltaError('ERR_INVALID_ARTIFACT', `${input}: no manifest to sign`, { path: input });

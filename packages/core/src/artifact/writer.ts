@@ -22,6 +22,7 @@ import { Digester } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
 import { ownerTag } from '../layout/file-lock.js';
 import { writeThroughFile } from '../layout/write-blob.js';
+import { BLOCK, encodeHeader, padding, paddingFor, TAR_END } from '../tar/index.js';
 import { VERSION_JSON } from './header.js';
 import { buildHeaderTar } from './header-tar.js';
 import { type ArtifactManifestEntry, formatArtifactManifest } from './manifest.js';
@@ -34,7 +35,6 @@ import {
 } from './options.js';
 import { parallelGzip } from './pgzip.js';
 import { signManifest } from './sign.js';
-import { BLOCK, TAR_END, tarHeader, tarPadding } from './tar.js';
 
 /** Result of {@link writeArtifact}. */
 export interface WriteArtifactResult {
@@ -149,11 +149,11 @@ async function sizePayloads(
 
 /** Bytes a tar member of `size` bytes takes (header + padded content). */
 function memberSize(size: number): number {
-  return BLOCK + size + tarPadding(size).length;
+  return BLOCK + size + paddingFor(size);
 }
 
 function smallMember(name: string, body: Buffer): Buffer {
-  return Buffer.concat([tarHeader({ name, size: body.length, mode: 0o600 }), body, tarPadding(body.length)]);
+  return Buffer.concat([encodeHeader({ name, size: body.length, mode: 0o600 }), body, padding(body.length)]);
 }
 
 function sizeLimitError(size: number, max: number, out: string): OciDeltaError {
@@ -259,9 +259,9 @@ export async function writeArtifact(
       if (max !== undefined && position > max) throw sizeLimitError(position, max, outputPath);
     };
     const owner = { mode: 0o600, mtime, uname: 'root', gname: 'root' };
-    await write(tarHeader({ name: headerName, size: headerStored.length, ...owner }));
+    await write(encodeHeader({ name: headerName, size: headerStored.length, ...owner }));
     await write(headerStored);
-    await write(tarPadding(headerStored.length));
+    await write(padding(headerStored.length));
 
     // data/0000.tar<ext>: placeholder header, streamed body, then the real header.
     const dataName = `data/0000.tar${ext}`;
@@ -273,7 +273,7 @@ export async function writeArtifact(
     let done = 0;
     const dataTar = async function* (): AsyncGenerator<Uint8Array> {
       for (const file of sized) {
-        yield tarHeader({
+        yield encodeHeader({
           name: file.name,
           size: file.size,
           mode: 0o644,
@@ -312,7 +312,7 @@ export async function writeArtifact(
           );
         }
         hashes.push(actual);
-        yield tarPadding(file.size);
+        yield padding(file.size);
       }
       yield TAR_END;
     };
@@ -342,9 +342,9 @@ export async function writeArtifact(
       await sink(dataTar());
     }
     const dataSize = position - dataStart;
-    const dataHeader = tarHeader({ name: dataName, size: dataSize, ...owner });
+    const dataHeader = encodeHeader({ name: dataName, size: dataSize, ...owner });
     await fh.write(dataHeader, 0, BLOCK, dataHeaderAt);
-    await write(tarPadding(dataSize));
+    await write(padding(dataSize));
     await write(TAR_END);
     const size = position;
 

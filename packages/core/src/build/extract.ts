@@ -11,11 +11,12 @@ import { constants } from 'node:fs';
 import { type FileHandle, link, lstat, mkdir, open, readdir, readlink, rm, symlink } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { extract } from 'tar-stream';
+import { throwIfAborted } from '../abort.js';
 import { OciDeltaError } from '../errors.js';
 import { assertSafeEntryName, normalizeEntryName } from '../layout/safe-path.js';
 import type { Layer } from '../model.js';
-import { checkTarEntry, feedTar, layerTarError } from './tree.js';
+import { readTar } from '../tar/reader.js';
+import { layerTarError } from './tree.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, whiteoutTarget } from './whiteout.js';
 
 export interface ExtractOptions {
@@ -36,6 +37,16 @@ export interface ExtractResult {
 }
 
 const MAX_LINKS = 40;
+
+const TYPE_NAMES: Record<string, string> = {
+  '3': 'character-device',
+  '4': 'block-device',
+  '6': 'fifo',
+};
+
+function describeType(typeflag: string): string {
+  return TYPE_NAMES[typeflag] ?? `type ${JSON.stringify(typeflag)}`;
+}
 
 function unsafe(name: string, why: string, where?: string): OciDeltaError {
   return new OciDeltaError(
@@ -158,25 +169,18 @@ export async function extractLayerTar(
   const created = new Set<string>();
   const dirTimes: { path: string; mode: number; mtime: Date }[] = [];
   const where = options.where;
-  const ex = extract();
-  const consume = (async () => {
-    for await (const entry of ex) {
-      if (options.signal?.aborted)
-        throw new OciDeltaError('ERR_ABORTED', `extracting into ${root} was aborted`);
-      const h = entry.header;
-      checkTarEntry(h, where);
+  try {
+    for await (const { header: h, body } of readTar(tar, where ?? 'layer tar')) {
+      throwIfAborted(options.signal, `extracting into ${root}`);
       const name = normalizeEntryName(h.name);
-      if (name === '') {
-        entry.resume();
-        continue;
-      }
+      if (name === '') continue;
       assertSafeEntryName(name, where);
       const slash = name.lastIndexOf('/');
       const parentRel = slash < 0 ? '' : name.slice(0, slash);
       const base = name.slice(slash + 1);
       const parent = await resolveInRoot(root, parentRel, true);
-      const mode = (h.mode ?? 0o644) & 0o7777;
-      const mtime = h.mtime ?? new Date(0);
+      const mode = h.mode & 0o7777;
+      const mtime = new Date(h.mtime * 1000);
       if (base === OPAQUE_WHITEOUT) {
         const st = await lstatOrUndefined(parent);
         if (st?.isDirectory()) {
@@ -186,7 +190,6 @@ export async function extractLayerTar(
           }
         }
         result.whiteouts++;
-        entry.resume();
         continue;
       }
       if (base.startsWith(WHITEOUT_PREFIX)) {
@@ -195,7 +198,6 @@ export async function extractLayerTar(
           await rm(removed, { recursive: true, force: true });
         }
         result.whiteouts++;
-        entry.resume();
         continue;
       }
       await mkdir(parent, { recursive: true });
@@ -207,11 +209,9 @@ export async function extractLayerTar(
           await setDirectoryMeta(root, target, 0o700 | mode);
           dirTimes.push({ path: target, mode, mtime });
           result.directories++;
-          entry.resume();
           break;
         }
-        case 'file':
-        case 'contiguous-file': {
+        case 'file': {
           await clear(target, false);
           const fh = await open(
             target,
@@ -219,7 +219,7 @@ export async function extractLayerTar(
             0o600,
           );
           try {
-            for await (const chunk of entry as AsyncIterable<Buffer>) {
+            for await (const chunk of body) {
               let off = 0;
               while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
             }
@@ -233,13 +233,12 @@ export async function extractLayerTar(
         }
         case 'symlink': {
           await clear(target, false);
-          await symlink(h.linkname ?? '', target);
+          await symlink(h.linkname, target);
           result.symlinks++;
-          entry.resume();
           break;
         }
         case 'link': {
-          const linkName = normalizeEntryName(h.linkname ?? '');
+          const linkName = normalizeEntryName(h.linkname);
           assertSafeEntryName(linkName, where);
           const src = await resolveInRoot(root, linkName, false);
           const st = await lstatOrUndefined(src);
@@ -248,23 +247,17 @@ export async function extractLayerTar(
           await clear(target, false);
           await link(src, target);
           result.hardlinks++;
-          entry.resume();
           break;
         }
         default:
-          options.onWarning?.(`skipped ${name}: ${h.type} entries are not extracted`);
+          options.onWarning?.(`skipped ${name}: ${describeType(h.typeflag)} entries are not extracted`);
           result.skipped++;
-          entry.resume();
           continue;
       }
       created.add(name);
     }
-  })();
-  try {
-    await Promise.all([feedTar(tar, ex), consume]);
   } catch (err) {
     tar.destroy();
-    ex.destroy();
     throw layerTarError(err, where);
   }
   // Deepest first, so setting a parent read-only does not block its children.

@@ -5,11 +5,11 @@
  */
 import { createReadStream } from 'node:fs';
 import { PassThrough, pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
-import { type Pack, pack } from 'tar-stream';
+import { throwIfAborted } from '../abort.js';
 import { gzipCompressor } from '../compression.js';
 import { type Digest, Digester, verifyingStream } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
-import { encodeHeader, encodePax, paddingFor } from '../layout/tar-format.js';
+import { packTar, type TarMember } from '../tar/pack.js';
 import type { LayerEntry } from './diff.js';
 
 export interface LayerTarOptions {
@@ -49,79 +49,53 @@ export function resolveMtime(explicit?: number, env: NodeJS.ProcessEnv = process
 /** The ustar name of an entry whose real (long) name is in its pax header. */
 const LONG_NAME_PLACEHOLDER = 'ocidelta-long-name';
 
-/** Stream the tar of `entries` (uncompressed). File contents are read and verified as they go. */
-export function layerTarStream(entries: readonly LayerEntry[], options: LayerTarOptions = {}): Readable {
-  const mtime = new Date(resolveMtime(options.mtime) * 1000);
-  const p = pack();
-  const fail = (err: unknown) => p.destroy(err instanceof Error ? err : new Error(String(err)));
-  (async () => {
-    for (const e of entries) {
-      if (options.signal?.aborted) throw new OciDeltaError('ERR_ABORTED', 'writing a layer was aborted');
-      const common = { mtime, uid: e.uid ?? 0, gid: e.gid ?? 0, uname: '', gname: '', mode: e.mode };
-      const name = e.type === 'directory' ? `${e.path}/` : e.path;
-      // Extended attributes: our own pax header (raw bytes; tar-stream's would re-encode them as
-      // UTF-8), which then also carries a name too long for ustar (one pax header per entry).
-      let headerName = name;
-      if (e.xattrs && e.xattrs.length > 0) {
-        const long = Buffer.byteLength(name) > 100;
-        const records: [string, Uint8Array | string][] = [
-          ...(long ? [['path', name] as [string, string]] : []),
-          ...e.xattrs.map(([k, v]): [string, Uint8Array] => [`SCHILY.xattr.${k}`, v]),
-        ];
-        const data = encodePax(records);
-        // Pushed as raw blocks between entries (the pack is idle: the previous entry is done);
-        // tar-stream's own pax support would re-encode the values as UTF-8.
-        p.push(
-          encodeHeader({ name: 'PaxHeader', size: data.length, type: 'pax', mtime: mtime.getTime() / 1000 }),
-        );
-        p.push(data);
-        p.push(Buffer.alloc(paddingFor(data.length)));
-        if (long) headerName = LONG_NAME_PLACEHOLDER;
-      }
-      if (e.type === 'directory') {
-        await add(p, { ...common, name: headerName, type: 'directory' });
-      } else if (e.type === 'symlink') {
-        await add(p, { ...common, name: e.path, type: 'symlink', linkname: e.linkname ?? '' });
-      } else if (e.type === 'whiteout') {
-        await add(p, { ...common, name: e.path, type: 'file', size: 0 }, Buffer.alloc(0));
-      } else {
-        if (e.source === undefined) {
-          throw new OciDeltaError('ERR_INPUT', `no content for ${e.path}`, { path: e.path });
-        }
-        const source = createReadStream(e.source);
-        const content = e.digest
-          ? source.pipe(
-              verifyingStream({
-                digest: e.digest,
-                size: e.size,
-                context: { path: e.source, reason: 'changed while building' },
-              }),
-            )
-          : source;
-        source.on('error', (err) => content.destroy(err));
-        await new Promise<void>((resolve, reject) => {
-          const sink = p.entry({ ...common, name: headerName, type: 'file', size: e.size }, (err) =>
-            err ? reject(err) : resolve(),
-          );
-          content.on('error', (err: Error) => {
-            sink.destroy(err);
-            reject(err);
-          });
-          content.pipe(sink);
+/** The tar members of `entries`; file contents are read and verified as they stream. */
+function* layerMembers(
+  entries: readonly LayerEntry[],
+  mtime: number,
+  signal?: AbortSignal,
+): Generator<TarMember> {
+  for (const e of entries) {
+    throwIfAborted(signal, 'writing a layer');
+    const common = {
+      mtime,
+      uid: e.uid ?? 0,
+      gid: e.gid ?? 0,
+      mode: e.mode,
+      // Extended attributes as pax records with raw byte values.
+      pax: (e.xattrs ?? []).map(([k, v]): [string, Uint8Array] => [`SCHILY.xattr.${k}`, v]),
+    };
+    if (e.type === 'directory') yield { ...common, name: `${e.path}/`, type: 'directory' };
+    else if (e.type === 'symlink')
+      yield { ...common, name: e.path, type: 'symlink', linkname: e.linkname ?? '' };
+    else if (e.type === 'whiteout') yield { ...common, name: e.path, size: 0 };
+    else {
+      if (e.source === undefined)
+        throw new OciDeltaError('ERR_INPUT', `no content for ${e.path}`, { path: e.path });
+      const source = e.source;
+      const open = (): AsyncIterable<Uint8Array> => {
+        const stream = createReadStream(source);
+        if (!e.digest) return stream;
+        const verified = verifyingStream({
+          digest: e.digest,
+          size: e.size,
+          context: { path: source, reason: 'changed while building' },
         });
-      }
+        stream.on('error', (err) => verified.destroy(err));
+        return stream.pipe(verified);
+      };
+      yield { ...common, name: e.path, size: e.size, body: open };
     }
-    p.finalize();
-  })().catch(fail);
-  return Readable.from(p as AsyncIterable<Buffer>, { objectMode: false });
+  }
 }
 
-function add(p: Pack, header: Parameters<Pack['entry']>[0], body?: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (err?: Error | null) => (err ? reject(err) : resolve());
-    if (body) p.entry(header, body, done);
-    else p.entry(header, done);
-  });
+/** Stream the tar of `entries` (uncompressed). File contents are read and verified as they go. */
+export function layerTarStream(entries: readonly LayerEntry[], options: LayerTarOptions = {}): Readable {
+  const mtime = resolveMtime(options.mtime);
+  return Readable.from(
+    packTar(layerMembers(entries, mtime, options.signal), { longNamePlaceholder: LONG_NAME_PLACEHOLDER }),
+    { objectMode: false },
+  );
 }
 
 /** Sets the gzip header's OS byte to 255 ("unknown"), so output is the same on every platform. */

@@ -7,12 +7,11 @@ import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { extract } from 'tar-stream';
 import { digestStream } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
 import { assertSafeEntryName, normalizeEntryName } from '../layout/safe-path.js';
-import { paxSize } from '../layout/tar-format.js';
 import type { Layer } from '../model.js';
+import { readTar } from '../tar/reader.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, whiteoutTarget } from './whiteout.js';
 import { type Xattrs, xattrReader } from './xattrs.js';
 
@@ -158,16 +157,10 @@ export async function scanDirectory(
  */
 export async function applyLayerToTree(tree: Tree, tar: Readable, where = 'layer'): Promise<void> {
   const added = new Set<string>();
-  const ex = extract();
-  const done = (async () => {
-    for await (const entry of ex) {
-      const h = entry.header;
-      checkTarEntry(h, where);
+  try {
+    for await (const { header: h, body } of readTar(tar, where)) {
       const name = normalizeEntryName(h.name);
-      if (name === '') {
-        entry.resume();
-        continue;
-      }
+      if (name === '') continue;
       assertSafeEntryName(name, where);
       const base = baseOf(name);
       const dir = parentOf(name);
@@ -175,62 +168,40 @@ export async function applyLayerToTree(tree: Tree, tar: Readable, where = 'layer
         for (const p of [...tree.keys()]) {
           if (dir === '' || p.startsWith(`${dir}/`)) if (!added.has(p)) tree.delete(p);
         }
-        entry.resume();
         continue;
       }
       if (base.startsWith(WHITEOUT_PREFIX)) {
         const removed = whiteoutTarget(name, base, where);
         const target = dir === '' ? removed : `${dir}/${removed}`;
         removeSubtree(tree, target, (p) => added.has(p));
-        entry.resume();
         continue;
       }
-      const mode = (h.mode ?? 0o644) & 0o7777;
+      const mode = h.mode & 0o7777;
       const existing = tree.get(name);
       if (existing && !(existing.type === 'directory' && h.type === 'directory')) removeSubtree(tree, name);
       if (h.type === 'directory') {
         tree.set(name, { type: 'directory', mode, size: 0 });
-        entry.resume();
       } else if (h.type === 'symlink') {
-        tree.set(name, { type: 'symlink', mode: 0o777, size: 0, linkname: h.linkname ?? '' });
-        entry.resume();
+        tree.set(name, { type: 'symlink', mode: 0o777, size: 0, linkname: h.linkname });
       } else if (h.type === 'link') {
-        const target = tree.get(normalizeEntryName(h.linkname ?? ''));
+        const target = tree.get(normalizeEntryName(h.linkname));
         if (target?.type === 'file') tree.set(name, { ...target, mode });
-        entry.resume();
-      } else if (h.type === 'file' || h.type === 'contiguous-file') {
-        const { digest, size } = await digestStream(entry as AsyncIterable<Uint8Array>);
+      } else if (h.type === 'file') {
+        const { digest, size } = await digestStream(body);
         tree.set(name, { type: 'file', mode, size, digest });
       } else {
         // devices and fifos cannot come from a directory; skip them
-        entry.resume();
         continue;
       }
       added.add(name);
     }
-  })();
-  try {
-    await Promise.all([feedTar(tar, ex), done]);
   } catch (err) {
+    tar.destroy();
     throw layerTarError(err, where);
   }
 }
 
-/**
- * Refuse a layer tar header whose size is not a non-negative integer (the tar parser reads a
- * pax `size` record with parseInt, so `1.5` or `-1536` would otherwise come through).
- */
-export function checkTarEntry(header: { size?: number; pax?: unknown }, where?: string): void {
-  const label = where ?? 'layer tar';
-  if (header.pax && typeof header.pax === 'object') paxSize(header.pax as Record<string, string>, label);
-  if (header.size !== undefined && !(Number.isSafeInteger(header.size) && header.size >= 0)) {
-    throw new OciDeltaError('ERR_INVALID_ARCHIVE', `${label}: corrupt tar header (size ${header.size})`, {
-      path: label,
-    });
-  }
-}
-
-/** A layer tar parser's own error (a plain Error from tar-stream) as ERR_INVALID_ARCHIVE. */
+/** A decompressor's or stream's own error (a plain Error) while reading a layer tar, as ERR_INVALID_ARCHIVE. */
 export function layerTarError(err: unknown, where?: string): unknown {
   if (err instanceof OciDeltaError || !(err instanceof Error)) return err;
   if (err.name === 'AbortError') return err;
@@ -241,35 +212,6 @@ export function layerTarError(err: unknown, where?: string): unknown {
     { path: label },
     { cause: err },
   );
-}
-
-/**
- * Write a Node stream into a tar-stream extractor with backpressure, then end it; an error on
- * either side destroys both.
- */
-export async function feedTar(tar: Readable, ex: ReturnType<typeof extract>): Promise<void> {
-  try {
-    for await (const chunk of tar) {
-      if (!ex.write(chunk as Buffer)) {
-        await new Promise<void>((resolve, reject) => {
-          const onDrain = () => {
-            ex.off('error', onError);
-            resolve();
-          };
-          const onError = (err: Error) => {
-            ex.off('drain', onDrain);
-            reject(err);
-          };
-          ex.once('drain', onDrain);
-          ex.once('error', onError);
-        });
-      }
-    }
-    ex.end(undefined as unknown as Buffer);
-  } catch (err) {
-    ex.destroy(err as Error);
-    throw err;
-  }
 }
 
 /** The filesystem an image's layers produce (each layer applied in order). */

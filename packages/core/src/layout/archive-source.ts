@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { OciDeltaError } from '../errors.js';
 import type { BlobSource, Image, Index } from '../model.js';
 import type { Descriptor, IndexManifest } from '../schemas.js';
+import type { TarIndex } from '../tar/file-index.js';
 import {
   type ImageSelector,
   matchRefName,
@@ -15,7 +16,6 @@ import {
   resolveIndex,
 } from './resolve.js';
 import { blobEntryName } from './safe-path.js';
-import type { TarIndex } from './tar-index.js';
 
 /** One image found in an archive, with its names and index annotations. */
 export interface ArchiveEntry {

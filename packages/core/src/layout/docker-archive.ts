@@ -10,6 +10,8 @@ import { isOciDeltaError, OciDeltaError } from '../errors.js';
 import { MediaType } from '../media-types.js';
 import { loadImage } from '../model.js';
 import { type Descriptor, parseImageConfig, parseWith } from '../schemas.js';
+import { type TarEntry, TarIndex } from '../tar/file-index.js';
+import { writeTarFile } from '../tar/file-writer.js';
 import { type ArchiveEntry, type ArchiveImages, archiveImages, TarBlobSource } from './archive-source.js';
 import {
   type DockerArchiveImage,
@@ -21,8 +23,6 @@ import {
 import { addBlobDirs, addBlobEntry, entriesFromIndex, readArchiveIndex } from './oci-archive.js';
 import { OCI_LAYOUT_FILE } from './oci-layout.js';
 import { blobEntryName } from './safe-path.js';
-import { type TarEntry, TarIndex } from './tar-index.js';
-import { writeTarFile } from './tar-writer.js';
 import { type ImageWriteOptions, withOverallProgress } from './write-image.js';
 
 /** Parse manifest.json of a docker-archive. */

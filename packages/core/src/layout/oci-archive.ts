@@ -7,12 +7,12 @@ import { isOciDeltaError, OciDeltaError } from '../errors.js';
 import { MediaType } from '../media-types.js';
 import { type Image, loadImage, openVerified, readBlob } from '../model.js';
 import { type Descriptor, type IndexManifest, parseManifest } from '../schemas.js';
+import { TarIndex } from '../tar/file-index.js';
+import { type TarWriter, writeTarFile } from '../tar/file-writer.js';
 import { type ArchiveEntry, type ArchiveImages, archiveImages, TarBlobSource } from './archive-source.js';
 import { OCI_LAYOUT_FILE, ociLayoutBytes, parseIndexJson, parseOciLayoutFile } from './oci-layout.js';
 import { refNamesOf } from './resolve.js';
 import { blobEntryName } from './safe-path.js';
-import { TarIndex } from './tar-index.js';
-import { type TarWriter, writeTarFile } from './tar-writer.js';
 import {
   entryDescriptor,
   entryImages,

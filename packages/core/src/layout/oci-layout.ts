@@ -12,6 +12,7 @@ import { MAX_METADATA_FILE_SIZE, readFileLimited } from '../limits.js';
 import { MediaType } from '../media-types.js';
 import type { BlobSource, Image, Index } from '../model.js';
 import { type Descriptor, type IndexManifest, IndexManifestSchema, parseWith } from '../schemas.js';
+import { READ_CHUNK } from '../tar/file-index.js';
 import { withFileLock } from './file-lock.js';
 import {
   ANNOTATION_CONTAINERD_NAME,
@@ -22,7 +23,6 @@ import {
   resolveIndex,
 } from './resolve.js';
 import { blobFilePath } from './safe-path.js';
-import { READ_CHUNK } from './tar-index.js';
 import {
   type BlobData,
   type ExpectedContent,

@@ -5,9 +5,9 @@
  */
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { OciDeltaError } from '../errors.js';
-import { assertSafeEntryName } from './safe-path.js';
-import { BLOCK, encodeHeader, encodePax, fitsUstar, paddingFor } from './tar-format.js';
-import { type BlobData, type ByteProgress, tempPathFor, toReadable } from './write-blob.js';
+import { assertSafeEntryName } from '../layout/safe-path.js';
+import { type BlobData, type ByteProgress, tempPathFor, toReadable } from '../layout/write-blob.js';
+import { BLOCK, encodeHeader, encodePax, fitsUstar, paddingFor } from './format.js';
 
 const ZEROS = Buffer.alloc(BLOCK * 2);
 /** Bytes gathered before one file write. */

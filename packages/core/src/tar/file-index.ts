@@ -9,8 +9,8 @@ import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { sniffCompression } from '../compression.js';
 import { OciDeltaError } from '../errors.js';
+import { assertSafeEntryName, normalizeEntryName } from '../layout/safe-path.js';
 import { MAX_CONFIG_SIZE } from '../limits.js';
-import { assertSafeEntryName, normalizeEntryName } from './safe-path.js';
 import {
   BLOCK,
   decodeHeader,
@@ -19,7 +19,7 @@ import {
   parsePax,
   paxSize,
   type TarEntryType,
-} from './tar-format.js';
+} from './format.js';
 
 /** One entry of an indexed tar: where its data starts and how long it is. */
 export interface TarEntry {

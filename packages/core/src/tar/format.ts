@@ -1,6 +1,6 @@
 /**
  * Pure tar (ustar/pax/GNU) header encoding and decoding: 512-byte blocks in, fields out, and
- * back. No I/O here; tar-index.ts and tar-writer.ts do the reading and writing.
+ * back. No I/O here: reader.ts, pack.ts, file-index.ts and file-writer.ts do that.
  */
 import { OciDeltaError } from '../errors.js';
 
@@ -27,7 +27,16 @@ export interface TarHeader {
   name: string;
   size: number;
   type: TarEntryType;
+  /** The raw type flag (`'3'` for a character device, ...): names an `other` entry in messages. */
+  typeflag: string;
   linkname: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Seconds since the epoch. */
+  mtime: number;
+  uname: string;
+  gname: string;
 }
 
 const TYPES: Record<string, TarEntryType> = {
@@ -97,20 +106,37 @@ export function decodeHeader(block: Uint8Array, file: string, offset: number): T
     );
   }
   const size = parseTarNumber(block, 124, 12);
-  if (!Number.isSafeInteger(size) || size < 0) {
+  if (Number.isNaN(size)) {
     throw new OciDeltaError('ERR_INVALID_ARCHIVE', `${file}: bad entry size at offset ${offset}`, {
       path: file,
       offset,
     });
   }
+  // Metadata fields only describe the entry: one other writers got wrong (a negative mtime) reads as 0.
+  const number = (start: number, length: number): number => {
+    const value = parseTarNumber(block, start, length);
+    return Number.isNaN(value) ? 0 : value;
+  };
   let name = cString(block, 0, 100);
   const magic = cString(block, 257, 6);
   if (magic === 'ustar') {
     const prefix = cString(block, 345, 155);
     if (prefix) name = `${prefix}/${name}`;
   }
-  const flag = String.fromCharCode(block[156]!);
-  return { name, size, type: TYPES[flag] ?? 'other', linkname: cString(block, 157, 100) };
+  const typeflag = String.fromCharCode(block[156]!);
+  return {
+    name,
+    size,
+    type: TYPES[typeflag] ?? 'other',
+    typeflag,
+    linkname: cString(block, 157, 100),
+    mode: number(100, 8),
+    uid: number(108, 8),
+    gid: number(116, 8),
+    mtime: number(136, 12),
+    uname: cString(block, 265, 32),
+    gname: cString(block, 297, 32),
+  };
 }
 
 function badPax(where: string, why: string): OciDeltaError {
@@ -179,35 +205,52 @@ function writeString(block: Buffer, value: string, start: number, length: number
 }
 
 function writeOctal(block: Buffer, value: number, start: number, length: number): void {
-  // length-1 octal digits then NUL.
+  // length-1 octal digits then NUL, as GNU tar and Go's archive/tar write them.
   writeString(block, `${value.toString(8).padStart(length - 1, '0')}\0`, start, length);
 }
 
-/** Largest size that fits the 11-digit octal size field. */
-const MAX_OCTAL_SIZE = 0o77777777777;
-
-function writeSize(block: Buffer, size: number): void {
-  if (size <= MAX_OCTAL_SIZE) {
-    writeOctal(block, size, 124, 12);
+/** A numeric field: octal when it fits, else GNU base-256 (sizes >= 8 GiB, big ids/times). */
+function writeNumber(block: Buffer, value: number, start: number, length: number): void {
+  if (value < 8 ** (length - 1)) {
+    writeOctal(block, value, start, length);
     return;
   }
-  // GNU base-256 for sizes >= 8 GiB.
-  block.fill(0, 124, 136);
-  let v = size;
-  for (let i = 135; i > 124; i--) {
+  block.fill(0, start, start + length);
+  let v = value;
+  for (let i = start + length - 1; i > start; i--) {
     block[i] = v % 256;
     v = Math.floor(v / 256);
   }
-  block[124] = 0x80;
+  block[start] = 0x80;
 }
+
+/** The entry types the encoder writes. */
+export type WritableEntryType = 'file' | 'directory' | 'symlink' | 'link' | 'pax';
 
 export interface HeaderFields {
   name: string;
-  size: number;
-  type: 'file' | 'directory' | 'pax';
+  /** Data bytes (0 for directories and links). */
+  size?: number;
+  type?: WritableEntryType;
+  /** Permission bits; default 0o755 for directories, 0o644 otherwise. */
   mode?: number;
+  uid?: number;
+  gid?: number;
+  /** Seconds since the epoch (fractions dropped). */
   mtime?: number;
+  uname?: string;
+  gname?: string;
+  /** Target of a symlink or hard link. */
+  linkname?: string;
 }
+
+const TYPE_FLAGS: Record<WritableEntryType, string> = {
+  file: '0',
+  directory: '5',
+  symlink: '2',
+  link: '1',
+  pax: 'x',
+};
 
 /** Split a long name into ustar prefix + name; undefined when it cannot be split. */
 function splitUstarName(name: string): { prefix: string; name: string } | undefined {
@@ -227,22 +270,59 @@ export function fitsUstar(name: string): boolean {
   return splitUstarName(name) !== undefined;
 }
 
-/** Encode one ustar header block. Names that do not fit are truncated: write a pax record first. */
+/**
+ * The pax records an entry needs besides `extra` (its own, e.g. xattrs): `path` for a name
+ * ustar cannot hold, `linkpath` for a link target over 100 bytes. Empty when none is needed.
+ */
+export function paxRecordsFor(
+  fields: Pick<HeaderFields, 'name' | 'linkname'>,
+  extra: readonly (readonly [string, Uint8Array | string])[] = [],
+): (readonly [string, Uint8Array | string])[] {
+  const records: (readonly [string, Uint8Array | string])[] = [];
+  if (!fitsUstar(fields.name)) records.push(['path', fields.name]);
+  if (fields.linkname !== undefined && Buffer.byteLength(fields.linkname) > 100) {
+    records.push(['linkpath', fields.linkname]);
+  }
+  records.push(...extra);
+  return records;
+}
+
+/**
+ * Encode one ustar header block (Go's archive/tar layout: NUL-terminated octal fields, base-256
+ * beyond them). A name or link target that does not fit is truncated: write the records of
+ * `paxRecordsFor` in a pax header first (packTar does).
+ */
 export function encodeHeader(fields: HeaderFields): Buffer {
+  const type = fields.type ?? 'file';
   const block = Buffer.alloc(BLOCK);
   const split = splitUstarName(fields.name) ?? { prefix: '', name: fields.name.slice(-100) };
   writeString(block, split.name, 0, 100);
-  writeOctal(block, fields.mode ?? (fields.type === 'directory' ? 0o755 : 0o644), 100, 8);
-  writeOctal(block, 0, 108, 8);
-  writeOctal(block, 0, 116, 8);
-  writeSize(block, fields.size);
-  writeOctal(block, fields.mtime ?? 0, 136, 12);
-  block[156] = (fields.type === 'directory' ? '5' : fields.type === 'pax' ? 'x' : '0').charCodeAt(0);
+  writeOctal(block, fields.mode ?? (type === 'directory' ? 0o755 : 0o644), 100, 8);
+  writeNumber(block, fields.uid ?? 0, 108, 8);
+  writeNumber(block, fields.gid ?? 0, 116, 8);
+  writeNumber(block, fields.size ?? 0, 124, 12);
+  writeNumber(block, Math.floor(fields.mtime ?? 0), 136, 12);
+  block[156] = TYPE_FLAGS[type].charCodeAt(0);
+  if (fields.linkname) writeString(block, fields.linkname, 157, 100);
   writeString(block, 'ustar\0', 257, 6);
   writeString(block, '00', 263, 2);
+  writeString(block, fields.uname ?? '', 265, 32);
+  writeString(block, fields.gname ?? '', 297, 32);
+  writeOctal(block, 0, 329, 8);
+  writeOctal(block, 0, 337, 8);
   writeString(block, split.prefix, 345, 155);
   block.fill(32, 148, 156);
   writeOctal(block, checksumOf(block), 148, 7);
   block[155] = 32;
   return block;
 }
+
+/** Zero bytes that pad `size` bytes of entry data to a block boundary. */
+export function padding(size: number): Buffer {
+  return ZEROS.subarray(0, paddingFor(size));
+}
+
+const ZEROS = Buffer.alloc(BLOCK * 2);
+
+/** The end-of-archive marker: two zero blocks. */
+export const TAR_END: Buffer = Buffer.alloc(BLOCK * 2);
