@@ -62,11 +62,16 @@ export class OciDeltaError extends Error {
    * the brand and its name for a copy from another core.
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
-    if (typeof value !== 'object' || value === null) return false;
-    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
-    const branded = (value as { [BRAND]?: unknown })[BRAND] === true;
-    return branded && (this === OciDeltaError || (value as Error).name === this.name);
+    // biome-ignore lint/complexity/noThisInStatic: the receiver is the class on the right of instanceof (a subclass too)
+    return isInstance(this, value);
   }
+}
+
+function isInstance(target: { name: string; prototype: unknown }, value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Function.prototype[Symbol.hasInstance].call(target, value)) return true;
+  const branded = (value as { [BRAND]?: unknown })[BRAND] === true;
+  return branded && (target === OciDeltaError || (value as Error).name === target.name);
 }
 
 /** Content did not hash to the expected digest. */
