@@ -18,15 +18,3 @@ export function abortedError(what: string, reason?: unknown): OciDeltaError {
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw abortedError(what, signal.reason);
 }
-
-/** An error from an aborted operation as ERR_ABORTED (AbortError/DOMException included); others unchanged. */
-export function asAbortError(err: unknown, what: string): unknown {
-  if (err instanceof OciDeltaError) return err;
-  if (
-    err instanceof Error &&
-    (err.name === 'AbortError' || (err as NodeJS.ErrnoException).code === 'ABORT_ERR')
-  ) {
-    return abortedError(what, err);
-  }
-  return err;
-}

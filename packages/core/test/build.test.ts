@@ -8,13 +8,14 @@ import { gunzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  applyEntries,
+  applyLayerToTree,
   buildImages,
   diffTrees,
   extractLayer,
   extractLayerTar,
   isOciDeltaError,
   layerBlobStream,
+  layerTarStream,
   mergeTrees,
   namedImages,
   OciLayout,
@@ -77,7 +78,8 @@ describe('diffTrees', () => {
     expect(names).not.toContain('bin/tool');
     expect(names).not.toContain('kept/one');
     const applied: Tree = new Map(base);
-    applyEntries(applied, entries);
+    // What an extractor does with the layer tar of the entries.
+    await applyLayerToTree(applied, layerTarStream(entries), 'diff');
     expect(strip(applied)).toEqual(strip(target));
   });
 

@@ -1,5 +1,47 @@
 /** @ocidelta/delta */
 import './errors.js';
 
-export * from './deep/index.js';
-export * from './vcdiff/index.js';
+export {
+  type AppliedLayer,
+  type ApplyDeepDeltaOptions,
+  applyDeepDelta,
+  buildDeepDelta,
+  buildDeepDeltaTo,
+  CURRENT_ORIGINS,
+  type CurrentOrigin,
+  DEVICE_STORES,
+  type DeepDeltaLayer,
+  type DeepDeltaOptions,
+  type DeepDeltaProgress,
+  type DeepDeltaResult,
+  type DeviceCost,
+  type DeviceStore,
+  deviceCost,
+  type LayerPair,
+  type PairableLayer,
+  pairLayers,
+  type SourceLayer,
+  type SourcePathOptions,
+  sourcePath,
+  type VerifyDeepDeltaOptions,
+  verifyDeepDelta,
+} from './deep/index.js';
+export {
+  DEFAULT_MAX_SOURCE_SIZE,
+  DEFAULT_SOURCE_WINDOW,
+  type DecodeOptions,
+  DecoderSourceCache,
+  type DeviceDecoder,
+  type DeviceDecodeStats,
+  decode,
+  decodeFile,
+  deviceDecoder,
+  type EncodeOptions,
+  encode,
+  encodeFile,
+  MAX_WINDOW_SIZE,
+  SOURCE_ACCESSES,
+  SOURCE_CACHE_BLOCKS,
+  type SourceAccess,
+  type UnreachableCopy,
+} from './vcdiff/index.js';

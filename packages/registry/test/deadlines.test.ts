@@ -6,7 +6,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Reference } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RegistryClient, retryDelay, retryPolicy } from '../src/index.js';
+import { RegistryClient, retryPolicy } from '../src/index.js';
+import { retryDelay } from '../src/retry.js';
 import { errorOf, readAll } from './harness/index.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;

@@ -13,12 +13,12 @@ import { listTree, writeTree } from '../../core/test/build-helpers.js';
 import {
   INJECTED_DIGEST_LABEL,
   imageStatus,
-  injectedLayerIndex,
   injectLayer,
   mergeIndex,
   RegistryClient,
   resolveLayerToExtract,
 } from '../src/index.js';
+import { injectedLayerIndex } from '../src/tools/layer-inject.js';
 import {
   buildTestLayout,
   digestOfBytes,

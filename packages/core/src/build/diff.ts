@@ -5,7 +5,7 @@
  * ordered entries out (a deterministic walk: per directory, markers then children by name).
  */
 import { parentOf, type Tree, type TreeEntry } from './tree.js';
-import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, whiteoutTarget } from './whiteout.js';
+import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './whiteout.js';
 import { sameXattrs, type Xattrs } from './xattrs.js';
 
 export { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './whiteout.js';
@@ -118,29 +118,4 @@ export function diffTrees(base: Tree, target: Tree): LayerEntry[] {
     return out;
   };
   return visit('', false);
-}
-
-/** Apply layer entries to a tree (what an extractor does), for checks and chained diffs. */
-export function applyEntries(tree: Tree, entries: readonly LayerEntry[]): void {
-  for (const e of entries) {
-    const dir = parentOf(e.path);
-    const name = nameOf(e.path);
-    if (e.type === 'whiteout') {
-      if (name === OPAQUE_WHITEOUT) {
-        for (const p of [...tree.keys()]) if (dir === '' || p.startsWith(`${dir}/`)) tree.delete(p);
-      } else {
-        const victim = join(dir, whiteoutTarget(e.path, name));
-        for (const p of [...tree.keys()]) if (p === victim || p.startsWith(`${victim}/`)) tree.delete(p);
-      }
-      continue;
-    }
-    const existing = tree.get(e.path);
-    if (existing && !(existing.type === 'directory' && e.type === 'directory')) {
-      for (const p of [...tree.keys()]) if (p === e.path || p.startsWith(`${e.path}/`)) tree.delete(p);
-    }
-    const t: TreeEntry = { type: e.type, mode: e.mode, size: e.size };
-    if (e.linkname !== undefined) t.linkname = e.linkname;
-    if (e.digest !== undefined) t.digest = e.digest;
-    tree.set(e.path, t);
-  }
 }

@@ -1,15 +1,111 @@
-/** OCI image layout directories, oci-archive and docker-archive tars: readers, writers, tar helpers. */
+/** OCI image layout directories, oci-archive and docker-archive tars: readers and writers. */
 
-export * from '../tar/file-index.js';
-export * from '../tar/file-writer.js';
-export * from './archive-source.js';
-export * from './docker-archive.js';
-export * from './docker-metadata.js';
-export * from './file-lock.js';
-export * from './oci-archive.js';
-export * from './oci-layout.js';
-export * from './resolve.js';
-export * from './safe-path.js';
-export * from './work-dir.js';
-export * from './write-blob.js';
-export * from './write-image.js';
+export {
+  type ArchiveEntry,
+  type ArchiveImages,
+  archiveImages,
+  TarBlobSource,
+} from './archive-source.js';
+export {
+  type DockerArchiveWriteOptions,
+  dockerArchiveFromTar,
+  readDockerArchive,
+  readImageArchive,
+  writeDockerArchive,
+} from './docker-archive.js';
+export {
+  type DockerArchiveImage,
+  type DockerArchiveMetadata,
+  type DockerLayerMode,
+  type DockerManifestItem,
+  DockerManifestItemSchema,
+  DockerManifestJsonSchema,
+  type DockerMetadataOptions,
+  dockerArchiveLayers,
+  dockerArchiveMetadata,
+  normalizeRepoTag,
+  rewriteManifestLayers,
+  uncompressedLayerDescriptor,
+} from './docker-metadata.js';
+export {
+  acquireFileLock,
+  DEFAULT_LOCK_LEASE_MS,
+  type FileLockOptions,
+  type HeldLock,
+  type LockHolder,
+  lockAbandoned,
+  ownerTag,
+  ownerTagDead,
+  withFileLock,
+} from './file-lock.js';
+export {
+  addBlobDirs,
+  addBlobEntry,
+  entriesFromIndex,
+  readArchiveIndex,
+  readOciArchive,
+  writeOciArchive,
+} from './oci-archive.js';
+export {
+  atomicWrite,
+  emptyIndex,
+  OCI_LAYOUT_FILE,
+  OCI_LAYOUT_VERSION,
+  OciLayout,
+  ociLayoutBytes,
+  parseIndexJson,
+  parseOciLayoutFile,
+} from './oci-layout.js';
+export {
+  ANNOTATION_CONTAINERD_NAME,
+  ANNOTATION_REF_NAME,
+  type ImageSelector,
+  matchRefName,
+  normalizedRef,
+  type ResolveContext,
+  refNamesOf,
+  resolveImage,
+  resolveIndex,
+  resolveTopLevel,
+  selectPlatform,
+} from './resolve.js';
+export {
+  assertSafeEntryName,
+  assertSafeFileName,
+  blobEntryName,
+  blobFilePath,
+  normalizeEntryName,
+} from './safe-path.js';
+export {
+  makeWorkDir,
+  STALE_TEMP_FILE_MS,
+  type SweepOptions,
+  sweepLeftovers,
+  type WorkDir,
+} from './work-dir.js';
+export {
+  abortAware,
+  type BlobData,
+  type ByteProgress,
+  type ExpectedContent,
+  HashingCounter,
+  tempPathFor,
+  toReadable,
+  type WriteOptions,
+  writeFileAtomic,
+  writeFileVerified,
+  writeThroughFile,
+} from './write-blob.js';
+export {
+  entryDescriptor,
+  entryImages,
+  type ImageWriteOptions,
+  type ImageWritePhase,
+  type ImageWriteProgress,
+  imageDescriptor,
+  type NamedImage,
+  type NamedIndex,
+  refAnnotations,
+  withOverallProgress,
+  writeOciLayout,
+} from './write-image.js';
