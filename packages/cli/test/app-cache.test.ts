@@ -6,7 +6,7 @@ import { type Digest, digestOf, OciLayout } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppCache, type DeltaInfo } from '../src/app/cache.js';
 import { sampleImage } from '../src/commands/demo.js';
-import { parseSize } from '../src/size.js';
+import { parseSize } from '../src/kit/size.js';
 
 let dir: string;
 beforeAll(async () => {

@@ -23,7 +23,7 @@ describe('ocidelta CLI', () => {
   });
 
   it('--timeout takes positive seconds: anything else is a usage error naming the flag', async () => {
-    const { timeoutsOption } = await import('../src/registry-options.js');
+    const { timeoutsOption } = await import('../src/kit/registry-options.js');
     expect(timeoutsOption('2.5')).toEqual({ headersMs: 2500, bodyIdleMs: 2500 });
     for (const bad of ['0', '-3', 'soon']) {
       // '--timeout=-3': a bare -3 would read as an option

@@ -1,8 +1,8 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { appRenderer } from '../src/app/progress.js';
-import { progressMode, progressView, TRANSFER_PHASES } from '../src/progress.js';
-import { formatBytes } from '../src/size.js';
+import { progressMode, progressView, TRANSFER_PHASES } from '../src/kit/progress.js';
+import { formatBytes } from '../src/kit/size.js';
 
 function collect(tty = false) {
   const out = new PassThrough() as PassThrough & { isTTY?: boolean; columns?: number };

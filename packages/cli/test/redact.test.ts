@@ -1,8 +1,8 @@
 // Secrets never reach stderr or --json: credential flag values, tokens from the environment,
 // and credential shapes in text (URL user info, Authorization values, password fields).
 import { describe, expect, it } from 'vitest';
+import { writeJson } from '../src/kit/registry-options.js';
 import { REDACTED, redactPatterns, Secrets } from '../src/redact.js';
-import { writeJson } from '../src/registry-options.js';
 import { captureIO, runCapture } from './support.js';
 
 describe('redaction', () => {

@@ -8,7 +8,7 @@ import {
   stringOption,
   wholeNumberOption,
   writeResult,
-} from '../src/registry-options.js';
+} from '../src/kit/registry-options.js';
 import { captureIO } from './support.js';
 
 describe('registry CLI options', () => {

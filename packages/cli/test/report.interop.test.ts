@@ -13,7 +13,7 @@ import type { BuildAppResult } from '../src/app/build-app-artifact.js';
 import { runCli } from '../src/cli.js';
 import { appCommand } from '../src/commands/app.js';
 import { demoCommand } from '../src/commands/demo.js';
-import { formatBytes } from '../src/size.js';
+import { formatBytes } from '../src/kit/size.js';
 import { captureIO } from './support.js';
 
 const dirs: string[] = [];

@@ -1,7 +1,7 @@
 // Where `image build --output docker://REPO` pushes each tag.
 import { parseReference } from '@ocidelta/core';
 import { describe, expect, it } from 'vitest';
-import { pushTarget } from '../src/build-push.js';
+import { pushTarget } from '../src/kit/build-push.js';
 
 describe('pushTarget', () => {
   const repo = parseReference('registry.example.com:5000/team');

@@ -49,12 +49,6 @@ export class Authenticator {
     );
   }
 
-  /** The scheme the registry asked for (`bearer`, `basic`), or undefined for anonymous. */
-  scheme(registry: string): string | undefined {
-    const chs = this.challenges.get(registry) ?? [];
-    return findChallenge(chs, 'bearer')?.scheme ?? findChallenge(chs, 'basic')?.scheme;
-  }
-
   /** The Authorization header for a request needing `scopes`, or undefined (anonymous). */
   async header(
     ep: AuthEndpoint,

@@ -1,6 +1,6 @@
 /** The app pipeline (compose -> Mender app artifact) as a library. */
 
-export { parseSize } from '../size.js';
+export { parseSize } from '../kit/size.js';
 export {
   type AppMetaData,
   appMetaData,

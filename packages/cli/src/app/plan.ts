@@ -4,7 +4,7 @@
  * table printed at the end of a run or by `--dry-run`.
  */
 import { type Digest, type Image, OciDeltaError } from '@ocidelta/core';
-import { formatBytes } from '../size.js';
+import { formatBytes } from '../kit/size.js';
 
 export type ServiceMode = 'unchanged' | 'delta' | 'full';
 

@@ -3,7 +3,7 @@
  * `Progress` shape plus log lines), and its rendering through the CLI's one progress view.
  */
 import type { Progress } from '@ocidelta/core';
-import type { ProgressView } from '../progress.js';
+import type { ProgressView } from '../kit/progress.js';
 import type { LogLevel } from './options.js';
 
 export type AppPhase = 'resolve' | 'pull' | 'delta' | 'image' | 'write' | 'artifact' | 'upload' | 'deploy';

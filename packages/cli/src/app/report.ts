@@ -4,7 +4,7 @@
  * service and per layer the full size against what the artifact ships, and what the device
  * reads and rebuilds. The same numbers as `--json`, which the page also embeds. Pure: no I/O.
  */
-import { formatBytes } from '../size.js';
+import { formatBytes } from '../kit/size.js';
 import type { BuildAppResult } from './build-app-artifact.js';
 import { type LayerPlan, planNote, type ServicePlan } from './plan.js';
 

@@ -18,7 +18,7 @@ import {
   type Reference,
 } from '@ocidelta/core';
 import type { RegistryClient } from '@ocidelta/registry';
-import { pushBuilt } from '../build-push.js';
+import { pushBuilt } from '../kit/build-push.js';
 import { type ChainImage, treeParentName } from './tree.js';
 import { verifyBuiltImage } from './verify.js';
 

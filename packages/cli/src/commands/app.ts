@@ -13,9 +13,9 @@ import { summaryTable } from '../app/plan.js';
 import { appRenderer } from '../app/progress.js';
 import { renderReport } from '../app/report.js';
 import { type CliIO, type CommandDef, ExitCode } from '../command.js';
-import { progressFor } from '../progress.js';
-import { timeoutsOption, writeJson } from '../registry-options.js';
-import { formatBytes, parseSize } from '../size.js';
+import { progressFor } from '../kit/progress.js';
+import { timeoutsOption, writeJson } from '../kit/registry-options.js';
+import { formatBytes, parseSize } from '../kit/size.js';
 
 /** Options that take two values (`-f NAME FILE`); rewritten to `NAME=FILE` before cac parses. */
 const PAIR_FLAGS = new Set(['-f', '--service-file', '-i', '--service-image']);

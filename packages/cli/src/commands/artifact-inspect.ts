@@ -4,41 +4,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { type ArtifactInfo, OciDeltaError, openArtifactPayload, readArtifact } from '@ocidelta/core';
-import type { CliIO, CommandDef } from '../command.js';
+import { type ArtifactInfo, OciDeltaError, openArtifactPayload } from '@ocidelta/core';
+import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { writeOutput } from '../output.js';
-import { writeJson } from '../registry-options.js';
-import { parseSize } from '../size.js';
-import { parseArgs } from './artifact-args.js';
-
-/** Read the artifact named by the positional argument, verifying with `--key` when given. */
-export async function readArtifactFromArgs(
-  argv: readonly string[],
-  io: CliIO,
-  withJson: boolean,
-): Promise<{ info: ArtifactInfo; json: boolean }> {
-  const a = parseArgs(argv, [
-    { long: 'key', short: 'k', kind: 'string' },
-    { long: 'max-header-size', kind: 'string' },
-    ...(withJson ? [{ long: 'json', kind: 'bool' as const }] : []),
-  ]);
-  if (a.positionals.length !== 1) {
-    throw new OciDeltaError('ERR_INVALID_OPTIONS', 'expected exactly one artifact file argument', {});
-  }
-  const file = resolve(io.cwd, a.positionals[0]!);
-  const options: { publicKey?: string; maxHeaderSize?: number } = {};
-  if (a.strings['max-header-size'] !== undefined) {
-    options.maxHeaderSize = parseSize(a.strings['max-header-size'], '--max-header-size');
-  }
-  if (a.strings.key !== undefined) {
-    const keyFile = resolve(io.cwd, a.strings.key);
-    options.publicKey = await readFile(keyFile, 'utf8').catch((err: unknown) => {
-      throw new OciDeltaError('ERR_INPUT', `--key ${keyFile}: ${(err as Error).message}`, { path: keyFile });
-    });
-  }
-  return { info: await readArtifact(file, options), json: a.bools.json === true };
-}
+import { readArtifactFromArgs } from '../kit/artifact-input.js';
+import { writeOutput } from '../kit/output.js';
+import { writeJson } from '../kit/registry-options.js';
 
 function kv(record: Record<string, string | string[]> | undefined, indent: string): string[] {
   const entries = Object.entries(record ?? {}).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));

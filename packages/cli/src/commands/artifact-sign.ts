@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { OciDeltaError, signArtifact } from '@ocidelta/core';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { stringOption } from '../registry-options.js';
+import { stringOption } from '../kit/registry-options.js';
 
 /** `sign` under `path`; `-f` (mender-artifact's --force) only where mender-artifact's letters are kept. */
 function signCommand(path: string[], summary: string, forceFlag: string): CommandDef {

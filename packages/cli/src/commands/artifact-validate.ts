@@ -4,7 +4,7 @@
  */
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { readArtifactFromArgs } from './artifact-inspect.js';
+import { readArtifactFromArgs } from '../kit/artifact-input.js';
 
 export const artifactValidateCommand: CommandDef = {
   path: ['artifact', 'validate'],

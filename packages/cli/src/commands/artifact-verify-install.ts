@@ -10,8 +10,8 @@ import { OciDeltaError } from '@ocidelta/core';
 import { type InstalledImage, verifyInstall } from '../app/verify-install.js';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { writeJson } from '../registry-options.js';
-import { formatBytes, parseSize } from '../size.js';
+import { writeJson } from '../kit/registry-options.js';
+import { formatBytes, parseSize } from '../kit/size.js';
 
 interface Options {
   current?: string | string[];

@@ -16,9 +16,9 @@ import {
 } from '@ocidelta/core';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { withProgress } from '../progress.js';
-import { parseSize } from '../size.js';
-import { type FlagSpec, parseArgs } from './artifact-args.js';
+import { type FlagSpec, parseArgs } from '../kit/args.js';
+import { withProgress } from '../kit/progress.js';
+import { parseSize } from '../kit/size.js';
 
 /** A flag of `write module-image`: how it parses, and how `--help` shows it. */
 interface WriteFlag extends FlagSpec {

@@ -6,13 +6,13 @@
 import { OciDeltaError, parsePlatform, parseRegistryReference } from '@ocidelta/core';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { writeOutput } from '../output.js';
+import { writeOutput } from '../kit/output.js';
 import {
   type RegistryCliOptions,
   stringOption,
   withClient,
   withRegistryOptions,
-} from '../registry-options.js';
+} from '../kit/registry-options.js';
 
 export const blobCommand: CommandDef = {
   path: ['blob'],

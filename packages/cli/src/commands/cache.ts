@@ -7,8 +7,8 @@ import type { CAC } from 'cac';
 import { AppCache, type CacheEntry } from '../app/cache.js';
 import { defaultCacheDir } from '../app/options.js';
 import { type CliIO, type CommandDef, ExitCode } from '../command.js';
-import { writeJson } from '../registry-options.js';
-import { formatBytes, parseSize } from '../size.js';
+import { writeJson } from '../kit/registry-options.js';
+import { formatBytes, parseSize } from '../kit/size.js';
 
 function cacheDirOf(o: Record<string, unknown>, io: CliIO): string {
   return resolve(io.cwd, typeof o.cacheDir === 'string' ? o.cacheDir : defaultCacheDir(io.env));

@@ -1,7 +1,12 @@
 /** `ocidelta catalog REGISTRY`: the repositories of a registry (`/v2/_catalog`, all pages). */
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { type RegistryCliOptions, withClient, withRegistryOptions, writeJson } from '../registry-options.js';
+import {
+  type RegistryCliOptions,
+  withClient,
+  withRegistryOptions,
+  writeJson,
+} from '../kit/registry-options.js';
 
 export const catalogCommand: CommandDef = {
   path: ['catalog'],

@@ -19,7 +19,7 @@ import {
   withClient,
   withRegistryOptions,
   writeJson,
-} from '../registry-options.js';
+} from '../kit/registry-options.js';
 
 interface ChainCliOptions extends RegistryCliOptions {
   prefix?: string;

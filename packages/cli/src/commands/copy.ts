@@ -5,7 +5,7 @@
 import { copyImage } from '@ocidelta/registry';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { TRANSFER_PHASES, withProgress } from '../progress.js';
+import { TRANSFER_PHASES, withProgress } from '../kit/progress.js';
 import {
   intOption,
   type SideCliOptions,
@@ -15,7 +15,7 @@ import {
   withRegistryOptions,
   withSideOptions,
   writeResult,
-} from '../registry-options.js';
+} from '../kit/registry-options.js';
 
 interface CopyCliOptions extends SideCliOptions {
   platform?: string;

@@ -6,7 +6,7 @@
 import { parseRegistryReference } from '@ocidelta/core';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { type RegistryCliOptions, withClient, withRegistryOptions } from '../registry-options.js';
+import { type RegistryCliOptions, withClient, withRegistryOptions } from '../kit/registry-options.js';
 
 export const deleteCommand: CommandDef = {
   path: ['delete'],

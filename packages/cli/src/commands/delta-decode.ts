@@ -7,7 +7,7 @@ import { OciDeltaError } from '@ocidelta/core';
 import { decodeFile } from '@ocidelta/delta';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { requireFile } from './delta-encode.js';
+import { requireFile } from '../kit/inputs.js';
 
 interface Options {
   source?: string;

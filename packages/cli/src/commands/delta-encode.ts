@@ -1,14 +1,10 @@
-/**
- * `ocidelta delta encode`: a VCDIFF delta of one file against another that stock
- * `xdelta3 -d -s OLD DELTA NEW` decodes. The target is streamed; the source is held in memory.
- */
-import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { OciDeltaError } from '@ocidelta/core';
 import { encodeFile } from '@ocidelta/delta';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { withProgress } from '../progress.js';
+import { requireFile } from '../kit/inputs.js';
+import { withProgress } from '../kit/progress.js';
 
 interface Options {
   source?: string;
@@ -17,17 +13,6 @@ interface Options {
   effort?: string;
   maxSourceSize?: number;
   quiet?: boolean;
-}
-
-/** Resolve a required file option, failing with a clear error when missing. */
-export async function requireFile(flag: string, value: string | undefined, io: CliIO): Promise<string> {
-  if (typeof value !== 'string' || value === '') {
-    throw new OciDeltaError('ERR_INVALID_OPTIONS', `${flag} is required`, { option: flag });
-  }
-  const file = resolve(io.cwd, value);
-  const info = await stat(file).catch(() => undefined);
-  if (!info?.isFile()) throw new OciDeltaError('ERR_INPUT', `${flag} ${file}: no such file`, { path: file });
-  return file;
 }
 
 async function run(opts: Options, io: CliIO): Promise<number> {

@@ -31,14 +31,14 @@ import type { DeltaKey } from '../app/delta-key.js';
 import { ArtifactStore } from '../app/store.js';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { withProgress } from '../progress.js';
+import { withProgress } from '../kit/progress.js';
 import {
   createClient,
   type RegistryCliOptions,
   withRegistryOptions,
   writeJson,
-} from '../registry-options.js';
-import { parseSize } from '../size.js';
+} from '../kit/registry-options.js';
+import { parseSize } from '../kit/size.js';
 
 function formatSize(n: number): string {
   if (n < 1024) return `${n} B`;

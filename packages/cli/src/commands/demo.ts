@@ -24,8 +24,7 @@ import { buildAppArtifact } from '../app/build-app-artifact.js';
 import { serializeReleaseMetadata } from '../app/release-metadata.js';
 import { runCli } from '../cli.js';
 import { type CliIO, type CommandDef, ExitCode } from '../command.js';
-import { formatBytes } from '../size.js';
-import { appCommand } from './app.js';
+import { formatBytes } from '../kit/size.js';
 
 const PLATFORM = 'linux/arm64';
 
@@ -196,7 +195,7 @@ async function run(o: Record<string, unknown>, io: CliIO): Promise<number> {
     'report.html',
   ];
   io.stdout.write(`\n3. release 1.1.0 with deep deltas:\n$ ocidelta ${args.join(' ')}\n`);
-  const code = await runCli(args, { ...io, cwd: dir, env: {} }, [appCommand]);
+  const code = await runCli(args, { ...io, cwd: dir, env: {} });
   if (code !== ExitCode.Ok) return code;
   const v2File = join(dir, 'shop-1.1.0.mender');
   await describeArtifact(v2File, io);

@@ -17,7 +17,7 @@ import {
   withClient,
   withRegistryOptions,
   writeJson,
-} from '../registry-options.js';
+} from '../kit/registry-options.js';
 
 interface DigestCliOptions extends RegistryCliOptions {
   platform?: string;

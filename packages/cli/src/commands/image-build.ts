@@ -18,10 +18,10 @@ import {
   readBuildSpec,
   writeBuildOutput,
 } from '@ocidelta/core';
-import { type Pushed, pushBuilt } from '../build-push.js';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { withProgress } from '../progress.js';
+import { type Pushed, pushBuilt } from '../kit/build-push.js';
+import { withProgress } from '../kit/progress.js';
 import {
   type RegistryCliOptions,
   stringOption,
@@ -29,7 +29,7 @@ import {
   withClient,
   withRegistryOptions,
   writeJson,
-} from '../registry-options.js';
+} from '../kit/registry-options.js';
 
 interface BuildCliOptions extends RegistryCliOptions {
   output?: string;

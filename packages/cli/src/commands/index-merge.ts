@@ -6,7 +6,7 @@
 import { mergeIndex } from '@ocidelta/registry';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { TRANSFER_PHASES, withProgress } from '../progress.js';
+import { TRANSFER_PHASES, withProgress } from '../kit/progress.js';
 import {
   intOption,
   type SideCliOptions,
@@ -16,7 +16,7 @@ import {
   withRegistryOptions,
   withSideOptions,
   writeJson,
-} from '../registry-options.js';
+} from '../kit/registry-options.js';
 
 interface MergeCliOptions extends SideCliOptions {
   to?: string;

@@ -12,7 +12,7 @@ import {
   withClient,
   withRegistryOptions,
   writeJson,
-} from '../registry-options.js';
+} from '../kit/registry-options.js';
 
 interface InspectCliOptions extends RegistryCliOptions {
   raw?: boolean;

@@ -16,7 +16,7 @@ import {
   withClient,
   withRegistryOptions,
   writeJson,
-} from '../registry-options.js';
+} from '../kit/registry-options.js';
 
 interface ExtractCliOptions extends RegistryCliOptions {
   dir?: string;

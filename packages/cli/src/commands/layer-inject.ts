@@ -13,7 +13,7 @@ import {
   withClient,
   withRegistryOptions,
   writeJson,
-} from '../registry-options.js';
+} from '../kit/registry-options.js';
 
 interface InjectCliOptions extends RegistryCliOptions {
   dir?: string;

@@ -8,7 +8,7 @@ import { OciDeltaError } from '@ocidelta/core';
 import { login, logout } from '@ocidelta/registry';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { stringOption, writeJson } from '../registry-options.js';
+import { stringOption, writeJson } from '../kit/registry-options.js';
 
 interface LoginCliOptions {
   username?: string;

@@ -8,7 +8,7 @@ import { parseImageLocation } from '@ocidelta/core';
 import { pushLayout } from '@ocidelta/registry';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { TRANSFER_PHASES, withProgress } from '../progress.js';
+import { TRANSFER_PHASES, withProgress } from '../kit/progress.js';
 import {
   intOption,
   type RegistryCliOptions,
@@ -16,7 +16,7 @@ import {
   withClient,
   withRegistryOptions,
   writeResult,
-} from '../registry-options.js';
+} from '../kit/registry-options.js';
 
 interface PushCliOptions extends RegistryCliOptions {
   platform?: string;

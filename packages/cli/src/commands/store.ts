@@ -7,8 +7,13 @@ import { OciDeltaError } from '@ocidelta/core';
 import { ArtifactStore, type StoreEntry } from '../app/store.js';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { type RegistryCliOptions, withClient, withRegistryOptions, writeJson } from '../registry-options.js';
-import { formatBytes } from '../size.js';
+import {
+  type RegistryCliOptions,
+  withClient,
+  withRegistryOptions,
+  writeJson,
+} from '../kit/registry-options.js';
+import { formatBytes } from '../kit/size.js';
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 

@@ -5,7 +5,12 @@
 import { OciDeltaError, parseRegistryReference } from '@ocidelta/core';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { type RegistryCliOptions, withClient, withRegistryOptions, writeJson } from '../registry-options.js';
+import {
+  type RegistryCliOptions,
+  withClient,
+  withRegistryOptions,
+  writeJson,
+} from '../kit/registry-options.js';
 
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
 

@@ -2,7 +2,12 @@
 import { OciDeltaError, parseRegistryReference } from '@ocidelta/core';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { type RegistryCliOptions, withClient, withRegistryOptions, writeJson } from '../registry-options.js';
+import {
+  type RegistryCliOptions,
+  withClient,
+  withRegistryOptions,
+  writeJson,
+} from '../kit/registry-options.js';
 
 export const tagsCommand: CommandDef = {
   path: ['tags'],

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { writeFileAtomic } from '@ocidelta/core';
-import type { CliIO } from './command.js';
+import type { CliIO } from '../command.js';
 
 export async function writeOutput(io: CliIO, stream: Readable, output: string | undefined): Promise<void> {
   if (output === undefined) await pipeline(stream, io.stdout, { end: false });

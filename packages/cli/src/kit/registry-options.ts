@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { OciDeltaError, parseRegistryReference } from '@ocidelta/core';
 import { RegistryClient } from '@ocidelta/registry';
 import type { Command } from 'cac';
-import type { CliIO } from './command.js';
+import type { CliIO } from '../command.js';
 
 /** Parsed values of the shared options (as cac gives them). */
 export interface RegistryCliOptions {

@@ -5,7 +5,7 @@
  * (`OCIDELTA_PROGRESS_INTERVAL` seconds, default 10). `NO_COLOR` turns colour off.
  */
 import type { Progress } from '@ocidelta/core';
-import type { CliIO } from './command.js';
+import type { CliIO } from '../command.js';
 import { formatBytes } from './size.js';
 
 export type ProgressMode = 'bars' | 'lines' | 'off';
