@@ -5,6 +5,7 @@
  */
 import { type Digest, type Image, OciDeltaError } from '@ocidelta/core';
 import { formatBytes } from '../kit/size.js';
+import type { Prepared } from './image-builder.js';
 
 export type ServiceMode = 'unchanged' | 'delta' | 'full';
 
@@ -202,4 +203,27 @@ export function summaryTable(plans: ServicePlan[]): string {
       .join('  ')
       .trimEnd();
   return [line(head), ...rows.map(line)].join('\n');
+}
+
+/**
+ * Services sharing one image (one `images/<id>/` directory) must agree on how it ships: when
+ * they differ in mode or previous image, each of them ships it full. Returns the services by
+ * image hash.
+ */
+export function groupSharedImages(prepared: readonly Prepared[]): Map<string, Prepared[]> {
+  const byHash = new Map<string, Prepared[]>();
+  for (const p of prepared) byHash.set(p.plan.hash, [...(byHash.get(p.plan.hash) ?? []), p]);
+  for (const group of byHash.values()) {
+    const first = group[0]!;
+    if (!group.some((p) => p.plan.mode !== first.plan.mode || p.plan.currentHash !== first.plan.currentHash))
+      continue;
+    for (const p of group) {
+      if (p.plan.mode === 'full') continue;
+      p.plan.mode = 'full';
+      p.plan.reason = 'image shared with another service that has a different previous image';
+      p.plan.fallback = p.plan.reason;
+      p.current = undefined;
+    }
+  }
+  return byHash;
 }
