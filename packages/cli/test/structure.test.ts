@@ -34,7 +34,6 @@ const OVERSIZE: Record<string, number> = {
   'packages/core/src/artifact/reader.ts:scanArtifact': 188,
   'packages/core/src/artifact/writer.ts:writeArtifact': 221,
   'packages/core/src/build/build.ts:buildImages': 149,
-  'packages/core/src/build/extract.ts:extractLayerTar': 113,
   'packages/delta/src/deep/deep-delta.ts:buildDeepDelta': 103,
   'packages/registry/src/token.ts:fetch': 137,
   'packages/registry/src/tools/index-merge.ts:mergeIndex': 120,

@@ -15,6 +15,7 @@ import { throwIfAborted } from '../abort.js';
 import { OciDeltaError } from '../errors.js';
 import { assertSafeEntryName, normalizeEntryName } from '../layout/safe-path.js';
 import type { Layer } from '../model.js';
+import type { TarHeader } from '../tar/format.js';
 import { readTar } from '../tar/reader.js';
 import { layerTarError } from './tree.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, whiteoutTarget } from './whiteout.js';
@@ -147,6 +148,113 @@ async function clear(path: string, keepDir: boolean): Promise<void> {
   await rm(path, { recursive: true, force: true });
 }
 
+/** What one extraction has done so far. */
+interface Extraction {
+  root: string;
+  where: string | undefined;
+  result: ExtractResult;
+  /** Names written by this layer (an opaque marker keeps them). */
+  created: Set<string>;
+  dirTimes: { path: string; mode: number; mtime: Date }[];
+  onWarning: ((message: string) => void) | undefined;
+}
+
+/** Apply a whiteout or opaque marker at `name`; false when `name` is neither. */
+async function applyWhiteout(
+  x: Extraction,
+  name: string,
+  parentRel: string,
+  parent: string,
+): Promise<boolean> {
+  const base = name.slice(name.lastIndexOf('/') + 1);
+  if (base === OPAQUE_WHITEOUT) {
+    const st = await lstatOrUndefined(parent);
+    if (st?.isDirectory()) {
+      for (const child of await readdir(parent)) {
+        const rel = parentRel === '' ? child : `${parentRel}/${child}`;
+        if (!x.created.has(rel)) await rm(join(parent, child), { recursive: true, force: true });
+      }
+    }
+  } else if (base.startsWith(WHITEOUT_PREFIX)) {
+    const removed = join(parent, whiteoutTarget(name, base, x.where));
+    if (parent === x.root || (await isPlainPathInside(x.root, parent))) {
+      await rm(removed, { recursive: true, force: true });
+    }
+  } else return false;
+  x.result.whiteouts++;
+  return true;
+}
+
+/** Write a regular file's content, mode and times through a handle that never follows a symlink. */
+async function writeFileEntry(
+  target: string,
+  body: AsyncIterable<Buffer>,
+  mode: number,
+  mtime: Date,
+): Promise<void> {
+  await clear(target, false);
+  const fh = await open(
+    target,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o600,
+  );
+  try {
+    for await (const chunk of body) {
+      let off = 0;
+      while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+    }
+    await fh.chmod(mode);
+    await fh.utimes(mtime, mtime);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Extract one member; false when it was skipped. */
+async function extractEntry(x: Extraction, h: TarHeader, body: AsyncIterable<Buffer>): Promise<boolean> {
+  const name = normalizeEntryName(h.name);
+  if (name === '') return false;
+  assertSafeEntryName(name, x.where);
+  const slash = name.lastIndexOf('/');
+  const parentRel = slash < 0 ? '' : name.slice(0, slash);
+  const parent = await resolveInRoot(x.root, parentRel, true);
+  if (await applyWhiteout(x, name, parentRel, parent)) return false;
+  const mode = h.mode & 0o7777;
+  const mtime = new Date(h.mtime * 1000);
+  await mkdir(parent, { recursive: true });
+  const target = join(parent, name.slice(slash + 1));
+  if (h.type === 'directory') {
+    await clear(target, true);
+    await mkdir(target, { recursive: true });
+    await setDirectoryMeta(x.root, target, 0o700 | mode);
+    x.dirTimes.push({ path: target, mode, mtime });
+    x.result.directories++;
+  } else if (h.type === 'file') {
+    await writeFileEntry(target, body, mode, mtime);
+    x.result.files++;
+  } else if (h.type === 'symlink') {
+    await clear(target, false);
+    await symlink(h.linkname, target);
+    x.result.symlinks++;
+  } else if (h.type === 'link') {
+    const linkName = normalizeEntryName(h.linkname);
+    assertSafeEntryName(linkName, x.where);
+    const src = await resolveInRoot(x.root, linkName, false);
+    const st = await lstatOrUndefined(src);
+    if (!st || st.isDirectory())
+      throw unsafe(name, `hard link target "${linkName}" is not a file in the layer`, x.where);
+    await clear(target, false);
+    await link(src, target);
+    x.result.hardlinks++;
+  } else {
+    x.onWarning?.(`skipped ${name}: ${describeType(h.typeflag)} entries are not extracted`);
+    x.result.skipped++;
+    return false;
+  }
+  x.created.add(name);
+  return true;
+}
+
 /**
  * Extract an uncompressed layer tar stream into `dir` (created when missing), applying
  * whiteouts against what is already there. Returns counts of what was written.
@@ -158,111 +266,26 @@ export async function extractLayerTar(
 ): Promise<ExtractResult> {
   const root = resolve(dir);
   await mkdir(root, { recursive: true });
-  const result: ExtractResult = {
-    files: 0,
-    directories: 0,
-    symlinks: 0,
-    hardlinks: 0,
-    whiteouts: 0,
-    skipped: 0,
+  const x: Extraction = {
+    root,
+    where: options.where,
+    result: { files: 0, directories: 0, symlinks: 0, hardlinks: 0, whiteouts: 0, skipped: 0 },
+    created: new Set(),
+    dirTimes: [],
+    onWarning: options.onWarning,
   };
-  const created = new Set<string>();
-  const dirTimes: { path: string; mode: number; mtime: Date }[] = [];
-  const where = options.where;
   try {
-    for await (const { header: h, body } of readTar(tar, where ?? 'layer tar')) {
+    for await (const { header, body } of readTar(tar, x.where ?? 'layer tar')) {
       throwIfAborted(options.signal, `extracting into ${root}`);
-      const name = normalizeEntryName(h.name);
-      if (name === '') continue;
-      assertSafeEntryName(name, where);
-      const slash = name.lastIndexOf('/');
-      const parentRel = slash < 0 ? '' : name.slice(0, slash);
-      const base = name.slice(slash + 1);
-      const parent = await resolveInRoot(root, parentRel, true);
-      const mode = h.mode & 0o7777;
-      const mtime = new Date(h.mtime * 1000);
-      if (base === OPAQUE_WHITEOUT) {
-        const st = await lstatOrUndefined(parent);
-        if (st?.isDirectory()) {
-          for (const child of await readdir(parent)) {
-            const rel = parentRel === '' ? child : `${parentRel}/${child}`;
-            if (!created.has(rel)) await rm(join(parent, child), { recursive: true, force: true });
-          }
-        }
-        result.whiteouts++;
-        continue;
-      }
-      if (base.startsWith(WHITEOUT_PREFIX)) {
-        const removed = join(parent, whiteoutTarget(name, base, where));
-        if (parent === root || (await isPlainPathInside(root, parent))) {
-          await rm(removed, { recursive: true, force: true });
-        }
-        result.whiteouts++;
-        continue;
-      }
-      await mkdir(parent, { recursive: true });
-      const target = join(parent, base);
-      switch (h.type) {
-        case 'directory': {
-          await clear(target, true);
-          await mkdir(target, { recursive: true });
-          await setDirectoryMeta(root, target, 0o700 | mode);
-          dirTimes.push({ path: target, mode, mtime });
-          result.directories++;
-          break;
-        }
-        case 'file': {
-          await clear(target, false);
-          const fh = await open(
-            target,
-            constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-            0o600,
-          );
-          try {
-            for await (const chunk of body) {
-              let off = 0;
-              while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
-            }
-            await fh.chmod(mode);
-            await fh.utimes(mtime, mtime);
-          } finally {
-            await fh.close();
-          }
-          result.files++;
-          break;
-        }
-        case 'symlink': {
-          await clear(target, false);
-          await symlink(h.linkname, target);
-          result.symlinks++;
-          break;
-        }
-        case 'link': {
-          const linkName = normalizeEntryName(h.linkname);
-          assertSafeEntryName(linkName, where);
-          const src = await resolveInRoot(root, linkName, false);
-          const st = await lstatOrUndefined(src);
-          if (!st || st.isDirectory())
-            throw unsafe(name, `hard link target "${linkName}" is not a file in the layer`, where);
-          await clear(target, false);
-          await link(src, target);
-          result.hardlinks++;
-          break;
-        }
-        default:
-          options.onWarning?.(`skipped ${name}: ${describeType(h.typeflag)} entries are not extracted`);
-          result.skipped++;
-          continue;
-      }
-      created.add(name);
+      await extractEntry(x, header, body);
     }
   } catch (err) {
     tar.destroy();
-    throw layerTarError(err, where);
+    throw layerTarError(err, x.where);
   }
   // Deepest first, so setting a parent read-only does not block its children.
-  for (const d of dirTimes.reverse()) await setDirectoryMeta(root, d.path, d.mode, d.mtime);
-  return result;
+  for (const d of x.dirTimes.reverse()) await setDirectoryMeta(root, d.path, d.mode, d.mtime);
+  return x.result;
 }
 
 /** Decompress a layer and extract it into `dir` (see extractLayerTar). */
