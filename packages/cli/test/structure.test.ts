@@ -32,7 +32,6 @@ const OVERSIZE: Record<string, number> = {
   'packages/cli/src/commands/image-build.ts:<anonymous>': 106,
   'packages/cli/src/kit/progress.ts:progressView': 135,
   'packages/core/src/artifact/reader.ts:scanArtifact': 188,
-  'packages/core/src/artifact/writer.ts:writeArtifact': 221,
   'packages/core/src/build/build.ts:buildImages': 149,
   'packages/delta/src/deep/deep-delta.ts:buildDeepDelta': 103,
   'packages/registry/src/token.ts:fetch': 137,
@@ -43,7 +42,6 @@ const OVERSIZE: Record<string, number> = {
 
 /** Modules still over the limit, with their size when listed. */
 const OVERSIZE_MODULES: Record<string, number> = {
-  'packages/core/src/artifact/writer.ts': 413,
   'packages/registry/src/client.ts': 427,
   'packages/registry/src/http.ts': 521,
 };
