@@ -40,11 +40,8 @@ const OVERSIZE: Record<string, number> = {
   'packages/registry/src/upload.ts:uploadOnce': 162,
 };
 
-/** Modules still over the limit, with their size when listed. */
-const OVERSIZE_MODULES: Record<string, number> = {
-  'packages/registry/src/client.ts': 427,
-  'packages/registry/src/http.ts': 521,
-};
+/** Modules still over the limit, with their size when listed (none today). */
+const OVERSIZE_MODULES: Record<string, number> = {};
 
 function filesUnder(dir: string, ext: RegExp): string[] {
   const out: string[] = [];

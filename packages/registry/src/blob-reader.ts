@@ -8,7 +8,8 @@ import { Readable } from 'node:stream';
 import { type Digest, OciDeltaError, type Progress, verifyingStream } from '@ocidelta/core';
 import type { RegistryErrorContext } from './errors.js';
 import { abortError, networkError } from './errors.js';
-import { dump, type RegistryResponse } from './http.js';
+import { dump } from './http-helpers.js';
+import type { RegistryResponse } from './http-types.js';
 import { isRetryableError, RESUME_PROGRESS_BYTES, type RetryPolicy, retryDelay, sleep } from './retry.js';
 
 /** Progress of one blob transfer. */

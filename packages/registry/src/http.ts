@@ -11,7 +11,6 @@ import { OciDeltaError, registryApiHost } from '@ocidelta/core';
 import { type Dispatcher, request } from 'undici';
 import { Authenticator } from './auth.js';
 import { parseChallenges } from './challenge.js';
-import type { CredentialStore } from './credentials.js';
 import {
   abortError,
   networkError,
@@ -19,159 +18,39 @@ import {
   type RegistryErrorContext,
   responseError,
 } from './errors.js';
-import { dispatcherFor, type ProxySettings, proxyForProtocol } from './proxy.js';
 import {
-  isRetryableError,
-  isRetryableStatus,
-  parseRetryAfter,
-  type RetryPolicy,
-  retryDelay,
-  sleep,
-  type Timeouts,
-} from './retry.js';
+  dump,
+  first,
+  isAbort,
+  isCertificateError,
+  isLoopbackHost,
+  isPlainHttpAnswer,
+  logUrl,
+  readText,
+  replayable,
+} from './http-helpers.js';
+import type {
+  RegistryEndpoint,
+  RegistryRequest,
+  RegistryResponse,
+  RequestBody,
+  TransportOptions,
+} from './http-types.js';
+import { dispatcherFor, proxyForProtocol } from './proxy.js';
+import { isRetryableError, isRetryableStatus, parseRetryAfter, retryDelay, sleep } from './retry.js';
 import type { TokenHttp } from './token.js';
 
-/** Request body: buffers are replayable (retries, auth round trips), streams are not. */
-export type RequestBody = string | Uint8Array | Readable | AsyncIterable<Uint8Array>;
-
-/** One request to a registry. */
-export interface RegistryRequest {
-  /** Registry as in references (`docker.io`, `localhost:5000`). */
-  registry: string;
-  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
-  /** Path under the registry's base URL (`/v2/...`), or an absolute URL (Location, Link). */
-  path: string;
-  headers?: Record<string, string>;
-  body?: RequestBody;
-  /** Token scopes this request needs. */
-  scopes: readonly string[];
-  signal?: AbortSignal;
-  /** Statuses returned to the caller; any other status throws (default: 200-299). */
-  ok?: readonly number[];
-  /** Context for errors. */
-  context: RegistryErrorContext;
-  /** Retry transient failures (default: GET/HEAD/PUT/DELETE with a replayable body). */
-  retry?: boolean;
-}
-
-/** A response whose status the caller accepted. The body must be consumed or dumped. */
-export interface RegistryResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Readable;
-  /** Final URL (after redirects). */
-  url: string;
-  /** First value of a header (lowercase name). */
-  header(name: string): string | undefined;
-}
-
-export interface TransportOptions {
-  credentials: CredentialStore;
-  insecureRegistries: readonly string[];
-  ca?: string | Buffer;
-  userAgent: string;
-  retry: RetryPolicy;
-  timeouts: Timeouts;
-  allowCrossHostCredentials: boolean;
-  oauth2PasswordGrant: boolean;
-  logger?: (msg: string) => void;
-  now?: () => number;
-  /** HTTP(S) proxy (from the environment: HTTPS_PROXY, HTTP_PROXY, NO_PROXY). */
-  proxy?: ProxySettings;
-}
-
-/** What the transport knows about one registry. */
-export interface RegistryEndpoint {
-  registry: string;
-  /** `https://host[:port]` or `http://host[:port]`. */
-  base: string;
-  hostname: string;
-}
+export { dump, readText } from './http-helpers.js';
+export type {
+  RegistryEndpoint,
+  RegistryRequest,
+  RegistryResponse,
+  RequestBody,
+  TransportOptions,
+} from './http-types.js';
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 10;
-const ERROR_BODY_LIMIT = 64 * 1024;
-
-function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
-}
-
-/** A TLS handshake answered in plain HTTP (OpenSSL: "wrong version number", "packet length too long"). */
-function isPlainHttpAnswer(err: unknown): boolean {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    const code = (e as { code?: string }).code ?? '';
-    const message = (e as Error).message ?? '';
-    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') return true;
-    if (/wrong version number|packet length too long|http request/i.test(message)) return true;
-  }
-  return false;
-}
-
-function first(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
-
-/** Strip the query (may hold signed storage URLs) for logs. */
-function logUrl(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? url : `${url.slice(0, q)}?...`;
-}
-
-/** Read at most `limit` bytes of a body as text, then discard the rest. */
-export async function readText(body: Readable, limit = ERROR_BODY_LIMIT): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      const b = chunk as Buffer;
-      if (size < limit) chunks.push(b.subarray(0, limit - size));
-      size += b.length;
-    }
-  } catch {
-    // a body cut short is still worth showing
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Discard a body so the connection can be reused. */
-export function dump(body: Readable): void {
-  body.on('error', () => {});
-  body.resume();
-}
-
-function isAbort(err: unknown, signal?: AbortSignal): boolean {
-  if (signal?.aborted) return true;
-  const e = err as { name?: string; code?: string };
-  return e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED' || e?.code === 'ABORT_ERR';
-}
-
-const CERT_ERROR_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
-/** A TLS handshake that succeeded far enough to see a certificate we reject. */
-function isCertificateError(err: unknown): boolean {
-  let e: unknown = err;
-  for (let depth = 0; depth < 5 && e !== null && typeof e === 'object'; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && CERT_ERROR_CODES.has(code)) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
-}
-
-function replayable(body: RequestBody | undefined): body is string | Uint8Array | undefined {
-  return body === undefined || typeof body === 'string' || body instanceof Uint8Array;
-}
 
 /** Sends registry requests. One per client; owns the connection pools. */
 export class Transport {

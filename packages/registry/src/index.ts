@@ -16,12 +16,8 @@ export {
   pullScope,
   pushScope,
 } from './challenge.js';
-export {
-  type IndexOrImage,
-  type ManifestResult,
-  RegistryClient,
-  type RegistryClientOptions,
-} from './client.js';
+export { RegistryClient } from './client.js';
+export type { IndexOrImage, ManifestResult, RegistryClientOptions } from './client-options.js';
 export {
   CredentialStore,
   type CredentialStoreOptions,

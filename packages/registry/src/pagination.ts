@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import type { RegistryErrorContext } from './errors.js';
 import { RegistryError } from './errors.js';
-import { readText, type Transport } from './http.js';
+import type { Transport } from './http.js';
+import { readText } from './http-helpers.js';
 
 /** The `rel="next"` target of a `Link` header, or undefined. Handles several links per header. */
 export function parseLinkNext(header: string | undefined): string | undefined {

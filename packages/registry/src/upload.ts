@@ -22,7 +22,9 @@ import {
 import type { BlobProgress } from './blob-reader.js';
 import { pullScope, pushScope } from './challenge.js';
 import { abortError, RegistryError } from './errors.js';
-import { dump, type RegistryResponse, type Transport } from './http.js';
+import type { Transport } from './http.js';
+import { dump } from './http-helpers.js';
+import type { RegistryResponse } from './http-types.js';
 import { isRetryableStatus, type RetryPolicy, retryDelay, sleep } from './retry.js';
 
 /** Blob data: bytes, a stream (single use), or a function that opens a fresh stream (restartable). */
