@@ -6,7 +6,13 @@
  */
 import { rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type Image, isOciDeltaError, OciDeltaError, writeDockerArchive } from '@ocidelta/core';
+import {
+  type Image,
+  isOciDeltaError,
+  OciDeltaError,
+  throwIfAborted,
+  writeDockerArchive,
+} from '@ocidelta/core';
 import { buildDeepDelta, type DeepDeltaLayer, verifyDeepDelta } from '@ocidelta/delta';
 import type { ImagePayload } from './app-payload.js';
 import type { AppCache } from './cache.js';
@@ -49,7 +55,7 @@ export async function buildImagePayload(
   group: Prepared[],
   sig: AbortSignal,
 ): Promise<ImagePayload> {
-  sig.throwIfAborted();
+  throwIfAborted(sig, 'building an image payload');
   const p = group[0]!;
   const id = hash.slice('sha256:'.length);
   const tags = [...new Set(group.map((g) => tagOf(g.plan.ref)).filter((t): t is string => t !== undefined))];

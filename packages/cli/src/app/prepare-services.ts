@@ -3,7 +3,7 @@
  * `--service-file` archive) and the previous release's image, pull what is missing into the
  * cache, and plan the service (unchanged, delta or full).
  */
-import { type Digest, type Image, isOciDeltaError } from '@ocidelta/core';
+import { type Digest, type Image, isOciDeltaError, throwIfAborted } from '@ocidelta/core';
 import type { AppCache } from './cache.js';
 import type { ComposeService } from './compose.js';
 import type { Prepared } from './image-builder.js';
@@ -69,7 +69,7 @@ export async function prepareServices(
   const prepared: Prepared[] = new Array(services.length);
   const finalRefs = new Map<string, string>();
   await runLimited([...services.entries()], 3, async ([index, svc]) => {
-    signal?.throwIfAborted();
+    throwIfAborted(signal, 'preparing the services');
     const prev = previous?.services.get(svc.name);
     // A recorded digest is only valid for the platform it was recorded for.
     const prevHash =

@@ -11,6 +11,7 @@ import { readlinkSync } from 'node:fs';
 import { open, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { throwIfAborted } from '../abort.js';
 import { OciDeltaError } from '../errors.js';
 
 /** Default lease: a holder that has not touched its lock for this long is gone. */
@@ -142,7 +143,7 @@ export async function acquireFileLock(path: string, options: FileLockOptions = {
   const started = Date.now();
   let told = false;
   for (;;) {
-    options.signal?.throwIfAborted();
+    throwIfAborted(options.signal, `waiting for the lock ${path}`);
     const holder: LockHolder = {
       ...SELF,
       since: new Date().toISOString(),

@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { type Image, OciDeltaError, type Progress, progressTotals, writeThroughFile } from '@ocidelta/core';
+import { type Image, type Progress, progressTotals, throwIfAborted, writeThroughFile } from '@ocidelta/core';
 import { DEFAULT_SOURCE_WINDOW, type DeviceDecodeStats, deviceDecoder } from '../vcdiff/index.js';
 import { deepDeltaTestHooks, encodeLayer, loadUncompressedLayer } from './encode-layer.js';
 import { pairLayers } from './pair-layers.js';
@@ -162,7 +162,7 @@ export async function buildDeepDelta(
     const layers: DeepDeltaLayer[] = [];
     const sizes = new Map<string, number>();
     for (const [i, pair] of pairs.entries()) {
-      throwIfAborted(options.signal);
+      throwIfAborted(options.signal, 'deep delta build');
       const layer = next.layers[i]!;
       const deltaFile = join(work, `layer-${i}.vcdiff`);
       const item = `layer ${i}`;
@@ -231,8 +231,4 @@ export async function buildDeepDelta(
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-}
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new OciDeltaError('ERR_ABORTED', 'deep delta build was aborted', {});
 }

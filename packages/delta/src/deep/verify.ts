@@ -15,6 +15,7 @@ import {
   type Image,
   OciDeltaError,
   TarIndex,
+  throwIfAborted,
 } from '@ocidelta/core';
 import { decode } from '../vcdiff/index.js';
 import { readSourcePath } from './apply.js';
@@ -60,7 +61,7 @@ export async function verifyDeepDelta(
     throw bad(deltaImg, `the config blob is not ${next.configDigest}`);
   }
   for (const [i, diffId] of next.config.rootfs.diff_ids.entries()) {
-    signal?.throwIfAborted();
+    throwIfAborted(signal, 'verifying a deep delta');
     const base = blobEntryName(diffId);
     const vcdiff = delta.entries.get(`${base}.vcdiff`);
     let got: Digest;

@@ -5,10 +5,10 @@
  */
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { OciDeltaError, type Progress, writeFileAtomic } from '@ocidelta/core';
+import { OciDeltaError, type Progress, throwIfAborted, writeFileAtomic } from '@ocidelta/core';
 import { AddressCache } from './address-cache.js';
 import { ChunkReader } from './byte-reader.js';
-import { checkAborted, HARD_MAX_SOURCE_SIZE, loadSource } from './source.js';
+import { HARD_MAX_SOURCE_SIZE, loadSource } from './source.js';
 import { DecoderSourceCache, type DeviceDecoder, type DeviceDecodeStats } from './source-cache.js';
 import { readVarint } from './varint.js';
 import { decodeWindow } from './window-decoder.js';
@@ -62,7 +62,7 @@ async function* decodeChunks(
   const { signal } = options;
   const r = new ChunkReader(delta);
   try {
-    checkAborted(signal, 'VCDIFF decode');
+    throwIfAborted(signal, 'VCDIFF decode');
     if (!(await r.need(5))) throw vcdiffError('delta too short for a VCDIFF header');
     for (let i = 0; i < 4; i++) {
       if (r.bytes[r.pos + i] !== VCDIFF_MAGIC[i]) {
@@ -88,7 +88,7 @@ async function* decodeChunks(
     let index = 0;
     let done = 0;
     while (!(await r.atEnd())) {
-      checkAborted(signal, 'VCDIFF decode');
+      throwIfAborted(signal, 'VCDIFF decode');
       const win = await byte(r, 'Win_Indicator');
       if (win & VCD_TARGET) throw vcdiffError(`window ${index}: VCD_TARGET windows are not supported`);
       if (win & ~(VCD_SOURCE | VCD_TARGET | VCD_ADLER32)) {

@@ -6,10 +6,10 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { OciDeltaError, type Progress, writeFileAtomic } from '@ocidelta/core';
+import { OciDeltaError, type Progress, throwIfAborted, writeFileAtomic } from '@ocidelta/core';
 import { InstructionList } from './instructions.js';
 import { effortSettings, Matcher, type MatcherSettings } from './matcher.js';
-import { checkAborted, DEFAULT_MAX_SOURCE_SIZE, loadSource } from './source.js';
+import { DEFAULT_MAX_SOURCE_SIZE, loadSource } from './source.js';
 import { DecoderSourceCache, deviceDecoder, type SourceAccess } from './source-cache.js';
 import { SourceIndex } from './source-index.js';
 import { ByteWriter } from './varint.js';
@@ -75,7 +75,7 @@ async function* encodeChunks(
     );
   }
   const { signal } = options;
-  checkAborted(signal, 'VCDIFF encode');
+  throwIfAborted(signal, 'VCDIFF encode');
   const settings = { ...effortSettings(options.effort ?? 'default'), ...options.tuning };
   const decoder = deviceDecoder({ sourceAccess: options.sourceAccess, sourceWindow: options.sourceWindow });
   let index: SourceIndex | undefined;
@@ -119,7 +119,7 @@ async function* encodeChunks(
 
   yield header(options.appHeader);
   for await (const chunk of target) {
-    checkAborted(signal, 'VCDIFF encode');
+    throwIfAborted(signal, 'VCDIFF encode');
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     let off = 0;
     while (off < bytes.length) {

@@ -3,7 +3,7 @@
  * source) and the decoder (which copies from anywhere in it) hold it fully: memory is O(source).
  */
 import { open } from 'node:fs/promises';
-import { OciDeltaError } from '@ocidelta/core';
+import { OciDeltaError, throwIfAborted } from '@ocidelta/core';
 
 /** Default limit on the source size: larger sources are refused (ship the full file instead). */
 export const DEFAULT_MAX_SOURCE_SIZE = 2 * 1024 ** 3;
@@ -19,13 +19,6 @@ function tooLarge(size: number, max: number, path?: string): OciDeltaError {
     `delta source${where} is ${size} bytes, more than the limit of ${max} bytes; ship the full file instead`,
     { size, max, ...(path ? { path } : {}) },
   );
-}
-
-/** Throw ERR_ABORTED if `signal` is aborted. */
-export function checkAborted(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted) {
-    throw new OciDeltaError('ERR_ABORTED', `${what} aborted`, {}, { cause: signal.reason });
-  }
 }
 
 /**
@@ -57,7 +50,7 @@ export async function loadSource(
     const buf = Buffer.allocUnsafe(size);
     let off = 0;
     while (off < size) {
-      checkAborted(signal, 'reading the delta source');
+      throwIfAborted(signal, 'reading the delta source');
       const reading = fh.read(buf, off, Math.min(READ_CHUNK, size - off), off);
       // Work on what is already read (e.g. index it) while the next chunk is read.
       onRead?.(buf, off);

@@ -3,14 +3,7 @@
  * first failure aborts the shared signal (so in-flight tasks stop early), every task is
  * awaited, then the first error is rethrown.
  */
-import { OciDeltaError } from '@ocidelta/core';
-
-/** Throw ERR_ABORTED when `signal` is aborted. */
-export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted) {
-    throw new OciDeltaError('ERR_ABORTED', `${what} was aborted`, {}, { cause: signal.reason });
-  }
-}
+import { OciDeltaError, throwIfAborted } from '@ocidelta/core';
 
 /**
  * Run `task(item, signal)` for each item, at most `limit` at once. Each task's `signal` is

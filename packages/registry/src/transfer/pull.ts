@@ -25,12 +25,13 @@ import {
   refAnnotations,
   sweepLeftovers,
   tempPathFor,
+  throwIfAborted,
   toReference,
   writeDockerArchive,
   writeTarFile,
 } from '@ocidelta/core';
 import type { RegistryClient } from '../client.js';
-import { forEachLimit, throwIfAborted } from './concurrency.js';
+import { forEachLimit } from './concurrency.js';
 import { type ManifestNode, manifestsInOrder, planTransfer, topDescriptor, uniqueBlobs } from './plan.js';
 import {
   DEFAULT_CONCURRENCY,

@@ -18,10 +18,11 @@ import {
   readBlob,
   readImageArchive,
   resolveTopLevel,
+  throwIfAborted,
   toReference,
 } from '@ocidelta/core';
 import type { RegistryClient } from '../client.js';
-import { forEachLimit, throwIfAborted } from './concurrency.js';
+import { forEachLimit } from './concurrency.js';
 import { type ManifestNode, manifestsInOrder, planTransfer, uniqueBlobs } from './plan.js';
 import {
   DEFAULT_CONCURRENCY,
