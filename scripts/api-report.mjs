@@ -11,10 +11,10 @@ import ts from 'typescript';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const PACKAGES = [
-  { dir: 'core', name: '@ocidelta/core', entries: ['src/index.ts', 'src/errors.ts'] },
+  { dir: 'core', name: '@ocidelta/core', entries: ['src/index.ts', 'src/errors.ts', 'src/mender/index.ts'] },
   { dir: 'registry', name: '@ocidelta/registry', entries: ['src/index.ts'] },
   { dir: 'delta', name: '@ocidelta/delta', entries: ['src/index.ts'] },
-  { dir: 'cli', name: 'ocidelta', entries: ['src/index.ts'] },
+  { dir: 'cli', name: 'ocidelta', entries: ['src/index.ts', 'src/app/index.ts'] },
 ];
 
 const FLAGS = ts.TypeFormatFlags.NoTruncation;
@@ -158,7 +158,8 @@ export function apiReports() {
       const exports = checker
         .getExportsOfModule(checker.getSymbolAtLocation(sf))
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      const sub = entry === 'src/index.ts' ? pkg.name : `${pkg.name}/${entry.replace(/^src\/|\.ts$/g, '')}`;
+      const sub =
+        entry === 'src/index.ts' ? pkg.name : `${pkg.name}/${entry.replace(/^src\/|(\/index)?\.ts$/g, '')}`;
       const lines = exports.map((e) => local(describe(checker, e)));
       sections.push(`## ${sub}\n\n${exports.length} exports.\n\n\`\`\`ts\n${lines.join('\n')}\n\`\`\`\n`);
     }

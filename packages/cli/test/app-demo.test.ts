@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readArtifact } from '@ocidelta/core';
+import { readArtifact } from '@ocidelta/core/mender';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AppCache } from '../src/app/cache.js';
 import { runCli } from '../src/cli.js';

@@ -6,7 +6,8 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Image, OciLayout, parsePlatform, Reference, readArtifact } from '@ocidelta/core';
+import { type Image, OciLayout, parsePlatform, Reference } from '@ocidelta/core';
+import { readArtifact } from '@ocidelta/core/mender';
 import { RegistryClient } from '@ocidelta/registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';

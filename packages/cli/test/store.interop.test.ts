@@ -8,7 +8,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { digestOf, Reference, readArtifact } from '@ocidelta/core';
+import { digestOf, Reference } from '@ocidelta/core';
+import { readArtifact } from '@ocidelta/core/mender';
 import { RegistryClient } from '@ocidelta/registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';

@@ -5,42 +5,34 @@ export {
   throwIfAborted,
 } from './abort.js';
 export {
-  type ArtifactCompression,
-  type ArtifactInfo,
-  type ArtifactManifestEntry,
-  type ArtifactPayloadFile,
-  type ArtifactPayloadInfo,
-  type ArtifactProgress,
-  buildHeaderInfo,
-  buildMetaData,
-  buildTypeInfo,
-  clearsArtifactProvides,
-  compressionExtension,
-  formatArtifactManifest,
-  type HeaderInfo,
-  HeaderInfoSchema,
-  openArtifactPayload,
-  PAYLOAD_NAME,
-  parseArtifactManifest,
-  parseKeyValues,
-  type ReadArtifactOptions,
-  readArtifact,
-  type SignArtifactOptions,
-  signArtifact,
-  signManifest,
-  softwareVersionProvide,
-  type TypeInfo,
-  TypeInfoSchema,
-  typeInfoProvides,
-  VERSION_JSON,
-  verifyManifestSignature,
-  type WriteArtifactOptions,
-  WriteArtifactOptionsSchema,
-  type WriteArtifactResult,
-  writeArtifact,
-  writeArtifactTo,
-} from './artifact/index.js';
-export { type ParallelGzipOptions, parallelGzip } from './artifact/pgzip.js';
+  decompressor,
+  gzipCompressor,
+  hasZstdCompression,
+  sniffCompression,
+  ZstdDecompressStream,
+} from './compression.js';
+export {
+  type Digest,
+  type DigestAlgorithm,
+  Digester,
+  digestOf,
+  digestStream,
+  isDigest,
+  type ParsedDigest,
+  parseDigest,
+  toDigest,
+  VerifyingStream,
+  type VerifyOptions,
+  verifyingStream,
+} from './digest.js';
+export {
+  DigestMismatchError,
+  type ErrorCode,
+  type ErrorCodes,
+  isOciDeltaError,
+  OciDeltaError,
+  SizeMismatchError,
+} from './errors.js';
 export {
   applyLayerToTree,
   type BuildContainerConfig,
@@ -98,36 +90,7 @@ export {
   type XattrReader,
   type Xattrs,
   xattrReader,
-} from './build/index.js';
-export {
-  decompressor,
-  gzipCompressor,
-  hasZstdCompression,
-  sniffCompression,
-  ZstdDecompressStream,
-} from './compression.js';
-export {
-  type Digest,
-  type DigestAlgorithm,
-  Digester,
-  digestOf,
-  digestStream,
-  isDigest,
-  type ParsedDigest,
-  parseDigest,
-  toDigest,
-  VerifyingStream,
-  type VerifyOptions,
-  verifyingStream,
-} from './digest.js';
-export {
-  DigestMismatchError,
-  type ErrorCode,
-  type ErrorCodes,
-  isOciDeltaError,
-  OciDeltaError,
-  SizeMismatchError,
-} from './errors.js';
+} from './image-build/index.js';
 export {
   ANNOTATION_CONTAINERD_NAME,
   ANNOTATION_REF_NAME,

@@ -7,7 +7,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isOciDeltaError, type WriteArtifactOptions } from '../src/index.js';
+import { isOciDeltaError } from '../src/index.js';
+import type { WriteArtifactOptions } from '../src/mender/index.js';
 
 export interface RunResult {
   status: number;

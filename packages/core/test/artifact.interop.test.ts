@@ -11,14 +11,14 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
+import { isOciDeltaError } from '../src/index.js';
 import {
   type ArtifactInfo,
-  isOciDeltaError,
   openArtifactPayload,
   readArtifact,
   type WriteArtifactOptions,
   writeArtifact,
-} from '../src/index.js';
+} from '../src/mender/index.js';
 import {
   codeOf,
   drain,

@@ -9,16 +9,16 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
-import { goMarshal } from '../src/artifact/gojson.js';
+import { hasZstdCompression } from '../src/index.js';
+import { goMarshal } from '../src/mender/gojson.js';
 import {
   type ArtifactProgress,
-  hasZstdCompression,
   openArtifactPayload,
   parseKeyValues,
   readArtifact,
   type WriteArtifactOptions,
   writeArtifact,
-} from '../src/index.js';
+} from '../src/mender/index.js';
 import { TAR_END, encodeHeader as tarHeader, padding as tarPadding } from '../src/tar/index.js';
 import { codeOf, drain, outerMembers } from './artifact-helpers.js';
 
@@ -322,7 +322,7 @@ describe('readArtifact rejects malformed artifacts', () => {
   });
 
   it('unknown JSON keys in header-info (the Go reader rejects them too)', async () => {
-    const { buildHeaderTar } = await import('../src/artifact/header-tar.js');
+    const { buildHeaderTar } = await import('../src/mender/header-tar.js');
     const tar = buildHeaderTar(base()).toString('latin1').replace('"payloads"', '"payloadz"');
     const header = Buffer.from(tar, 'latin1');
     const { createHash } = await import('node:crypto');
@@ -453,7 +453,7 @@ describe('parallel gzip', () => {
   it('produces one standard gzip member for mixed, incompressible, empty and odd-sized input', async () => {
     const { gunzipSync } = await import('node:zlib');
     const { randomBytes } = await import('node:crypto');
-    const { parallelGzip } = await import('../src/artifact/pgzip.js');
+    const { parallelGzip } = await import('../src/mender/pgzip.js');
     const text = Buffer.from('the quick brown fox jumps over the lazy dog\n'.repeat(3000));
     const inputs = [
       Buffer.concat([randomBytes(70_000), text, randomBytes(50_000), text, randomBytes(300_000), text]),

@@ -17,14 +17,13 @@ import {
   parseBuildSpec,
   parsePlatform,
   Reference,
-  readArtifact,
   readDockerArchive,
   readOciArchive,
   TarIndex,
-  writeArtifact,
   writeDockerArchive,
   writeOciArchive,
 } from '../src/index.js';
+import { readArtifact, writeArtifact } from '../src/mender/index.js';
 import { encodeHeader, encodePax, paddingFor } from '../src/tar/format.js';
 import { readTar } from '../src/tar/index.js';
 import { tarOf, twoLayers } from './layout-fixtures.js';

@@ -139,7 +139,7 @@ function isPrematureClose(err: unknown): boolean {
  */
 export function resumableBlobStream(o: ResumableGetOptions & { verify?: boolean }): Readable {
   const raw = Readable.from(resumableBody(o), { objectMode: false });
-  if (o.verify === false || (o.offset ?? 0) > 0) return raw;
+  if (o.verify === false || (o.offset ?? 0) > 0) return quietAfterAbort(raw, o.signal);
   const verify = verifyingStream({
     digest: o.digest,
     size: o.size,
@@ -149,5 +149,19 @@ export function resumableBlobStream(o: ResumableGetOptions & { verify?: boolean 
   // A consumer that stops (or is aborted) destroys `verify`: stop the download too, so its
   // late errors (the abort reaching the socket) land on a destroyed stream, not nowhere.
   verify.on('close', () => raw.destroy());
-  return raw.pipe(verify);
+  return quietAfterAbort(raw.pipe(verify), o.signal);
+}
+
+/**
+ * Once `signal` fires, the caller stops reading and gets ERR_ABORTED from its own await; the
+ * download's later errors (the abort reaching the body while the generator is between chunks)
+ * then land on a stream whose consumer may have gone. They are expected and carry nothing new,
+ * so after an abort they no longer crash the process; before it every error reaches the consumer.
+ */
+function quietAfterAbort<T extends Readable>(stream: T, signal: AbortSignal | undefined): T {
+  const quiet = () => stream.on('error', () => undefined);
+  if (signal?.aborted) quiet();
+  else signal?.addEventListener('abort', quiet, { once: true });
+  stream.once('close', () => signal?.removeEventListener('abort', quiet));
+  return stream;
 }

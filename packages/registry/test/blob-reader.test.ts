@@ -30,7 +30,10 @@ function response(status: number, b: Readable, headers: Record<string, string> =
 const policy = retryPolicy({ max: 3, baseMs: 0, maxMs: 0 });
 
 /** The test blob read through `resumableBlobStream`, its answers from `open` (retries without delay). */
-function blobStream(open: ResumableGetOptions['open'], options: Partial<ResumableGetOptions> = {}): Readable {
+function blobStream(
+  open: ResumableGetOptions['open'],
+  options: Partial<ResumableGetOptions> & { verify?: boolean } = {},
+): Readable {
   return resumableBlobStream({ digest, size: data.length, retry: policy, context: {}, ...options, open });
 }
 
@@ -127,5 +130,39 @@ describe('resumableBlobStream', () => {
       offset === 0 ? response(200, body(bad.subarray(0, 2000), true)) : partial(offset, bad.subarray(offset)),
     );
     await expect(readAll(stream)).rejects.toMatchObject({ code: 'ERR_DIGEST_MISMATCH' });
+  });
+});
+
+describe('resumableBlobStream after an abort', () => {
+  for (const verify of [true, false]) {
+    it(`a late error once the signal fired does not crash a process whose consumer left (verify ${verify})`, async () => {
+      const uncaught: unknown[] = [];
+      const onUncaught = (err: unknown) => uncaught.push(err);
+      process.on('uncaughtException', onUncaught);
+      try {
+        const controller = new AbortController();
+        const stream = blobStream(async () => response(200, body(data, false)), {
+          signal: controller.signal,
+          verify,
+        });
+        controller.abort();
+        // The consumer is gone (no listener of its own); the download's error arrives late.
+        stream.destroy(Object.assign(new Error('This operation was aborted'), { name: 'AbortError' }));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(uncaught).toEqual([]);
+        expect(stream.destroyed).toBe(true);
+      } finally {
+        process.off('uncaughtException', onUncaught);
+      }
+    });
+  }
+
+  it('before an abort, errors still reach the consumer', async () => {
+    const controller = new AbortController();
+    const stream = blobStream(async () => response(200, body(data.subarray(0, 100), false)), {
+      signal: controller.signal,
+      retry: retryPolicy({ max: 0, baseMs: 0, maxMs: 0 }),
+    });
+    await expect(readAll(stream)).rejects.toMatchObject({ code: 'ERR_NETWORK' });
   });
 });

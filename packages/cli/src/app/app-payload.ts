@@ -9,7 +9,8 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { OciDeltaError, packTar, parallelGzip, type TarMember, tempPathFor } from '@ocidelta/core';
+import { OciDeltaError, packTar, type TarMember, tempPathFor } from '@ocidelta/core';
+import { parallelGzip } from '@ocidelta/core/mender';
 
 /** One `images/<id>/` directory. */
 export interface ImagePayload {

@@ -5,7 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { OciDeltaError, writeArtifact } from '@ocidelta/core';
+import { OciDeltaError } from '@ocidelta/core';
+import { writeArtifact } from '@ocidelta/core/mender';
 import { appMetaData, type ImagePayload, writeImagesTarGz, writeManifestsTarGz } from './app-payload.js';
 import { rewriteImages } from './compose.js';
 import { buildImagePayload, type ImageBuildContext, type Prepared } from './image-builder.js';

@@ -21,12 +21,11 @@ import {
   digestStream,
   type Image,
   OciDeltaError,
-  openArtifactPayload,
-  readArtifact,
   readDockerArchive,
   type TarEntry,
   TarIndex,
 } from '@ocidelta/core';
+import { openArtifactPayload, readArtifact } from '@ocidelta/core/mender';
 import { type AppliedLayer, applyDeepDelta } from '@ocidelta/delta';
 
 export interface VerifyInstallOptions {

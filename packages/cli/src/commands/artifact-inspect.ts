@@ -4,7 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { type ArtifactInfo, OciDeltaError, openArtifactPayload } from '@ocidelta/core';
+import { OciDeltaError } from '@ocidelta/core';
+import { type ArtifactInfo, openArtifactPayload } from '@ocidelta/core/mender';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import { readArtifactFromArgs } from '../kit/artifact-input.js';

@@ -5,7 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { OciDeltaError, signArtifact } from '@ocidelta/core';
+import { OciDeltaError } from '@ocidelta/core';
+import { signArtifact } from '@ocidelta/core/mender';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import { stringOption } from '../kit/registry-options.js';

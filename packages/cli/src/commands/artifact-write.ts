@@ -4,16 +4,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { OciDeltaError, sweepLeftovers } from '@ocidelta/core';
 import {
   type ArtifactCompression,
-  OciDeltaError,
   parseKeyValues,
   softwareVersionProvide,
-  sweepLeftovers,
   type WriteArtifactOptions,
   writeArtifact,
   writeArtifactTo,
-} from '@ocidelta/core';
+} from '@ocidelta/core/mender';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import { type FlagSpec, parseArgs } from '../kit/args.js';

@@ -16,9 +16,9 @@ import {
   loadImage,
   OciDeltaError,
   packTar,
-  readArtifact,
   writeOciArchive,
 } from '@ocidelta/core';
+import { readArtifact } from '@ocidelta/core/mender';
 import type { CAC } from 'cac';
 import { buildAppArtifact } from '../app/build-app-artifact.js';
 import { serializeReleaseMetadata } from '../app/release-metadata.js';

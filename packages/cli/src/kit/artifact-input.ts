@@ -1,7 +1,8 @@
 /** The artifact file a command reads (`artifact inspect`, `validate`), verified with `--key` when given. */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { type ArtifactInfo, OciDeltaError, readArtifact } from '@ocidelta/core';
+import { OciDeltaError } from '@ocidelta/core';
+import { type ArtifactInfo, readArtifact } from '@ocidelta/core/mender';
 import type { CliIO } from '../command.js';
 import { parseArgs } from './args.js';
 import { parseSize } from './size.js';

@@ -23,6 +23,7 @@ export {
   type WriteArtifactOptions,
   WriteArtifactOptionsSchema,
 } from './options.js';
+export { type ParallelGzipOptions, parallelGzip } from './pgzip.js';
 export {
   type ArtifactInfo,
   type ArtifactPayloadInfo,
