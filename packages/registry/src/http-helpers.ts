@@ -4,6 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { RequestBody } from './http-types.js';
+import { causes } from './retry.js';
 
 const ERROR_BODY_LIMIT = 64 * 1024;
 
@@ -75,12 +76,7 @@ const CERT_ERROR_CODES = new Set([
 
 /** A TLS handshake that succeeded far enough to see a certificate we reject. */
 export function isCertificateError(err: unknown): boolean {
-  let e: unknown = err;
-  for (let depth = 0; depth < 5 && e !== null && typeof e === 'object'; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && CERT_ERROR_CODES.has(code)) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
+  for (const e of causes(err)) if (typeof e.code === 'string' && CERT_ERROR_CODES.has(e.code)) return true;
   return false;
 }
 

@@ -40,15 +40,6 @@ import { dispatcherFor, proxyForProtocol } from './proxy.js';
 import { isRetryableError, isRetryableStatus, parseRetryAfter, retryDelay, sleep } from './retry.js';
 import type { TokenHttp } from './token.js';
 
-export { dump, readText } from './http-helpers.js';
-export type {
-  RegistryEndpoint,
-  RegistryRequest,
-  RegistryResponse,
-  RequestBody,
-  TransportOptions,
-} from './http-types.js';
-
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 10;
 

@@ -103,15 +103,21 @@ const RETRYABLE_ERROR_CODES = new Set([
  * looking through `cause` chains. Aborts and HTTP-level errors are not retryable here.
  */
 export function isRetryableError(err: unknown): boolean {
-  let e: unknown = err;
-  for (let depth = 0; depth < 5 && e !== null && typeof e === 'object'; depth++) {
-    const o = e as { code?: unknown; name?: unknown; cause?: unknown };
+  for (const o of causes(err)) {
     if (o.name === 'AbortError') return false;
     if (typeof o.code === 'string' && RETRYABLE_ERROR_CODES.has(o.code)) return true;
     if (o.name === 'SocketError') return true;
-    e = o.cause;
   }
   return false;
+}
+
+/** `err` and its `cause`s (at most five deep), as far as they are objects. */
+export function* causes(err: unknown): Generator<{ code?: unknown; name?: unknown; message?: unknown }> {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e !== null && typeof e === 'object'; depth++) {
+    yield e as { code?: unknown; name?: unknown; message?: unknown };
+    e = (e as { cause?: unknown }).cause;
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import type { Digest } from '@ocidelta/core';
 import { describe, expect, it } from 'vitest';
 import { type ResumableGetOptions, resumableBlobStream } from '../src/blob-reader.js';
-import type { RegistryResponse } from '../src/http.js';
+import type { RegistryResponse } from '../src/http-types.js';
 import { retryPolicy } from '../src/retry.js';
 import { readAll } from './harness/results.js';
 
