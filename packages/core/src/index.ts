@@ -11,6 +11,7 @@ export {
   sniffCompression,
   ZstdDecompressStream,
 } from './compression.js';
+export { forEachLimit } from './concurrency.js';
 export {
   type Digest,
   type DigestAlgorithm,

@@ -3,8 +3,8 @@
 import { createHash } from 'node:crypto';
 import { getEventListeners } from 'node:events';
 import type { Descriptor } from '@ocidelta/core';
+import { forEachLimit } from '@ocidelta/core';
 import { describe, expect, it } from 'vitest';
-import { forEachLimit } from '../src/transfer/concurrency.js';
 import { imagesOf, manifestsInOrder, planTransfer, uniqueBlobs } from '../src/transfer/plan.js';
 
 const sha = (s: string | Uint8Array) => `sha256:${createHash('sha256').update(s).digest('hex')}`;

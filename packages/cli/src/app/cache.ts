@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import {
   ANNOTATION_REF_NAME,
   type Digest,
+  forEachLimit,
   type Image,
   MAX_METADATA_FILE_SIZE,
   OciDeltaError,
@@ -38,7 +39,6 @@ import {
 } from '@ocidelta/core';
 import { type DeltaInfo, type DeltaKey, deltaKeyId } from './delta-key.js';
 import { parseReleaseMetadata, type ReleaseMetadata, serializeReleaseMetadata } from './release-metadata.js';
-import { runLimited } from './run-limited.js';
 
 export type { DeltaInfo, DeltaKey } from './delta-key.js';
 
@@ -155,7 +155,7 @@ export class AppCache {
     const { signal } = options;
     const blobs = [image.manifest.config, ...image.manifest.layers];
     // Up to 4 blobs download at once, like the registry client's pulls.
-    await runLimited(blobs, options.concurrency ?? 4, async (d) => {
+    await forEachLimit(blobs, options.concurrency ?? 4, async (d) => {
       const under = this.fetching.get(d.digest);
       if (under) {
         // The other image's fetch may fail where ours would not (another repository, its own

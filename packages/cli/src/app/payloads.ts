@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { OciDeltaError } from '@ocidelta/core';
+import { forEachLimit, OciDeltaError } from '@ocidelta/core';
 import { writeArtifact } from '@ocidelta/core/mender';
 import { appMetaData, type ImagePayload, writeImagesTarGz, writeManifestsTarGz } from './app-payload.js';
 import { rewriteImages } from './compose.js';
@@ -13,7 +13,6 @@ import { buildImagePayload, type ImageBuildContext, type Prepared } from './imag
 import type { ResolvedOptions } from './options.js';
 import type { AppEvent } from './progress.js';
 import type { Release, StageLog } from './release.js';
-import { runLimited } from './run-limited.js';
 import { versionProvideKey } from './versioning.js';
 
 /** File names `docker compose` looks for, in its order of preference. */
@@ -32,21 +31,14 @@ export async function buildPayloads(
   signal: AbortSignal | undefined,
 ): Promise<ImagePayload[]> {
   const payloads: ImagePayload[] = [];
-  const inner = new AbortController();
-  const forward = () => inner.abort(signal?.reason);
-  signal?.addEventListener('abort', forward, { once: true });
-  try {
-    await runLimited([...groups], concurrency, async ([hash, group]) => {
-      try {
-        payloads.push(await buildImagePayload(ctx, hash, group, inner.signal));
-      } catch (err) {
-        inner.abort(err);
-        throw err;
-      }
-    });
-  } finally {
-    signal?.removeEventListener('abort', forward);
-  }
+  await forEachLimit(
+    [...groups],
+    concurrency,
+    async ([hash, group], sig) => {
+      payloads.push(await buildImagePayload(ctx, hash, group, sig));
+    },
+    { ...(signal ? { signal } : {}), what: 'building the image payloads' },
+  );
   return payloads;
 }
 

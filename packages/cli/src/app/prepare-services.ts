@@ -3,7 +3,7 @@
  * `--service-file` archive) and the previous release's image, pull what is missing into the
  * cache, and plan the service (unchanged, delta or full).
  */
-import { type Digest, type Image, isOciDeltaError, throwIfAborted } from '@ocidelta/core';
+import { type Digest, forEachLimit, type Image, isOciDeltaError, throwIfAborted } from '@ocidelta/core';
 import type { AppCache } from './cache.js';
 import type { ComposeService } from './compose.js';
 import type { Prepared } from './image-builder.js';
@@ -13,7 +13,6 @@ import type { ResolvedOptions } from './options.js';
 import { fullImageSize, layerPlansOf, planMode, type ServicePlan } from './plan.js';
 import type { PreviousRelease } from './previous-release.js';
 import type { AppEvent } from './progress.js';
-import { runLimited } from './run-limited.js';
 
 export interface PrepareContext {
   opts: ResolvedOptions;
@@ -68,7 +67,7 @@ export async function prepareServices(
 
   const prepared: Prepared[] = new Array(services.length);
   const finalRefs = new Map<string, string>();
-  await runLimited([...services.entries()], 3, async ([index, svc]) => {
+  await forEachLimit([...services.entries()], 3, async ([index, svc]) => {
     throwIfAborted(signal, 'preparing the services');
     const prev = previous?.services.get(svc.name);
     // A recorded digest is only valid for the platform it was recorded for.

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import {
   type Descriptor,
   diffTrees,
+  forEachLimit,
   type Image,
   jsonBytes,
   layerBlobStream,
@@ -27,7 +28,6 @@ import {
   toReference,
 } from '@ocidelta/core';
 import type { RegistryClient } from '../client.js';
-import { forEachLimit } from '../transfer/concurrency.js';
 
 export const INJECTED_DIFF_ID_LABEL = 'org.ocidelta.injected.diff_id';
 export const INJECTED_DIGEST_LABEL = 'org.ocidelta.injected.digest';

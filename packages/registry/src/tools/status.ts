@@ -4,6 +4,7 @@
  * images, their platforms (read from the index, or the image's small config blob).
  */
 import {
+  forEachLimit,
   formatPlatform,
   indexPlatforms,
   isOciDeltaError,
@@ -14,7 +15,6 @@ import {
   toReference,
 } from '@ocidelta/core';
 import type { RegistryClient } from '../client.js';
-import { forEachLimit } from '../transfer/concurrency.js';
 import { byDigest, isMissing } from './common.js';
 
 export interface RefStatus {

@@ -5,9 +5,8 @@
  * identical at the destination.
  */
 import type { Reference } from '@ocidelta/core';
-import { toReference } from '@ocidelta/core';
+import { forEachLimit, toReference } from '@ocidelta/core';
 import type { RegistryClient } from '../client.js';
-import { forEachLimit } from './concurrency.js';
 import { uniqueBlobs } from './plan.js';
 import {
   DEFAULT_CONCURRENCY,

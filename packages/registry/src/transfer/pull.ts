@@ -14,6 +14,7 @@ import {
   addBlobDirs,
   blobEntryName,
   type Descriptor,
+  forEachLimit,
   hostPlatform,
   makeWorkDir,
   OCI_LAYOUT_FILE,
@@ -31,7 +32,6 @@ import {
   writeTarFile,
 } from '@ocidelta/core';
 import type { RegistryClient } from '../client.js';
-import { forEachLimit } from './concurrency.js';
 import { type ManifestNode, manifestsInOrder, planTransfer, topDescriptor, uniqueBlobs } from './plan.js';
 import {
   DEFAULT_CONCURRENCY,

@@ -9,6 +9,7 @@ import {
   type ArchiveImages,
   type BlobSource,
   type Descriptor,
+  forEachLimit,
   type ImageSelector,
   OciDeltaError,
   OciLayout,
@@ -22,7 +23,6 @@ import {
   toReference,
 } from '@ocidelta/core';
 import type { RegistryClient } from '../client.js';
-import { forEachLimit } from './concurrency.js';
 import { type ManifestNode, manifestsInOrder, planTransfer, uniqueBlobs } from './plan.js';
 import {
   DEFAULT_CONCURRENCY,

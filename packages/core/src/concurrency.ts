@@ -1,9 +1,10 @@
 /**
- * Bounded parallelism for transfers: run a task per item with at most `limit` in flight. The
+ * Bounded parallelism (blob transfers, image builds, service preparation): run a task per item with at most `limit` in flight. The
  * first failure aborts the shared signal (so in-flight tasks stop early), every task is
  * awaited, then the first error is rethrown.
  */
-import { OciDeltaError, throwIfAborted } from '@ocidelta/core';
+import { throwIfAborted } from './abort.js';
+import { OciDeltaError } from './errors.js';
 
 /**
  * Run `task(item, signal)` for each item, at most `limit` at once. Each task's `signal` is
