@@ -10,6 +10,7 @@ import { cac } from 'cac';
 import { type CliIO, type CommandDef, type CommandSource, ExitCode } from './command.js';
 import './errors.js';
 import { defaultCommands } from './commands/table.js';
+import { errorMessage } from './kit/hints.js';
 import { redactingStream, Secrets } from './redact.js';
 
 const require = createRequire(import.meta.url);
@@ -111,7 +112,7 @@ function rootHelp(defs: readonly CommandSource[]): string {
 /** Print an error the way every command does: message, then code; returns the exit code. */
 export function reportError(err: unknown, io: CliIO): number {
   if (err instanceof OciDeltaError) {
-    io.stderr.write(`ocidelta: ${err.message} [${err.code}]\n`);
+    io.stderr.write(`ocidelta: ${errorMessage(err)} [${err.code}]\n`);
     if (err.code === 'ERR_INVALID_OPTIONS') return ExitCode.Usage;
     if (err.code === 'ERR_MENDER_SERVER') return ExitCode.Server;
     return ExitCode.Input;

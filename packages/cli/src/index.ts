@@ -39,6 +39,7 @@ export {
   readServiceFile,
   type ServiceMode,
   type ServicePlan,
+  type ServiceResult,
   summaryTable,
   type VerifyInstallOptions,
   type VerifyInstallResult,

@@ -121,7 +121,7 @@ describe('upload, deployment and release record', () => {
       },
     });
     expect(r.uploaded).toBeFalsy();
-    expect(warnings.join()).toMatch(/--device-group lab ignored: no MENDER_PAT/);
+    expect(warnings.join()).toMatch(/device group lab ignored: no MENDER_PAT/);
     expect(r.recorded).toBe(join(cacheDir, 'manifests', 'app', 'previous_artifact.json'));
   });
 

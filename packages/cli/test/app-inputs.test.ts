@@ -155,7 +155,7 @@ describe('options', () => {
 
   it('rejects a bad platform and missing device types naming the field', () => {
     expect(() => resolveOptions({ composeFile: 'c', deviceTypes: ['x'], platform: 'arm64' })).toThrowError(
-      /invalid option platform/,
+      /invalid option: platform/,
     );
     expect(() => resolveOptions({ composeFile: 'c', deviceTypes: [], platform: 'linux/arm64' })).toThrowError(
       /deviceTypes/,

@@ -233,7 +233,7 @@ describe('app pipeline options', () => {
     const app = r.services.find((s) => s.service === 'app')!;
     expect(app.mode).toBe('full');
     expect(app.fallback).toMatch(/previous image 127\.0\.0\.1:9\/app:1 unavailable/);
-    const { summaryTable } = await import('../src/app/plan.js');
+    const { summaryTable } = await import('../src/app/results.js');
     expect(summaryTable(r.services)).toMatch(
       /WARNING: fallback to full: previous image 127\.0\.0\.1:9\/app:1/,
     );
@@ -313,7 +313,7 @@ describe('app pipeline options', () => {
       },
     });
     expect(r.services.find((s) => s.service === 'app')?.ref).toBe('demo.local/app:2');
-    expect(warnings.join()).toMatch(/both --service-file and --service-image given: using the file/);
+    expect(warnings.join()).toMatch(/both an image file and an image reference are given: using the file/);
     expect(r.artifactFile).toBeUndefined();
   });
 

@@ -41,20 +41,18 @@ describe.skipIf(!haveBinaries('tar'))('payload tars as the device unpacks them (
       images,
       [
         {
-          id: B,
           urlNew: 'r/b:2',
           urlCurrent: 'r/b:1',
-          sumNew: B,
-          sumCurrent: A,
+          sumNew: `sha256:${B}` as const,
+          sumCurrent: `sha256:${A}` as const,
           imageFile: imgB,
           deepDelta: true,
         },
         {
-          id: A,
           urlNew: 'r/a:1',
           urlCurrent: 'r/a:1',
-          sumNew: A,
-          sumCurrent: A,
+          sumNew: `sha256:${A}` as const,
+          sumCurrent: `sha256:${A}` as const,
           imageFile: imgA,
           deepDelta: false,
         },
@@ -88,16 +86,32 @@ describe.skipIf(!haveBinaries('tar'))('payload tars as the device unpacks them (
     expect((await readdir(dir)).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
   });
 
+  it('rejects a digest that is not sha256 (the device names and checks images by its hex)', async () => {
+    const target = join(dir, 'bad-digest.tar.gz');
+    await expect(
+      writeImagesTarGz(target, [
+        {
+          urlNew: 'x',
+          urlCurrent: 'x',
+          sumNew: `sha512:${A}`,
+          sumCurrent: `sha256:${A}`,
+          imageFile: join(dir, 'nope'),
+          deepDelta: false,
+        },
+      ]),
+    ).rejects.toThrow(/invalid image digest "sha512:a+" \(sha256 expected\)/);
+    expect(await readdir(dir)).not.toContain('bad-digest.tar.gz');
+  });
+
   it('leaves nothing behind when an image file is missing', async () => {
     const target = join(dir, 'broken.tar.gz');
     await expect(
       writeImagesTarGz(target, [
         {
-          id: A,
           urlNew: 'x',
           urlCurrent: 'x',
-          sumNew: A,
-          sumCurrent: A,
+          sumNew: `sha256:${A}` as const,
+          sumCurrent: `sha256:${A}` as const,
           imageFile: join(dir, 'nope'),
           deepDelta: false,
         },

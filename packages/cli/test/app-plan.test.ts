@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { fullImageSize, planMode, type ServicePlan, summaryTable } from '../src/app/plan.js';
+import { fullImageSize, type PlanInput, planMode, planRelease, planService } from '../src/app/plan.js';
+import { dependsOnVersionOf, type ServiceResult, serviceResult, summaryTable } from '../src/app/results.js';
 import { joinPairArgs } from '../src/commands/app.js';
 import { sampleImage } from '../src/commands/demo.js';
 
@@ -45,9 +46,128 @@ describe('planMode', async () => {
   });
 });
 
+/** Freeze `v` and every plain object or array reachable from it (a plan must never be mutated). */
+function deepFreeze<T>(v: T): T {
+  const plain = Array.isArray(v) || (v && Object.getPrototypeOf(v) === Object.prototype);
+  if (plain && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v as object)) deepFreeze(x);
+  }
+  return v;
+}
+
+describe('planService, planRelease, serviceResult', async () => {
+  const a = await sampleImage([{ base: bin }, { app: '1' }], 'a');
+  const b = await sampleImage([{ base: bin }, { app: '2' }], 'b');
+  const c = await sampleImage([{ base: bin }, { app: '3' }], 'c');
+  const input = (service: string, next: typeof a, previous?: PlanInput['previous']): PlanInput => ({
+    service,
+    ref: `r/${service}:2`,
+    hash: next.digest,
+    origin: 'registry',
+    next,
+    delta: true,
+    ...(previous ? { previous } : {}),
+  });
+  const prev = (image: typeof a) => ({
+    ref: 'r/x:1',
+    delivery: 'registry' as const,
+    hash: image.digest,
+    image,
+  });
+
+  it('plans a delta against the previous image, with changed layers and the current image', () => {
+    const s = planService(input('app', b, prev(a)));
+    expect(s.plan).toMatchObject({ mode: 'delta', currentHash: a.digest, changedLayers: 1 });
+    expect('current' in s && s.current.digest).toBe(a.digest);
+    expect(s.plan.layerPlans.map((l) => l.unchanged)).toEqual([true, false]);
+  });
+
+  it('an unavailable previous image is a fallback to full, naming why', () => {
+    const s = planService(
+      input('app', b, {
+        ref: 'r/x:1',
+        delivery: 'registry',
+        unavailable: 'previous image r/x:1 unavailable',
+      }),
+    );
+    expect(s.plan).toMatchObject({
+      mode: 'full',
+      reason: 'previous image r/x:1 unavailable',
+      fallback: 'previous image r/x:1 unavailable',
+    });
+    expect('current' in s).toBe(false);
+  });
+
+  it('without a previous release a full image is no fallback', () => {
+    const s = planService(input('app', b));
+    expect(s.plan).toMatchObject({ mode: 'full', reason: 'no previous image' });
+    expect(s.plan.mode === 'full' && s.plan.fallback).toBeUndefined();
+  });
+
+  it('services sharing an image with different previous images both ship it full; inputs stay untouched', () => {
+    const one = deepFreeze(planService(input('one', b, prev(a))));
+    const two = deepFreeze(planService(input('two', b, prev(c))));
+    const alone = deepFreeze(planService(input('alone', c, prev(a))));
+    const plan = planRelease([one, two, alone], new Map());
+    expect(plan.services.map((s) => s.plan.mode)).toEqual(['full', 'full', 'delta']);
+    expect(plan.services[0]!.plan).toMatchObject({
+      fallback: expect.stringMatching(/shared with another service/),
+    });
+    expect(plan.services[2]).toBe(alone);
+    expect(one.plan.mode).toBe('delta');
+    expect([...plan.images.keys()]).toEqual([b.digest, c.digest]);
+    expect(plan.images.get(b.digest)!.map((s) => s.plan.service)).toEqual(['one', 'two']);
+  });
+
+  it('services sharing an image with the same previous image keep their delta', () => {
+    const plan = planRelease(
+      [planService(input('one', b, prev(a))), planService(input('two', b, prev(a)))],
+      new Map(),
+    );
+    expect(plan.services.map((s) => s.plan.mode)).toEqual(['delta', 'delta']);
+  });
+
+  it('a planned delta that shipped full reports full with its reason and drops the delta dependency', () => {
+    const s = planService(input('app', b, prev(a)));
+    const shippedFull = serviceResult(s.plan, {
+      hash: b.digest,
+      shipped: 'full',
+      reason: 'delta larger than the full image',
+      imageSize: 1234,
+    });
+    expect(shippedFull).toMatchObject({
+      mode: 'full',
+      reason: 'delta larger than the full image',
+      imageSize: 1234,
+    });
+    expect(shippedFull.fallback).toBeUndefined();
+    expect(dependsOnVersionOf([shippedFull], '1')).toBeUndefined();
+    const delta = serviceResult(s.plan, {
+      hash: b.digest,
+      shipped: 'delta',
+      imageSize: 99,
+      deltaFrom: 'computed',
+      layers: [
+        {
+          index: 1,
+          deltaSize: 42,
+          uncompressedSize: 5000,
+          sourcePath: 'blobs/x',
+          device: { sourceBytesRead: 7 },
+        },
+      ],
+    });
+    expect(delta).toMatchObject({ mode: 'delta', imageSize: 99, deltaFrom: 'computed' });
+    expect(delta.layerPlans[1]).toMatchObject({ deltaSize: 42, source: 'blobs/x', sourceBytesRead: 7 });
+    expect(delta.layerPlans[0]!.deltaSize).toBeUndefined();
+    expect(dependsOnVersionOf([shippedFull, delta], '1')).toBe('1');
+  });
+});
+
 describe('summary table', () => {
   it('aligns columns and shows ratios and reasons', () => {
-    const plans: ServicePlan[] = [
+    const plans: ServiceResult[] = [
       {
         service: 'web',
         mode: 'delta',
@@ -58,6 +178,7 @@ describe('summary table', () => {
         layers: 3,
         changedLayers: 1,
         imageSize: 100,
+        layerPlans: [],
         device: { sourceBytesRead: 3 * 1024 * 1024, decoderMemory: 80 * 1024 * 1024 },
       },
       {
@@ -70,6 +191,7 @@ describe('summary table', () => {
         layers: 1,
         reason: 'no previous image',
         imageSize: 2048,
+        layerPlans: [],
       },
     ];
     const lines = summaryTable(plans).split('\n');

@@ -186,7 +186,7 @@ describe('Mender server client (contract against a local fake)', () => {
     try {
       const client = new MenderServer({ host: srv.url, token: 'pat-123' });
       await expect(client.uploadArtifact(file)).rejects.toThrowError(
-        /already has this artifact.*--skip-existing/,
+        /already has this artifact.*skip artifacts the server has/,
       );
       expect(await client.uploadArtifact(file, { skipExisting: true })).toEqual({ uploaded: false });
     } finally {

@@ -34,6 +34,26 @@ export interface ErrorCodes {
 
 export type ErrorCode = keyof ErrorCodes;
 
+/**
+ * Hint codes: what a user can change to get past an error or a warning, carried as
+ * `details.hint`. Library messages say what to change in words and name no command-line option;
+ * a front end renders the code its own way (the CLI: as its options). Packages add their codes
+ * by declaration merging, as with {@link ErrorCodes}.
+ */
+export interface HintCodes {
+  /** Extended attributes need an optional native module: build without them. */
+  'extended-attributes': true;
+}
+
+export type HintCode = keyof HintCodes;
+
+/** The hint code an error carries (`details.hint`), if any. */
+export function hintOf(err: unknown): string | undefined {
+  if (!(err instanceof OciDeltaError)) return undefined;
+  const hint = err.details.hint;
+  return typeof hint === 'string' ? hint : undefined;
+}
+
 /** The brand every ocidelta error carries, shared by every installed copy of core. */
 const BRAND: unique symbol = Symbol.for('ocidelta.error') as never;
 

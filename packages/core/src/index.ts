@@ -30,6 +30,9 @@ export {
   DigestMismatchError,
   type ErrorCode,
   type ErrorCodes,
+  type HintCode,
+  type HintCodes,
+  hintOf,
   isOciDeltaError,
   OciDeltaError,
   SizeMismatchError,
@@ -271,6 +274,7 @@ export {
   TarWriter,
   writeTarFile,
 } from './tar/index.js';
+export { fieldOf, type ValidateOptions, validate } from './validate.js';
 export {
   MAX_YAML_ALIASES,
   type ParsedYaml,

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { OciDeltaError } from './errors.js';
 import { isSchema1MediaType, MediaType } from './media-types.js';
+import { validate } from './validate.js';
 
 const digestString = z.string().regex(/^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/, 'invalid digest');
 const annotations = z.record(z.string(), z.string());
@@ -135,10 +136,6 @@ function parseJson(bytes: Uint8Array | string, what: string, context: Record<str
   }
 }
 
-function zodMessage(err: z.ZodError): string {
-  return err.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-}
-
 /** Parse with a schema, throwing ERR_INVALID_MANIFEST naming `what` and the failing fields. */
 export function parseWith<T>(
   schema: z.ZodType<T>,
@@ -146,11 +143,7 @@ export function parseWith<T>(
   what: string,
   context: Record<string, unknown> = {},
 ): T {
-  const r = schema.safeParse(value);
-  if (!r.success) {
-    throw new OciDeltaError('ERR_INVALID_MANIFEST', `invalid ${what}: ${zodMessage(r.error)}`, context);
-  }
-  return r.data;
+  return validate(schema, value, { code: 'ERR_INVALID_MANIFEST', what: `invalid ${what}`, details: context });
 }
 
 /**

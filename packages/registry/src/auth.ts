@@ -4,6 +4,7 @@
  * do after a 401: refresh a refused token, or fetch one for the merged scope on
  * `insufficient_scope` (the caller retries once). Never logs secrets.
  */
+import type { HintCode } from '@ocidelta/core';
 import { type Challenge, challengeScopes, findChallenge, mergeScopes, parseChallenges } from './challenge.js';
 import type { CredentialStore, Creds } from './credentials.js';
 import { TokenFetcher, type TokenFetcherOptions, type TokenHttp } from './token.js';
@@ -116,14 +117,23 @@ export class Authenticator {
     return undefined;
   }
 
-  /** A hint for an auth failure message (never contains secrets). */
-  hint(ep: AuthEndpoint, status: number, sent: string | undefined): string | undefined {
+  /** A hint for an auth failure message (never contains secrets), with its hint code. */
+  hint(
+    ep: AuthEndpoint,
+    status: number,
+    sent: string | undefined,
+  ): { message: string; code?: HintCode } | undefined {
     if (status !== 401 && status !== 403) return undefined;
     if (sent === undefined) {
-      return `no credentials were sent to ${ep.registry}; pass credentials (--creds), an auth file (--authfile) or run docker login`;
+      return {
+        message: `no credentials were sent to ${ep.registry}; pass credentials or an auth file, or run docker login`,
+        code: 'credentials',
+      };
     }
-    return sent.startsWith('Basic ')
-      ? `the registry refused the credentials for ${ep.registry}`
-      : `the registry refused the token for ${ep.registry} (wrong credentials or insufficient access)`;
+    return {
+      message: sent.startsWith('Basic ')
+        ? `the registry refused the credentials for ${ep.registry}`
+        : `the registry refused the token for ${ep.registry} (wrong credentials or insufficient access)`,
+    };
   }
 }

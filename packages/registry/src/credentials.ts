@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { OciDeltaError } from '@ocidelta/core';
+import { OciDeltaError, validate } from '@ocidelta/core';
 import { z } from 'zod';
 
 /** Username + password, or an identity (OAuth2 refresh) token. */
@@ -233,16 +233,11 @@ async function readConfig(path: string, required: boolean): Promise<DockerConfig
       path,
     });
   }
-  const r = DockerConfigSchema.safeParse(json);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new OciDeltaError(
-      'ERR_AUTH',
-      `auth file ${path}: invalid ${issue?.path.join('.') || 'document'}: ${issue?.message}`,
-      { path },
-    );
-  }
-  return r.data;
+  return validate(DockerConfigSchema, json, {
+    code: 'ERR_AUTH',
+    what: `invalid auth file ${path}`,
+    details: { path },
+  });
 }
 
 /** Look up credentials for `registry` in one parsed config: credHelpers, then auths, then credsStore. */

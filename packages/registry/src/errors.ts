@@ -3,10 +3,18 @@
  * (`{"errors":[{"code","message","detail"}]}`) to an `OciDeltaError` code, carrying the
  * reference, URL, status and the registry's own error code. Pure functions, no I/O.
  */
-import { type ErrorCode, OciDeltaError } from '@ocidelta/core';
+import { type ErrorCode, type HintCode, OciDeltaError } from '@ocidelta/core';
 import { z } from 'zod';
 
 declare module '@ocidelta/core/errors' {
+  interface HintCodes {
+    /** Credentials for a registry: given, from an auth file, or a login. */
+    credentials: true;
+    /** A registry serving plain HTTP must be marked insecure. */
+    'insecure-registry': true;
+    /** Which layer of an image to work on (by index). */
+    'layer-index': true;
+  }
   interface ErrorCodes {
     /** The registry refused the credentials, or a token could not be obtained. */
     ERR_AUTH: true;
@@ -47,6 +55,8 @@ export interface RegistryErrorContext {
   resource?: RegistryResource;
   /** Digest concerned, if any. */
   digest?: string;
+  /** What the user can change (rendered by the front end). */
+  hint?: HintCode;
 }
 
 /** An error reported by (or about) a registry. */

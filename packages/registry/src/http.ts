@@ -182,8 +182,8 @@ export class Transport {
         if (scheme === 'https' && !plainAllowed && isPlainHttpAnswer(err)) {
           throw new RegistryError(
             'ERR_NETWORK',
-            `${registry}: server gave an HTTP response to an HTTPS client; if it serves plain HTTP, mark it insecure (--insecure, or insecureRegistries)`,
-            { ref: registry, url, method: 'GET', resource: 'ping' },
+            `${registry}: server gave an HTTP response to an HTTPS client; if it serves plain HTTP, mark it insecure`,
+            { ref: registry, url, method: 'GET', resource: 'ping', hint: 'insecure-registry' },
             { cause: err },
           );
         }
@@ -253,7 +253,13 @@ export class Transport {
         return res;
       const text = req.method === 'HEAD' ? '' : await readText(res.body);
       if (req.method === 'HEAD') dump(res.body);
-      throw responseError(res.status, text, context, this.auth.hint(ep, res.status, authorization));
+      const hint = this.auth.hint(ep, res.status, authorization);
+      throw responseError(
+        res.status,
+        text,
+        hint?.code ? { ...context, hint: hint.code } : context,
+        hint?.message,
+      );
     }
   }
 

@@ -9,18 +9,18 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { OciDeltaError, packTar, type TarMember, tempPathFor } from '@ocidelta/core';
+import { type Digest, OciDeltaError, packTar, type TarMember, tempPathFor } from '@ocidelta/core';
 import { parallelGzip } from '@ocidelta/core/mender';
 
 /** One `images/<id>/` directory. */
 export interface ImagePayload {
-  /** Directory name: hex of the new image's manifest digest. */
-  id: string;
   urlNew: string;
   /** Same as urlNew for a full image. */
   urlCurrent: string;
-  sumNew: string;
-  sumCurrent: string;
+  /** Manifest digest of the new image (sums-new.txt holds its hex; it names the directory). */
+  sumNew: Digest;
+  /** Manifest digest of the image a deep delta applies to (sumNew for a full image). */
+  sumCurrent: Digest;
   /** The image.img file on disk (docker-archive, full or deep delta). */
   imageFile: string;
   deepDelta: boolean;
@@ -112,6 +112,20 @@ export async function writeTarGz(
   return (await stat(target)).size;
 }
 
+/** The `images/<id>/` directory name of a payload: the hex of its new image's digest. */
+export function imageIdOf(img: ImagePayload): string {
+  return sha256Hex(img.sumNew);
+}
+
+/** The hex of a sha256 digest (the device's app module names and checks images by it). */
+function sha256Hex(digest: Digest): string {
+  const hex = digest.startsWith('sha256:') ? digest.slice('sha256:'.length) : '';
+  if (!/^[0-9a-f]{64}$/.test(hex)) {
+    throw new OciDeltaError('ERR_INPUT', `invalid image digest "${digest}" (sha256 expected)`, { digest });
+  }
+  return hex;
+}
+
 /** The entries of `images.tar.gz`, in a stable order (ids sorted). */
 export function imagesEntries(
   images: ImagePayload[],
@@ -119,33 +133,31 @@ export function imagesEntries(
 ): TarEntry[] {
   const entries: TarEntry[] = [{ name: 'images', type: 'directory' }];
   const seen = new Set<string>();
-  for (const img of [...images].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
-    if (seen.has(img.id)) continue;
-    seen.add(img.id);
-    if (!/^[0-9a-f]{64}$/.test(img.id)) {
-      throw new OciDeltaError('ERR_INPUT', `invalid image id "${img.id}"`, { id: img.id });
-    }
-    const dir = `images/${img.id}`;
+  for (const img of [...images].sort((a, b) => (a.sumNew < b.sumNew ? -1 : a.sumNew > b.sumNew ? 1 : 0))) {
+    const id = imageIdOf(img);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const dir = `images/${id}`;
     entries.push(
       { name: dir, type: 'directory' },
       { name: `${dir}/url-new.txt`, type: 'file', data: img.urlNew },
       { name: `${dir}/url-current.txt`, type: 'file', data: img.urlCurrent },
-      { name: `${dir}/sums-new.txt`, type: 'file', data: img.sumNew },
-      { name: `${dir}/sums-current.txt`, type: 'file', data: img.sumCurrent },
+      { name: `${dir}/sums-new.txt`, type: 'file', data: id },
+      { name: `${dir}/sums-current.txt`, type: 'file', data: sha256Hex(img.sumCurrent) },
     );
     if (img.deepDelta) entries.push({ name: `${dir}/deep_delta`, type: 'file', data: '' });
     entries.push({
       name: `${dir}/image.img`,
       type: 'file',
       path: img.imageFile,
-      onProgress: onProgress ? (d, t) => onProgress(img.id, d, t) : undefined,
+      onProgress: onProgress ? (d, t) => onProgress(id, d, t) : undefined,
     });
   }
   return entries;
 }
 
 /** Write `images.tar.gz`. */
-export function writeImagesTarGz(
+export async function writeImagesTarGz(
   target: string,
   images: ImagePayload[],
   options: { signal?: AbortSignal; onProgress?: (id: string, done: number, total: number) => void } = {},

@@ -8,18 +8,20 @@ import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { makeWorkDir, sweepLeftovers, throwIfAborted } from '@ocidelta/core';
 import { DEFAULT_SOURCE_WINDOW } from '@ocidelta/delta';
+import { imageIdOf } from './app-payload.js';
 import type { ImageBuildContext } from './image-builder.js';
 import type { ImageResolver } from './image-sources.js';
-import { type AppOptions, type RegistryAccess, resolveOptions } from './options.js';
+import { type AppOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { buildPayloads, writeAppArtifact, writePayloadTars } from './payloads.js';
-import { assertNoFallback, groupSharedImages, type ServicePlan } from './plan.js';
+import type { ReleasePlan } from './plan.js';
 import { prepareServices } from './prepare-services.js';
 import type { PreviousRelease } from './previous-release.js';
 import type { AppEvent, AppEventListener } from './progress.js';
 import { publish } from './publish.js';
 import { createRegistryResolver, expandInsecure, registryClientFor } from './registry-resolver.js';
-import { readRelease, releaseMetadataOf } from './release.js';
+import { type Release, readRelease, releaseMetadataOf, type StageLog } from './release.js';
 import type { ReleaseMetadata } from './release-metadata.js';
+import { assertNoFallback, dependsOnVersionOf, type ServiceResult, serviceResult } from './results.js';
 import { ArtifactStore } from './store.js';
 
 export interface BuildAppOptions extends AppOptions {
@@ -41,7 +43,7 @@ export interface BuildAppResult {
   previous?: { source: PreviousRelease['source']; label: string; version?: string };
   /** The version the artifact depends on (delta artifacts). */
   dependsOnVersion?: string;
-  services: ServicePlan[];
+  services: ServiceResult[];
   dryRun: boolean;
   uploaded: boolean;
   /** False when the server already had the artifact and it was skipped. */
@@ -58,92 +60,111 @@ export interface BuildAppResult {
 
 export { COMPOSE_FILE_NAMES } from './payloads.js';
 
-/** Build (and optionally upload and deploy) the app artifact described by `options`. */
+/**
+ * Build (and optionally upload and deploy) the app artifact described by `options`. This
+ * function owns the registry clients: the resolver (created on first use, an injected one is the
+ * caller's) and the store's client are closed when it returns.
+ */
 export async function buildAppArtifact(options: BuildAppOptions): Promise<BuildAppResult> {
+  const opts = resolveOptions(options);
   const env = options.env ?? process.env;
+  const warnings: string[] = [];
+  const emit = (e: AppEvent) => options.onEvent?.(e);
+  const log: StageLog = {
+    info: (message, service) => emit({ type: 'log', level: 'info', message, service }),
+    warn: (message, service, hint) => {
+      warnings.push(service ? `[${service}] ${message}` : message);
+      emit({ type: 'log', level: 'warn', message, service, ...(hint ? { hint } : {}) });
+    },
+  };
   // The shared store has its own client (its credentials come from the docker config per registry).
   const storeClient = options.store
     ? registryClientFor(expandInsecure(options.registry ?? {}, [options.store]), env)
     : undefined;
-  // The registry resolver is created on first use and closed here (an injected one is the caller's).
   let own: Promise<ImageResolver> | undefined;
-  const resolverFor = (access: () => RegistryAccess) => () => {
-    if (options.resolver) return Promise.resolve(options.resolver);
-    own ??= createRegistryResolver(access(), env);
-    return own;
-  };
   try {
     const store = storeClient ? new ArtifactStore(storeClient, options.store!) : undefined;
-    return await build(options, resolverFor, store);
+    const release = await readRelease(opts, store, log);
+    const resolver = () => {
+      if (options.resolver) return Promise.resolve(options.resolver);
+      // `insecureAll` expands to every registry the release names.
+      own ??= createRegistryResolver(expandInsecure(opts.registry ?? {}, registryRefsOf(opts, release)), env);
+      return own;
+    };
+    const stages = { opts, release, store, emit, log, concurrency: options.concurrency ?? 2 };
+    return { ...(await buildRelease(stages, resolver)), warnings };
   } finally {
     if (own) await (await own.catch(() => undefined))?.close?.();
     await storeClient?.close();
   }
 }
 
-async function build(
-  options: BuildAppOptions,
-  resolverFor: (access: () => RegistryAccess) => () => Promise<ImageResolver>,
-  store: ArtifactStore | undefined,
-): Promise<BuildAppResult> {
-  const opts = resolveOptions(options);
-  const { signal } = opts;
-  const warnings: string[] = [];
-  const emit = (e: AppEvent) => options.onEvent?.(e);
-  const log = {
-    info: (message: string, service?: string) => emit({ type: 'log', level: 'info', message, service }),
-    warn: (message: string, service?: string) => {
-      warnings.push(service ? `[${service}] ${message}` : message);
-      emit({ type: 'log', level: 'warn', message, service });
-    },
-  };
+/** Every image reference the release names (new and previous). */
+function registryRefsOf(opts: ResolvedOptions, release: Release): string[] {
+  return [
+    ...release.compose.services.map((s) => opts.serviceImages[s.name] ?? s.image),
+    ...[...(release.previous?.services.values() ?? [])].map((s) => s.ref),
+  ];
+}
 
-  // 1. The release: compose file, version, names, previous release.
-  const release = await readRelease(opts, store, log);
-  const { compose, previous, cache } = release;
+interface Stages {
+  opts: ResolvedOptions;
+  release: Release;
+  store: ArtifactStore | undefined;
+  emit: (event: AppEvent) => void;
+  log: StageLog;
+  concurrency: number;
+}
 
-  // 2. The plan: every service's new and current image (three services at a time).
-  const resolver = resolverFor(() =>
-    // `insecureAll` expands to every registry the release names.
-    expandInsecure(opts.registry ?? {}, [
-      ...compose.services.map((s) => opts.serviceImages[s.name] ?? s.image),
-      ...[...(previous?.services.values() ?? [])].map((s) => s.ref),
-    ]),
-  );
-  const { prepared, finalRefs } = await prepareServices(
+/** Plan, build the payloads and the artifact, publish. */
+async function buildRelease(
+  stages: Stages,
+  resolver: () => Promise<ImageResolver>,
+): Promise<Omit<BuildAppResult, 'warnings'>> {
+  const { opts, release, store, emit, log } = stages;
+  const { previous, cache } = release;
+  const plan = await prepareServices(
     { opts, previous, cache, resolver, emit, info: log.info, warn: log.warn },
-    compose.services,
+    release.compose.services,
   );
-  const groups = groupSharedImages(prepared);
-  const dependsOn = () => (prepared.some((p) => p.plan.mode !== 'full') ? previous?.version : undefined);
-  const metadata = releaseMetadataOf(release, opts, prepared);
-  const result: BuildAppResult = {
+  const metadata = releaseMetadataOf(release, opts, plan.services);
+  const planned = plan.services.map((s) => serviceResult(s.plan));
+  const summary = (services: ServiceResult[]) => ({
     softwareName: release.softwareName,
     version: release.version,
     artifactName: release.artifactName,
     previous: previous
       ? { source: previous.source, label: previous.label, version: previous.version }
       : undefined,
-    dependsOnVersion: dependsOn(),
-    services: prepared.map((p) => p.plan),
+    dependsOnVersion: dependsOnVersionOf(services, previous?.version),
+    services,
     dryRun: opts.dryRun === true,
-    uploaded: false,
     metadata,
-    warnings,
-  };
+  });
   if (opts.compression === 'zstd') {
     log.warn(
       'compression zstd: Mender clients 3.x cannot read it (they refuse header.tar.zst); use gzip (default) or none for them',
     );
   }
-  if (opts.requireDelta) assertNoFallback(result.services);
-  if (opts.dryRun) return result;
-  if (prepared.some((p) => p.plan.mode !== 'full') && previous && !previous.version) {
+  if (opts.requireDelta) assertNoFallback(planned);
+  if (opts.dryRun) return { ...summary(planned), uploaded: false };
+  if (planned.some((p) => p.mode !== 'full') && previous && !previous.version) {
     log.warn('the previous version is unknown: the delta artifact does not depend on it');
   }
+  const services = await writeRelease(stages, plan);
+  const result = summary(services);
+  const artifactSize = (await stat(release.artifactFile)).size;
+  const published = await publish({ opts, release, store, emit, ...log }, release.artifactFile, metadata);
+  return { ...result, artifactFile: release.artifactFile, artifactSize, ...published };
+}
 
-  // 3 and 4. Payloads and the artifact, in a work dir beside the output. What killed runs left
-  // beside the output (work directories, partial artifacts) goes first.
+/**
+ * The payloads and the artifact, in a work dir beside the output (what killed runs left beside
+ * it goes first). Returns the services as shipped.
+ */
+async function writeRelease(stages: Stages, plan: ReleasePlan): Promise<ServiceResult[]> {
+  const { opts, release, store, emit, log } = stages;
+  const { signal } = opts;
   const outDir = dirname(release.artifactFile);
   for (const path of await sweepLeftovers(outDir))
     log.info(`removed ${path}, left by a run that was stopped`);
@@ -151,7 +172,7 @@ async function build(
   try {
     const ctx: ImageBuildContext = {
       work: workDir.path,
-      cache,
+      cache: release.cache,
       deviceStore: opts.deviceStore,
       platform: opts.platform,
       deviceWindow: opts.deviceWindow ?? DEFAULT_SOURCE_WINDOW,
@@ -159,25 +180,22 @@ async function build(
       emit,
       warn: log.warn,
     };
-    const payloads = await buildPayloads(ctx, groups, options.concurrency ?? 2, signal);
+    const { payloads, outcomes } = await buildPayloads(ctx, plan, stages.concurrency, signal);
     throwIfAborted(signal, 'building the app artifact');
-    if (opts.requireDelta) assertNoFallback(prepared.map((p) => p.plan));
-    const tars = await writePayloadTars(workDir.path, release, payloads, finalRefs, { ...log, emit, signal });
+    const services = plan.services.map((s) => serviceResult(s.plan, outcomes.get(s.plan.hash)));
+    if (opts.requireDelta) assertNoFallback(services);
+    const tars = await writePayloadTars(workDir.path, release, payloads, plan.finalRefs, {
+      ...log,
+      emit,
+      signal,
+    });
     // Deltas that fell back to full images no longer tie the artifact to the previous version.
-    result.dependsOnVersion = dependsOn();
-    const imageIds = payloads.map((x) => x.id);
-    await writeAppArtifact(opts, release, { ...tars, imageIds }, result.dependsOnVersion, { ...log, emit });
-    result.artifactFile = release.artifactFile;
-    result.artifactSize = (await stat(release.artifactFile)).size;
+    const dependsOn = dependsOnVersionOf(services, release.previous?.version);
+    const imageIds = payloads.map(imageIdOf);
+    await writeAppArtifact(opts, release, { ...tars, imageIds }, dependsOn, { ...log, emit });
     log.info(`wrote ${release.artifactFile}`);
+    return services;
   } finally {
     await workDir.remove();
   }
-
-  // 5. Upload, deploy, record.
-  Object.assign(
-    result,
-    await publish({ opts, release, store, emit, ...log }, release.artifactFile, metadata),
-  );
-  return result;
 }

@@ -88,8 +88,8 @@ export class AppCache {
       if (err instanceof OciDeltaError) throw err;
       throw new OciDeltaError(
         'ERR_INPUT',
-        `cache directory ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); pass --cache-dir DIR or --no-cache`,
-        { path: dir },
+        `cache directory ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose another cache directory or run without a cache`,
+        { path: dir, hint: 'cache-dir' },
         { cause: err },
       );
     }

@@ -2,36 +2,31 @@
  * One `images/<id>/` entry of an app artifact: the image.img of a new image, as a deep delta
  * against the previous release's image (from the delta cache when present) or as a full
  * `docker save` archive with uncompressed layers; a deep delta that is impossible or larger than
- * the full image falls back to full with a warning.
+ * the full image falls back to full with a warning. Plans are read, never changed: what happened
+ * is the returned outcome.
  */
 import { rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
-  type Image,
+  type Digest,
   isOciDeltaError,
   OciDeltaError,
   throwIfAborted,
   writeDockerArchive,
 } from '@ocidelta/core';
-import { buildDeepDelta, type DeepDeltaLayer, verifyDeepDelta } from '@ocidelta/delta';
+import { buildDeepDelta, verifyDeepDelta } from '@ocidelta/delta';
 import type { ImagePayload } from './app-payload.js';
 import type { AppCache } from './cache.js';
 import type { DeltaInfo, DeltaKey } from './delta-key.js';
 import { tagOf } from './image-sources.js';
 import type { DeviceStore } from './options.js';
-import { type ServicePlan, withDeltaLayers } from './plan.js';
+import type { DeltaPlan, PlannedService } from './plan.js';
 import type { AppEvent } from './progress.js';
-import type { Delivery } from './release-metadata.js';
+import type { PayloadOutcome } from './results.js';
 import type { ArtifactStore } from './store.js';
 
-/** A service after planning: its plan, new image and (for deltas) current image. */
-export interface Prepared {
-  plan: ServicePlan;
-  next: Image;
-  current?: Image;
-  /** How the device got the current image. */
-  delivery: Delivery;
-}
+/** A service planned to ship a deep delta. */
+type DeltaService = Extract<PlannedService, { plan: DeltaPlan }>;
 
 export interface ImageBuildContext {
   /** Directory for image.img files (beside the output, removed by the caller). */
@@ -48,68 +43,64 @@ export interface ImageBuildContext {
   warn: (message: string, service?: string) => void;
 }
 
-/** Build the image.img of the services in `group` (they share one new image `hash`). */
+/**
+ * Build the image.img of the services in `group` (they share one new image `hash` and one plan
+ * mode): its payload entry, and the outcome (how it shipped, its figures).
+ */
 export async function buildImagePayload(
   ctx: ImageBuildContext,
-  hash: string,
-  group: Prepared[],
+  hash: Digest,
+  group: readonly PlannedService[],
   sig: AbortSignal,
-): Promise<ImagePayload> {
+): Promise<{ payload: ImagePayload; outcome: PayloadOutcome }> {
   throwIfAborted(sig, 'building an image payload');
   const p = group[0]!;
-  const id = hash.slice('sha256:'.length);
   const tags = [...new Set(group.map((g) => tagOf(g.plan.ref)).filter((t): t is string => t !== undefined))];
-  const imageFile = join(ctx.work, `${id}.img`);
-  let built: Built | undefined;
-  if (p.plan.mode !== 'full' && p.current) built = await buildDelta(ctx, p, imageFile, tags, sig);
-  if (!built) {
-    const label = `${p.plan.service} full image`;
-    ctx.emit({ type: 'progress', phase: 'image', item: label, done: 0 });
-    await writeDockerArchive(imageFile, [{ image: p.next, repoTags: tags }], {
-      layers: 'uncompressed',
-      signal: sig,
-    });
-    built = { file: imageFile, size: (await stat(imageFile)).size, deepDelta: false };
-    ctx.emit({ type: 'progress', phase: 'image', item: label, done: 1, total: 1 });
+  const imageFile = join(ctx.work, `${hash.slice('sha256:'.length)}.img`);
+  const attempt = isDelta(p) ? await buildDelta(ctx, p, imageFile, tags, sig) : undefined;
+  if (attempt && 'file' in attempt && isDelta(p)) {
+    const { file, ...figures } = attempt;
+    const { ref, currentRef, currentHash } = p.plan;
+    return {
+      payload: {
+        urlNew: ref,
+        urlCurrent: currentRef,
+        sumNew: hash,
+        sumCurrent: currentHash,
+        imageFile: file,
+        deepDelta: true,
+      },
+      outcome: { hash, shipped: 'delta', ...figures },
+    };
   }
-  for (const g of group) {
-    g.plan.imageSize = built.size;
-    g.plan.cached = built.cached;
-    if (built.deepDelta && built.from) g.plan.deltaFrom = built.from;
-    if (built.device) g.plan.device = built.device;
-    if (built.layers && g.plan.layerPlans)
-      g.plan.layerPlans = withDeltaLayers(g.plan.layerPlans, built.layers);
-    if (!built.deepDelta && g.plan.mode !== 'full') {
-      g.plan.mode = 'full';
-      g.plan.reason = p.plan.reason;
-    }
-  }
+  const label = `${p.plan.service} full image`;
+  ctx.emit({ type: 'progress', phase: 'image', item: label, done: 0 });
+  await writeDockerArchive(imageFile, [{ image: p.next, repoTags: tags }], {
+    layers: 'uncompressed',
+    signal: sig,
+  });
+  ctx.emit({ type: 'progress', phase: 'image', item: label, done: 1, total: 1 });
+  const { ref } = p.plan;
   return {
-    id,
-    urlNew: p.plan.ref,
-    urlCurrent: built.deepDelta ? p.plan.currentRef! : p.plan.ref,
-    sumNew: id,
-    sumCurrent: built.deepDelta ? p.plan.currentHash!.slice('sha256:'.length) : id,
-    imageFile: built.file,
-    deepDelta: built.deepDelta,
+    payload: { urlNew: ref, urlCurrent: ref, sumNew: hash, sumCurrent: hash, imageFile, deepDelta: false },
+    outcome: { hash, shipped: 'full', imageSize: (await stat(imageFile)).size, ...attempt },
   };
 }
 
-interface Built {
-  file: string;
-  size: number;
-  deepDelta: boolean;
-  cached?: boolean;
-  from?: 'computed' | 'cache' | 'store';
-  device?: { sourceBytesRead: number; decoderMemory: number };
-  /** A deep delta built in this run: its per-layer figures. */
-  layers?: DeepDeltaLayer[];
+function isDelta(s: PlannedService): s is DeltaService {
+  return s.plan.mode !== 'full';
 }
+
+/** A deep delta's image.img and its figures. */
+type BuiltDelta = { file: string } & Omit<PayloadOutcome, 'hash' | 'shipped' | 'reason' | 'fallback'>;
+
+/** Why a planned deep delta ships full instead. */
+type NoDelta = { reason: string; fallback?: string };
 
 /** Push a delta to the shared store; a failed push costs the next runner time, not correctness. */
 async function shareDelta(
   ctx: ImageBuildContext,
-  p: Prepared,
+  p: DeltaService,
   info: DeltaInfo,
   file: string,
   sig: AbortSignal,
@@ -127,7 +118,7 @@ async function shareDelta(
  */
 async function fromStore(
   ctx: ImageBuildContext,
-  p: Prepared,
+  p: DeltaService,
   key: DeltaKey,
   imageFile: string,
   sig: AbortSignal,
@@ -138,7 +129,7 @@ async function fromStore(
     const info = await store.fetchDelta(key, imageFile, { signal: sig, maxSize: p.plan.fullSize });
     if (!info) return undefined;
     ctx.emit({ type: 'progress', phase: 'delta', item: label, done: 0, total: 1, unit: 'items' });
-    await verifyDeepDelta(p.current!, p.next, imageFile, {
+    await verifyDeepDelta(p.current, p.next, imageFile, {
       deviceStore: ctx.deviceStore,
       currentOrigin: key.delivery,
       sourceWindow: ctx.deviceWindow,
@@ -156,13 +147,13 @@ async function fromStore(
 
 async function buildDelta(
   ctx: ImageBuildContext,
-  p: Prepared,
+  p: DeltaService,
   imageFile: string,
   tags: string[],
   sig: AbortSignal,
-): Promise<Built | undefined> {
+): Promise<BuiltDelta | NoDelta> {
   const key = {
-    from: p.plan.currentHash!,
+    from: p.plan.currentHash,
     to: p.plan.hash,
     deviceStore: ctx.deviceStore,
     delivery: ctx.deviceStore === 'classic' ? ('registry' as const) : p.delivery,
@@ -181,10 +172,9 @@ async function buildDelta(
       }
       return {
         file: hit,
-        size,
-        deepDelta: true,
+        imageSize: size,
         cached: true,
-        from: 'cache',
+        deltaFrom: 'cache',
         ...(info?.device ? { device: info.device } : {}),
       };
     }
@@ -195,16 +185,15 @@ async function buildDelta(
       const file = ctx.cache ? await ctx.cache.putDelta(got.info, got.file) : got.file;
       return {
         file,
-        size: got.info.size,
-        deepDelta: true,
-        from: 'store',
+        imageSize: got.info.size,
+        deltaFrom: 'store',
         ...(got.info.device ? { device: got.info.device } : {}),
       };
     }
   }
   const label = `${p.plan.service} ${p.plan.mode === 'unchanged' ? 'unchanged' : 'deep delta'}`;
   try {
-    const res = await buildDeepDelta(p.current!, p.next, imageFile, {
+    const res = await buildDeepDelta(p.current, p.next, imageFile, {
       deviceStore: ctx.deviceStore,
       currentOrigin: p.delivery,
       repoTags: tags,
@@ -234,14 +223,12 @@ async function buildDelta(
         `the deep delta (${res.size} bytes) is larger than the full image (${p.plan.fullSize} bytes): shipping the full image`,
         p.plan.service,
       );
-      p.plan.mode = 'full';
-      p.plan.reason = 'deep delta larger than the full image';
       await rm(imageFile, { force: true });
-      return undefined;
+      return { reason: 'deep delta larger than the full image' };
     }
     const info: DeltaInfo = {
       ...key,
-      fromRef: p.plan.currentRef!,
+      fromRef: p.plan.currentRef,
       toRef: p.plan.ref,
       size: res.size,
       createdAt: new Date().toISOString(),
@@ -252,21 +239,11 @@ async function buildDelta(
       await shareDelta(ctx, p, info, imageFile, sig);
     }
     const file = ctx.cache ? await ctx.cache.putDelta(info, imageFile) : imageFile;
-    return {
-      file,
-      size: res.size,
-      deepDelta: true,
-      from: 'computed',
-      device: res.device,
-      layers: res.layers,
-    };
+    return { file, imageSize: res.size, deltaFrom: 'computed', device: res.device, layers: res.layers };
   } catch (err) {
     if (isOciDeltaError(err, 'ERR_NO_DEEP_DELTA') || isOciDeltaError(err, 'ERR_SOURCE_TOO_LARGE')) {
       ctx.warn(`no deep delta possible (${err.message}): shipping the full image`, p.plan.service);
-      p.plan.mode = 'full';
-      p.plan.reason = err.message;
-      p.plan.fallback = `no deep delta possible: ${err.message}`;
-      return undefined;
+      return { reason: err.message, fallback: `no deep delta possible: ${err.message}` };
     }
     if (isOciDeltaError(err, 'ERR_DEVICE_DECODE')) {
       // Name the image: the delta layer's message says which layer, where and why.

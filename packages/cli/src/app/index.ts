@@ -1,5 +1,8 @@
 /** The app pipeline (compose -> Mender app artifact) as a library. */
 
+// The CLI's hint codes (HintCodes augmentation) reach consumers of this entry.
+import type {} from '../errors.js';
+
 export { parseSize } from '../kit/size.js';
 export {
   type AppMetaData,
@@ -22,10 +25,24 @@ export {
   defaultCacheDir,
   type RegistryAccess,
 } from './options.js';
-export { type ServiceMode, type ServicePlan, summaryTable } from './plan.js';
+export type {
+  DeltaPlan,
+  FullPlan,
+  LayerPlan,
+  ReleasePlan,
+  ServiceMode,
+  ServicePlan,
+} from './plan.js';
 export { findPreviousRelease, type PreviousRelease } from './previous-release.js';
 export { type AppEvent, type AppEventListener, appRenderer } from './progress.js';
 export { type Delivery, parseReleaseMetadata, type ReleaseMetadata } from './release-metadata.js';
+export {
+  type DeltaLayerFigures,
+  type DeviceCost,
+  type PayloadOutcome,
+  type ServiceResult,
+  summaryTable,
+} from './results.js';
 export {
   type InstalledImage,
   type VerifyInstallOptions,

@@ -219,8 +219,8 @@ export class MenderServer {
         if (status === 409) {
           if (options.skipExisting) return { uploaded: false };
           throw serverError(
-            `the Mender server already has this artifact (HTTP 409)${menderErrorMessage(text) ? `: ${menderErrorMessage(text)}` : ''}; bump the version or pass --skip-existing`,
-            { url, status },
+            `the Mender server already has this artifact (HTTP 409)${menderErrorMessage(text) ? `: ${menderErrorMessage(text)}` : ''}; bump the version or skip artifacts the server has`,
+            { url, status, hint: 'skip-existing' },
           );
         }
         return undefined;

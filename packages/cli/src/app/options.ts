@@ -5,7 +5,7 @@
  */
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { OciDeltaError } from '@ocidelta/core';
+import { validate } from '@ocidelta/core';
 import { z } from 'zod';
 
 export const DEFAULT_MENDER_HOST = 'https://hosted.mender.io';
@@ -97,7 +97,7 @@ export interface AppOptions {
 
 const Options = z.object({
   composeFile: z.string().min(1),
-  deviceTypes: z.array(z.string().min(1)).min(1, 'at least one --device-type is required'),
+  deviceTypes: z.array(z.string().min(1)).min(1, 'at least one device type is required'),
   platform: z.string().regex(/^[a-z0-9_.-]+\/[a-z0-9_.-]+(\/[a-z0-9_.-]+)?$/i, 'expected os/arch[/variant]'),
   manifestName: z
     .string()
@@ -145,12 +145,7 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Validate `options`, apply defaults and resolve paths. Throws ERR_INVALID_OPTIONS naming the field. */
 export function resolveOptions(options: AppOptions): ResolvedOptions {
-  const parsed = Options.safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.join('.') || 'options';
-    throw new OciDeltaError('ERR_INVALID_OPTIONS', `invalid option ${field}: ${issue.message}`, { field });
-  }
+  validate(Options, options, { code: 'ERR_INVALID_OPTIONS', what: 'invalid option' });
   const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(cwd, p));

@@ -5,14 +5,16 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { forEachLimit, OciDeltaError } from '@ocidelta/core';
+import { type Digest, forEachLimit, OciDeltaError } from '@ocidelta/core';
 import { writeArtifact } from '@ocidelta/core/mender';
 import { appMetaData, type ImagePayload, writeImagesTarGz, writeManifestsTarGz } from './app-payload.js';
 import { rewriteImages } from './compose.js';
-import { buildImagePayload, type ImageBuildContext, type Prepared } from './image-builder.js';
+import { buildImagePayload, type ImageBuildContext } from './image-builder.js';
 import type { ResolvedOptions } from './options.js';
+import type { ReleasePlan } from './plan.js';
 import type { AppEvent } from './progress.js';
 import type { Release, StageLog } from './release.js';
+import type { PayloadOutcome } from './results.js';
 import { versionProvideKey } from './versioning.js';
 
 /** File names `docker compose` looks for, in its order of preference. */
@@ -26,20 +28,23 @@ export const COMPOSE_FILE_NAMES: readonly string[] = [
 /** Build image.img files `concurrency` at a time (deltas are CPU-bound); the first failure stops the others. */
 export async function buildPayloads(
   ctx: ImageBuildContext,
-  groups: ReadonlyMap<string, Prepared[]>,
+  plan: ReleasePlan,
   concurrency: number,
   signal: AbortSignal | undefined,
-): Promise<ImagePayload[]> {
+): Promise<{ payloads: ImagePayload[]; outcomes: ReadonlyMap<Digest, PayloadOutcome> }> {
   const payloads: ImagePayload[] = [];
+  const outcomes = new Map<Digest, PayloadOutcome>();
   await forEachLimit(
-    [...groups],
+    [...plan.images],
     concurrency,
     async ([hash, group], sig) => {
-      payloads.push(await buildImagePayload(ctx, hash, group, sig));
+      const built = await buildImagePayload(ctx, hash, group, sig);
+      payloads.push(built.payload);
+      outcomes.set(hash, built.outcome);
     },
     { ...(signal ? { signal } : {}), what: 'building the image payloads' },
   );
-  return payloads;
+  return { payloads, outcomes };
 }
 
 /** images.tar.gz and manifests.tar.gz in `work`; returns their paths. */

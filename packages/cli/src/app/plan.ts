@@ -5,50 +5,73 @@
  */
 import { type Digest, type Image, OciDeltaError } from '@ocidelta/core';
 import { formatBytes } from '../kit/size.js';
-import type { Prepared } from './image-builder.js';
+import type { Delivery } from './release-metadata.js';
 
 export type ServiceMode = 'unchanged' | 'delta' | 'full';
 
-export interface ServicePlan {
-  service: string;
-  mode: ServiceMode;
+interface PlanCommon {
+  readonly service: string;
   /** The new image reference (url-new). */
-  ref: string;
+  readonly ref: string;
   /** Manifest digest of the new platform image. */
-  hash: Digest;
+  readonly hash: Digest;
   /** Where the new image came from. */
-  origin: 'registry' | 'file';
-  /** The previous release's ref/hash for this service (delta and unchanged). */
-  currentRef?: string;
-  currentHash?: Digest;
-  /** Why a service with a previous image ships full. */
-  reason?: string;
+  readonly origin: 'registry' | 'file';
+  /** Size of the full image: the stored (compressed) config and layers. */
+  readonly fullSize: number;
+  /** Layers of the new image. */
+  readonly layers: number;
+  /** Each layer of the new image: what a full pull costs. */
+  readonly layerPlans: readonly LayerPlan[];
+}
+
+/** A service planned to ship its full image. */
+export interface FullPlan extends PlanCommon {
+  readonly mode: 'full';
+  /** Why it ships full. */
+  readonly reason: string;
   /**
    * Set when a service of the previous release ships full although a delta was wanted, for a
    * reason other than the delta being larger (previous image unavailable, no deep delta
    * possible): a warning in the summary and `--json`, an error with `requireDelta`.
    */
-  fallback?: string;
-  /** Size of the full image: the stored (compressed) config and layers. */
-  fullSize: number;
-  /** Layers of the new image and how many differ from the current image (by diff_id, index-paired). */
-  layers: number;
-  changedLayers?: number;
+  readonly fallback?: string;
+}
+
+/** A service planned to ship a deep delta against the previous release's image. */
+export interface DeltaPlan extends PlanCommon {
+  /** `unchanged`: the same manifest digest (a tiny, self-referencing deep delta). */
+  readonly mode: 'delta' | 'unchanged';
+  /** The previous release's image of this service (url-current). */
+  readonly currentRef: string;
+  readonly currentHash: Digest;
+  /** How many layers differ from the current image (by diff_id, index-paired). */
+  readonly changedLayers: number;
   /** Compressed size of the new layers that differ (an upper bound of what a delta carries). */
-  changedSize?: number;
-  /** Size of the image.img written (after the build; undefined in a dry run). */
-  imageSize?: number;
-  /** The image.img came from the delta cache. */
-  cached?: boolean;
-  /** Where a deep delta came from: built now, the local cache, or the shared store. */
-  deltaFrom?: 'computed' | 'cache' | 'store';
-  /**
-   * Deep deltas: what installing it costs the device: source bytes its xdelta3 reads (re-reads
-   * included; decompressed bytes for a compressed source) and its decoder memory (`-B` + windows).
-   */
-  device?: { sourceBytesRead: number; decoderMemory: number };
-  /** Each layer of the new image: what a full pull costs and what the artifact ships for it. */
-  layerPlans?: LayerPlan[];
+  readonly changedSize: number;
+}
+
+/** The per-service plan, before anything is built: a union by mode. */
+export type ServicePlan = FullPlan | DeltaPlan;
+
+/** A planned service with the images its payload is built from. */
+export type PlannedService =
+  | { readonly plan: FullPlan; readonly next: Image }
+  | {
+      readonly plan: DeltaPlan;
+      readonly next: Image;
+      readonly current: Image;
+      /** How the device got the current image. */
+      readonly delivery: Delivery;
+    };
+
+/** The plan of a release: every service, and the services by the new image they share. */
+export interface ReleasePlan {
+  readonly services: readonly PlannedService[];
+  /** One entry per `images/<id>/` directory: the services shipping that image (same plan mode). */
+  readonly images: ReadonlyMap<Digest, readonly PlannedService[]>;
+  /** The image reference each service ships under (its compose `image:` is rewritten to it). */
+  readonly finalRefs: ReadonlyMap<string, string>;
 }
 
 /** One layer of a service's new image in the release (the report's per-layer rows). */
@@ -79,31 +102,6 @@ export function layerPlansOf(next: Image, current: Image | undefined): LayerPlan
   }));
 }
 
-/** `plans` with the deep delta's per-layer figures (matched by index) filled in. */
-export function withDeltaLayers(
-  plans: readonly LayerPlan[],
-  delta: readonly {
-    index: number;
-    deltaSize: number;
-    uncompressedSize: number;
-    sourcePath: string;
-    device: { sourceBytesRead: number };
-  }[],
-): LayerPlan[] {
-  return plans.map((p) => {
-    const d = delta.find((x) => x.index === p.index);
-    return d
-      ? {
-          ...p,
-          deltaSize: d.deltaSize,
-          uncompressedSize: d.uncompressedSize,
-          source: d.sourcePath,
-          sourceBytesRead: d.device.sourceBytesRead,
-        }
-      : p;
-  });
-}
-
 /** Sum of the stored config and layer sizes: what a full pull costs. */
 export function fullImageSize(image: Image): number {
   return image.manifest.config.size + image.manifest.layers.reduce((n, l) => n + l.size, 0);
@@ -118,7 +116,7 @@ export function planMode(
   current: Image | undefined,
   options: { delta: boolean },
 ): { mode: ServiceMode; reason?: string; changedLayers?: number; changedSize?: number } {
-  if (!options.delta) return { mode: 'full', reason: 'deltas disabled (--no-delta)' };
+  if (!options.delta) return { mode: 'full', reason: 'deltas disabled' };
   if (!current) return { mode: 'full', reason: 'no previous image' };
   if (current.layers.length > next.layers.length) {
     return {
@@ -138,92 +136,93 @@ export function planMode(
   return { mode: 'delta', changedLayers, changedSize };
 }
 
-/**
- * Throw ERR_NO_DEEP_DELTA naming every service that fell back to a full image (see
- * `ServicePlan.fallback`): for runs that must ship deltas or nothing.
- */
-export function assertNoFallback(plans: readonly ServicePlan[]): void {
-  const fell = plans.filter((p) => p.mode === 'full' && p.fallback);
-  if (fell.length === 0) return;
-  throw new OciDeltaError(
-    'ERR_NO_DEEP_DELTA',
-    `a deep delta was required, but ${fell.map((p) => `${p.service} would ship full (${p.fallback})`).join('; ')}`,
-    { services: fell.map((p) => p.service), hint: 'require-delta' },
-  );
+/** What {@link planService} plans one service from. */
+export interface PlanInput {
+  service: string;
+  ref: string;
+  hash: Digest;
+  origin: 'registry' | 'file';
+  next: Image;
+  /** Deltas wanted (false: every image ships full). */
+  delta: boolean;
+  /** The previous release's image of this service: loaded, or why it could not be. */
+  previous?: { ref: string; delivery: Delivery } & ({ hash: Digest; image: Image } | { unavailable: string });
 }
 
 /**
- * What the summary's NOTE column (and the report) says about a service: a fallback to full is a
- * warning; otherwise why it ships full, or where its delta came from.
+ * The plan of one service (pure). A service of the previous release that ships full although
+ * deltas were wanted is a fallback.
  */
-export function planNote(p: ServicePlan): { text: string; warning: boolean } {
-  if (p.fallback && p.mode === 'full') return { text: `fallback to full: ${p.fallback}`, warning: true };
-  const text =
-    p.reason && p.mode === 'full'
-      ? p.reason
-      : p.deltaFrom === 'store'
-        ? 'delta from store'
-        : p.cached
-          ? 'delta from cache'
-          : '';
-  return { text, warning: false };
-}
-
-/** The summary table: service, mode, full size, artifact image size, saving. */
-export function summaryTable(plans: ServicePlan[]): string {
-  const rows = plans.map((p) => {
-    const shipped = p.imageSize;
-    const note = planNote(p);
-    const ratio =
-      shipped !== undefined && p.fullSize > 0 ? `${((shipped / p.fullSize) * 100).toFixed(1)}%` : '-';
-    return [
-      p.service,
-      p.mode,
-      p.mode === 'full' ? '-' : `${p.changedLayers ?? '?'}/${p.layers}`,
-      formatBytes(p.fullSize),
-      shipped !== undefined
-        ? formatBytes(shipped)
-        : p.mode === 'unchanged'
-          ? 'tiny'
-          : p.mode === 'delta' && p.changedSize !== undefined
-            ? `<= ${formatBytes(p.changedSize)}`
-            : '-',
-      ratio,
-      p.device && p.mode !== 'full'
-        ? `${formatBytes(p.device.sourceBytesRead)} / ${formatBytes(p.device.decoderMemory)}`
-        : '-',
-      note.warning ? `WARNING: ${note.text}` : note.text,
-    ];
-  });
-  const head = ['SERVICE', 'MODE', 'CHANGED', 'FULL', 'SHIPPED', 'RATIO', 'DEVICE READ/MEM', 'NOTE'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  return [line(head), ...rows.map(line)].join('\n');
-}
-
-/**
- * Services sharing one image (one `images/<id>/` directory) must agree on how it ships: when
- * they differ in mode or previous image, each of them ships it full. Returns the services by
- * image hash.
- */
-export function groupSharedImages(prepared: readonly Prepared[]): Map<string, Prepared[]> {
-  const byHash = new Map<string, Prepared[]>();
-  for (const p of prepared) byHash.set(p.plan.hash, [...(byHash.get(p.plan.hash) ?? []), p]);
-  for (const group of byHash.values()) {
-    const first = group[0]!;
-    if (!group.some((p) => p.plan.mode !== first.plan.mode || p.plan.currentHash !== first.plan.currentHash))
-      continue;
-    for (const p of group) {
-      if (p.plan.mode === 'full') continue;
-      p.plan.mode = 'full';
-      p.plan.reason = 'image shared with another service that has a different previous image';
-      p.plan.fallback = p.plan.reason;
-      p.current = undefined;
-    }
+export function planService(input: PlanInput): PlannedService {
+  const { next, previous } = input;
+  const common = {
+    service: input.service,
+    ref: input.ref,
+    hash: input.hash,
+    origin: input.origin,
+    fullSize: fullImageSize(next),
+    layers: next.layers.length,
+  };
+  const current = previous && 'image' in previous ? previous : undefined;
+  const mode = planMode(next, current?.image, input);
+  if (mode.mode === 'full' || !current) {
+    const reason = (previous && 'unavailable' in previous ? previous.unavailable : mode.reason) ?? '';
+    const fallback = previous && input.delta ? { fallback: reason } : {};
+    return {
+      plan: { ...common, mode: 'full', reason, layerPlans: layerPlansOf(next, current?.image), ...fallback },
+      next,
+    };
   }
-  return byHash;
+  return {
+    plan: {
+      ...common,
+      mode: mode.mode,
+      currentRef: current.ref,
+      currentHash: current.hash,
+      changedLayers: mode.changedLayers ?? 0,
+      changedSize: mode.changedSize ?? 0,
+      layerPlans: layerPlansOf(next, current.image),
+    },
+    next,
+    current: current.image,
+    delivery: current.delivery,
+  };
+}
+
+/**
+ * The release plan of `services`. Services sharing one image (one `images/<id>/` directory)
+ * must agree on how it ships: when they differ in mode or previous image, each of them ships
+ * it full (a fallback).
+ */
+export function planRelease(
+  services: readonly PlannedService[],
+  finalRefs: ReadonlyMap<string, string>,
+): ReleasePlan {
+  const byHash = new Map<Digest, PlannedService[]>();
+  for (const s of services) byHash.set(s.plan.hash, [...(byHash.get(s.plan.hash) ?? []), s]);
+  const reconciled = new Map<PlannedService, PlannedService>();
+  for (const group of byHash.values()) {
+    const first = group[0]!.plan;
+    const agree = group.every(
+      (s) => s.plan.mode === first.mode && currentHashOf(s.plan) === currentHashOf(first),
+    );
+    for (const s of group) reconciled.set(s, agree ? s : asFull(s, SHARED_IMAGE_REASON));
+  }
+  const planned = services.map((s) => reconciled.get(s)!);
+  const images = new Map<Digest, PlannedService[]>();
+  for (const s of planned) images.set(s.plan.hash, [...(images.get(s.plan.hash) ?? []), s]);
+  return { services: planned, images, finalRefs };
+}
+
+const SHARED_IMAGE_REASON = 'image shared with another service that has a different previous image';
+
+function currentHashOf(plan: ServicePlan): Digest | undefined {
+  return plan.mode === 'full' ? undefined : plan.currentHash;
+}
+
+/** `s` shipping its full image for `reason` (a fallback when it was a delta). */
+function asFull(s: PlannedService, reason: string): PlannedService {
+  if (s.plan.mode === 'full') return s;
+  const { currentRef: _r, currentHash: _h, changedLayers: _l, changedSize: _s, ...common } = s.plan;
+  return { plan: { ...common, mode: 'full', reason, fallback: reason }, next: s.next };
 }

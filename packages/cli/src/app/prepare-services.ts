@@ -6,11 +6,10 @@
 import { type Digest, forEachLimit, type Image, isOciDeltaError, throwIfAborted } from '@ocidelta/core';
 import type { AppCache } from './cache.js';
 import type { ComposeService } from './compose.js';
-import type { Prepared } from './image-builder.js';
 import { checkImageIdentity } from './image-identity.js';
 import { type ImageResolver, readServiceFile, tagOf } from './image-sources.js';
 import type { ResolvedOptions } from './options.js';
-import { fullImageSize, layerPlansOf, planMode, type ServicePlan } from './plan.js';
+import { type PlanInput, type PlannedService, planRelease, planService, type ReleasePlan } from './plan.js';
 import type { PreviousRelease } from './previous-release.js';
 import type { AppEvent } from './progress.js';
 
@@ -25,11 +24,11 @@ export interface PrepareContext {
   warn: (message: string, service?: string) => void;
 }
 
-/** Prepare every service (three at a time); results keep the order of `services`. */
+/** Plan every service (three at a time); the plan keeps the order of `services`. */
 export async function prepareServices(
   ctx: PrepareContext,
   services: readonly ComposeService[],
-): Promise<{ prepared: Prepared[]; finalRefs: Map<string, string> }> {
+): Promise<ReleasePlan> {
   const { opts, previous, cache, resolver, emit, info, warn } = ctx;
   const { signal } = opts;
 
@@ -65,7 +64,7 @@ export async function prepareServices(
     });
   };
 
-  const prepared: Prepared[] = new Array(services.length);
+  const planned: PlannedService[] = new Array(services.length);
   const finalRefs = new Map<string, string>();
   await forEachLimit([...services.entries()], 3, async ([index, svc]) => {
     throwIfAborted(signal, 'preparing the services');
@@ -90,94 +89,83 @@ export async function prepareServices(
       prefetch = { image, stop };
     };
     try {
-      let ref: string;
-      let hash: Digest;
-      let next: Image;
-      let origin: ServicePlan['origin'];
-      const file = opts.serviceFiles[svc.name];
-      if (file) {
-        const fromFile = await readServiceFile(file, svc.name, svc.image, opts.platform);
-        ref = fromFile.ref;
-        hash = fromFile.hash;
-        checkImageIdentity(fromFile.image, identity(file, ref, hash));
-        next = cache && !opts.dryRun ? await cache.add(fromFile.image, { ref, signal }) : fromFile.image;
-        origin = 'file';
-        info(`${ref} from ${file} (${hash})`, svc.name);
-      } else {
-        ref = opts.serviceImages[svc.name] ?? svc.image;
-        emit({ type: 'progress', phase: 'resolve', item: `${svc.name} ${ref}`, done: 0 });
-        if (prevHash && prev?.ref === ref) {
-          hash = prevHash;
-          info(`${ref} unchanged since the previous release (${hash})`, svc.name);
-        } else {
-          hash = await (await resolver()).resolve(ref, opts.platform, signal);
-          info(`${ref} -> ${hash}`, svc.name);
-        }
-        emit({ type: 'progress', phase: 'resolve', item: `${svc.name} ${ref}`, done: 1, total: 1 });
-        startPrefetch(hash);
-        next = await loadImage(ref, hash, svc.name);
-        origin = 'registry';
-      }
-      finalRefs.set(svc.name, ref);
-      if (tagOf(ref) === undefined) {
+      const fresh = await newImage(
+        svc,
+        prev?.ref === (opts.serviceImages[svc.name] ?? svc.image) ? prevHash : undefined,
+        startPrefetch,
+      );
+      finalRefs.set(svc.name, fresh.ref);
+      if (tagOf(fresh.ref) === undefined) {
         warn(
-          `${ref} has no tag: \`docker load\` on the device cannot name the image, so compose may not find it offline; use name:tag (optionally @digest)`,
+          `${fresh.ref} has no tag: \`docker load\` on the device cannot name the image, so compose may not find it offline; use name:tag (optionally @digest)`,
           svc.name,
         );
       }
-
-      let current: Image | undefined;
-      let currentHash: Digest | undefined;
-      let reason: string | undefined;
-      if (prev && opts.delta) {
+      const previousImage = async (): Promise<PlanInput['previous']> => {
+        if (!prev || !opts.delta) return undefined;
+        const { delivery } = prev;
         try {
-          currentHash = prevHash ?? (await (await resolver()).resolve(prev.ref, opts.platform, signal));
-          current =
-            currentHash === hash
-              ? next
-              : await (prefetch && currentHash === prevHash
-                  ? prefetch.image
-                  : loadImage(prev.ref, currentHash, svc.name));
+          const hash = prevHash ?? (await (await resolver()).resolve(prev.ref, opts.platform, signal));
+          const image =
+            hash === fresh.hash
+              ? fresh.image
+              : await (prefetch && hash === prevHash ? prefetch.image : loadImage(prev.ref, hash, svc.name));
+          return { ref: prev.ref, delivery, hash, image };
         } catch (err) {
           if (!isOciDeltaError(err) || err.code === 'ERR_ABORTED') throw err;
-          reason = `previous image ${prev.ref} unavailable (${err.message})`;
-          warn(`${reason}: shipping the full image`, svc.name);
+          const unavailable = `previous image ${prev.ref} unavailable (${err.message})`;
+          warn(`${unavailable}: shipping the full image`, svc.name);
+          return { ref: prev.ref, delivery, unavailable };
         }
-      }
-      const mode = planMode(next, current, { delta: opts.delta });
-      const plan: ServicePlan = {
+      };
+      const before = await previousImage();
+      const service = planService({
+        ...fresh,
+        next: fresh.image,
         service: svc.name,
-        mode: mode.mode,
-        ref,
-        hash,
-        origin,
-        fullSize: fullImageSize(next),
-        layers: next.layers.length,
-        changedLayers: mode.changedLayers,
-        changedSize: mode.changedSize,
-        reason: reason ?? mode.reason,
-        layerPlans: layerPlansOf(next, current),
-      };
-      // A previous image that could not be used, or that allows no deep delta, is a fallback.
-      if (mode.mode === 'full' && prev && opts.delta && (reason !== undefined || current !== undefined)) {
-        plan.fallback = plan.reason;
+        delta: opts.delta,
+        previous: before,
+      });
+      if (service.plan.mode === 'full' && before && 'image' in before) {
+        warn(`${service.plan.reason}: shipping the full image`, svc.name);
       }
-      if (mode.mode !== 'full') {
-        plan.currentRef = prev!.ref;
-        plan.currentHash = currentHash;
-      } else if (current && mode.reason) {
-        warn(`${mode.reason}: shipping the full image`, svc.name);
-      }
-      prepared[index] = {
-        plan,
-        next,
-        current: mode.mode === 'full' ? undefined : current,
-        delivery: prev?.delivery ?? 'registry',
-      };
+      planned[index] = service;
     } finally {
       // A no-op once the prefetch was awaited; stops it when the new image failed.
       prefetch?.stop.abort();
     }
   });
-  return { prepared, finalRefs };
+  return planRelease(planned, finalRefs);
+
+  /**
+   * The new image of `svc`: from its service file, or resolved in its registry (`knownHash`: the
+   * previous release's digest when the ref did not change) and loaded.
+   */
+  async function newImage(
+    svc: ComposeService,
+    knownHash: Digest | undefined,
+    onResolved: (hash: Digest) => void,
+  ): Promise<{ ref: string; hash: Digest; image: Image; origin: 'registry' | 'file' }> {
+    const file = opts.serviceFiles[svc.name];
+    if (file) {
+      const { ref, hash, image } = await readServiceFile(file, svc.name, svc.image, opts.platform);
+      checkImageIdentity(image, identity(file, ref, hash));
+      const next = cache && !opts.dryRun ? await cache.add(image, { ref, signal }) : image;
+      info(`${ref} from ${file} (${hash})`, svc.name);
+      return { ref, hash, image: next, origin: 'file' };
+    }
+    const ref = opts.serviceImages[svc.name] ?? svc.image;
+    emit({ type: 'progress', phase: 'resolve', item: `${svc.name} ${ref}`, done: 0 });
+    let hash: Digest;
+    if (knownHash) {
+      hash = knownHash;
+      info(`${ref} unchanged since the previous release (${hash})`, svc.name);
+    } else {
+      hash = await (await resolver()).resolve(ref, opts.platform, signal);
+      info(`${ref} -> ${hash}`, svc.name);
+    }
+    emit({ type: 'progress', phase: 'resolve', item: `${svc.name} ${ref}`, done: 1, total: 1 });
+    onResolved(hash);
+    return { ref, hash, image: await loadImage(ref, hash, svc.name), origin: 'registry' };
+  }
 }

@@ -189,8 +189,8 @@ export async function findPreviousRelease(
     if (!options.inGit) {
       throw new OciDeltaError(
         'ERR_INPUT',
-        `--previous-version ${options.previousVersion} needs a git repository, but ${options.composeFile} is not in one`,
-        { path: options.composeFile },
+        `the previous version ${options.previousVersion} is looked up in git, but ${options.composeFile} is not in a git repository`,
+        { path: options.composeFile, hint: 'previous-version' },
       );
     }
     const prev = await fromGit(options, options.previousVersion, 'git');

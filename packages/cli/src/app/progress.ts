@@ -2,7 +2,8 @@
  * Progress of the app pipeline: the event type `buildAppArtifact` emits (the libraries' one
  * `Progress` shape plus log lines), and its rendering through the CLI's one progress view.
  */
-import type { Progress } from '@ocidelta/core';
+import type { HintCode, Progress } from '@ocidelta/core';
+import { withHint } from '../kit/hints.js';
 import type { ProgressView } from '../kit/progress.js';
 import type { LogLevel } from './options.js';
 
@@ -11,7 +12,14 @@ export type AppPhase = 'resolve' | 'pull' | 'delta' | 'image' | 'write' | 'artif
 /** One progress or log event of {@link buildAppArtifact}. */
 export type AppEvent =
   | ({ type: 'progress' } & Progress<AppPhase>)
-  | { type: 'log'; level: 'info' | 'warn' | 'debug'; message: string; service?: string };
+  | {
+      type: 'log';
+      level: 'info' | 'warn' | 'debug';
+      message: string;
+      service?: string;
+      /** What the user can change, as a hint code (the CLI renders it as its options). */
+      hint?: HintCode;
+    };
 
 export type AppEventListener = (event: AppEvent) => void;
 
@@ -28,7 +36,7 @@ const LEVELS: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 
 function logLine(event: Extract<AppEvent, { type: 'log' }>): string {
   const prefix = event.level === 'warn' ? 'warning: ' : '';
   const who = event.service ? `[${event.service}] ` : '';
-  return `${prefix}${who}${event.message}`;
+  return `${prefix}${who}${withHint(event.message, event.hint)}`;
 }
 
 /**

@@ -31,7 +31,11 @@ async function uploadAndDeploy(ctx: PublishContext, artifactFile: string): Promi
   if (!opts.menderPat) {
     ctx.info('MENDER_PAT is not set: upload skipped (artifact built only)');
     if (opts.deviceGroup)
-      ctx.warn(`--device-group ${opts.deviceGroup} ignored: no MENDER_PAT to upload and deploy with`);
+      ctx.warn(
+        `device group ${opts.deviceGroup} ignored: no MENDER_PAT to upload and deploy with`,
+        undefined,
+        'device-group',
+      );
     return { uploaded: false };
   }
   const server = new MenderServer({

@@ -42,7 +42,9 @@ export function registryClientFor(
 ): RegistryClient {
   const creds = access.creds;
   if (creds !== undefined && !creds.includes(':')) {
-    throw new OciDeltaError('ERR_INVALID_OPTIONS', '--creds must be USER:PASSWORD', { option: '--creds' });
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', 'registry credentials must be USER:PASSWORD', {
+      hint: 'credentials',
+    });
   }
   return new RegistryClient({
     insecureRegistries: access.insecure,

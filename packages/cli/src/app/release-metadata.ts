@@ -4,7 +4,7 @@
  * next build knows what to diff against and which `.source` names a containerd store uses.
  * Pure: schema, parse and serialize only.
  */
-import { type Digest, OciDeltaError } from '@ocidelta/core';
+import { type Digest, OciDeltaError, validate } from '@ocidelta/core';
 import { z } from 'zod';
 
 /** How the device got an image: pulled from a registry, or loaded from one of our artifacts. */
@@ -73,16 +73,11 @@ export function parseReleaseMetadata(bytes: Buffer | string, path: string): Rele
       { cause: err },
     );
   }
-  const parsed = Schema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new OciDeltaError(
-      'ERR_INPUT',
-      `invalid release metadata ${path}: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
-      { path, field: issue.path.join('.') },
-    );
-  }
-  return parsed.data as ReleaseMetadata;
+  return validate(Schema, value, {
+    code: 'ERR_INPUT',
+    what: `invalid release metadata ${path}`,
+    details: { path },
+  }) as ReleaseMetadata;
 }
 
 /** Serialize metadata (pretty JSON with a trailing newline, stable key order). */

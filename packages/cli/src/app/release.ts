@@ -4,11 +4,11 @@
  * release (from the store, the cache or git).
  */
 import { dirname, join } from 'node:path';
-import { assertSafeFileName, isOciDeltaError, OciDeltaError } from '@ocidelta/core';
+import { assertSafeFileName, type HintCode, isOciDeltaError, OciDeltaError } from '@ocidelta/core';
 import { AppCache } from './cache.js';
 import { type ComposeFile, readCompose } from './compose.js';
-import type { Prepared } from './image-builder.js';
 import type { ResolvedOptions } from './options.js';
+import type { PlannedService } from './plan.js';
 import { findPreviousRelease, type PreviousRelease } from './previous-release.js';
 import type { ReleaseMetadata } from './release-metadata.js';
 import type { ArtifactStore } from './store.js';
@@ -34,22 +34,23 @@ export interface Release {
 
 export interface StageLog {
   info: (message: string, service?: string) => void;
-  warn: (message: string, service?: string) => void;
+  /** `hint`: a hint code the CLI renders as the options to use (library messages name none). */
+  warn: (message: string, service?: string, hint?: HintCode) => void;
 }
 
-/** Every `--service-file`/`--service-image` must name a service of the compose file. */
+/** Every service file and service image must name a service of the compose file. */
 function checkOverrides(opts: ResolvedOptions, compose: ComposeFile, log: StageLog): void {
   const serviceNames = new Set(compose.services.map((s) => s.name));
-  for (const [kind, map] of [
-    ['--service-file', opts.serviceFiles],
-    ['--service-image', opts.serviceImages],
+  for (const [kind, hint, map] of [
+    ['an image file', 'service-file', opts.serviceFiles],
+    ['an image reference', 'service-image', opts.serviceImages],
   ] as const) {
     for (const name of Object.keys(map)) {
       if (!serviceNames.has(name)) {
         throw new OciDeltaError(
           'ERR_INVALID_OPTIONS',
-          `${kind} ${name}: no service "${name}" in ${opts.composeFile} (services: ${[...serviceNames].join(', ')})`,
-          { service: name, path: opts.composeFile },
+          `${kind} is given for service "${name}", but ${opts.composeFile} has no such service (services: ${[...serviceNames].join(', ')})`,
+          { service: name, path: opts.composeFile, hint },
         );
       }
     }
@@ -57,8 +58,9 @@ function checkOverrides(opts: ResolvedOptions, compose: ComposeFile, log: StageL
   for (const name of Object.keys(opts.serviceFiles)) {
     if (opts.serviceImages[name] !== undefined) {
       log.warn(
-        `both --service-file and --service-image given: using the file ${opts.serviceFiles[name]}`,
+        `both an image file and an image reference are given: using the file ${opts.serviceFiles[name]}`,
         name,
+        'service-file',
       );
     }
   }
@@ -119,7 +121,7 @@ export async function readRelease(
 export function releaseMetadataOf(
   release: Release,
   opts: ResolvedOptions,
-  prepared: readonly Prepared[],
+  services: readonly PlannedService[],
 ): ReleaseMetadata {
   return {
     format: 'ocidelta-app-release',
@@ -131,7 +133,7 @@ export function releaseMetadataOf(
     deviceStore: opts.deviceStore,
     createdAt: new Date().toISOString(),
     services: Object.fromEntries(
-      prepared.map((p) => [
+      services.map((p) => [
         p.plan.service,
         { image: { ref: p.plan.ref, hash: p.plan.hash, delivery: 'artifact' as const } },
       ]),

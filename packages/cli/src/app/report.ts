@@ -6,7 +6,8 @@
  */
 import { formatBytes } from '../kit/size.js';
 import type { BuildAppResult } from './build-app-artifact.js';
-import { type LayerPlan, planNote, type ServicePlan } from './plan.js';
+import type { LayerPlan } from './plan.js';
+import { planNote, type ServiceResult } from './results.js';
 
 const CSS = `
 :root { --full: #c5cad3; --shipped: #2563eb; --delta: #16a34a; --ink: #1f2937; --mute: #6b7280; }
@@ -49,7 +50,7 @@ function bars(full: number, shipped: number | undefined, scale: number): string 
 }
 
 /** What the device does with one layer. */
-function deviceAction(s: ServicePlan, l: LayerPlan): string {
+function deviceAction(s: ServiceResult, l: LayerPlan): string {
   if (s.mode === 'full') return 'loads the layer from the full image';
   if (l.deltaSize === undefined)
     return l.unchanged
@@ -60,12 +61,12 @@ function deviceAction(s: ServicePlan, l: LayerPlan): string {
   return `reads ${formatBytes(l.sourceBytesRead)} of <code>${esc(l.source ?? '')}</code>, ${rebuild}`;
 }
 
-function serviceNote(s: ServicePlan): string {
+function serviceNote(s: ServiceResult): string {
   const note = planNote(s);
   return note.warning ? `<span class="warn">${esc(note.text)}</span>` : esc(note.text);
 }
 
-function layerTable(s: ServicePlan): string {
+function layerTable(s: ServiceResult): string {
   const layers = s.layerPlans ?? [];
   const scale = Math.max(1, ...layers.map((l) => Math.max(l.size, l.deltaSize ?? 0)));
   const rows = layers.map((l) => {

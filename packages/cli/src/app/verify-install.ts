@@ -217,11 +217,8 @@ export async function verifyInstall(
         const chosen = current ?? (untagged ? currents[0] : undefined);
         if (!chosen) {
           throw notInstallable(
-            `${what} is a deep delta from ${urlCurrent}, and no --current archive holds that image`,
-            {
-              id,
-              urlCurrent,
-            },
+            `${what} is a deep delta from ${urlCurrent}, and no current image archive given holds that image`,
+            { id, urlCurrent, hint: 'current-archive' },
           );
         }
         currentArchive = chosen.file;

@@ -32,8 +32,8 @@ export async function loadXattrModule(): Promise<XattrModule> {
   } catch (err) {
     throw new OciDeltaError(
       'ERR_INVALID_OPTIONS',
-      'extended attributes need the optional native module fs-xattr, which is not installed or did not build here (it needs python3, make and a C compiler when installed): reinstall with them, or leave out --xattrs',
-      { option: '--xattrs' },
+      'extended attributes need the optional native module fs-xattr, which is not installed or did not build here (it needs python3, make and a C compiler when installed): reinstall with them, or build without extended attributes',
+      { hint: 'extended-attributes' },
       { cause: err },
     );
   }

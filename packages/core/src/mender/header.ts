@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { OciDeltaError } from '../errors.js';
+import { validate } from '../validate.js';
 import { GoStruct, goMarshal } from './gojson.js';
 import type { WriteArtifactOptions } from './options.js';
 
@@ -157,14 +158,9 @@ export function parseHeaderJson<T>(schema: z.ZodType<T>, text: string, member: s
       { cause: err },
     );
   }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new OciDeltaError(
-      'ERR_INVALID_ARTIFACT',
-      `${path}: invalid ${member}: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
-      { path, member },
-    );
-  }
-  return parsed.data;
+  return validate(schema, json, {
+    code: 'ERR_INVALID_ARTIFACT',
+    what: `${path}: invalid ${member}`,
+    details: { path, member },
+  });
 }

@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { OciDeltaError } from '../errors.js';
 import type { Progress } from '../progress.js';
+import { validate } from '../validate.js';
 
 /** Compression of `header.tar` and `data/0000.tar` (the same for both, as mender-artifact does). */
 export type ArtifactCompression = 'none' | 'gzip' | 'zstd';
@@ -175,15 +176,10 @@ export interface ResolvedPayloadFile {
 
 /** Validate options with zod; throws ERR_INVALID_OPTIONS naming the field. */
 export function parseWriteArtifactOptions(options: WriteArtifactOptions): WriteArtifactOptions {
-  const parsed = WriteArtifactOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.join('.') || 'options';
-    throw new OciDeltaError('ERR_INVALID_OPTIONS', `invalid artifact option ${field}: ${issue.message}`, {
-      field,
-      issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-    });
-  }
+  validate(WriteArtifactOptionsSchema, options, {
+    code: 'ERR_INVALID_OPTIONS',
+    what: 'invalid artifact option',
+  });
   return options;
 }
 

@@ -254,8 +254,8 @@ export async function resolveLayerToExtract(
     if (!Number.isInteger(n) || n < 0 || n >= image.layers.length) {
       throw new OciDeltaError(
         'ERR_INVALID_OPTIONS',
-        `${r} has ${image.layers.length} layers; --layer ${options.layer} is out of range`,
-        { ref: r.toString(), layer: options.layer },
+        `${r} has ${image.layers.length} layers; layer ${options.layer} is out of range`,
+        { ref: r.toString(), layer: options.layer, hint: 'layer-index' },
       );
     }
     return { image, index: n };
@@ -264,8 +264,8 @@ export async function resolveLayerToExtract(
   if (index === undefined) {
     throw new OciDeltaError(
       'ERR_INPUT',
-      `${r} has no injected layer (no ${INJECTED_DIGEST_LABEL} or ${CVMFS_DIGEST_LABEL} label); choose one with --layer N`,
-      { ref: r.toString(), reason: 'no-injected-layer' },
+      `${r} has no injected layer (no ${INJECTED_DIGEST_LABEL} or ${CVMFS_DIGEST_LABEL} label); choose one by its index`,
+      { ref: r.toString(), reason: 'no-injected-layer', hint: 'layer-index' },
     );
   }
   return { image, index };
