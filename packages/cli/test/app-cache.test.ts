@@ -6,7 +6,7 @@ import { type Digest, digestOf, OciLayout } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppCache, type DeltaInfo } from '../src/app/cache.js';
 import { sampleImage } from '../src/commands/demo.js';
-import { parseSize } from '../src/kit/size.js';
+import { parseByteSize } from '../src/kit/size.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -21,19 +21,19 @@ const D2 = digestOf('two') as Digest;
 
 describe('AppCache', () => {
   it('parses sizes by one rule: MB is 1000^2, MiB and M are 1024^2', () => {
-    expect(parseSize('500M')).toBe(500 * 1024 * 1024);
-    expect(parseSize('500MB')).toBe(500_000_000);
-    expect(parseSize('500mb')).toBe(500_000_000);
-    expect(parseSize('64MiB')).toBe(64 * 1024 ** 2);
-    expect(parseSize('64Mi')).toBe(64 * 1024 ** 2);
-    expect(parseSize('1.5GiB')).toBe(1.5 * 1024 ** 3);
-    expect(parseSize('2kB')).toBe(2000);
-    expect(parseSize('2K')).toBe(2048);
-    expect(parseSize('1TB')).toBe(1e12);
-    expect(parseSize('123')).toBe(123);
-    expect(parseSize('123B')).toBe(123);
+    expect(parseByteSize('500M')).toBe(500 * 1024 * 1024);
+    expect(parseByteSize('500MB')).toBe(500_000_000);
+    expect(parseByteSize('500mb')).toBe(500_000_000);
+    expect(parseByteSize('64MiB')).toBe(64 * 1024 ** 2);
+    expect(parseByteSize('64Mi')).toBe(64 * 1024 ** 2);
+    expect(parseByteSize('1.5GiB')).toBe(1.5 * 1024 ** 3);
+    expect(parseByteSize('2kB')).toBe(2000);
+    expect(parseByteSize('2K')).toBe(2048);
+    expect(parseByteSize('1TB')).toBe(1e12);
+    expect(parseByteSize('123')).toBe(123);
+    expect(parseByteSize('123B')).toBe(123);
     for (const bad of ['ten', '5i', '5PB', '-1M', '1e3', '']) {
-      expect(() => parseSize(bad, '--max-size')).toThrowError(
+      expect(() => parseByteSize(bad, '--max-size')).toThrowError(
         new RegExp(`--max-size: invalid size "${bad}"`),
       );
     }

@@ -55,4 +55,16 @@ describe('ocidelta delta encode/decode', () => {
     const c = io(dir);
     expect(await runCli(['delta', 'encode', '--source', 'old', '--target', 'new'], c.io)).toBe(1);
   });
+
+  it('--max-source-size reads sizes with units; a bad size is an option error, not NaN', async () => {
+    const a = io(dir);
+    const args = ['delta', 'encode', '--source', 'old', '--target', 'new', '-o', 'e.vcdiff'];
+    expect(await runCli([...args, '--max-source-size', '80KiB'], a.io)).toBe(2);
+    expect(a.text().stderr).toMatch(/ERR_SOURCE_TOO_LARGE/);
+    const b = io(dir);
+    expect(await runCli([...args, '--max-source-size', '1MiB'], b.io)).toBe(0);
+    const c = io(dir);
+    expect(await runCli([...args, '--max-source-size', 'lots'], c.io)).toBe(1);
+    expect(c.text().stderr).toMatch(/--max-source-size: invalid size "lots"/);
+  });
 });

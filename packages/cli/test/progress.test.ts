@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { appRenderer } from '../src/app/progress.js';
 import { progressMode, progressView, TRANSFER_PHASES } from '../src/kit/progress.js';
-import { formatBytes } from '../src/kit/size.js';
+import { formatIecBytes } from '../src/kit/size.js';
 
 function collect(tty = false) {
   const out = new PassThrough() as PassThrough & { isTTY?: boolean; columns?: number };
@@ -31,9 +31,9 @@ const io = (env: NodeJS.ProcessEnv, tty: boolean) => ({
 
 describe('progress', () => {
   it('formats sizes', () => {
-    expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(1536)).toBe('1.50 KiB');
-    expect(formatBytes(5 * 1024 ** 3)).toBe('5.00 GiB');
+    expect(formatIecBytes(512)).toBe('512 B');
+    expect(formatIecBytes(1536)).toBe('1.50 KiB');
+    expect(formatIecBytes(5 * 1024 ** 3)).toBe('5.00 GiB');
   });
 
   it('picks bars only on a terminal outside CI and TERM=dumb; off for --quiet and --json', () => {

@@ -13,7 +13,7 @@ import type { BuildAppResult } from '../src/app/build-app-artifact.js';
 import { runCli } from '../src/cli.js';
 import { appCommand } from '../src/commands/app.js';
 import { demoCommand } from '../src/commands/demo.js';
-import { formatBytes } from '../src/kit/size.js';
+import { formatIecBytes } from '../src/kit/size.js';
 import { captureIO } from './support.js';
 
 const dirs: string[] = [];
@@ -105,8 +105,8 @@ describe.skipIf(!haveBinaries('chromium'))('the HTML release report in headless 
       expect(row, s.service).not.toBeNull();
       expect(Number(row?.[1])).toBe(s.fullSize);
       expect(Number(row?.[2])).toBe(s.imageSize);
-      expect(row?.[3]).toContain(`>${formatBytes(s.fullSize)}<`);
-      expect(row?.[3]).toContain(`>${formatBytes(s.imageSize)}<`);
+      expect(row?.[3]).toContain(`>${formatIecBytes(s.fullSize)}<`);
+      expect(row?.[3]).toContain(`>${formatIecBytes(s.imageSize)}<`);
       // Each layer's row, in this service's section, with its sizes.
       const section = dom.slice(dom.indexOf(`id="svc-${s.service}"`));
       for (const l of s.layerPlans ?? []) {
@@ -121,12 +121,12 @@ describe.skipIf(!haveBinaries('chromium'))('the HTML release report in headless 
     // The web delta: the changed app layer reads its current layer and rebuilds the new one.
     const app = web?.layerPlans?.find((l) => !l.unchanged);
     expect(app?.deltaSize).toBeGreaterThan(0);
-    expect(dom).toContain(`reads ${formatBytes(app?.sourceBytesRead)} of <code>${app?.source}</code>`);
-    expect(dom).toContain(`rebuilds ${formatBytes(app?.uncompressedSize)}`);
+    expect(dom).toContain(`reads ${formatIecBytes(app?.sourceBytesRead)} of <code>${app?.source}</code>`);
+    expect(dom).toContain(`rebuilds ${formatIecBytes(app?.uncompressedSize)}`);
     // Previous and next versions, and the totals.
     expect(dom).toMatch(/<h1>shop 1\.0\.0 → 1\.1\.0<\/h1>/);
     const shipped = result.services.reduce((n, s) => n + (s.imageSize ?? 0), 0);
-    expect(dom).toContain(`shipped (image.img)<b>${formatBytes(shipped)}</b>`);
-    expect(dom).toContain(`artifact<b>${formatBytes(result.artifactSize)}</b>`);
+    expect(dom).toContain(`shipped (image.img)<b>${formatIecBytes(shipped)}</b>`);
+    expect(dom).toContain(`artifact<b>${formatIecBytes(result.artifactSize)}</b>`);
   });
 });

@@ -18,3 +18,16 @@ export function abortedError(what: string, reason?: unknown): OciDeltaError {
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw abortedError(what, signal.reason);
 }
+
+/** Map an error of an aborted write to ERR_ABORTED naming `target`; pass other errors through. */
+export function abortAware(err: unknown, signal: AbortSignal | undefined, target: string): unknown {
+  if (signal?.aborted && !(err instanceof OciDeltaError)) {
+    return new OciDeltaError(
+      'ERR_ABORTED',
+      `writing ${target} was aborted`,
+      { path: target },
+      { cause: err },
+    );
+  }
+  return err;
+}

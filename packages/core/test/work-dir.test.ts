@@ -8,7 +8,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCI } from '../../../test-support/binaries.js';
-import { makeWorkDir, sweepLeftovers, tempPathFor } from '../src/index.js';
+import { tempPathFor } from '../src/fs/atomic.js';
+import { makeWorkDir, sweepLeftovers } from '../src/index.js';
 
 const dist = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/index.js');
 const haveDist = existsSync(dist);

@@ -1,14 +1,6 @@
-/**
- * `docker login` / `docker logout` for Docker's config.json (and containers-auth.json, same
- * format): credentials are checked against the registry first (GET /v2/ with them, through the
- * Basic or token challenge it answers), then stored: in the credential helper the config names
- * for the registry (`credHelpers`, else `credsStore`: `docker-credential-<name> store`), else as
- * an `auths` entry. The file is rewritten atomically with mode 0600, every other field kept.
- */
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { OciDeltaError } from '@ocidelta/core';
+import { OciDeltaError, writeFileAtomic } from '@ocidelta/core';
 import { RegistryClient } from './client.js';
 import {
   type CredentialStoreOptions,
@@ -59,15 +51,7 @@ async function readConfigJson(file: string): Promise<ConfigJson> {
 
 async function writeConfigJson(file: string, config: ConfigJson): Promise<void> {
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(tmp, `${JSON.stringify(config, null, '\t')}\n`, { mode: 0o600 });
-    await chmod(tmp, 0o600);
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(file, `${JSON.stringify(config, null, '\t')}\n`, { mode: 0o600 });
 }
 
 /** The config key for a registry: Docker Hub's legacy URL, else the host as given. */

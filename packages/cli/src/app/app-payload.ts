@@ -6,10 +6,9 @@
  *   sums-current.txt,image.img[,deep_delta]}` per image.
  * Plus the artifact meta-data object the device requires.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
-import { type Digest, OciDeltaError, packTar, type TarMember, tempPathFor } from '@ocidelta/core';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { type Digest, OciDeltaError, packTar, type TarMember, writeFileAtomic } from '@ocidelta/core';
 import { parallelGzip } from '@ocidelta/core/mender';
 
 /** One `images/<id>/` directory. */
@@ -91,14 +90,11 @@ export async function writeTarGz(
   entries: Iterable<TarEntry> | AsyncIterable<TarEntry>,
   options: { signal?: AbortSignal; level?: number } = {},
 ): Promise<number> {
-  const temp = tempPathFor(target);
   try {
     const tar = packTar(membersOf(entries), options.signal ? { signal: options.signal } : {});
     const gzip = parallelGzip(tar, { level: options.level ?? 6, signal: options.signal });
-    await pipeline(gzip, createWriteStream(temp), { signal: options.signal });
-    await rename(temp, target);
+    await writeFileAtomic(target, gzip, { signal: options.signal });
   } catch (err) {
-    await rm(temp, { force: true });
     if (err instanceof OciDeltaError || options.signal?.aborted) throw err;
     throw new OciDeltaError(
       'ERR_INPUT',

@@ -7,35 +7,24 @@
  * Files appear by atomic rename only; index.json updates and delta builds take a lock file.
  */
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import {
-  access,
-  copyFile,
-  mkdir,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-  unlink,
-  utimes,
-  writeFile,
-} from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   ANNOTATION_REF_NAME,
   type Digest,
+  exists,
   forEachLimit,
   type Image,
   MAX_METADATA_FILE_SIZE,
+  moveIntoPlace,
   OciDeltaError,
   OciLayout,
   openVerified,
-  ownerTag,
   parseIndexJson,
   readFileLimited,
   sweepLeftovers,
   withFileLock,
+  writeFileAtomic,
 } from '@ocidelta/core';
 import { type DeltaInfo, type DeltaKey, deltaKeyId } from './delta-key.js';
 import { parseReleaseMetadata, type ReleaseMetadata, serializeReleaseMetadata } from './release-metadata.js';
@@ -48,15 +37,6 @@ export interface CacheEntry {
   size: number;
   mtimeMs: number;
   label: string;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.F_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export class AppCache {
@@ -242,17 +222,8 @@ export class AppCache {
   /** Move a finished delta file into the cache (atomic rename; copies when across devices). */
   async putDelta(info: DeltaInfo, file: string): Promise<string> {
     const base = this.deltaBase(info);
-    const jsonTmp = `${base}.json.tmp-${ownerTag()}-${randomBytes(4).toString('hex')}`;
-    await writeFile(jsonTmp, `${JSON.stringify(info, null, 2)}\n`);
-    await rename(jsonTmp, `${base}.json`);
-    const tmp = `${base}.img.tmp-${ownerTag()}-${randomBytes(4).toString('hex')}`;
-    try {
-      await rename(file, tmp);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-      await copyFile(file, tmp);
-    }
-    await rename(tmp, `${base}.img`);
+    await writeFileAtomic(`${base}.json`, `${JSON.stringify(info, null, 2)}\n`);
+    await moveIntoPlace(file, `${base}.img`);
     return `${base}.img`;
   }
 
@@ -277,9 +248,7 @@ export class AppCache {
   async writePrevious(meta: ReleaseMetadata): Promise<string> {
     const path = this.metadataFile(meta.softwareName);
     await mkdir(join(this.dir, 'manifests', meta.softwareName), { recursive: true });
-    const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
-    await writeFile(tmp, serializeReleaseMetadata(meta));
-    await rename(tmp, path);
+    await writeFileAtomic(path, serializeReleaseMetadata(meta));
     return path;
   }
 
@@ -369,9 +338,7 @@ export class AppCache {
         const index = parseIndexJson(await readFile(indexPath), indexPath);
         const kept = [];
         for (const m of index.manifests) if (await this.layout.hasBlob(m.digest)) kept.push(m);
-        const tmp = `${indexPath}.tmp-${randomBytes(4).toString('hex')}`;
-        await writeFile(tmp, JSON.stringify({ ...index, manifests: kept }));
-        await rename(tmp, indexPath);
+        await writeFileAtomic(indexPath, JSON.stringify({ ...index, manifests: kept }));
       }
       return { removed, kept: total };
     });

@@ -3,7 +3,7 @@
 // The CLI's hint codes (HintCodes augmentation) reach consumers of this entry.
 import type {} from '../errors.js';
 
-export { parseSize } from '../kit/size.js';
+export { parseByteSize } from '../kit/size.js';
 export {
   type AppMetaData,
   appMetaData,

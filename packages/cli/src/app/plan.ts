@@ -3,8 +3,7 @@
  * delta, or an unchanged (tiny, self-referencing) deep delta, with their sizes, and the summary
  * table printed at the end of a run or by `--dry-run`.
  */
-import { type Digest, type Image, OciDeltaError } from '@ocidelta/core';
-import { formatBytes } from '../kit/size.js';
+import type { Digest, Image } from '@ocidelta/core';
 import type { Delivery } from './release-metadata.js';
 
 export type ServiceMode = 'unchanged' | 'delta' | 'full';

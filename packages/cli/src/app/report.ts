@@ -4,7 +4,7 @@
  * service and per layer the full size against what the artifact ships, and what the device
  * reads and rebuilds. The same numbers as `--json`, which the page also embeds. Pure: no I/O.
  */
-import { formatBytes } from '../kit/size.js';
+import { formatIecBytes } from '../kit/size.js';
 import type { BuildAppResult } from './build-app-artifact.js';
 import type { LayerPlan } from './plan.js';
 import { planNote, type ServiceResult } from './results.js';
@@ -56,9 +56,9 @@ function deviceAction(s: ServiceResult, l: LayerPlan): string {
     return l.unchanged
       ? 'keeps its layer (self-reference)'
       : 'rebuilds it from a delta (cached: no breakdown)';
-  const rebuild = `rebuilds ${formatBytes(l.uncompressedSize)}`;
+  const rebuild = `rebuilds ${formatIecBytes(l.uncompressedSize)}`;
   if (l.unchanged) return `keeps its layer: ${rebuild} by copying <code>${esc(l.source ?? '')}</code>`;
-  return `reads ${formatBytes(l.sourceBytesRead)} of <code>${esc(l.source ?? '')}</code>, ${rebuild}`;
+  return `reads ${formatIecBytes(l.sourceBytesRead)} of <code>${esc(l.source ?? '')}</code>, ${rebuild}`;
 }
 
 function serviceNote(s: ServiceResult): string {
@@ -75,8 +75,8 @@ function layerTable(s: ServiceResult): string {
       l.deltaSize !== undefined ? ` data-delta="${l.deltaSize}"` : ''
     }><td class="num">${l.index}</td><td><code>${esc(l.diffId.slice(0, 19))}</code>${
       l.unchanged ? ' <span class="note">unchanged</span>' : ''
-    }</td><td class="bars">${bars(l.size, shipped, scale)}</td><td class="num">${formatBytes(l.size)}</td><td class="num">${
-      shipped !== undefined ? formatBytes(shipped) : '-'
+    }</td><td class="bars">${bars(l.size, shipped, scale)}</td><td class="num">${formatIecBytes(l.size)}</td><td class="num">${
+      shipped !== undefined ? formatIecBytes(shipped) : '-'
     }</td><td>${deviceAction(s, l)}</td></tr>`;
   });
   return `<h3 id="svc-${esc(s.service)}">${esc(s.service)} <span class="sub">${esc(s.ref)}${
@@ -102,8 +102,8 @@ export function renderReport(result: BuildAppResult, options: { generatedAt?: Da
         s.imageSize !== undefined ? ` data-shipped="${s.imageSize}"` : ''
       }><td><a href="#svc-${esc(s.service)}">${esc(s.service)}</a></td><td class="mode ${s.mode}">${s.mode}</td><td class="num">${
         s.mode === 'full' ? '-' : `${s.changedLayers ?? '?'}/${s.layers}`
-      }</td><td class="bars">${bars(s.fullSize, s.imageSize, scale)}</td><td class="num">${formatBytes(s.fullSize)}</td><td class="num">${
-        s.imageSize !== undefined ? formatBytes(s.imageSize) : '-'
+      }</td><td class="bars">${bars(s.fullSize, s.imageSize, scale)}</td><td class="num">${formatIecBytes(s.fullSize)}</td><td class="num">${
+        s.imageSize !== undefined ? formatIecBytes(s.imageSize) : '-'
       }</td><td class="num">${s.imageSize !== undefined ? pct(s.imageSize, s.fullSize) : '-'}</td><td>${serviceNote(s)}</td></tr>`,
   );
   const data = JSON.stringify({ ...result, metadata: undefined }).replace(/</g, '\\u003c');
@@ -116,7 +116,7 @@ export function renderReport(result: BuildAppResult, options: { generatedAt?: Da
 <h1>${esc(result.softwareName)} ${versions}</h1>
 <p class="sub">artifact <b>${esc(result.artifactName)}</b>${
     result.artifactSize !== undefined
-      ? ` (${formatBytes(result.artifactSize)})`
+      ? ` (${formatIecBytes(result.artifactSize)})`
       : result.dryRun
         ? ' (dry run: not written)'
         : ''
@@ -124,10 +124,10 @@ export function renderReport(result: BuildAppResult, options: { generatedAt?: Da
     prev ? ` &middot; previous release from ${esc(prev.label)}` : ''
   } &middot; device store ${esc(result.metadata.deviceStore)} &middot; ${esc(result.metadata.platform)}</p>
 <div class="totals">
-<div id="total-full">full images<b>${formatBytes(full)}</b></div>
-<div id="total-shipped">shipped (image.img)<b>${formatBytes(shipped)}</b></div>
+<div id="total-full">full images<b>${formatIecBytes(full)}</b></div>
+<div id="total-shipped">shipped (image.img)<b>${formatIecBytes(shipped)}</b></div>
 <div id="total-ratio">of full<b>${pct(shipped, full)}</b></div>
-${result.artifactSize !== undefined ? `<div id="artifact-size">artifact<b>${formatBytes(result.artifactSize)}</b></div>` : ''}
+${result.artifactSize !== undefined ? `<div id="artifact-size">artifact<b>${formatIecBytes(result.artifactSize)}</b></div>` : ''}
 </div>
 <p class="legend">bars:<span style="background:var(--full)"></span>full image (pulled, compressed)<span style="background:var(--shipped)"></span>shipped in the artifact (before its compression)</p>
 <h2>Services</h2>

@@ -3,7 +3,7 @@
  * payload, the summary table, and the release's dependency on the previous version.
  */
 import { type Digest, OciDeltaError } from '@ocidelta/core';
-import { formatBytes } from '../kit/size.js';
+import { formatIecBytes } from '../kit/size.js';
 import type { LayerPlan, ServiceMode, ServicePlan } from './plan.js';
 
 /** What was built for one image: how it shipped, and the figures of its image.img. */
@@ -167,17 +167,17 @@ export function summaryTable(plans: readonly ServiceResult[]): string {
       p.service,
       p.mode,
       p.mode === 'full' ? '-' : `${p.changedLayers ?? '?'}/${p.layers}`,
-      formatBytes(p.fullSize),
+      formatIecBytes(p.fullSize),
       shipped !== undefined
-        ? formatBytes(shipped)
+        ? formatIecBytes(shipped)
         : p.mode === 'unchanged'
           ? 'tiny'
           : p.mode === 'delta' && p.changedSize !== undefined
-            ? `<= ${formatBytes(p.changedSize)}`
+            ? `<= ${formatIecBytes(p.changedSize)}`
             : '-',
       ratio,
       p.device && p.mode !== 'full'
-        ? `${formatBytes(p.device.sourceBytesRead)} / ${formatBytes(p.device.decoderMemory)}`
+        ? `${formatIecBytes(p.device.sourceBytesRead)} / ${formatIecBytes(p.device.decoderMemory)}`
         : '-',
       note.warning ? `WARNING: ${note.text}` : note.text,
     ];

@@ -7,9 +7,8 @@
  * verifyDeepDelta). Writes are content-addressed, so runners racing on one key push the same
  * blobs and the last tag write wins with equal content.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import {
   type Digest,
   digestOf,
@@ -17,7 +16,7 @@ import {
   OciDeltaError,
   parseReference,
   type Reference,
-  tempPathFor,
+  writeFileAtomic,
 } from '@ocidelta/core';
 import type { RegistryClient } from '@ocidelta/registry';
 import { type DeltaInfo, type DeltaKey, sameDeltaKey } from './delta-key.js';
@@ -154,17 +153,8 @@ export class ArtifactStore {
           { ref: where },
         );
       }
-      const tmp = tempPathFor(file);
-      try {
-        await pipeline(
-          await this.client.getBlob(this.repo, parsed.image, { signal }),
-          createWriteStream(tmp, { flags: 'wx' }),
-          { signal },
-        );
-        await rename(tmp, file);
-      } finally {
-        await rm(tmp, { force: true });
-      }
+      const body = await this.client.getBlob(this.repo, parsed.image, { signal });
+      await writeFileAtomic(file, body, { signal });
       return { ...info, size: parsed.image.size };
     } catch (err) {
       if (err instanceof StoreEntryRejected || !(err instanceof OciDeltaError) || err.code === 'ERR_ABORTED')

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { OciDeltaError } from '@ocidelta/core';
+import { exists, OciDeltaError } from '@ocidelta/core';
 
 export interface RepoInfo {
   /** Directory holding `.git`, or the compose file's directory when there is no repository. */
@@ -15,15 +15,6 @@ export interface RepoInfo {
   gitDir?: string;
   /** Full HEAD commit id, when it could be read. */
   head?: string;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function readText(path: string): Promise<string | undefined> {

@@ -1,11 +1,5 @@
-/**
- * `ocidelta app [COMPOSE_FILE]`: build a Mender `app` artifact from a compose file, with deep
- * deltas against the previous release, and optionally upload and deploy it. A thin wrapper
- * over `buildAppArtifact`: options in, progress rendered, summary out.
- */
-import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { OciDeltaError, writeFileAtomic } from '@ocidelta/core';
+import { exists, OciDeltaError, writeFileAtomic } from '@ocidelta/core';
 import type { CAC } from 'cac';
 import { type BuildAppResult, buildAppArtifact, COMPOSE_FILE_NAMES } from '../app/build-app-artifact.js';
 import { DEFAULT_MENDER_HOST, type LogLevel } from '../app/options.js';
@@ -15,7 +9,7 @@ import { summaryTable } from '../app/results.js';
 import { type CliIO, type CommandDef, ExitCode } from '../command.js';
 import { progressFor } from '../kit/progress.js';
 import { timeoutsOption, writeJson } from '../kit/registry-options.js';
-import { formatBytes, parseSize } from '../kit/size.js';
+import { formatIecBytes, parseByteSize } from '../kit/size.js';
 
 /** Options that take two values (`-f NAME FILE`); rewritten to `NAME=FILE` before cac parses. */
 const PAIR_FLAGS = new Set(['-f', '--service-file', '-i', '--service-image']);
@@ -85,14 +79,7 @@ function choice<T extends string>(value: unknown, choices: readonly T[], flag: s
 const DEFAULT_COMPOSE = COMPOSE_FILE_NAMES;
 
 async function findCompose(cwd: string): Promise<string> {
-  for (const name of DEFAULT_COMPOSE) {
-    try {
-      await access(join(cwd, name));
-      return name;
-    } catch {
-      // try the next name
-    }
-  }
+  for (const name of DEFAULT_COMPOSE) if (await exists(join(cwd, name))) return name;
   throw new OciDeltaError(
     'ERR_INPUT',
     `no compose file given and none of ${DEFAULT_COMPOSE.join(', ')} in ${cwd}`,
@@ -129,7 +116,7 @@ function verbosity(level: unknown, v: unknown): LogLevel {
 export function formatSummary(r: BuildAppResult): string {
   const lines = [summaryTable(r.services), ''];
   if (r.dryRun) lines.push(`dry run: ${r.artifactName} not written`);
-  else lines.push(`artifact: ${r.artifactFile} (${formatBytes(r.artifactSize)})`);
+  else lines.push(`artifact: ${r.artifactFile} (${formatIecBytes(r.artifactSize)})`);
   lines.push(`name: ${r.artifactName}  version: ${r.version}`);
   if (r.dependsOnVersion) lines.push(`depends on: ${r.softwareName} ${r.dependsOnVersion}`);
   if (r.uploaded) lines.push('uploaded: yes');
@@ -197,7 +184,7 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
       record: o.record === true,
       deviceStore: choice(o.deviceStore, ['classic', 'containerd'] as const, '--device-store'),
       ...(o.deviceWindow !== undefined
-        ? { deviceWindow: parseSize(String(o.deviceWindow), '--device-window') }
+        ? { deviceWindow: parseByteSize(String(o.deviceWindow), '--device-window') }
         : {}),
       compression: choice(o.compression, ['none', 'gzip', 'zstd'] as const, '--compression'),
       signKey: signKeyOf(o),

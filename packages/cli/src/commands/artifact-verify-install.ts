@@ -11,7 +11,7 @@ import { type InstalledImage, verifyInstall } from '../app/verify-install.js';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import { writeJson } from '../kit/registry-options.js';
-import { formatBytes, parseSize } from '../kit/size.js';
+import { formatIecBytes, parseByteSize } from '../kit/size.js';
 
 interface Options {
   current?: string | string[];
@@ -25,7 +25,7 @@ function line(i: InstalledImage): string {
   const head = `ok  ${i.id.slice(0, 12)}  ${i.urlNew}`;
   if (i.kind === 'full') return `${head}  full image, ${i.layers} layers verified`;
   const seq = i.rebuilt.filter((l) => l.device.sourceAccess === 'sequential').length;
-  return `${head}  deep delta from ${i.urlCurrent}: ${i.rebuilt.length} layers rebuilt (${seq} from compressed sources), device reads ${formatBytes(i.sourceBytesRead)}`;
+  return `${head}  deep delta from ${i.urlCurrent}: ${i.rebuilt.length} layers rebuilt (${seq} from compressed sources), device reads ${formatIecBytes(i.sourceBytesRead)}`;
 }
 
 async function run(file: string | undefined, opts: Options, io: CliIO): Promise<number> {
@@ -42,7 +42,7 @@ async function run(file: string | undefined, opts: Options, io: CliIO): Promise<
   const result = await verifyInstall(artifact, {
     current: currents,
     ...(opts.deviceWindow !== undefined
-      ? { sourceWindow: parseSize(String(opts.deviceWindow), '--device-window') }
+      ? { sourceWindow: parseByteSize(String(opts.deviceWindow), '--device-window') }
       : {}),
     ...(opts.key ? { publicKey: await readFile(resolve(io.cwd, opts.key), 'utf8') } : {}),
     ...(opts.tmpDir ? { tmpDir: resolve(io.cwd, opts.tmpDir) } : {}),

@@ -17,7 +17,7 @@ import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import { type FlagSpec, parseArgs } from '../kit/args.js';
 import { withProgress } from '../kit/progress.js';
-import { parseSize } from '../kit/size.js';
+import { parseByteSize } from '../kit/size.js';
 
 /** A flag of `write module-image`: how it parses, and how `--help` shows it. */
 interface WriteFlag extends FlagSpec {
@@ -252,10 +252,10 @@ export async function writeOptionsFromArgs(
     });
   }
   if (s['max-artifact-size'] !== undefined) {
-    options.maxArtifactSize = parseSize(s['max-artifact-size'], '--max-artifact-size');
+    options.maxArtifactSize = parseByteSize(s['max-artifact-size'], '--max-artifact-size');
   }
   if (s['warn-artifact-size'] !== undefined) {
-    options.warnArtifactSize = parseSize(s['warn-artifact-size'], '--warn-artifact-size');
+    options.warnArtifactSize = parseByteSize(s['warn-artifact-size'], '--warn-artifact-size');
   }
   return { output, options, progress: a.bools['no-progress'] !== true };
 }

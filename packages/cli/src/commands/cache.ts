@@ -8,7 +8,7 @@ import { AppCache, type CacheEntry } from '../app/cache.js';
 import { defaultCacheDir } from '../app/options.js';
 import { type CliIO, type CommandDef, ExitCode } from '../command.js';
 import { writeJson } from '../kit/registry-options.js';
-import { formatBytes, parseSize } from '../kit/size.js';
+import { formatIecBytes, parseByteSize } from '../kit/size.js';
 
 function cacheDirOf(o: Record<string, unknown>, io: CliIO): string {
   return resolve(io.cwd, typeof o.cacheDir === 'string' ? o.cacheDir : defaultCacheDir(io.env));
@@ -39,12 +39,12 @@ export const cacheLsCommand: CommandDef = {
         io.stdout.write(`cache ${cache.dir}\n`);
         for (const kind of ['release', 'delta', 'blob'] as const) {
           const list = entries.filter((e) => e.kind === kind);
-          io.stdout.write(`\n${kind}s: ${list.length} (${formatBytes(total(list))})\n`);
+          io.stdout.write(`\n${kind}s: ${list.length} (${formatIecBytes(total(list))})\n`);
           for (const e of list.sort((a, b) => b.mtimeMs - a.mtimeMs)) {
-            io.stdout.write(`  ${formatBytes(e.size).padStart(10)}  ${e.label}\n`);
+            io.stdout.write(`  ${formatIecBytes(e.size).padStart(10)}  ${e.label}\n`);
           }
         }
-        io.stdout.write(`\ntotal: ${formatBytes(total(entries))}\n`);
+        io.stdout.write(`\ntotal: ${formatIecBytes(total(entries))}\n`);
         return ExitCode.Ok;
       });
   },
@@ -65,11 +65,11 @@ export const cachePruneCommand: CommandDef = {
         'Keep at most this much (e.g. 500M, 10G); default: remove all blobs and deltas',
       )
       .action(async (o: Record<string, unknown>) => {
-        const maxSize = o.maxSize === undefined ? undefined : parseSize(String(o.maxSize), '--max-size');
+        const maxSize = o.maxSize === undefined ? undefined : parseByteSize(String(o.maxSize), '--max-size');
         const cache = await AppCache.open(cacheDirOf(o, io));
         const { removed, kept } = await cache.prune({ maxSize });
         io.stdout.write(
-          `removed ${removed.length} item(s), ${formatBytes(total(removed))}; ${formatBytes(kept)} of blobs and deltas kept\n`,
+          `removed ${removed.length} item(s), ${formatIecBytes(total(removed))}; ${formatIecBytes(kept)} of blobs and deltas kept\n`,
         );
         return ExitCode.Ok;
       });

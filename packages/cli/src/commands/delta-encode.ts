@@ -5,6 +5,7 @@ import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import { requireFile } from '../kit/inputs.js';
 import { withProgress } from '../kit/progress.js';
+import { parseByteSize } from '../kit/size.js';
 
 interface Options {
   source?: string;
@@ -41,7 +42,9 @@ async function run(opts: Options, io: CliIO): Promise<number> {
               }),
           }
         : {}),
-      ...(opts.maxSourceSize !== undefined ? { maxSourceSize: Number(opts.maxSourceSize) } : {}),
+      ...(opts.maxSourceSize !== undefined
+        ? { maxSourceSize: parseByteSize(String(opts.maxSourceSize), '--max-source-size') }
+        : {}),
       ...(io.signal ? { signal: io.signal } : {}),
     }),
   );
@@ -59,7 +62,7 @@ export const deltaEncodeCommand: CommandDef = {
       .option('--target <file>', 'The new file (streamed)')
       .option('-o, --output <file>', 'Where to write the delta')
       .option('--effort <level>', 'Match effort: fast, default or best', { default: 'default' })
-      .option('--max-source-size <bytes>', 'Refuse sources larger than this (default 2 GiB)')
+      .option('--max-source-size <size>', 'Refuse sources larger than this (default 2 GiB; e.g. 4GiB)')
       .option('-q, --quiet', 'No progress output')
       .example('ocidelta delta encode --source old.tar --target new.tar -o new.tar.vcdiff')
       .action((opts: Options) => run(opts, io));

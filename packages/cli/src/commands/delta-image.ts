@@ -38,13 +38,7 @@ import {
   withRegistryOptions,
   writeJson,
 } from '../kit/registry-options.js';
-import { parseSize } from '../kit/size.js';
-
-function formatSize(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
+import { formatIecBytes, parseByteSize } from '../kit/size.js';
 
 /** A path-looking input that does not exist is a missing file, never a registry lookup. */
 /** True when `input` names a registry image (it needs a client). */
@@ -219,7 +213,7 @@ async function buildFrom(
   const out = resolve(io.cwd, opts.output!);
   const sourceWindow =
     opts.deviceWindow !== undefined
-      ? parseSize(String(opts.deviceWindow), '--device-window')
+      ? parseByteSize(String(opts.deviceWindow), '--device-window')
       : DEFAULT_SOURCE_WINDOW;
   const tmpDir = opts.tmpDir ? resolve(io.cwd, opts.tmpDir) : undefined;
   const store = typeof opts.store === 'string' ? new ArtifactStore(ctx.client!(), opts.store) : undefined;
@@ -244,7 +238,7 @@ async function buildFrom(
         if (opts.json) writeJson(io, { ...info, deltaFrom: 'store' }, { compact: true });
         else
           io.stdout.write(
-            `wrote ${out} (${formatSize(info.size)}) from the store ${store.repo.name}, verified\n`,
+            `wrote ${out} (${formatIecBytes(info.size)}) from the store ${store.repo.name}, verified\n`,
           );
         return ExitCode.Ok;
       }
@@ -261,7 +255,9 @@ async function buildFrom(
       currentOrigin,
       repoTags: toList(opts.repoTag),
       sourceWindow,
-      ...(opts.maxSourceSize !== undefined ? { maxSourceSize: Number(opts.maxSourceSize) } : {}),
+      ...(opts.maxSourceSize !== undefined
+        ? { maxSourceSize: parseByteSize(String(opts.maxSourceSize), '--max-source-size') }
+        : {}),
       ...(tmpDir ? { tmpDir } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
     }),
@@ -291,11 +287,11 @@ async function buildFrom(
   for (const l of result.layers) {
     const what = l.unchanged ? 'unchanged' : `from ${l.sourcePath}`;
     io.stdout.write(
-      `layer ${l.index} ${l.diffId.slice(0, 19)}  ${formatSize(l.uncompressedSize)} -> delta ${formatSize(l.deltaSize)}  (${what}; device reads ${formatSize(l.device.sourceBytesRead)}, ${l.device.sourceAccess})\n`,
+      `layer ${l.index} ${l.diffId.slice(0, 19)}  ${formatIecBytes(l.uncompressedSize)} -> delta ${formatIecBytes(l.deltaSize)}  (${what}; device reads ${formatIecBytes(l.device.sourceBytesRead)}, ${l.device.sourceAccess})\n`,
     );
   }
   io.stdout.write(
-    `wrote ${out} (${formatSize(result.size)}, device store ${deviceStore}; device xdelta3 reads ${formatSize(result.device.sourceBytesRead)} of source, needs ${formatSize(result.device.decoderMemory)})\n`,
+    `wrote ${out} (${formatIecBytes(result.size)}, device store ${deviceStore}; device xdelta3 reads ${formatIecBytes(result.device.sourceBytesRead)} of source, needs ${formatIecBytes(result.device.decoderMemory)})\n`,
   );
   return ExitCode.Ok;
 }
@@ -318,7 +314,7 @@ export const deltaImageCommand: CommandDef = {
         'containerd only: registry (pulled) or artifact (loaded from an artifact) (default registry)',
       )
       .option('--repo-tag <name>', 'RepoTags of the new image in the archive (repeatable)')
-      .option('--max-source-size <bytes>', 'Largest decompressed current layer to encode against')
+      .option('--max-source-size <size>', 'Largest decompressed current layer to encode against (e.g. 4GiB)')
       .option(
         '--device-window <size>',
         "The device xdelta3's -B (default 64MiB; match the app module's XDELTA_ARGS)",

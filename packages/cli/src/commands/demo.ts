@@ -24,7 +24,7 @@ import { buildAppArtifact } from '../app/build-app-artifact.js';
 import { serializeReleaseMetadata } from '../app/release-metadata.js';
 import { runCli } from '../cli.js';
 import { type CliIO, type CommandDef, ExitCode } from '../command.js';
-import { formatBytes } from '../kit/size.js';
+import { formatIecBytes } from '../kit/size.js';
 
 const PLATFORM = 'linux/arm64';
 
@@ -128,13 +128,13 @@ async function writeSampleArchives(dir: string): Promise<Record<string, string>>
 
 async function describeArtifact(file: string, io: CliIO): Promise<void> {
   const info = await readArtifact(file);
-  io.stdout.write(`\n${relative(process.cwd(), file) || file}: ${formatBytes(info.size)}, verified\n`);
+  io.stdout.write(`\n${relative(process.cwd(), file) || file}: ${formatIecBytes(info.size)}, verified\n`);
   io.stdout.write(`  name:     ${info.headerInfo.artifact_provides.artifact_name}\n`);
   io.stdout.write(`  devices:  ${info.headerInfo.artifact_depends.device_type.join(', ')}\n`);
   io.stdout.write(`  provides: ${JSON.stringify(info.typeInfo.artifact_provides ?? {})}\n`);
   io.stdout.write(`  depends:  ${JSON.stringify(info.typeInfo.artifact_depends ?? {})}\n`);
   io.stdout.write(
-    `  payloads: ${info.payloads.map((p) => `${p.name} (${formatBytes(p.size)})`).join(', ')}\n`,
+    `  payloads: ${info.payloads.map((p) => `${p.name} (${formatIecBytes(p.size)})`).join(', ')}\n`,
   );
 }
 
@@ -201,7 +201,7 @@ async function run(o: Record<string, unknown>, io: CliIO): Promise<number> {
   await describeArtifact(v2File, io);
   const [s1, s2] = [(await readArtifact(v1.artifactFile!)).size, (await readArtifact(v2File)).size];
   io.stdout.write(
-    `\nfull release: ${formatBytes(s1)}; delta release: ${formatBytes(s2)} (${((s2 / s1) * 100).toFixed(1)}% of full)\n`,
+    `\nfull release: ${formatIecBytes(s1)}; delta release: ${formatIecBytes(s2)} (${((s2 / s1) * 100).toFixed(1)}% of full)\n`,
   );
   return ExitCode.Ok;
 }

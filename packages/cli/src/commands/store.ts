@@ -13,7 +13,7 @@ import {
   withRegistryOptions,
   writeJson,
 } from '../kit/registry-options.js';
-import { formatBytes } from '../kit/size.js';
+import { formatIecBytes } from '../kit/size.js';
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -35,7 +35,7 @@ export function parseDuration(text: string): number {
 function print(io: CliIO, entries: StoreEntry[]): void {
   for (const e of entries) {
     io.stdout.write(
-      `${e.kind.padEnd(7)}  ${formatBytes(e.size).padStart(10)}  ${(e.createdAt ?? '-').padEnd(24)}  ${e.tag}  ${e.label}\n`,
+      `${e.kind.padEnd(7)}  ${formatIecBytes(e.size).padStart(10)}  ${(e.createdAt ?? '-').padEnd(24)}  ${e.tag}  ${e.label}\n`,
     );
   }
 }

@@ -5,7 +5,7 @@ import { OciDeltaError } from '@ocidelta/core';
 import { type ArtifactInfo, readArtifact } from '@ocidelta/core/mender';
 import type { CliIO } from '../command.js';
 import { parseArgs } from './args.js';
-import { parseSize } from './size.js';
+import { parseByteSize } from './size.js';
 
 /** Read the artifact named by the positional argument, verifying with `--key` when given. */
 export async function readArtifactFromArgs(
@@ -24,7 +24,7 @@ export async function readArtifactFromArgs(
   const file = resolve(io.cwd, a.positionals[0]!);
   const options: { publicKey?: string; maxHeaderSize?: number } = {};
   if (a.strings['max-header-size'] !== undefined) {
-    options.maxHeaderSize = parseSize(a.strings['max-header-size'], '--max-header-size');
+    options.maxHeaderSize = parseByteSize(a.strings['max-header-size'], '--max-header-size');
   }
   if (a.strings.key !== undefined) {
     const keyFile = resolve(io.cwd, a.strings.key);

@@ -6,7 +6,7 @@
  */
 import type { Progress } from '@ocidelta/core';
 import type { CliIO } from '../command.js';
-import { formatBytes } from './size.js';
+import { formatIecBytes } from './size.js';
 
 export type ProgressMode = 'bars' | 'lines' | 'off';
 
@@ -90,7 +90,7 @@ function shortDigest(item: string): string {
 }
 
 function amount(n: number, unit: 'bytes' | 'items'): string {
-  return unit === 'items' ? String(n) : formatBytes(n);
+  return unit === 'items' ? String(n) : formatIecBytes(n);
 }
 
 function duration(ms: number): string {
@@ -122,7 +122,7 @@ function figures(t: Track): string {
   ];
   if (t.total) parts.push(`${Math.floor((Math.min(t.done, t.total) / t.total) * 100)}%`);
   const rate = rateOf(t.samples);
-  if (rate !== undefined && t.unit === 'bytes') parts.push(`${formatBytes(Math.round(rate))}/s`);
+  if (rate !== undefined && t.unit === 'bytes') parts.push(`${formatIecBytes(Math.round(rate))}/s`);
   if (rate && t.total !== undefined && t.done < t.total)
     parts.push(`ETA ${duration(((t.total - t.done) / rate) * 1000)}`);
   return parts.join(' ');
@@ -233,7 +233,7 @@ export function progressView(out: Out, mode: 'bars' | 'lines', options: Progress
               : event.phase === 'mount'
                 ? 'mounted'
                 : unit === 'bytes'
-                  ? formatBytes(event.done)
+                  ? formatIecBytes(event.done)
                   : 'done';
           out.write(`${phaseName(event.phase)}: ${event.item} ${what}\n`);
         }
@@ -257,7 +257,7 @@ export function progressView(out: Out, mode: 'bars' | 'lines', options: Progress
         const ms = now() - started;
         const rate =
           ms > 0 && overall.unit === 'bytes'
-            ? `, ${formatBytes(Math.round((overall.done * 1000) / ms))}/s`
+            ? `, ${formatIecBytes(Math.round((overall.done * 1000) / ms))}/s`
             : '';
         out.write(`${options.title}: ${amount(overall.done, overall.unit)} in ${duration(ms)}${rate}\n`);
       }

@@ -11,7 +11,7 @@ const SIZE_RE = /^([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?)(b?)$/i;
 const POWER: Record<string, number> = { k: 1, m: 2, g: 3, t: 4 };
 
 /** Bytes of `text` (`500MB`, `64MiB`, `10G`, `123`); ERR_INVALID_OPTIONS naming `flag` otherwise. */
-export function parseSize(text: string, flag = 'size'): number {
+export function parseByteSize(text: string, flag = 'size'): number {
   const m = SIZE_RE.exec(text.trim());
   if (!m) throw sizeError(text, flag);
   const [, num, letter = '', iec = '', b = ''] = m;
@@ -33,7 +33,7 @@ function sizeError(text: string, flag: string): OciDeltaError {
 }
 
 /** `512 B`, `1.50 KiB`, `5.00 GiB`: binary units, as progress and summaries print sizes. */
-export function formatBytes(n: number | undefined): string {
+export function formatIecBytes(n: number | undefined): string {
   if (n === undefined) return '-';
   if (n < 1024) return `${n} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];

@@ -28,17 +28,6 @@ export {
   uncompressedLayerDescriptor,
 } from './docker-metadata.js';
 export {
-  acquireFileLock,
-  DEFAULT_LOCK_LEASE_MS,
-  type FileLockOptions,
-  type HeldLock,
-  type LockHolder,
-  lockAbandoned,
-  ownerTag,
-  ownerTagDead,
-  withFileLock,
-} from './file-lock.js';
-export {
   addBlobDirs,
   addBlobEntry,
   entriesFromIndex,
@@ -47,7 +36,6 @@ export {
   writeOciArchive,
 } from './oci-archive.js';
 export {
-  atomicWrite,
   emptyIndex,
   OCI_LAYOUT_FILE,
   OCI_LAYOUT_VERSION,
@@ -77,24 +65,11 @@ export {
   normalizeEntryName,
 } from './safe-path.js';
 export {
-  makeWorkDir,
-  STALE_TEMP_FILE_MS,
-  type SweepOptions,
-  sweepLeftovers,
-  type WorkDir,
-} from './work-dir.js';
-export {
-  abortAware,
-  type BlobData,
   type ByteProgress,
   type ExpectedContent,
   HashingCounter,
-  tempPathFor,
-  toReadable,
   type WriteOptions,
-  writeFileAtomic,
   writeFileVerified,
-  writeThroughFile,
 } from './write-blob.js';
 export {
   entryDescriptor,

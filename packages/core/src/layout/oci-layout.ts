@@ -1,19 +1,17 @@
-/**
- * OCI image layout directories (`oci-layout`, `index.json`, `blobs/<alg>/<hex>`): open, create,
- * stream blobs in and out (verified, atomic), maintain index.json, resolve images.
- */
-import { constants } from 'node:fs';
-import { access, mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
+import type { BlobData } from '../blob-data.js';
 import { type Digest, parseDigest } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
+import { writeFileAtomic } from '../fs/atomic.js';
+import { exists } from '../fs/exists.js';
+import { withFileLock } from '../fs/file-lock.js';
 import { MAX_METADATA_FILE_SIZE, readFileLimited } from '../limits.js';
 import { MediaType } from '../media-types.js';
 import type { BlobSource, Image, Index } from '../model.js';
 import { type Descriptor, type IndexManifest, IndexManifestSchema, parseWith } from '../schemas.js';
 import { READ_CHUNK } from '../tar/file-index.js';
-import { withFileLock } from './file-lock.js';
 import {
   ANNOTATION_CONTAINERD_NAME,
   ANNOTATION_REF_NAME,
@@ -23,13 +21,7 @@ import {
   resolveIndex,
 } from './resolve.js';
 import { blobFilePath } from './safe-path.js';
-import {
-  type BlobData,
-  type ExpectedContent,
-  tempPathFor,
-  type WriteOptions,
-  writeFileVerified,
-} from './write-blob.js';
+import { type ExpectedContent, type WriteOptions, writeFileVerified } from './write-blob.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
 export const OCI_LAYOUT_VERSION = '1.0.0';
@@ -78,15 +70,6 @@ export function parseIndexJson(bytes: Uint8Array | string, path: string): IndexM
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.F_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** An OCI image layout directory. */
 export class OciLayout implements BlobSource {
   /** Absolute path of the layout directory. */
@@ -120,7 +103,7 @@ export class OciLayout implements BlobSource {
     await mkdir(join(abs, 'blobs', 'sha256'), { recursive: true });
     const layout = new OciLayout(abs);
     if (!(await exists(join(abs, 'index.json')))) await layout.writeIndex(emptyIndex());
-    await atomicWrite(join(abs, OCI_LAYOUT_FILE), ociLayoutBytes());
+    await writeFileAtomic(join(abs, OCI_LAYOUT_FILE), ociLayoutBytes());
     return OciLayout.open(abs);
   }
 
@@ -211,7 +194,7 @@ export class OciLayout implements BlobSource {
   }
 
   private async writeIndex(index: IndexManifest): Promise<void> {
-    await atomicWrite(join(this.dir, 'index.json'), Buffer.from(JSON.stringify(index)));
+    await writeFileAtomic(join(this.dir, 'index.json'), Buffer.from(JSON.stringify(index)));
   }
 
   private async context(): Promise<ResolveContext> {
@@ -256,16 +239,4 @@ async function withIndexLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
     if (indexQueues.get(dir) === tail) indexQueues.delete(dir);
   });
   return run;
-}
-
-/** Write a small file atomically (temp beside it + rename). */
-export async function atomicWrite(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = tempPathFor(path);
-  try {
-    await writeFile(tmp, bytes, { flag: 'wx' });
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
 }

@@ -4,20 +4,17 @@
  * or aborted write leaves nothing behind.
  */
 
-import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rename, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { abortAware } from '../abort.js';
+import { type BlobData, toReadable } from '../blob-data.js';
 import { type Digest, type DigestAlgorithm, Digester, parseDigest } from '../digest.js';
-import { DigestMismatchError, OciDeltaError, SizeMismatchError } from '../errors.js';
+import { DigestMismatchError, SizeMismatchError } from '../errors.js';
+import { tempPathFor } from '../fs/atomic.js';
 import type { Progress } from '../progress.js';
-import { ownerTag } from './file-lock.js';
-
-/** Content accepted by blob writers. */
-export type BlobData = Readable | AsyncIterable<Uint8Array> | Uint8Array;
 
 /** Progress of a long write: bytes done and, when known, the total (part of {@link Progress}). */
 export type ByteProgress = Pick<Progress, 'done' | 'total'>;
@@ -30,26 +27,6 @@ export interface WriteOptions {
 export interface ExpectedContent {
   digest?: string;
   size?: number;
-}
-
-/**
- * A temp file name beside `target` (same directory, so rename is atomic):
- * `.tmp-<name>-<owner tag>-<random>`, where the owner tag lets a later run sweep what a killed
- * one left (see work-dir.ts).
- */
-export function tempPathFor(target: string): string {
-  return join(
-    dirname(target),
-    `.tmp-${basename(target).slice(0, 16)}-${ownerTag()}-${randomBytes(6).toString('hex')}`,
-  );
-}
-
-/** Turn any BlobData into a Readable. */
-export function toReadable(data: BlobData): Readable {
-  if (data instanceof Readable) return data;
-  if (data instanceof Uint8Array)
-    return Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
-  return Readable.from(data);
 }
 
 /** Pass-through that hashes, counts, enforces a maximum size and reports progress. */
@@ -122,64 +99,4 @@ export async function writeFileVerified(
     await rm(tmp, { force: true });
     throw abortAware(err, options.signal, typeof target === 'string' ? target : dirname(dirHint));
   }
-}
-
-/**
- * Write `data` to `target` through a temp file beside it, renamed into place only when complete;
- * on any error the temp file is removed and the error rethrown as is. Returns the bytes written.
- */
-export async function writeFileAtomic(
-  target: string,
-  data: BlobData,
-  options: { signal?: AbortSignal } = {},
-): Promise<number> {
-  const tmp = tempPathFor(target);
-  try {
-    await pipeline(toReadable(data), createWriteStream(tmp, { flags: 'wx' }), { signal: options.signal });
-    const { size } = await stat(tmp);
-    await rename(tmp, target);
-    return size;
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
-
-/**
- * Give a file-writing function a stream sink: `write` builds its output in a private temp
- * directory (under `tmpDir`, default the OS's), which is then streamed into `sink` (not ended:
- * stdout stays usable) and removed. For formats whose writer must seek back (a tar member's
- * size, a Mender manifest of hashes): the sink only ever sees a complete, checked file.
- */
-export async function writeThroughFile<T>(
-  sink: NodeJS.WritableStream,
-  name: string,
-  write: (path: string) => Promise<T>,
-  options: { tmpDir?: string; signal?: AbortSignal } = {},
-): Promise<T> {
-  const dir = await mkdtemp(join(options.tmpDir ?? tmpdir(), '.ocidelta-out-'));
-  try {
-    const file = join(dir, basename(name));
-    const result = await write(file);
-    await pipeline(createReadStream(file), sink, {
-      end: false,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    return result;
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/** Map an AbortError to ERR_ABORTED naming the target; pass other errors through. */
-export function abortAware(err: unknown, signal: AbortSignal | undefined, target: string): unknown {
-  if (signal?.aborted && !(err instanceof OciDeltaError)) {
-    return new OciDeltaError(
-      'ERR_ABORTED',
-      `writing ${target} was aborted`,
-      { path: target },
-      { cause: err },
-    );
-  }
-  return err;
 }

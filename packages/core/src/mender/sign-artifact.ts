@@ -8,7 +8,7 @@
 import { createReadStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { OciDeltaError } from '../errors.js';
-import { tempPathFor } from '../layout/write-blob.js';
+import { tempPathFor } from '../fs/atomic.js';
 import { DEFAULT_MAX_ARTIFACT_HEADER_SIZE } from '../limits.js';
 import { memberHeader, padding, readTar, TAR_END } from '../tar/index.js';
 import { readAll } from './header-tar.js';

@@ -1,17 +1,3 @@
-/**
- * Streaming writer of Mender artifact v3 module-image artifacts (what
- * `mender-artifact write module-image` writes). The manifest precedes the data but needs the
- * sha256 of every payload file; since the members before the data have sizes known in advance
- * (fixed-width hashes, fixed-size signatures, header built from the options), the data is
- * written first, hashed on the way, in ONE pass over each payload, and the version, manifest and
- * signature are filled in at the start of the file afterwards. Only a payload given as a stream
- * without `size` is read twice (the tar header needs its size first). The small header tar is
- * built in memory; `data/0000.tar<ext>` is streamed
- * through the compressor (gzip: parallel blocks in one gzip member, see pgzip.ts) into the
- * output and its tar header is patched once its size is known.
- * Output goes to `<out>.tmp-<random>` and is renamed into place only when complete.
- */
-import { randomBytes } from 'node:crypto';
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import type { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -20,8 +6,7 @@ import { throwIfAborted } from '../abort.js';
 import { hasZstdCompression } from '../compression.js';
 import { Digester } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
-import { ownerTag } from '../layout/file-lock.js';
-import { writeThroughFile } from '../layout/write-blob.js';
+import { tempPathFor, writeThroughFile } from '../fs/atomic.js';
 import { BLOCK, encodeHeader, padding, paddingFor, TAR_END } from '../tar/index.js';
 import { VERSION_JSON } from './header.js';
 import { buildHeaderTar } from './header-tar.js';
@@ -99,7 +84,7 @@ export async function writeArtifact(
   throwIfAborted(options.signal, 'artifact write');
   const sized = await sizePayloads(files, options);
   const prefix = prefixOf(sized, options, compression);
-  const tmp = `${outputPath}.tmp-${ownerTag()}-${randomBytes(6).toString('hex')}`;
+  const tmp = tempPathFor(outputPath);
   let fh: FileHandle | undefined;
   try {
     fh = await open(tmp, 'wx', 0o644).catch((err: unknown) => {

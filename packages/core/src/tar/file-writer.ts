@@ -4,9 +4,11 @@
  * Entries of unknown size (a layer being decompressed) get their header patched afterwards.
  */
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
+import { type BlobData, toReadable } from '../blob-data.js';
 import { OciDeltaError } from '../errors.js';
+import { tempPathFor } from '../fs/atomic.js';
 import { assertSafeEntryName } from '../layout/safe-path.js';
-import { type BlobData, type ByteProgress, tempPathFor, toReadable } from '../layout/write-blob.js';
+import type { ByteProgress } from '../layout/write-blob.js';
 import { BLOCK, encodeHeader, encodePax, fitsUstar, paddingFor } from './format.js';
 
 const ZEROS = Buffer.alloc(BLOCK * 2);

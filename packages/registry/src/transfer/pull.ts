@@ -5,7 +5,7 @@
  * blobs and the name is added to index.json last. A failed pull removes every blob it added.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,6 +14,7 @@ import {
   addBlobDirs,
   blobEntryName,
   type Descriptor,
+  exists,
   forEachLimit,
   hostPlatform,
   makeWorkDir,
@@ -24,8 +25,8 @@ import {
   type Reference,
   type ReferenceLike,
   refAnnotations,
+  replaceFile,
   sweepLeftovers,
-  tempPathFor,
   throwIfAborted,
   toReference,
   writeDockerArchive,
@@ -55,15 +56,6 @@ export interface PullOptions extends TransferOptions {
    * (default: the reference's tag), the RepoTag in a docker-archive (default: the reference).
    */
   name?: string;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Fetch the manifest tree of `ref` for the platforms asked for. */
@@ -154,15 +146,14 @@ const WRITE_BUFFER = 1 << 20;
 async function writeVerifiedBlob(layout: OciLayout, d: Descriptor, stream: Readable, signal: AbortSignal) {
   const target = layout.blobPath(d.digest);
   await mkdir(dirname(target), { recursive: true });
-  const tmp = tempPathFor(target);
   try {
     // A 1 MiB buffer lets chunks that arrive during a write go out in one writev (measured:
     // about half the CPU of writing each 64 KiB socket chunk alone, ~8% of a pull's CPU).
-    await pipeline(stream, createWriteStream(tmp, { flags: 'wx', highWaterMark: WRITE_BUFFER }), { signal });
-    await rename(tmp, target);
+    await replaceFile(target, (tmp) =>
+      pipeline(stream, createWriteStream(tmp, { flags: 'wx', highWaterMark: WRITE_BUFFER }), { signal }),
+    );
   } catch (err) {
     stream.destroy();
-    await rm(tmp, { force: true });
     throw abortAware(err, signal, target);
   }
 }
