@@ -227,11 +227,15 @@ describe('AppCache', () => {
       if (process.getuid?.() === 0) {
         // root ignores permissions: use a path under a file instead.
         await writeFile(join(dir, 'file'), 'x');
-        await expect(AppCache.open(join(dir, 'file', 'cache'))).rejects.toThrowError(
-          /is not writable.*--no-cache/,
-        );
+        await expect(AppCache.open(join(dir, 'file', 'cache'))).rejects.toMatchObject({
+          message: expect.stringMatching(/is not writable.*run without a cache/),
+          details: { hint: 'cache-dir' },
+        });
       } else {
-        await expect(AppCache.open(join(ro, 'cache'))).rejects.toThrowError(/is not writable/);
+        await expect(AppCache.open(join(ro, 'cache'))).rejects.toMatchObject({
+          message: expect.stringMatching(/is not writable/),
+          details: { hint: 'cache-dir' },
+        });
       }
     } finally {
       await chmod(ro, 0o700);

@@ -248,3 +248,26 @@ describe('docker-archive', () => {
     await expectCode(readDockerArchive(escaping), 'ERR_UNSAFE_PATH', 'outside');
   });
 });
+
+describe('archives holding several images', () => {
+  it('one image under two tags opens unnamed; two images unnamed is an error listing both', async () => {
+    const a = await twoLayers();
+    const b = await buildImage({ layers: [[{ path: 'etc/b', content: 'b' }]] });
+    const one = join(dir, 'one.tar');
+    await writeDockerArchive(one, [{ image: a.image, repoTags: ['app:1', 'app:latest'] }]);
+    expect((await (await readImageArchive(one)).image()).digest).toBe(a.image.digest);
+    const two = join(dir, 'two.tar');
+    await writeDockerArchive(two, [
+      { image: a.image, repoTags: ['app:1'] },
+      { image: b.image, repoTags: ['other:2'] },
+    ]);
+    const archive = await readImageArchive(two);
+    await expect(archive.image()).rejects.toMatchObject({
+      code: 'ERR_MANIFEST_UNKNOWN',
+      message: expect.stringMatching(
+        /holds 2 images \(docker\.io\/library\/app:1, docker\.io\/library\/other:2\)/,
+      ),
+    });
+    expect((await archive.image({ ref: 'other:2' })).digest).toBe(b.image.digest);
+  });
+});

@@ -132,7 +132,13 @@ describe('OciLayout', () => {
     expect((await layout.image({ ref: 'alpine:3' })).digest).toBe(a.image.digest);
     expect((await layout.image({ ref: 'docker.io/library/alpine:3' })).digest).toBe(a.image.digest);
     expect((await layout.image({ digest: b.image.digest })).digest).toBe(b.image.digest);
-    expect((await layout.image()).digest).toBe(a.image.digest);
+    // Several images and no name: an error listing them, never the first one silently.
+    await expect(layout.image()).rejects.toMatchObject({
+      code: 'ERR_MANIFEST_UNKNOWN',
+      message: expect.stringMatching(
+        /holds 3 images \(v1, registry\.example:5000\/app\/b:2\.0, docker\.io\/library\/alpine:3\); name the one/,
+      ),
+    });
     await expectCode(layout.image({ ref: 'missing' }), 'ERR_MANIFEST_UNKNOWN', 'missing');
 
     // Moving a tag replaces the entry; re-writing skips blobs already present.

@@ -6,14 +6,17 @@
 import { Readable } from 'node:stream';
 import { OciDeltaError } from '../errors.js';
 import type { BlobSource, Image, Index } from '../model.js';
+import { platformMatches } from '../platform.js';
 import type { Descriptor, IndexManifest } from '../schemas.js';
 import type { TarIndex } from '../tar/file-index.js';
 import {
   type ImageSelector,
   matchRefName,
+  platformOfSelector,
   type ResolveContext,
   resolveImage,
   resolveIndex,
+  severalImagesError,
 } from './resolve.js';
 import { blobEntryName } from './safe-path.js';
 
@@ -112,7 +115,26 @@ export function archiveImages(
     hasBlob: (digest) => source.hasBlob(digest),
     async image(selector = {}) {
       const { ref, digest, platform } = selector;
-      if (platform === undefined || !index) {
+      if (ref === undefined && digest === undefined && entries.length > 1 && !index) {
+        // docker save of several images: pick by platform, or the caller names one.
+        const want = platform === undefined ? undefined : platformOfSelector(platform);
+        const fit = want
+          ? entries.filter((e) =>
+              platformMatches(want, {
+                os: e.image.config.os,
+                architecture: e.image.config.architecture,
+                ...(e.image.config.variant ? { variant: e.image.config.variant } : {}),
+              }),
+            )
+          : [];
+        if (fit.length === 1) return fit[0]!.image;
+        throw severalImagesError(
+          file,
+          entries.map((e) => e.refs[0] ?? e.image.digest),
+        );
+      }
+      const named = ref !== undefined || digest !== undefined || entries.length <= 1;
+      if (named && (platform === undefined || !index)) {
         const fits = (e: ArchiveEntry) => digest === undefined || e.image.digest === digest;
         const hit =
           ref === undefined

@@ -4,6 +4,7 @@
  * first entry; an index is narrowed to one image by platform.
  */
 import { OciDeltaError } from '../errors.js';
+import { isIndexMediaType } from '../media-types.js';
 import { type BlobSource, type Image, type Index, loadImage, loadIndex, readBlob } from '../model.js';
 import {
   formatPlatform,
@@ -64,7 +65,10 @@ export function matchRefName(names: readonly string[], wanted: string): string |
   return w === undefined ? undefined : names.find((n) => normalizedRef(n) === w);
 }
 
-/** Pick the top-level descriptor matching a selector (no platform narrowing). */
+/**
+ * Pick the top-level descriptor matching a selector: by name, by digest, or the only entry
+ * (platform images listed side by side at top level are narrowed by platform).
+ */
 export async function resolveTopLevel(
   ctx: ResolveContext,
   selector: ImageSelector = {},
@@ -111,7 +115,29 @@ export async function resolveTopLevel(
       path: ctx.where,
     });
   }
-  return first;
+  // One image under several names (docker save of one image with two tags) is still one image.
+  if (manifests.every((d) => d.digest === first.digest)) return first;
+  // Several entries and no name: platform images listed at top level are picked by platform,
+  // like an index; anything else must be named (never the first one silently).
+  if (
+    manifests.every(
+      (d) => d.platform !== undefined && d.mediaType !== undefined && !isIndexMediaType(d.mediaType),
+    )
+  )
+    return selectPlatform(ctx.index, selector.platform, ctx.where);
+  throw severalImagesError(
+    ctx.where,
+    manifests.map((d) => refNamesOf(d)[0] ?? d.digest),
+  );
+}
+
+/** The error for a layout or archive holding several images when none was named (as skopeo). */
+export function severalImagesError(where: string, names: readonly string[]): OciDeltaError {
+  return new OciDeltaError(
+    'ERR_MANIFEST_UNKNOWN',
+    `${where} holds ${names.length} images (${names.join(', ')}); name the one to use (oci:DIR:NAME, oci-archive:FILE:NAME, docker-archive:FILE:NAME)`,
+    { path: where, available: [...names] },
+  );
 }
 
 async function readManifestBytes(ctx: ResolveContext, d: Descriptor, signal?: AbortSignal): Promise<Buffer> {
@@ -180,12 +206,7 @@ export function selectPlatform(
       { path: where, available },
     );
   }
-  const want =
-    typeof platform === 'string'
-      ? parsePlatform(platform)
-      : 'osVersion' in platform || 'osFeatures' in platform
-        ? (platform as Platform)
-        : platformFromSpec(platform as PlatformSpec);
+  const want = platformOfSelector(platform);
   try {
     return selectManifest(index, want);
   } catch (err) {
@@ -199,4 +220,12 @@ export function selectPlatform(
     }
     throw err;
   }
+}
+
+/** A selector's platform as a {@link Platform} (parsed from text, or from an index's spec). */
+export function platformOfSelector(platform: Platform | PlatformSpec | string): Platform {
+  if (typeof platform === 'string') return parsePlatform(platform);
+  return 'osVersion' in platform || 'osFeatures' in platform
+    ? (platform as Platform)
+    : platformFromSpec(platform as PlatformSpec);
 }
