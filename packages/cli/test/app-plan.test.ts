@@ -278,7 +278,7 @@ describe('image names for docker load', () => {
 
 describe('--insecure', () => {
   it('a bare --insecure covers every registry the release names; a value names one', async () => {
-    const { expandInsecure } = await import('../src/app/registry-resolver.js');
+    const { expandInsecure } = await import('../src/kit/registry-client.js');
     expect(expandInsecure({ insecure: ['a:5000'] }, ['b.example/x:1'])).toEqual({ insecure: ['a:5000'] });
     expect(
       expandInsecure({ insecure: ['a:5000'], insecureAll: true }, [

@@ -1,32 +1,30 @@
 // The shared registry options of the CLI: --creds parsing, registries named by arguments,
 // integer options, printing a result. Pure, no registry.
 import { describe, expect, it } from 'vitest';
-import {
-  intOption,
-  parseCreds,
-  registryOf,
-  stringOption,
-  wholeNumberOption,
-  writeResult,
-} from '../src/kit/registry-options.js';
+import { expandInsecure, parseCredentials } from '../src/kit/registry-client.js';
+import { intOption, stringOption, wholeNumberOption, writeResult } from '../src/kit/registry-options.js';
 import { captureIO } from './support.js';
 
 describe('registry CLI options', () => {
   it('splits --creds at the first colon so passwords may contain colons', () => {
-    expect(parseCreds('alice:s3:cr:et')).toEqual({ username: 'alice', password: 's3:cr:et' });
-    expect(parseCreds('bob:')).toEqual({ username: 'bob', password: '' });
+    expect(parseCredentials('alice:s3:cr:et')).toEqual({ username: 'alice', password: 's3:cr:et' });
+    expect(parseCredentials('bob:')).toEqual({ username: 'bob', password: '' });
   });
 
   it('rejects --creds without a user name and colon', () => {
     for (const bad of ['alice', ':secret', '']) {
-      expect(() => parseCreds(bad)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTIONS' }));
+      expect(() => parseCredentials(bad)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTIONS' }));
     }
   });
 
-  it('names the registry of a reference for --insecure (docker.io by default)', () => {
-    expect(registryOf('localhost:5000/app:1')).toBe('localhost:5000');
-    expect(registryOf('registry.example.com/team/app')).toBe('registry.example.com');
-    expect(registryOf('ubuntu')).toBe('docker.io');
+  it('a bare --insecure covers the registry of every reference named (docker.io by default)', () => {
+    const refs = ['localhost:5000/app:1', 'docker://registry.example.com/team/app', 'ubuntu', 'oci:dir'];
+    expect(expandInsecure({ insecureAll: true }, refs).insecure).toEqual([
+      'localhost:5000',
+      'registry.example.com',
+      'docker.io',
+    ]);
+    expect(expandInsecure({ insecure: ['a:1'] }, refs).insecure).toEqual(['a:1']);
   });
 
   it('accepts positive integers and single string values only', () => {

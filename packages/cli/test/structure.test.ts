@@ -26,7 +26,6 @@ const OVERSIZE: Record<string, number> = {
   'packages/cli/src/app/prepare-services.ts:prepareServices': 155,
   'packages/cli/src/app/verify-install.ts:verifyInstall': 175,
   'packages/cli/src/chain/run.ts:runChain': 106,
-  'packages/cli/src/commands/delta-image.ts:buildFrom': 110,
   'packages/cli/src/commands/image-build.ts:define': 118,
   'packages/cli/src/commands/image-build.ts:<anonymous>': 106,
   'packages/cli/src/kit/progress.ts:progressView': 135,
@@ -35,7 +34,6 @@ const OVERSIZE: Record<string, number> = {
   'packages/delta/src/deep/deep-delta.ts:buildDeepDelta': 103,
   'packages/registry/src/token.ts:fetch': 137,
   'packages/registry/src/tools/index-merge.ts:mergeIndex': 120,
-  'packages/registry/src/tools/layer-inject.ts:injectLayer': 139,
   'packages/registry/src/upload.ts:uploadOnce': 162,
 };
 

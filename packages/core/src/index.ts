@@ -81,7 +81,6 @@ export {
   extractLayerTar,
   formatOfImages,
   type ImageFormat,
-  type ImageLocation,
   type LayerDirs,
   type LayerEntry,
   type LayerStream,
@@ -89,17 +88,13 @@ export {
   layerBlobStream,
   layerTarStream,
   loadXattrModule,
-  looksLikePath,
   MAX_XATTR_BYTES,
   mergeContainerConfig,
   mergeTrees,
   multiPlatformIndex,
   namedImages,
   OPAQUE_WHITEOUT,
-  type OpenedImage,
-  openLocalImage,
   parseBuildSpec,
-  parseImageLocation,
   platformOfImage,
   readBuildSpec,
   resolveMtime,
@@ -162,6 +157,7 @@ export {
   ociLayoutBytes,
   parseIndexJson,
   parseOciLayoutFile,
+  platformOfSelector,
   type ResolveContext,
   readArchiveIndex,
   readDockerArchive,
@@ -213,6 +209,18 @@ export {
   readBlob,
 } from './model.js';
 export {
+  appendLayers,
+  type ImageParts,
+  imageFromBlobs,
+  type NewLayer,
+  type OverlayBlob,
+  overlaySource,
+  type RawConfig,
+  replaceLayer,
+  withConfig,
+  withLayerDescriptors,
+} from './mutate/index.js';
+export {
   formatPlatform,
   hostPlatform,
   indexPlatforms,
@@ -262,6 +270,24 @@ export {
   parseImageConfig,
   parseManifest,
 } from './schemas.js';
+export {
+  formatImageRef,
+  type ImageRef,
+  type LocalImageRef,
+  looksLikePath,
+  parseImageRef,
+} from './store/image-ref.js';
+export {
+  archiveStore,
+  type ImageReadOptions,
+  type ImageStore,
+  type ImageWriteToOptions,
+  layoutStore,
+  type OpenedImage,
+  type OpenImageOptions,
+  openImage,
+  openLocalStore,
+} from './store/image-store.js';
 export {
   type PackOptions,
   packTar,

@@ -29,7 +29,8 @@ afterAll(async () => {
 /** A child that makes a work dir and a temp file in `dir` (with the built library) and waits. */
 async function writer(dir: string): Promise<ChildProcess> {
   const script = `
-    import { makeWorkDir, tempPathFor } from ${JSON.stringify(dist)};
+    import { makeWorkDir } from ${JSON.stringify(dist)};
+    import { tempPathFor } from ${JSON.stringify(join(dirname(dist), 'fs/atomic.js'))};
     import { writeFile } from 'node:fs/promises';
     const w = await makeWorkDir(${JSON.stringify(dir)}, 'work');
     await writeFile(w.path + '/partial.img', Buffer.alloc(1 << 20));

@@ -52,6 +52,7 @@ export {
   type Timeouts,
   timeouts,
 } from './retry.js';
+export { type RegistryStoreOptions, registryStore } from './store.js';
 export {
   MIN_TOKEN_LIFETIME_S,
   TokenCache,
@@ -101,6 +102,9 @@ export {
   type TransferPhase,
   type TransferProgress,
   type TransferResult,
+  type WriteImageOptions,
+  type WriteImageResult,
+  writeImage,
 } from './transfer/index.js';
 export {
   type BlobData,

@@ -8,6 +8,7 @@ import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { makeWorkDir, sweepLeftovers, throwIfAborted } from '@ocidelta/core';
 import { DEFAULT_SOURCE_WINDOW } from '@ocidelta/delta';
+import { registryClientFor } from '../kit/registry-client.js';
 import { imageIdOf } from './app-payload.js';
 import type { ImageBuildContext } from './image-builder.js';
 import type { ImageResolver } from './image-sources.js';
@@ -18,7 +19,7 @@ import { prepareServices } from './prepare-services.js';
 import type { PreviousRelease } from './previous-release.js';
 import type { AppEvent, AppEventListener } from './progress.js';
 import { publish } from './publish.js';
-import { createRegistryResolver, expandInsecure, registryClientFor } from './registry-resolver.js';
+import { createRegistryResolver } from './registry-resolver.js';
 import { type Release, readRelease, releaseMetadataOf, type StageLog } from './release.js';
 import type { ReleaseMetadata } from './release-metadata.js';
 import { assertNoFallback, dependsOnVersionOf, type ServiceResult, serviceResult } from './results.js';
@@ -79,7 +80,7 @@ export async function buildAppArtifact(options: BuildAppOptions): Promise<BuildA
   };
   // The shared store has its own client (its credentials come from the docker config per registry).
   const storeClient = options.store
-    ? registryClientFor(expandInsecure(options.registry ?? {}, [options.store]), env)
+    ? registryClientFor(options.registry ?? {}, [options.store], env)
     : undefined;
   let own: Promise<ImageResolver> | undefined;
   try {
@@ -88,7 +89,7 @@ export async function buildAppArtifact(options: BuildAppOptions): Promise<BuildA
     const resolver = () => {
       if (options.resolver) return Promise.resolve(options.resolver);
       // `insecureAll` expands to every registry the release names.
-      own ??= createRegistryResolver(expandInsecure(opts.registry ?? {}, registryRefsOf(opts, release)), env);
+      own ??= createRegistryResolver(opts.registry ?? {}, registryRefsOf(opts, release), env);
       return own;
     };
     const stages = { opts, release, store, emit, log, concurrency: options.concurrency ?? 2 };

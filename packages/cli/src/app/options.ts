@@ -16,18 +16,9 @@ export type ArtifactCompression = 'none' | 'gzip' | 'zstd';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 /** Registry access options passed through to the registry client. */
-export interface RegistryAccess {
-  /** Registries (host[:port]) reached over plain http besides loopback. */
-  insecure?: string[];
-  /** Plain http for every registry the compose file and the previous release name. */
-  insecureAll?: boolean;
-  /** `user:password` for every registry (else docker config.json / REGISTRY_AUTH_FILE). */
-  creds?: string;
-  /** A docker-style auth file. */
-  authfile?: string;
-  /** Connect, response-header and body-idle deadlines of registry requests (ms). */
-  timeouts?: { connectMs?: number; headersMs?: number; bodyIdleMs?: number };
-}
+import type { RegistryAccess } from '../kit/registry-client.js';
+
+export type { RegistryAccess };
 
 /** Everything `buildAppArtifact` accepts. Paths are resolved against `cwd`. */
 export interface AppOptions {

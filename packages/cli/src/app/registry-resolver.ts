@@ -13,7 +13,7 @@ import {
   Reference,
   selectManifest,
 } from '@ocidelta/core';
-import { RegistryClient } from '@ocidelta/registry';
+import { registryClientFor } from '../kit/registry-client.js';
 import type { ImageResolver } from './image-sources.js';
 import type { RegistryAccess } from './options.js';
 
@@ -21,52 +21,12 @@ function parseRef(ref: string): Reference {
   return Reference.parse(ref);
 }
 
-/** With `insecureAll`, the registries of `refs` join the insecure list (pure). */
-export function expandInsecure(access: RegistryAccess, refs: readonly string[]): RegistryAccess {
-  if (!access.insecureAll) return access;
-  const hosts = new Set(access.insecure ?? []);
-  for (const ref of refs) {
-    try {
-      hosts.add(Reference.parse(ref).registry);
-    } catch {
-      // an invalid ref fails later with its own message
-    }
-  }
-  return { ...access, insecure: [...hosts] };
-}
-
-/** A registry client with the pipeline's registry access (insecure hosts, credentials, deadlines). */
-export function registryClientFor(
-  access: RegistryAccess,
-  env: NodeJS.ProcessEnv = process.env,
-): RegistryClient {
-  const creds = access.creds;
-  if (creds !== undefined && !creds.includes(':')) {
-    throw new OciDeltaError('ERR_INVALID_OPTIONS', 'registry credentials must be USER:PASSWORD', {
-      hint: 'credentials',
-    });
-  }
-  return new RegistryClient({
-    insecureRegistries: access.insecure,
-    env,
-    ...(creds
-      ? {
-          credentials: {
-            username: creds.slice(0, creds.indexOf(':')),
-            password: creds.slice(creds.indexOf(':') + 1),
-          },
-        }
-      : {}),
-    ...(access.authfile ? { authFile: access.authfile } : {}),
-    ...(access.timeouts ? { timeouts: access.timeouts } : {}),
-  });
-}
-
 export async function createRegistryResolver(
   access: RegistryAccess,
+  refs: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ImageResolver> {
-  const client = registryClientFor(access, env);
+  const client = registryClientFor(access, refs, env);
   return {
     async resolve(ref, platform, signal) {
       const r = parseRef(ref);

@@ -5,7 +5,7 @@
  */
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
-import { makeWorkDir, OciDeltaError, OciLayout, parseImageLocation } from '@ocidelta/core';
+import { makeWorkDir, OciDeltaError, OciLayout, parseImageRef } from '@ocidelta/core';
 import { orderChain, selectChain } from '../chain/graph.js';
 import { type ChainEntry, chainRef, planChain, runChain } from '../chain/run.js';
 import { readChainTree, treeParentName } from '../chain/tree.js';
@@ -79,7 +79,7 @@ export const chainCommand: CommandDef = {
         ...ordered.flatMap((i) =>
           i.spec.images.flatMap((s) => {
             if (typeof s.parent !== 'string' || treeParentName(s.parent) !== undefined) return [];
-            const loc = parseImageLocation(s.parent, i.dir);
+            const loc = parseImageRef(s.parent, i.dir);
             return loc.transport === 'docker' ? [loc.ref] : [];
           }),
         ),

@@ -3,18 +3,15 @@
  * the new image, each an image archive file (docker-archive or oci-archive), an OCI layout
  * directory, or a registry reference (an index is narrowed to `--platform`).
  */
-import { rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
   type Image,
   OciDeltaError,
-  OciLayout,
-  openLocalImage,
+  openImage,
   type Platform,
-  parseImageLocation,
+  parseImageRef,
   parsePlatform,
-  parseRegistryReference,
-  readImageArchive,
   writeThroughFile,
 } from '@ocidelta/core';
 import {
@@ -26,7 +23,7 @@ import {
   type DeviceStore,
   verifyDeepDelta,
 } from '@ocidelta/delta';
-import type { RegistryClient } from '@ocidelta/registry';
+import { type RegistryClient, registryStore } from '@ocidelta/registry';
 import type { DeltaKey } from '../app/delta-key.js';
 import { ArtifactStore } from '../app/store.js';
 import type { CliIO, CommandDef } from '../command.js';
@@ -43,7 +40,7 @@ import { formatIecBytes, parseByteSize } from '../kit/size.js';
 /** A path-looking input that does not exist is a missing file, never a registry lookup. */
 /** True when `input` names a registry image (it needs a client). */
 function isRegistryInput(input: string): boolean {
-  return parseImageLocation(input, '.').transport === 'docker';
+  return parseImageRef(input, '.').transport === 'docker';
 }
 
 /** Where to get images that are neither files nor directories. */
@@ -56,51 +53,29 @@ export interface ImageInputContext {
 }
 
 /**
- * Open an image named as skopeo names them: `oci:DIR[:NAME]`, `oci-archive:FILE[:NAME]`,
- * `docker-archive:FILE[:NAME]`, a path written as a path (`./current.tar`, `/data/layout`: an
- * archive with exactly one image, or an OCI layout), else a registry reference (`docker://REF`
- * or `REF`). Decided from the text, never from what exists. `what` names the option in errors.
+ * Open an image named as skopeo names them (see `parseImageRef`): a layout or archive, or a
+ * registry reference through the client. `what` names the option in errors.
  */
 export async function openImageInput(input: string, ctx: ImageInputContext, what: string): Promise<Image> {
-  const loc = parseImageLocation(input, ctx.cwd);
-  if (loc.transport === 'docker') {
-    if (!ctx.client) {
-      throw new OciDeltaError(
-        'ERR_INPUT',
-        `${what} ${input}: a registry reference, but no registry client here`,
-        {
-          ref: input,
-        },
-      );
-    }
-    return ctx.client().resolveImage(parseRegistryReference(loc.ref), {
+  try {
+    const opened = await openImage(input, {
+      cwd: ctx.cwd,
       ...(ctx.platform ? { platform: ctx.platform } : {}),
-      signal: ctx.signal,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      ...(ctx.client
+        ? {
+            registry: (
+              (client) => () =>
+                registryStore(client())
+            )(ctx.client),
+          }
+        : {}),
     });
+    return opened.image;
+  } catch (err) {
+    if (!(err instanceof OciDeltaError) || err.code === 'ERR_ABORTED') throw err;
+    throw new OciDeltaError(err.code, `${what} ${input}: ${err.message}`, err.details, { cause: err });
   }
-  if (loc.transport !== 'path') {
-    return (
-      await openLocalImage(loc, {
-        ...(ctx.platform ? { platform: ctx.platform } : {}),
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
-      })
-    ).image;
-  }
-  const path = loc.path;
-  const info = await stat(path).catch(() => undefined);
-  if (!info) throw new OciDeltaError('ERR_INPUT', `${what} ${input}: no such file or directory`, { path });
-  if (info.isDirectory())
-    return (await OciLayout.open(path)).image(ctx.platform ? { platform: ctx.platform } : {});
-  const archive = await readImageArchive(path, { signal: ctx.signal });
-  if (archive.entries.length !== 1) {
-    const names = archive.entries.map((e) => e.refs.join(',') || e.image.digest).join('; ');
-    throw new OciDeltaError(
-      'ERR_INPUT',
-      `${what} ${input} holds ${archive.entries.length} images (${names || 'none'}); give an archive with exactly one, or name it (docker-archive:FILE:NAME)`,
-      { path },
-    );
-  }
-  return archive.entries[0]!.image;
 }
 
 /** `os/arch[/variant]` of an image's config (the delta key's platform when --platform is not given). */
@@ -276,12 +251,23 @@ async function buildFrom(
       io.stderr.write(`ocidelta: warning: could not push the delta to the store: ${err.message}\n`);
     });
   }
+  return reportBuilt(io, opts, out, result, {
+    deviceStore,
+    currentOrigin,
+    ...(store ? { deltaFrom: 'computed' } : {}),
+  });
+}
+
+/** Print what `delta image` built: JSON, or one line per layer and a summary. */
+function reportBuilt(
+  io: CliIO,
+  opts: Options,
+  out: string,
+  result: Awaited<ReturnType<typeof buildDeepDelta>>,
+  extra: { deviceStore: DeviceStore; currentOrigin: CurrentOrigin; deltaFrom?: 'computed' },
+): number {
   if (opts.json) {
-    writeJson(
-      io,
-      { ...result, deviceStore, currentOrigin, ...(store ? { deltaFrom: 'computed' } : {}) },
-      { compact: true },
-    );
+    writeJson(io, { ...result, ...extra }, { compact: true });
     return ExitCode.Ok;
   }
   for (const l of result.layers) {
@@ -291,7 +277,7 @@ async function buildFrom(
     );
   }
   io.stdout.write(
-    `wrote ${out} (${formatIecBytes(result.size)}, device store ${deviceStore}; device xdelta3 reads ${formatIecBytes(result.device.sourceBytesRead)} of source, needs ${formatIecBytes(result.device.decoderMemory)})\n`,
+    `wrote ${out} (${formatIecBytes(result.size)}, device store ${extra.deviceStore}; device xdelta3 reads ${formatIecBytes(result.device.sourceBytesRead)} of source, needs ${formatIecBytes(result.device.decoderMemory)})\n`,
   );
   return ExitCode.Ok;
 }

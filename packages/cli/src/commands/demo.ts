@@ -8,13 +8,14 @@ import { createCipheriv, createHash } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import {
-  type BlobSource,
+  type Digest,
+  digestOf,
   type Image,
-  loadImage,
-  OciDeltaError,
+  imageFromBlobs,
+  MediaType,
+  overlaySource,
   packTar,
   writeOciArchive,
 } from '@ocidelta/core';
@@ -43,54 +44,32 @@ async function tarOf(files: Record<string, Buffer | string>): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
 /** Build an image in memory from layer file sets (gzip layers, OCI media types); used by the demo and tests. */
 export async function sampleImage(layers: Record<string, Buffer | string>[], label: string): Promise<Image> {
-  const blobs = new Map<string, Buffer>();
+  const blobs = new Map<Digest, Uint8Array>();
   const descriptors = [];
-  const diffIds = [];
+  const diffIds: Digest[] = [];
   for (const files of layers) {
     const tar = await tarOf(files);
     const gz = gzipSync(tar);
-    blobs.set(sha(gz), gz);
-    diffIds.push(sha(tar));
-    descriptors.push({
-      mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-      digest: sha(gz),
-      size: gz.length,
-    });
+    blobs.set(digestOf(gz), gz);
+    diffIds.push(digestOf(tar));
+    descriptors.push({ mediaType: MediaType.OciLayerGzip, digest: digestOf(gz), size: gz.length });
   }
-  const config = Buffer.from(
-    JSON.stringify({
-      architecture: 'arm64',
-      os: 'linux',
-      config: { Cmd: ['/app/server'], Labels: { 'org.opencontainers.image.version': label } },
-      rootfs: { type: 'layers', diff_ids: diffIds },
-    }),
-  );
-  blobs.set(sha(config), config);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+  return imageFromBlobs(
+    {
+      mediaType: MediaType.OciManifest,
+      configMediaType: MediaType.OciConfig,
       config: {
-        mediaType: 'application/vnd.oci.image.config.v1+json',
-        digest: sha(config),
-        size: config.length,
+        architecture: 'arm64',
+        os: 'linux',
+        config: { Cmd: ['/app/server'], Labels: { 'org.opencontainers.image.version': label } },
+        rootfs: { type: 'layers', diff_ids: diffIds },
       },
       layers: descriptors,
-    }),
-  );
-  const source: BlobSource = {
-    async openBlob(d) {
-      const b = blobs.get(d.digest);
-      if (!b)
-        throw new OciDeltaError('ERR_BLOB_UNKNOWN', `demo blob ${d.digest} missing`, { digest: d.digest });
-      return Readable.from([b]);
     },
-  };
-  return loadImage(source, manifest);
+    overlaySource(blobs),
+  );
 }
 
 /** The sample images: a web app (1.0 and 1.1: new app layer) and a database (unchanged). */

@@ -12,7 +12,7 @@ import {
   type ImageFormat,
   OciDeltaError,
   OciLayout,
-  parseImageLocation,
+  parseImageRef,
   parseReference,
   type Reference,
   readBuildSpec,
@@ -68,7 +68,7 @@ export const imageBuildCommand: CommandDef = {
       const mtime = wholeNumberOption(opts.mtime, '--mtime', 'seconds since the epoch');
       const specPath = resolve(io.cwd, specFile);
       const spec = await readBuildSpec(specPath);
-      const target = parseImageLocation(output, io.cwd);
+      const target = parseImageRef(output, io.cwd);
       if (target.transport === 'path') {
         throw new OciDeltaError(
           'ERR_INVALID_OPTIONS',
@@ -77,7 +77,7 @@ export const imageBuildCommand: CommandDef = {
         );
       }
       const parentRefs = spec.images.flatMap((i) =>
-        typeof i.parent === 'string' ? [parseImageLocation(i.parent, dirname(specPath))] : [],
+        typeof i.parent === 'string' ? [parseImageRef(i.parent, dirname(specPath))] : [],
       );
       const registryRefs = [
         ...parentRefs.flatMap((l) => (l.transport === 'docker' ? [l.ref] : [])),

@@ -4,7 +4,7 @@
  * skipping those present; manifests after their children).
  */
 import { resolve } from 'node:path';
-import { parseImageLocation } from '@ocidelta/core';
+import { parseImageRef } from '@ocidelta/core';
 import { pushLayout } from '@ocidelta/registry';
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
@@ -43,7 +43,7 @@ export const pushCommand: CommandDef = {
       { json: true },
     ).action(async (source: string, ref: string, opts: PushCliOptions) => {
       // skopeo's forms too: oci:DIR[:NAME], oci-archive:FILE[:NAME], docker-archive:FILE[:NAME].
-      const loc = parseImageLocation(source, io.cwd);
+      const loc = parseImageRef(source, io.cwd);
       const named = loc.transport !== 'docker' && loc.transport !== 'path' ? loc : undefined;
       const select = stringOption(opts.select, '--select') ?? named?.name;
       const platform = stringOption(opts.platform, '--platform');

@@ -3,8 +3,8 @@
  * under REPO, full references as they are), images sharing a tag by digest and then their
  * multi-platform index under it. Used by `image build --output docker://` and `chain --publish`.
  */
-import { type BuildResult, type Image, openVerified, parseReference, type Reference } from '@ocidelta/core';
-import type { RegistryClient } from '@ocidelta/registry';
+import { type BuildResult, type Image, parseReference, type Reference } from '@ocidelta/core';
+import { type RegistryClient, writeImage } from '@ocidelta/registry';
 
 const BARE_TAG = /^[\w][\w.-]{0,127}$/;
 
@@ -21,26 +21,18 @@ export function pushTarget(repo: Reference, tag: string): Reference {
 }
 
 /**
- * Push one built image to `target`: blobs the repository lacks are mounted from a registry
- * parent's repository when on the same registry, else streamed from the build store or the
- * parent's source (nothing is copied to disk first); then the manifest under the tag.
+ * Push one built image to `target` (see `writeImage`): blobs the repository lacks are mounted
+ * from a registry parent's repository when on the same registry, else streamed from the build
+ * store or the parent's source; then the manifest under the tag.
  */
-export async function pushImage(
+async function pushImage(
   client: RegistryClient,
   image: Image,
   target: Reference,
   parents: readonly Reference[],
 ): Promise<void> {
   const mountFrom = parents.find((p) => p.registry === target.registry && p.repository !== target.repository);
-  for (const d of [...image.manifest.layers, image.manifest.config]) {
-    await client.uploadBlob(
-      target,
-      () => openVerified(image.source, d, { context: { digest: d.digest } }),
-      { digest: d.digest, size: d.size },
-      mountFrom ? { mountFrom } : {},
-    );
-  }
-  await client.putManifest(target, image.manifestBytes, image.mediaType);
+  await writeImage(client, image, target, mountFrom ? { mountFrom } : {});
 }
 
 /** Where each output entry went: an image's refs, or a multi-platform index's ref and digest. */

@@ -5,10 +5,11 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { OciDeltaError, parseRegistryReference } from '@ocidelta/core';
-import { RegistryClient } from '@ocidelta/registry';
+import { OciDeltaError } from '@ocidelta/core';
+import type { RegistryClient } from '@ocidelta/registry';
 import type { Command } from 'cac';
 import type { CliIO } from '../command.js';
+import { registryClientFor } from './registry-client.js';
 
 /** Parsed values of the shared options (as cac gives them). */
 export interface RegistryCliOptions {
@@ -67,17 +68,6 @@ export function sideOptions(opts: SideCliOptions, which: 'src' | 'dest'): Regist
   };
 }
 
-/** Split `USER:PASS` at the first colon (passwords may contain colons). */
-export function parseCreds(value: string): { username: string; password: string } {
-  const colon = value.indexOf(':');
-  if (colon <= 0) {
-    throw new OciDeltaError('ERR_INVALID_OPTIONS', '--creds must be USER:PASS (user name, colon, password)', {
-      option: '--creds',
-    });
-  }
-  return { username: value.slice(0, colon), password: value.slice(colon + 1) };
-}
-
 /** A registry client configured from the shared options and the CLI's environment. */
 export function createClient(opts: RegistryCliOptions, io: CliIO, refs: readonly string[]): RegistryClient {
   if (opts.creds !== undefined && typeof opts.creds !== 'string') {
@@ -91,16 +81,19 @@ export function createClient(opts: RegistryCliOptions, io: CliIO, refs: readonly
       ? undefined
       : wholeNumberOption(opts.retryTimes, '--retry-times', 'a number of retries');
   const ca = trustedCertificates(opts, io);
-  return new RegistryClient({
-    insecureRegistries: opts.insecure === true ? refs.map(registryOf) : [],
-    env: io.env,
-    ...(ca !== undefined ? { ca } : {}),
-    ...(retries !== undefined ? { retries: { max: retries } } : {}),
-    ...(opts.debug ? { logger: (msg: string) => io.stderr.write(`debug: ${msg}\n`) } : {}),
-    ...(opts.creds !== undefined ? { credentials: parseCreds(opts.creds) } : {}),
-    ...(opts.authfile !== undefined ? { authFile: resolve(io.cwd, opts.authfile) } : {}),
-    ...(opts.timeout !== undefined ? { timeouts: timeoutsOption(opts.timeout) } : {}),
-  });
+  return registryClientFor(
+    {
+      insecureAll: opts.insecure === true,
+      ...(opts.creds !== undefined ? { creds: opts.creds } : {}),
+      ...(opts.authfile !== undefined ? { authfile: resolve(io.cwd, opts.authfile) } : {}),
+      ...(opts.timeout !== undefined ? { timeouts: timeoutsOption(opts.timeout) } : {}),
+      ...(ca !== undefined ? { ca } : {}),
+      ...(retries !== undefined ? { retries } : {}),
+      ...(opts.debug ? { logger: (msg: string) => io.stderr.write(`debug: ${msg}\n`) } : {}),
+    },
+    refs,
+    io.env,
+  );
 }
 
 /** PEM text of `--ca FILE` and every `*.crt` of `--cert-dir DIR` (undefined when neither is given). */
@@ -174,11 +167,6 @@ export async function withClient<T>(
   } finally {
     await client.close();
   }
-}
-
-/** The registry host of a reference or repository argument (for --insecure). */
-export function registryOf(ref: string): string {
-  return parseRegistryReference(ref).registry;
 }
 
 /** Print a value as indented JSON. */

@@ -14,8 +14,9 @@ import { type BlobSource, type Image, jsonBytes, loadImage } from '../model.js';
 import type { Platform } from '../platform.js';
 import type { Progress } from '../progress.js';
 import type { ContainerConfig, Descriptor, History, ImageConfig } from '../schemas.js';
+import { parseImageRef } from '../store/image-ref.js';
+import { openImage } from '../store/image-store.js';
 import { diffTrees } from './diff.js';
-import { openLocalImage, parseImageLocation } from './image-refs.js';
 import { layerBlobStream, resolveMtime } from './layer-tar.js';
 import { buildEntries } from './multi-platform.js';
 import { type BuildContainerConfig, type BuildImageSpec, type BuildSpec, specLayers } from './spec.js';
@@ -195,7 +196,7 @@ export async function buildImages(spec: BuildSpec, options: BuildOptions): Promi
         parentTree = earlier.tree;
       } else if (imageSpec.parent !== undefined) {
         const platform = imageSpec.architecture ? platformOf(imageSpec, undefined, where) : undefined;
-        const loc = parseImageLocation(imageSpec.parent, baseDir);
+        const loc = parseImageRef(imageSpec.parent, baseDir);
         progress('parent', `image ${n}`, 0);
         if (loc.transport === 'docker') {
           if (!options.resolveParent) {
@@ -213,7 +214,7 @@ export async function buildImages(spec: BuildSpec, options: BuildOptions): Promi
               ref: loc.ref,
             });
         } else {
-          const opened = await openLocalImage(loc, {
+          const opened = await openImage(loc, {
             ...(platform ? { platform } : {}),
             signal: options.signal,
           });

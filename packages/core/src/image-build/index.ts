@@ -23,13 +23,6 @@ export {
   resolveInRoot,
 } from './extract.js';
 export {
-  type ImageLocation,
-  looksLikePath,
-  type OpenedImage,
-  openLocalImage,
-  parseImageLocation,
-} from './image-refs.js';
-export {
   type LayerStream,
   type LayerTarOptions,
   layerBlobStream,

@@ -11,8 +11,8 @@ import { writeOciArchive } from '../layout/oci-archive.js';
 import type { ImageWriteOptions, NamedImage, NamedIndex } from '../layout/write-image.js';
 import { writeOciLayout } from '../layout/write-image.js';
 import { MediaType } from '../media-types.js';
+import type { LocalImageRef } from '../store/image-ref.js';
 import type { BuiltImage, ImageFormat } from './build.js';
-import type { ImageLocation } from './image-refs.js';
 import { buildEntries } from './multi-platform.js';
 
 /** The media-type family of built images (all of one build share it). */
@@ -34,7 +34,7 @@ export function namedImages(
  */
 export async function writeBuildOutput(
   images: readonly BuiltImage[],
-  target: Exclude<ImageLocation, { transport: 'docker' }>,
+  target: LocalImageRef,
   options: ImageWriteOptions = {},
 ): Promise<void> {
   if (target.transport === 'path') {

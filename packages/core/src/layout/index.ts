@@ -50,6 +50,7 @@ export {
   type ImageSelector,
   matchRefName,
   normalizedRef,
+  platformOfSelector,
   type ResolveContext,
   refNamesOf,
   resolveImage,

@@ -1,33 +1,26 @@
-/**
- * Layer injection: pack a directory into a deterministic layer (see core's build), push it,
- * and append it to an image or replace the layer injected before. The injected layer is
- * tracked by two config labels, so a later injection replaces it in place; `rootfs.diff_ids`,
- * `history` (an empty_layer entry notes a replacement) and the labels are updated, and config
- * and manifest are pushed under the new tag. OCI and Docker media types are both kept as they
- * are. Nothing shells out: tar and gzip are done in-process.
- */
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  type Descriptor,
+  appendLayers,
   diffTrees,
-  forEachLimit,
   type Image,
-  jsonBytes,
   layerBlobStream,
   MediaType,
   OciDeltaError,
   OciLayout,
   type Platform,
   type Progress,
+  type RawConfig,
   type Reference,
+  replaceLayer,
   resolveMtime,
   scanDirectory,
   toReference,
+  withConfig,
 } from '@ocidelta/core';
 import type { RegistryClient } from '../client.js';
+import { writeImage } from '../transfer/write-image.js';
 
 export const INJECTED_DIFF_ID_LABEL = 'org.ocidelta.injected.diff_id';
 export const INJECTED_DIGEST_LABEL = 'org.ocidelta.injected.digest';
@@ -130,99 +123,50 @@ export async function injectLayer(
     const blob = await staging.writeBlob(produced.stream, {}, { signal: options.signal });
     const diffId = produced.diffId().digest;
     options.onProgress?.({ phase: 'layer', item: blob.digest, done: 1, total: 1, unit: 'items' });
-    const layerDesc: Descriptor = {
-      mediaType: docker ? MediaType.DockerLayerGzip : MediaType.OciLayerGzip,
-      digest: blob.digest,
-      size: blob.size,
+    const layer = {
+      descriptor: {
+        mediaType: docker ? MediaType.DockerLayerGzip : MediaType.OciLayerGzip,
+        digest: blob.digest,
+        size: blob.size,
+      },
+      diffId,
     };
-
-    // New config from the raw JSON, so fields we do not model survive.
-    const config = JSON.parse(Buffer.from(image.configBytes).toString('utf8')) as Record<string, unknown> & {
-      config?: Record<string, unknown> & { Labels?: Record<string, string> | null };
-      container_config?: Record<string, unknown> & { Labels?: Record<string, string> | null };
-      rootfs: { type: string; diff_ids?: string[] | null };
-      history?: Record<string, unknown>[];
-    };
-    const diffIds = [...(config.rootfs.diff_ids ?? [])];
-    const history = [...(config.history ?? [])];
-    const layers = [...image.manifest.layers];
     const note = options.comment ?? `ocidelta layer inject ${dir.split('/').pop() ?? dir}`;
-    let layerIndex: number;
-    if (previous === undefined) {
-      layerIndex = layers.length;
-      layers.push(layerDesc);
-      diffIds.push(diffId);
-      history.push({ created, created_by: 'ocidelta layer inject', comment: note });
-    } else {
-      layerIndex = previous;
-      layers[previous] = layerDesc;
-      diffIds[previous] = diffId;
-      const h = historyIndexOfLayer(history, previous);
-      if (h !== undefined)
-        history[h] = { ...history[h], created, created_by: 'ocidelta layer inject', comment: note };
-      history.push({
-        created,
-        created_by: `ocidelta layer inject: replaced layer ${previous} (${image.layers[previous]?.digest})`,
-        comment: note,
-        empty_layer: true,
-      });
-    }
+    const layerIndex = previous ?? image.layers.length;
+    const placed =
+      previous === undefined
+        ? await appendLayers(
+            image,
+            [{ ...layer, history: { created, created_by: 'ocidelta layer inject', comment: note } }],
+            staging,
+          )
+        : await replaceLayer(image, previous, layer, staging);
     const marks = {
       [INJECTED_DIFF_ID_LABEL]: diffId,
       [INJECTED_DIGEST_LABEL]: blob.digest,
       [CVMFS_DIFF_ID_LABEL]: diffId,
       [CVMFS_DIGEST_LABEL]: blob.digest,
     };
-    const newConfig = {
-      ...config,
-      config: { ...(config.config ?? {}), Labels: { ...(config.config?.Labels ?? {}), ...marks } },
-      // Docker configs also carry container_config: the injector labels it too.
-      ...(config.container_config
-        ? {
-            container_config: {
-              ...config.container_config,
-              Labels: { ...(config.container_config.Labels ?? {}), ...marks },
-            },
-          }
-        : {}),
-      rootfs: { ...config.rootfs, diff_ids: diffIds },
-      history,
-    };
-    const configBytes = jsonBytes(newConfig);
-    const configDigest = await staging.writeBlob(configBytes);
-    const manifest = JSON.parse(Buffer.from(image.manifestBytes).toString('utf8')) as Record<string, unknown>;
-    const newManifest = {
-      ...manifest,
-      config: { ...image.manifest.config, digest: configDigest.digest, size: configDigest.size },
-      layers,
-    };
-    const manifestBytes = jsonBytes(newManifest);
-
-    // Blobs: the image's other layers (mounted or copied), the new layer, the config.
-    const sameRegistry = src.registry === dest.registry;
-    const kept = layers.filter((l) => l.digest !== blob.digest);
-    await forEachLimit(
-      kept,
-      4,
-      async (d, signal) => {
-        await destClient.uploadBlob(
-          dest,
-          () => client.getBlob(src, d, { signal }),
-          { digest: d.digest, size: d.size },
-          { ...(sameRegistry ? { mountFrom: src } : {}), signal },
-        );
-        options.onProgress?.({ phase: 'blob', item: d.digest, done: 1, total: 1, unit: 'items' });
-      },
-      { signal: options.signal, what: `pushing layers to ${dest}` },
+    const injected = await withConfig(placed, (config) =>
+      labelled(
+        previous === undefined ? config : replacedHistory(config, previous, image, created, note),
+        marks,
+      ),
     );
-    await destClient.uploadBlob(dest, async () => createReadStream(staging.blobPath(blob.digest)), blob, {
-      signal: options.signal,
-    });
-    options.onProgress?.({ phase: 'blob', item: blob.digest, done: 1, total: 1, unit: 'items' });
-    await destClient.uploadBlob(dest, configBytes, configDigest, { signal: options.signal });
-    options.onProgress?.({ phase: 'config', item: configDigest.digest, done: 1, total: 1, unit: 'items' });
-    const digest = await destClient.putManifest(dest, manifestBytes, image.mediaType, {
-      signal: options.signal,
+
+    // Blobs: the image's other layers (mounted or streamed from the source), the new layer, the
+    // config; then the manifest.
+    const { digest } = await writeImage(destClient, injected, dest, {
+      ...(src.registry === dest.registry ? { mountFrom: src } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      onBlob: (d) =>
+        options.onProgress?.({
+          phase: d.digest === injected.configDigest ? 'config' : 'blob',
+          item: d.digest,
+          done: 1,
+          total: 1,
+          unit: 'items',
+        }),
     });
     options.onProgress?.({ phase: 'manifest', item: digest, done: 1, total: 1, unit: 'items' });
     return {
@@ -269,4 +213,46 @@ export async function resolveLayerToExtract(
     );
   }
   return { image, index };
+}
+
+type LabelledConfig = RawConfig & {
+  config?: Record<string, unknown> & { Labels?: Record<string, string> | null };
+  container_config?: Record<string, unknown> & { Labels?: Record<string, string> | null };
+};
+
+/** `config` with `marks` added to its labels (and to a Docker config's container_config). */
+function labelled(config: LabelledConfig, marks: Record<string, string>): RawConfig {
+  return {
+    ...config,
+    config: { ...(config.config ?? {}), Labels: { ...(config.config?.Labels ?? {}), ...marks } },
+    ...(config.container_config
+      ? {
+          container_config: {
+            ...config.container_config,
+            Labels: { ...(config.container_config.Labels ?? {}), ...marks },
+          },
+        }
+      : {}),
+  };
+}
+
+/** History after replacing layer `index`: its entry restamped, and a note of what was replaced. */
+function replacedHistory(
+  config: RawConfig,
+  index: number,
+  image: Image,
+  created: string,
+  note: string,
+): RawConfig {
+  const history = [...(config.history ?? [])];
+  const h = historyIndexOfLayer(history, index);
+  if (h !== undefined)
+    history[h] = { ...history[h], created, created_by: 'ocidelta layer inject', comment: note };
+  history.push({
+    created,
+    created_by: `ocidelta layer inject: replaced layer ${index} (${image.layers[index]?.digest})`,
+    comment: note,
+    empty_layer: true,
+  });
+  return { ...config, history };
 }

@@ -1,0 +1,12 @@
+/** New images from existing ones (see mutate.ts) and the overlay source they read from. */
+export {
+  appendLayers,
+  type ImageParts,
+  imageFromBlobs,
+  type NewLayer,
+  type RawConfig,
+  replaceLayer,
+  withConfig,
+  withLayerDescriptors,
+} from './mutate.js';
+export { type OverlayBlob, overlaySource } from './overlay-source.js';
