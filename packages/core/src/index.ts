@@ -120,6 +120,7 @@ export {
   addBlobDirs,
   addBlobEntry,
   archiveImages,
+  archiveLayout,
   assertSafeEntryName,
   assertSafeFileName,
   type ByteProgress,
@@ -211,7 +212,9 @@ export {
 export {
   appendLayers,
   type ImageParts,
+  type IndexParts,
   imageFromBlobs,
+  indexFromDescriptors,
   type NewLayer,
   type OverlayBlob,
   overlaySource,

@@ -10,7 +10,8 @@ import { OciDeltaError } from '../errors.js';
 import type { OciLayout } from '../layout/oci-layout.js';
 import type { NamedImage, NamedIndex } from '../layout/write-image.js';
 import { layerCompression, MediaType } from '../media-types.js';
-import { type BlobSource, type Image, jsonBytes, loadImage } from '../model.js';
+import type { BlobSource, Image } from '../model.js';
+import { imageFromBlobs } from '../mutate/mutate.js';
 import type { Platform } from '../platform.js';
 import type { Progress } from '../progress.js';
 import type { ContainerConfig, Descriptor, History, ImageConfig } from '../schemas.js';
@@ -271,21 +272,16 @@ export async function buildImages(spec: BuildSpec, options: BuildOptions): Promi
         rootfs: { type: 'layers', diff_ids: diffIds },
         history,
       };
-      const configBytes = jsonBytes(config);
-      const configDesc = await store.writeBlob(configBytes);
-      const manifest = {
-        schemaVersion: 2,
-        mediaType: family.manifest,
-        config: { mediaType: family.config, digest: configDesc.digest, size: configDesc.size },
-        layers,
-        ...(format === 'oci' && imageSpec.annotations ? { annotations: imageSpec.annotations } : {}),
-      };
-      const manifestBytes = jsonBytes(manifest);
-      await store.writeBlob(manifestBytes);
-      const image = await loadImage(layeredSource(store, parent?.source), manifestBytes, {
-        mediaType: family.manifest,
-        signal: options.signal,
-      });
+      const image = await imageFromBlobs(
+        {
+          mediaType: family.manifest,
+          configMediaType: family.config,
+          config,
+          layers,
+          ...(format === 'oci' && imageSpec.annotations ? { annotations: imageSpec.annotations } : {}),
+        },
+        layeredSource(store, parent?.source),
+      );
       built.push({ image, tree: base, tags: imageSpec.tags });
       progress('image', `image ${n}: ${image.digest}`, 1);
     }

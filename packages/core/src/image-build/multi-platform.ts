@@ -3,12 +3,14 @@
  * or Docker manifest list) whose descriptors carry each image's platform, taken from its config
  * (os, architecture, variant, os.version, os.features).
  */
+
 import { OciDeltaError } from '../errors.js';
 import type { NamedImage, NamedIndex } from '../layout/write-image.js';
 import { MediaType } from '../media-types.js';
-import { type Image, jsonBytes, loadIndex } from '../model.js';
+import type { Image } from '../model.js';
+import { indexFromDescriptors } from '../mutate/mutate.js';
 import { formatPlatform, normalizePlatform, platformFromSpec } from '../platform.js';
-import type { IndexManifest, PlatformSpec } from '../schemas.js';
+import type { PlatformSpec } from '../schemas.js';
 import type { BuiltImage, ImageFormat } from './build.js';
 
 /** The platform of an image as a descriptor states it. */
@@ -29,19 +31,16 @@ export function multiPlatformIndex(
   format: ImageFormat,
   annotations?: Record<string, string>,
 ): NamedIndex['index'] {
-  const mediaType = format === 'oci' ? MediaType.OciIndex : MediaType.DockerManifestList;
-  const manifest: IndexManifest = {
-    schemaVersion: 2,
-    mediaType,
+  return indexFromDescriptors({
+    mediaType: format === 'oci' ? MediaType.OciIndex : MediaType.DockerManifestList,
     manifests: images.map((image) => ({
       mediaType: image.mediaType,
       digest: image.digest,
       size: image.manifestBytes.byteLength,
       platform: platformOfImage(image),
     })),
-    ...(format === 'oci' && annotations && Object.keys(annotations).length > 0 ? { annotations } : {}),
-  };
-  return loadIndex(jsonBytes(manifest), mediaType);
+    ...(format === 'oci' && annotations ? { annotations } : {}),
+  });
 }
 
 /**

@@ -4,14 +4,16 @@
  * manifest.json; also what `skopeo copy docker-archive:` writes); writes the Docker >= 25 form
  * with layers as stored or decompressed (named by diff_id, verified while written).
  */
+
 import { sniffCompression } from '../compression.js';
 import { digestOf, digestStream, verifyingStream } from '../digest.js';
 import { isOciDeltaError, OciDeltaError } from '../errors.js';
 import { MediaType } from '../media-types.js';
-import { loadImage } from '../model.js';
+import type { Layer } from '../model.js';
+import { imageFromBlobs } from '../mutate/mutate.js';
 import { type Descriptor, parseImageConfig, parseWith } from '../schemas.js';
 import { type TarEntry, TarIndex } from '../tar/file-index.js';
-import { writeTarFile } from '../tar/file-writer.js';
+import { type TarWriter, writeTarFile } from '../tar/file-writer.js';
 import { type ArchiveEntry, type ArchiveImages, archiveImages, TarBlobSource } from './archive-source.js';
 import {
   type DockerArchiveImage,
@@ -108,15 +110,16 @@ async function legacyEntry(
           : MediaType.DockerLayer;
     layers.push({ mediaType, digest, size: entry.size });
   }
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: MediaType.DockerManifest,
-    config: { mediaType: MediaType.DockerConfig, digest: configDigest, size: configBytes.length },
-    layers,
-  };
-  const manifestBytes = Buffer.from(JSON.stringify(manifest));
-  source.remember(digestOf(manifestBytes), manifestBytes);
-  const image = await loadImage(source, manifestBytes, { mediaType: MediaType.DockerManifest, signal });
+  const image = await imageFromBlobs(
+    {
+      mediaType: MediaType.DockerManifest,
+      configMediaType: MediaType.DockerConfig,
+      config: configBytes,
+      layers,
+    },
+    source,
+  );
+  source.remember(image.digest, Buffer.from(image.manifestBytes));
   return { image, refs: [...(item.RepoTags ?? [])], annotations: {} };
 }
 
@@ -184,6 +187,14 @@ export async function readDockerArchive(
 export interface DockerArchiveWriteOptions extends ImageWriteOptions {
   /** 'stored' (default): layer blobs as they are; 'uncompressed': decompressed, named by diff_id. */
   layers?: DockerLayerMode;
+  /**
+   * Write each layer's entries yourself instead of its blob (once per distinct layer): `name` is
+   * the blob's entry name (`blobs/sha256/<diff_id>` with `layers: 'uncompressed'`). A deep delta
+   * writes `<name>.vcdiff` and `<name>.source` here. Give the uncompressed sizes with it.
+   */
+  writeLayer?: (tar: TarWriter, layer: Layer, name: string) => Promise<void>;
+  /** Uncompressed layer sizes by diff_id, for the manifest when `writeLayer` writes the layers. */
+  uncompressedSizes?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -203,9 +214,16 @@ export async function writeDockerArchive(
   const options = withOverallProgress(images, optionsIn, mode === 'stored' ? 'sizes' : 'unknown');
   await writeTarFile(file, async (tar) => {
     await addBlobDirs(tar);
-    const sizes = new Map<string, number>();
+    const sizes = new Map<string, number>(options.uncompressedSizes ?? []);
+    const custom = new Set<string>();
     for (const { image } of images) {
       for (const layer of image.layers) {
+        if (options.writeLayer) {
+          const name = blobEntryName(mode === 'uncompressed' ? layer.diffId : layer.digest);
+          if (!custom.has(name)) await options.writeLayer(tar, layer, name);
+          custom.add(name);
+          continue;
+        }
         if (mode === 'stored' || layer.compression === 'none') {
           await addBlobEntry(tar, image, layer.descriptor, 'layer', options);
           continue;

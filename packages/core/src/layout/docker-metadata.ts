@@ -3,12 +3,14 @@
  * `repositories`, `oci-layout`), for stored or decompressed layers. Writers of archive variants
  * (e.g. deep deltas replacing some layer blobs) build on these functions.
  */
+
 import { z } from 'zod';
 import type { Digest } from '../digest.js';
 import { digestOf } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
 import { MediaType, uncompressedLayerMediaType } from '../media-types.js';
 import type { Image, Layer } from '../model.js';
+import { rewriteManifest } from '../mutate/mutate.js';
 import { parseReference } from '../reference.js';
 import type { Descriptor, IndexManifest } from '../schemas.js';
 import { ociLayoutBytes } from './oci-layout.js';
@@ -60,7 +62,7 @@ export function rewriteManifestLayers(
       { digest: image.digest },
     );
   }
-  const manifestBytes = Buffer.from(JSON.stringify({ ...image.manifest, layers }));
+  const manifestBytes = rewriteManifest(image, { layers });
   return { manifestBytes, digest: digestOf(manifestBytes) };
 }
 

@@ -30,6 +30,7 @@ export {
 export {
   addBlobDirs,
   addBlobEntry,
+  archiveLayout,
   entriesFromIndex,
   readArchiveIndex,
   readOciArchive,

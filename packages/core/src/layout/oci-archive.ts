@@ -3,6 +3,8 @@
  * oci-archive:` reads and writes). Reading indexes the tar once and serves blobs by byte range;
  * writing streams blobs into a temp file, verified, renamed into place at the end.
  */
+
+import { createReadStream } from 'node:fs';
 import { isOciDeltaError, OciDeltaError } from '../errors.js';
 import { MediaType } from '../media-types.js';
 import { type Image, loadImage, openVerified, readBlob } from '../model.js';
@@ -10,7 +12,13 @@ import { type Descriptor, type IndexManifest, parseManifest } from '../schemas.j
 import { TarIndex } from '../tar/file-index.js';
 import { type TarWriter, writeTarFile } from '../tar/file-writer.js';
 import { type ArchiveEntry, type ArchiveImages, archiveImages, TarBlobSource } from './archive-source.js';
-import { OCI_LAYOUT_FILE, ociLayoutBytes, parseIndexJson, parseOciLayoutFile } from './oci-layout.js';
+import {
+  OCI_LAYOUT_FILE,
+  type OciLayout,
+  ociLayoutBytes,
+  parseIndexJson,
+  parseOciLayoutFile,
+} from './oci-layout.js';
 import { refNamesOf } from './resolve.js';
 import { blobEntryName } from './safe-path.js';
 import {
@@ -175,6 +183,33 @@ export async function writeOciArchive(
       manifests,
       ...(annotations && Object.keys(annotations).length > 0 ? { annotations } : {}),
     };
+    await tar.addBuffer('index.json', Buffer.from(JSON.stringify(index)));
+  });
+}
+
+/**
+ * Write the layout directory `layout` as an oci-archive: `oci-layout`, the blobs `blobs` lists
+ * (each once, streamed from the layout's files), and its index.json, to a temp file renamed to
+ * `file` at the end. For a layout just filled (a pull), whose blob list the caller knows.
+ */
+export async function archiveLayout(
+  layout: OciLayout,
+  file: string,
+  blobs: readonly Descriptor[],
+  options: { signal?: AbortSignal } = {},
+): Promise<void> {
+  const index = await layout.readIndex();
+  await writeTarFile(file, async (tar) => {
+    await tar.addBuffer(OCI_LAYOUT_FILE, ociLayoutBytes());
+    await addBlobDirs(tar);
+    for (const d of blobs) {
+      const name = blobEntryName(d.digest);
+      if (tar.has(name)) continue;
+      await tar.addStream(name, createReadStream(layout.blobPath(d.digest)), {
+        size: d.size,
+        signal: options.signal,
+      });
+    }
     await tar.addBuffer('index.json', Buffer.from(JSON.stringify(index)));
   });
 }

@@ -2,10 +2,13 @@
 export {
   appendLayers,
   type ImageParts,
+  type IndexParts,
   imageFromBlobs,
+  indexFromDescriptors,
   type NewLayer,
   type RawConfig,
   replaceLayer,
+  rewriteManifest,
   withConfig,
   withLayerDescriptors,
 } from './mutate.js';

@@ -7,7 +7,7 @@
  */
 import { type Digest, digestOf } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
-import { type BlobSource, type Image, jsonBytes, loadImage } from '../model.js';
+import { type BlobSource, type Image, type Index, jsonBytes, loadImage, loadIndex } from '../model.js';
 import type { Descriptor, History } from '../schemas.js';
 import { overlaySource } from './overlay-source.js';
 
@@ -114,14 +114,15 @@ export interface ImageParts {
   /** The manifest media type (OCI or Docker); config and manifest descriptors follow it. */
   mediaType: string;
   configMediaType: string;
-  config: RawConfig;
+  /** The config: an object to serialize, or existing bytes kept exactly (their digest is the image ID). */
+  config: RawConfig | Uint8Array;
   layers: readonly Descriptor[];
   annotations?: Record<string, string>;
 }
 
 /** An image from its parts: the config and manifest are serialized here, layers read from `from`. */
 export async function imageFromBlobs(parts: ImageParts, from: BlobSource): Promise<Image> {
-  const configBytes = jsonBytes(parts.config);
+  const configBytes = parts.config instanceof Uint8Array ? parts.config : jsonBytes(parts.config);
   const manifestBytes = jsonBytes({
     schemaVersion: 2,
     mediaType: parts.mediaType,
@@ -131,6 +132,21 @@ export async function imageFromBlobs(parts: ImageParts, from: BlobSource): Promi
   });
   return loadImage(overlaySource(new Map([[digestOf(configBytes), configBytes]]), from), manifestBytes, {
     mediaType: parts.mediaType,
+  });
+}
+
+/**
+ * The manifest bytes of `image` with `change` applied (config descriptor, layer list), every
+ * other field of its raw JSON kept (pure; the one place manifests are rewritten).
+ */
+export function rewriteManifest(
+  image: Image,
+  change: { config?: Descriptor; layers?: readonly Descriptor[] },
+): Buffer {
+  return jsonBytes({
+    ...rawJson<RawManifest>(image.manifestBytes),
+    ...(change.config ? { config: change.config } : {}),
+    ...(change.layers ? { layers: change.layers } : {}),
   });
 }
 
@@ -146,12 +162,34 @@ async function rebuild(
 ): Promise<Image> {
   const configBytes = change.keepConfigBytes ? Buffer.from(image.configBytes) : jsonBytes(change.config);
   const configDigest = digestOf(configBytes);
-  const manifestBytes = jsonBytes({
-    ...rawJson<RawManifest>(image.manifestBytes),
+  const manifestBytes = rewriteManifest(image, {
     config: { ...image.manifest.config, digest: configDigest, size: configBytes.length },
     layers: change.layers,
   });
   const blobs = new Map<Digest, Uint8Array | BlobSource>(change.from);
   blobs.set(configDigest, configBytes);
   return loadImage(overlaySource(blobs, image.source), manifestBytes, { mediaType: image.mediaType });
+}
+
+export interface IndexParts {
+  /** OCI image index or Docker manifest list. */
+  mediaType: string;
+  manifests: readonly Descriptor[];
+  annotations?: Record<string, string>;
+  /** Further top-level fields kept from an index being rewritten (before the standard ones). */
+  extra?: Record<string, unknown>;
+}
+
+/** An index (multi-platform list) from its entries, serialized here (pure). */
+export function indexFromDescriptors(parts: IndexParts): Index {
+  const bytes = jsonBytes({
+    ...(parts.extra ?? {}),
+    schemaVersion: 2,
+    mediaType: parts.mediaType,
+    manifests: parts.manifests,
+    ...(parts.annotations && Object.keys(parts.annotations).length > 0
+      ? { annotations: parts.annotations }
+      : {}),
+  });
+  return loadIndex(bytes, parts.mediaType);
 }

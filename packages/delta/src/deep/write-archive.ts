@@ -3,17 +3,11 @@
  * it with `layers: 'uncompressed'` (manifest referencing uncompressed layers, digest = diff_id,
  * config unchanged; same index.json / manifest.json / repositories / oci-layout), except that each
  * layer blob is replaced by `<blob>.vcdiff` + `<blob>.source`. Written to a temp name, then renamed.
+ * Core's writer writes it; this module only says what a layer's entries are.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import {
-  addBlobDirs,
-  blobEntryName,
-  dockerArchiveMetadata,
-  type Image,
-  OCI_LAYOUT_FILE,
-  writeTarFile,
-} from '@ocidelta/core';
+import { type Image, OciDeltaError, writeDockerArchive } from '@ocidelta/core';
 
 /** A layer's files in the archive. */
 export interface DeltaLayerFile {
@@ -24,7 +18,10 @@ export interface DeltaLayerFile {
   sourcePath: string;
 }
 
-/** Write image.img to `outPath` (temp + rename; nothing is left behind on error). Returns its size. */
+/**
+ * Write image.img to `outPath` (core's docker-archive writer, temp + rename; nothing is left
+ * behind on error): the layer entries are the deltas. Returns its size.
+ */
 export async function writeDeltaArchive(
   outPath: string,
   image: Image,
@@ -32,29 +29,21 @@ export async function writeDeltaArchive(
   uncompressedSizes: ReadonlyMap<string, number>,
   options: { repoTags?: readonly string[]; signal?: AbortSignal } = {},
 ): Promise<number> {
-  const meta = dockerArchiveMetadata([{ image, repoTags: [...(options.repoTags ?? [])] }], {
+  const byDiffId = new Map(layers.map((l) => [l.diffId, l]));
+  await writeDockerArchive(outPath, [{ image, repoTags: [...(options.repoTags ?? [])] }], {
     layers: 'uncompressed',
     uncompressedSizes,
-  });
-  await writeTarFile(outPath, async (tar) => {
-    await addBlobDirs(tar);
-    for (const layer of layers) {
-      const name = blobEntryName(layer.diffId);
-      await tar.addStream(`${name}.vcdiff`, createReadStream(layer.deltaFile), {
-        size: layer.deltaSize,
-        signal: options.signal,
+    ...(options.signal ? { signal: options.signal } : {}),
+    async writeLayer(tar, layer, name) {
+      const delta = byDiffId.get(layer.diffId);
+      if (!delta)
+        throw new OciDeltaError('ERR_INPUT', `no delta for layer ${layer.diffId}`, { diffId: layer.diffId });
+      await tar.addStream(`${name}.vcdiff`, createReadStream(delta.deltaFile), {
+        size: delta.deltaSize,
+        ...(options.signal ? { signal: options.signal } : {}),
       });
-      await tar.addBuffer(`${name}.source`, Buffer.from(`${layer.sourcePath}\n`));
-    }
-    await tar.addBuffer(blobEntryName(image.configDigest), image.configBytes);
-    for (const m of meta.manifests) {
-      const name = blobEntryName(m.digest);
-      if (!tar.has(name)) await tar.addBuffer(name, m.bytes);
-    }
-    await tar.addBuffer('index.json', meta.indexJson);
-    await tar.addBuffer('manifest.json', meta.manifestJson);
-    await tar.addBuffer(OCI_LAYOUT_FILE, meta.ociLayout);
-    if (meta.repositories) await tar.addBuffer('repositories', meta.repositories);
+      await tar.addBuffer(`${name}.source`, Buffer.from(`${delta.sourcePath}\n`));
+    },
   });
   return (await stat(outPath)).size;
 }

@@ -7,8 +7,8 @@
  */
 import {
   type Descriptor,
-  digestOf,
   formatPlatform,
+  indexFromDescriptors,
   MediaType,
   normalizePlatform,
   OciDeltaError,
@@ -273,14 +273,14 @@ export async function mergeIndex(
     );
   }
 
-  const index: Record<string, unknown> = {
-    ...(srcManifests.extra ?? {}),
-    schemaVersion: 2,
+  const merged = indexFromDescriptors({
     mediaType,
     manifests: [...srcEntries, ...destEntries].map((c) => c.descriptor),
     ...(srcManifests.annotations ? { annotations: srcManifests.annotations } : {}),
-  };
-  const bytes = Buffer.from(JSON.stringify(index));
+    ...(srcManifests.extra ? { extra: srcManifests.extra } : {}),
+  });
+  const bytes = Buffer.from(merged.manifestBytes);
+  const index = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
   const entries: MergedEntry[] = [
     ...srcEntries.map((c) => ({ c, from: 'source' as const })),
     ...destEntries.map((c) => ({ c, from: 'destination' as const })),
@@ -291,7 +291,7 @@ export async function mergeIndex(
     from,
   }));
   const copied: string[] = [];
-  let digest: string = digestOf(bytes);
+  let digest: string = merged.digest;
   if (!options.dryRun) {
     const plan = [
       ...srcEntries.map((c) => ({ c, repo: src, from: client })),

@@ -4,24 +4,21 @@
  * verified against its digest and size, then renamed into `blobs/`; manifests follow their
  * blobs and the name is added to index.json last. A failed pull removes every blob it added.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   abortAware,
-  addBlobDirs,
-  blobEntryName,
+  archiveLayout,
   type Descriptor,
   exists,
   forEachLimit,
   hostPlatform,
   makeWorkDir,
-  OCI_LAYOUT_FILE,
   OciDeltaError,
   OciLayout,
-  ociLayoutBytes,
   type Reference,
   type ReferenceLike,
   refAnnotations,
@@ -30,7 +27,6 @@ import {
   throwIfAborted,
   toReference,
   writeDockerArchive,
-  writeTarFile,
 } from '@ocidelta/core';
 import type { RegistryClient } from '../client.js';
 import { type ManifestNode, manifestsInOrder, planTransfer, topDescriptor, uniqueBlobs } from './plan.js';
@@ -158,27 +154,6 @@ async function writeVerifiedBlob(layout: OciLayout, d: Descriptor, stream: Reada
   }
 }
 
-/** Pack a layout directory (its blobs listed by `plan`) into an oci-archive file. */
-async function packLayout(
-  layout: OciLayout,
-  plan: ManifestNode,
-  file: string,
-  signal?: AbortSignal,
-): Promise<void> {
-  const index = await layout.readIndex();
-  await writeTarFile(file, async (tar) => {
-    await tar.addBuffer(OCI_LAYOUT_FILE, ociLayoutBytes());
-    await addBlobDirs(tar);
-    const blobs = [...uniqueBlobs(plan), ...manifestsInOrder(plan).map((m) => m.descriptor)];
-    for (const d of blobs) {
-      const name = blobEntryName(d.digest);
-      if (tar.has(name)) continue;
-      await tar.addStream(name, createReadStream(layout.blobPath(d.digest)), { size: d.size, signal });
-    }
-    await tar.addBuffer('index.json', Buffer.from(JSON.stringify(index)));
-  });
-}
-
 /**
  * Pull `ref` (an image, or an index: all platforms with `allPlatforms`, one with `platform`,
  * else the host's platform) into exactly one of `oci`, `ociArchive`, `dockerArchive`.
@@ -240,7 +215,12 @@ export async function pullImage(
     const name = options.ociArchive !== undefined ? (options.name ?? ref.tag) : 'image';
     const result = await pullPlanIntoLayout(client, ref, plan, layout, { ...options, name });
     if (options.ociArchive !== undefined) {
-      await packLayout(layout, plan, options.ociArchive, options.signal);
+      await archiveLayout(
+        layout,
+        options.ociArchive,
+        [...uniqueBlobs(plan), ...manifestsInOrder(plan).map((m) => m.descriptor)],
+        options.signal ? { signal: options.signal } : {},
+      );
     } else {
       const image = await layout.image({ ref: 'image' });
       const repoTag = options.name ?? (ref.tag !== undefined ? ref.withTag(ref.tag).familiar() : undefined);
