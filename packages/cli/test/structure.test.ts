@@ -22,18 +22,12 @@ const INNER_LOOPS = new Set([
 
 /** Functions still over the limit, with the size they had when listed (debt: shrink, never grow). */
 const OVERSIZE: Record<string, number> = {
-  'packages/cli/src/app/image-builder.ts:buildDelta': 126,
   'packages/cli/src/app/prepare-services.ts:prepareServices': 155,
   'packages/cli/src/app/verify-install.ts:verifyInstall': 175,
-  'packages/cli/src/chain/run.ts:runChain': 106,
-  'packages/cli/src/commands/image-build.ts:define': 118,
-  'packages/cli/src/commands/image-build.ts:<anonymous>': 106,
   'packages/cli/src/kit/progress.ts:progressView': 135,
   'packages/core/src/mender/reader.ts:scanArtifact': 188,
   'packages/core/src/image-build/build.ts:buildImages': 149,
-  'packages/delta/src/deep/deep-delta.ts:buildDeepDelta': 103,
   'packages/registry/src/token.ts:fetch': 137,
-  'packages/registry/src/tools/index-merge.ts:mergeIndex': 120,
   'packages/registry/src/upload.ts:uploadOnce': 162,
 };
 

@@ -289,6 +289,7 @@ export {
   type OpenedImage,
   type OpenImageOptions,
   openImage,
+  openLocalSource,
   openLocalStore,
 } from './store/image-store.js';
 export {

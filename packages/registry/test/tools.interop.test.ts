@@ -77,8 +77,11 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo', 'umoci'))('release to
     digests.single = single.images.map((i) => i.digest);
     await Promise.all([
       skopeoPushLayout(src, reg.host, 'app/src:v2'),
-      skopeoPushLayout(dest, reg.host, 'app/dest:v1'),
-      skopeoPushLayout(dest, reg.host, 'app/dest:keep'),
+      // One repository, one push at a time: two concurrent skopeo pushes of one index race in
+      // the registry (one sees a child manifest missing and tries to convert the index).
+      skopeoPushLayout(dest, reg.host, 'app/dest:v1').then(() =>
+        skopeoPushLayout(dest, reg.host, 'app/dest:keep'),
+      ),
       skopeoPushLayout(single, reg.host, 'app/single:v1'),
       skopeoPushLayout(dup, reg.host, 'app/dup:v1'),
       skopeoPushLayout(dest, other.host, 'far/dest:v1'),

@@ -152,7 +152,7 @@ async function buildDelta(
   tags: string[],
   sig: AbortSignal,
 ): Promise<BuiltDelta | NoDelta> {
-  const key = {
+  const key: DeltaKey = {
     from: p.plan.currentHash,
     to: p.plan.hash,
     deviceStore: ctx.deviceStore,
@@ -161,6 +161,17 @@ async function buildDelta(
     platform: ctx.platform,
     sourceWindow: ctx.deviceWindow,
   };
+  return (await reusedDelta(ctx, p, key, imageFile, sig)) ?? computeDelta(ctx, p, key, imageFile, tags, sig);
+}
+
+/** A delta of this pair from the local cache or the shared store, when one fits. */
+async function reusedDelta(
+  ctx: ImageBuildContext,
+  p: DeltaService,
+  key: DeltaKey,
+  imageFile: string,
+  sig: AbortSignal,
+): Promise<BuiltDelta | undefined> {
   const hit = await ctx.cache?.delta(key);
   if (hit) {
     const size = (await stat(hit)).size;
@@ -191,6 +202,18 @@ async function buildDelta(
       };
     }
   }
+  return undefined;
+}
+
+/** Build the deep delta of this pair now (self-checked), share and cache it. */
+async function computeDelta(
+  ctx: ImageBuildContext,
+  p: DeltaService,
+  key: DeltaKey,
+  imageFile: string,
+  tags: string[],
+  sig: AbortSignal,
+): Promise<BuiltDelta | NoDelta> {
   const label = `${p.plan.service} ${p.plan.mode === 'unchanged' ? 'unchanged' : 'deep delta'}`;
   try {
     const res = await buildDeepDelta(p.current, p.next, imageFile, {

@@ -127,6 +127,37 @@ function pickPlatform(
   );
 }
 
+/**
+ * How a chain image's parents resolve: a registry reference as it is; `@name` from this run's
+ * build of that image, else from its published reference. Each parent's reference is recorded
+ * (pushes mount blobs from it).
+ */
+function parentResolver(
+  client: RegistryClient,
+  image: ChainImage,
+  ctx: {
+    images: ReadonlyMap<string, ChainImage>;
+    results: ReadonlyMap<string, BuildResult>;
+    prefix: ChainRunOptions['prefix'];
+    parentRefs: Reference[];
+  },
+): NonNullable<Parameters<typeof buildImages>[1]['resolveParent']> {
+  return async (ref, platform, signal) => {
+    const opts = { ...(platform ? { platform } : {}), ...(signal ? { signal } : {}) };
+    const name = treeParentName(ref);
+    if (name === undefined) {
+      const parsed = parseReference(ref);
+      ctx.parentRefs.push(parsed);
+      return client.resolveImage(parsed, opts);
+    }
+    const parent = ctx.images.get(name) as ChainImage;
+    ctx.parentRefs.push(chainRef(ctx.prefix, parent));
+    const local = ctx.results.get(name);
+    if (local) return pickPlatform(local, platform, image.name, name);
+    return client.resolveImage(chainRef(ctx.prefix, parent), opts);
+  };
+}
+
 /** Run the planned chain: build, verify and (with `publish`) push what is `to_build`. */
 export async function runChain(
   client: RegistryClient,
@@ -151,25 +182,7 @@ export async function runChain(
       ...(options.mtime !== undefined ? { mtime: options.mtime } : {}),
       ...(options.env ? { env: options.env } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
-      resolveParent: async (ref, platform, signal) => {
-        const name = treeParentName(ref);
-        if (name === undefined) {
-          const parsed = parseReference(ref);
-          parentRefs.push(parsed);
-          return client.resolveImage(parsed, {
-            ...(platform ? { platform } : {}),
-            ...(signal ? { signal } : {}),
-          });
-        }
-        const parent = images.get(name) as ChainImage;
-        parentRefs.push(chainRef(options.prefix, parent));
-        const local = results.get(name);
-        if (local) return pickPlatform(local, platform, image.name, name);
-        return client.resolveImage(chainRef(options.prefix, parent), {
-          ...(platform ? { platform } : {}),
-          ...(signal ? { signal } : {}),
-        });
-      },
+      resolveParent: parentResolver(client, image, { images, results, prefix: options.prefix, parentRefs }),
     });
     results.set(image.name, built);
     set(entry, 'built', { digests: built.images.map((b) => b.image.digest) });

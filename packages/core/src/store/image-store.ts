@@ -79,11 +79,14 @@ export function archiveStore(archive: ArchiveImages): ImageStore {
   };
 }
 
-/** Open the store a local location names, and the name it selects (if any). */
-export async function openLocalStore(
+/**
+ * The layout or archive a local location names, opened (a path: a directory is a layout, a file
+ * an archive of either kind). For code that needs more than images (indexes, raw blobs: push).
+ */
+export async function openLocalSource(
   ref: LocalImageRef,
   options: { signal?: AbortSignal } = {},
-): Promise<{ store: ImageStore; name?: string }> {
+): Promise<OciLayout | ArchiveImages> {
   let transport = ref.transport;
   if (transport === 'path') {
     const info = await stat(ref.path).catch(() => undefined);
@@ -91,9 +94,18 @@ export async function openLocalStore(
       throw new OciDeltaError('ERR_INPUT', `${ref.path}: no such file or directory`, { path: ref.path });
     transport = info.isDirectory() ? 'oci' : 'oci-archive';
   }
-  const name = ref.transport === 'path' ? {} : ref.name !== undefined ? { name: ref.name } : {};
-  if (transport === 'oci') return { store: layoutStore(await OciLayout.open(ref.path)), ...name };
-  return { store: archiveStore(await readImageArchive(ref.path, { signal: options.signal })), ...name };
+  if (transport === 'oci') return OciLayout.open(ref.path);
+  return readImageArchive(ref.path, { signal: options.signal });
+}
+
+/** Open the store a local location names, and the name it selects (if any). */
+export async function openLocalStore(
+  ref: LocalImageRef,
+  options: { signal?: AbortSignal } = {},
+): Promise<{ store: ImageStore; name?: string }> {
+  const source = await openLocalSource(ref, options);
+  const name = ref.transport === 'path' || ref.name === undefined ? {} : { name: ref.name };
+  return { store: source instanceof OciLayout ? layoutStore(source) : archiveStore(source), ...name };
 }
 
 export interface OpenImageOptions extends ImageReadOptions {

@@ -178,19 +178,7 @@ export async function buildDeepDelta(
         });
         encoded = { ...self, device: selfDeltaDeviceStats(self.uncompressedSize, device) };
       } else {
-        let source = sources.get(pair.sourceIndex);
-        if (source === undefined) {
-          const sourceLayer = current.layers[pair.sourceIndex]!;
-          const sourceItem = `current layer ${pair.sourceIndex}`;
-          const onSourceBytes = (done: number) =>
-            totals.emit({ phase: 'source', item: sourceItem, done, total: sourceLayer.size });
-          onSourceBytes(0);
-          source = await loadUncompressedLayer(sourceLayer, sourceItem, {
-            ...options,
-            onBytes: onSourceBytes,
-          });
-          sources.set(pair.sourceIndex, source);
-        }
+        const source = await sourceOf(current, pair.sourceIndex, sources, totals, options);
         onBytes(0);
         encoded = await encodeLayer(source, layer, deltaFile, `new layer ${i}`, i, {
           ...options,
@@ -231,4 +219,23 @@ export async function buildDeepDelta(
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** The current layer `index` uncompressed in memory (the encoder's source), loaded once. */
+async function sourceOf(
+  current: Image,
+  index: number,
+  sources: Map<number, Buffer>,
+  totals: ReturnType<typeof progressTotals>,
+  options: DeepDeltaOptions,
+): Promise<Buffer> {
+  const loaded = sources.get(index);
+  if (loaded !== undefined) return loaded;
+  const layer = current.layers[index]!;
+  const item = `current layer ${index}`;
+  const onBytes = (done: number) => totals.emit({ phase: 'source', item, done, total: layer.size });
+  onBytes(0);
+  const source = await loadUncompressedLayer(layer, item, { ...options, onBytes });
+  sources.set(index, source);
+  return source;
 }

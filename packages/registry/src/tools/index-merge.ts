@@ -201,6 +201,52 @@ function firstPerIdentity(children: readonly Child[]): Child[] {
   });
 }
 
+/** The source's entries to merge: one per platform, only the `platforms` asked for (if any). */
+function sourceEntries(
+  src: Reference,
+  children: readonly Child[],
+  platforms: IndexMergeOptions['platforms'],
+  warn: (m: string) => void,
+): Child[] {
+  const all = firstPerIdentity(children);
+  if (platforms === undefined || platforms.length === 0) return all;
+  const wanted = platforms.map(platformWanted);
+  for (const w of wanted) {
+    if (!all.some((c) => c.platform && w.matches(c.platform))) {
+      warn(
+        `${src} has no ${w.label} (it has: ${all.map((c) => c.identity).join(', ') || 'none'}); the destination's entry is kept`,
+      );
+    }
+  }
+  return all.filter((c) => c.platform && wanted.some((w) => w.matches(c.platform as Platform)));
+}
+
+/** Copy each child the target repository lacks into it (by digest); returns the digests copied. */
+async function copyChildren(
+  plan: readonly { c: Child; repo: Reference; from: RegistryClient }[],
+  destClient: RegistryClient,
+  target: Reference,
+  options: IndexMergeOptions,
+): Promise<string[]> {
+  const copied: string[] = [];
+  for (const { c, repo, from } of plan) {
+    if (repo.registry === target.registry && repo.repository === target.repository) continue;
+    const there = await destClient.headManifest(byDigest(target, c.descriptor.digest), {
+      signal: options.signal,
+    });
+    if (there) continue;
+    await copyImage(from, byDigest(repo, c.descriptor.digest), byDigest(target, c.descriptor.digest), {
+      destClient,
+      allPlatforms: true,
+      ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    copied.push(c.descriptor.digest);
+  }
+  return copied;
+}
+
 /**
  * Merge `source` into `destination` and push the result to `options.to ?? destination`
  * (unless `dryRun`). A missing destination (404, or 401 on a repository that does not exist
@@ -235,20 +281,7 @@ export async function mergeIndex(
       warn(`source entry ${c.descriptor.digest} has no platform; it is left out`);
   }
 
-  let fromSource = firstPerIdentity(srcManifests.children);
-  if (options.platforms !== undefined && options.platforms.length > 0) {
-    const wanted = options.platforms.map(platformWanted);
-    for (const w of wanted) {
-      if (!fromSource.some((c) => c.platform && w.matches(c.platform))) {
-        warn(
-          `${src} has no ${w.label} (it has: ${fromSource.map((c) => c.identity).join(', ') || 'none'}); the destination's entry is kept`,
-        );
-      }
-    }
-    fromSource = fromSource.filter(
-      (c) => c.platform && wanted.some((w) => w.matches(c.platform as Platform)),
-    );
-  }
+  const fromSource = sourceEntries(src, srcManifests.children, options.platforms, warn);
   const taken = new Set(fromSource.map((c) => c.identity));
   const fromDest = firstPerIdentity(destManifests.children).filter((c) => !taken.has(c.identity));
   // Attestations travel with the image they describe.
@@ -293,25 +326,17 @@ export async function mergeIndex(
   const copied: string[] = [];
   let digest: string = merged.digest;
   if (!options.dryRun) {
-    const plan = [
-      ...srcEntries.map((c) => ({ c, repo: src, from: client })),
-      ...destEntries.map((c) => ({ c, repo: dest, from: destClient })),
-    ];
-    for (const { c, repo, from } of plan) {
-      if (repo.registry === target.registry && repo.repository === target.repository) continue;
-      const there = await destClient.headManifest(byDigest(target, c.descriptor.digest), {
-        signal: options.signal,
-      });
-      if (there) continue;
-      await copyImage(from, byDigest(repo, c.descriptor.digest), byDigest(target, c.descriptor.digest), {
+    copied.push(
+      ...(await copyChildren(
+        [
+          ...srcEntries.map((c) => ({ c, repo: src, from: client })),
+          ...destEntries.map((c) => ({ c, repo: dest, from: destClient })),
+        ],
         destClient,
-        allPlatforms: true,
-        ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      });
-      copied.push(c.descriptor.digest);
-    }
+        target,
+        options,
+      )),
+    );
     digest = await destClient.putManifest(target, bytes, mediaType, { signal: options.signal });
   }
   return {

@@ -1,10 +1,3 @@
-/**
- * Push an OCI layout directory or an image archive (oci-archive, docker-archive) to a registry:
- * blobs first (skipped when the registry has them, mounted from other repositories of the same
- * registry when asked), then image manifests by digest, then the top manifest (an index last)
- * under the destination tag.
- */
-import { stat } from 'node:fs/promises';
 import {
   type ArchiveImages,
   type BlobSource,
@@ -13,11 +6,11 @@ import {
   type ImageSelector,
   OciDeltaError,
   OciLayout,
+  openLocalSource,
   openVerified,
   type Reference,
   type ReferenceLike,
   readBlob,
-  readImageArchive,
   resolveTopLevel,
   throwIfAborted,
   toReference,
@@ -57,23 +50,12 @@ async function openSource(
   signal?: AbortSignal,
 ): Promise<OpenedSource> {
   if (typeof source === 'string') {
-    let isDir: boolean;
+    const opened = await openLocalSource({ transport: 'path', path: source }, signal ? { signal } : {});
+    if (opened instanceof OciLayout) return openSource(opened, select, signal);
     try {
-      isDir = (await stat(source)).isDirectory();
+      return await openSource(opened, select, signal);
     } catch (err) {
-      throw new OciDeltaError(
-        'ERR_INPUT',
-        `cannot push ${source}: no such file or directory`,
-        { path: source },
-        { cause: err },
-      );
-    }
-    if (isDir) return openSource(await OciLayout.open(source), select, signal);
-    const archive = await readImageArchive(source, { signal });
-    try {
-      return await openSource(archive, select, signal);
-    } catch (err) {
-      await archive.close();
+      await opened.close();
       throw err;
     }
   }
