@@ -22,12 +22,9 @@ const INNER_LOOPS = new Set([
 
 /** Functions still over the limit, with the size they had when listed (debt: shrink, never grow). */
 const OVERSIZE: Record<string, number> = {
-  'packages/cli/src/app/prepare-services.ts:prepareServices': 155,
   'packages/cli/src/app/verify-install.ts:verifyInstall': 175,
-  'packages/cli/src/kit/progress.ts:progressView': 135,
   'packages/core/src/mender/reader.ts:scanArtifact': 188,
   'packages/core/src/image-build/build.ts:buildImages': 149,
-  'packages/registry/src/token.ts:fetch': 137,
   'packages/registry/src/upload.ts:uploadOnce': 162,
 };
 

@@ -184,29 +184,7 @@ export class TokenFetcher {
   }
 
   private async fetch(req: TokenRequest, key: string, retried = false): Promise<string> {
-    const realmStr = req.challenge.params.realm;
-    if (!realmStr) {
-      throw new RegistryError('ERR_AUTH', `${req.registry}: Bearer challenge without a realm`, {
-        ref: req.registry,
-      });
-    }
-    let realm: URL;
-    try {
-      realm = new URL(realmStr);
-    } catch {
-      throw new RegistryError('ERR_AUTH', `${req.registry}: invalid token realm "${realmStr}"`, {
-        ref: req.registry,
-      });
-    }
-    if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
-      throw new RegistryError(
-        'ERR_AUTH',
-        `${req.registry}: unsupported token realm scheme ${realm.protocol}`,
-        {
-          ref: req.registry,
-        },
-      );
-    }
+    const realm = realmOf(req);
     let creds = req.creds;
     if (
       creds &&
@@ -268,22 +246,7 @@ export class TokenFetcher {
       // 404/405: the server has no OAuth2 endpoint; fall back to GET.
       if (r.status !== 404 && r.status !== 405) result = { ...r, url: realm.href, method: 'POST' };
     }
-    if (result === undefined) {
-      const url = new URL(realm.href);
-      if (service) url.searchParams.set('service', service);
-      for (const s of req.scopes) url.searchParams.append('scope', s);
-      const headers: Record<string, string> = {};
-      if (creds && 'password' in creds) {
-        headers.authorization = basic(creds.username, creds.password);
-        if (creds.username) url.searchParams.set('account', creds.username);
-      } else if (creds && 'identityToken' in creds) {
-        headers.authorization = basic(creds.username ?? '<token>', creds.identityToken);
-      }
-      this.fetches++;
-      const r = await this.http({ method: 'GET', url: url.href, headers, signal: req.signal });
-      this.options.logger?.(`token GET ${url.origin}${url.pathname} -> ${r.status}`);
-      result = { ...r, url: `${url.origin}${url.pathname}`, method: 'GET' };
-    }
+    result ??= await this.tokenByGet(req, realm, service, creds);
     if (result.status !== 200) {
       const hint =
         result.status === 401 || result.status === 403
@@ -320,4 +283,51 @@ export class TokenFetcher {
     this.cache.set(key, token, parsed.expires_in);
     return token;
   }
+
+  /** The Distribution token GET: service and scopes in the query, credentials as Basic auth. */
+  private async tokenByGet(
+    req: TokenRequest,
+    realm: URL,
+    service: string | undefined,
+    creds: TokenRequest['creds'],
+  ): Promise<{ status: number; body: string; url: string; method: string }> {
+    const url = new URL(realm.href);
+    if (service) url.searchParams.set('service', service);
+    for (const s of req.scopes) url.searchParams.append('scope', s);
+    const headers: Record<string, string> = {};
+    if (creds && 'password' in creds) {
+      headers.authorization = basic(creds.username, creds.password);
+      if (creds.username) url.searchParams.set('account', creds.username);
+    } else if (creds && 'identityToken' in creds) {
+      headers.authorization = basic(creds.username ?? '<token>', creds.identityToken);
+    }
+    this.fetches++;
+    const r = await this.http({ method: 'GET', url: url.href, headers, signal: req.signal });
+    this.options.logger?.(`token GET ${url.origin}${url.pathname} -> ${r.status}`);
+    return { ...r, url: `${url.origin}${url.pathname}`, method: 'GET' };
+  }
+}
+
+/** The token realm of a Bearer challenge, checked: an http(s) URL. */
+function realmOf(req: TokenRequest): URL {
+  const realmStr = req.challenge.params.realm;
+  if (!realmStr) {
+    throw new RegistryError('ERR_AUTH', `${req.registry}: Bearer challenge without a realm`, {
+      ref: req.registry,
+    });
+  }
+  let realm: URL;
+  try {
+    realm = new URL(realmStr);
+  } catch {
+    throw new RegistryError('ERR_AUTH', `${req.registry}: invalid token realm "${realmStr}"`, {
+      ref: req.registry,
+    });
+  }
+  if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
+    throw new RegistryError('ERR_AUTH', `${req.registry}: unsupported token realm scheme ${realm.protocol}`, {
+      ref: req.registry,
+    });
+  }
+  return realm;
 }

@@ -128,6 +128,50 @@ function figures(t: Track): string {
   return parts.join(' ');
 }
 
+/** Record `event` on its item's track (created on first sight unless already finished). */
+function updateTrack(
+  items: Map<string, Track>,
+  key: string,
+  event: Parameters<ProgressView['update']>[0],
+  t: number,
+  finished: boolean,
+): void {
+  let track = items.get(key);
+  if (!track && !finished) {
+    track = {
+      phase: event.phase,
+      item: event.item ?? '',
+      done: 0,
+      total: undefined,
+      unit: event.unit ?? 'bytes',
+      samples: [[t, 0]],
+    };
+    items.set(key, track);
+  }
+  if (!track) return;
+  track.done = event.done;
+  track.total = event.total;
+  sample(track, t);
+}
+
+/** `NAME     [####....] LABEL FIGURES`, cut to `width` (colour codes not counted). */
+function barLine(name: string, t: Track, label: string, width: number, color: boolean): string {
+  const paint = (text: string) => (color ? `\x1b[36m${text}\x1b[39m` : text);
+  const fill = t.total ? Math.round(Math.min(1, t.done / t.total) * BAR) : 0;
+  const bar = t.total ? `[${paint('#'.repeat(fill))}${'.'.repeat(BAR - fill)}]` : `[${' '.repeat(BAR)}]`;
+  const head = `${name.padEnd(8)} `;
+  const tail = ` ${label ? `${label} ` : ''}${figures(t)}`;
+  const room = width - head.length - (BAR + 2);
+  return `${head}${bar}${tail.length > room ? `${tail.slice(0, Math.max(0, room - 1))}~` : tail}`;
+}
+
+/** What a finished item's line says: skipped, mounted, its size, or done. */
+function finishedText(phase: string, unit: string, done: number): string {
+  if (phase === 'skip') return 'already present';
+  if (phase === 'mount') return 'mounted';
+  return unit === 'bytes' ? formatIecBytes(done) : 'done';
+}
+
 /** A renderer writing to `out` in `mode` (see {@link progressFor} for choosing it). */
 export function progressView(out: Out, mode: 'bars' | 'lines', options: ProgressViewOptions): ProgressView {
   const now = options.now ?? Date.now;
@@ -147,21 +191,9 @@ export function progressView(out: Out, mode: 'bars' | 'lines', options: Progress
   let drawn = 0;
   let timer: NodeJS.Timeout | undefined;
   let lastStatus = started;
-  const paint = (text: string) => (options.color ? `\x1b[36m${text}\x1b[39m` : text);
-  const bar = (t: Track) => {
-    if (!t.total) return `[${' '.repeat(BAR)}]`;
-    const fill = Math.round(Math.min(1, t.done / t.total) * BAR);
-    return `[${paint('#'.repeat(fill))}${'.'.repeat(BAR - fill)}]`;
-  };
   const phaseName = (phase: string) => names[phase] ?? phase;
-  const width = () => Math.max(40, Math.min(out.columns || 100, 200)) - 1;
-  /** `NAME     [####....] LABEL FIGURES`, cut to the terminal's width (colour codes not counted). */
-  const line = (name: string, t: Track, label: string) => {
-    const head = `${name.padEnd(8)} `;
-    const tail = ` ${label ? `${label} ` : ''}${figures(t)}`;
-    const room = width() - head.length - (BAR + 2);
-    return `${head}${bar(t)}${tail.length > room ? `${tail.slice(0, Math.max(0, room - 1))}~` : tail}`;
-  };
+  const line = (name: string, t: Track, label: string) =>
+    barLine(name, t, label, Math.max(40, Math.min(out.columns || 100, 200)) - 1, options.color === true);
 
   const clear = () => {
     if (drawn > 0) out.write(`\x1b[${drawn}A\x1b[J`);
@@ -200,43 +232,19 @@ export function progressView(out: Out, mode: 'bars' | 'lines', options: Progress
       const unit = event.unit ?? 'bytes';
       if (event.overall) {
         hasOverall = true;
-        overall.done = event.overall.done;
-        overall.total = event.overall.total;
+        Object.assign(overall, { done: event.overall.done, total: event.overall.total });
         overall.unit = event.overall.unit ?? 'bytes';
         sample(overall, t);
       }
       const key = `${event.phase}\0${event.item ?? ''}`;
       const finished = event.total !== undefined && event.done >= event.total;
-      let track = items.get(key);
-      if (!track && !finished) {
-        track = {
-          phase: event.phase,
-          item: event.item ?? '',
-          done: 0,
-          total: undefined,
-          unit,
-          samples: [[t, 0]],
-        };
-        items.set(key, track);
-      }
-      if (track) {
-        track.done = event.done;
-        track.total = event.total;
-        sample(track, t);
-      }
+      updateTrack(items, key, event, t, finished);
       if (finished) {
         items.delete(key);
-        if (mode === 'lines' && event.item !== undefined) {
-          const what =
-            event.phase === 'skip'
-              ? 'already present'
-              : event.phase === 'mount'
-                ? 'mounted'
-                : unit === 'bytes'
-                  ? formatIecBytes(event.done)
-                  : 'done';
-          out.write(`${phaseName(event.phase)}: ${event.item} ${what}\n`);
-        }
+        if (mode === 'lines' && event.item !== undefined)
+          out.write(
+            `${phaseName(event.phase)}: ${event.item} ${finishedText(event.phase, unit, event.done)}\n`,
+          );
       }
       if (mode === 'bars') schedule();
       else if (t - lastStatus >= interval) status(t);
