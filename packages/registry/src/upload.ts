@@ -159,15 +159,87 @@ async function uploadOnce(
   opts: UploadOptions,
 ): Promise<UploadResult> {
   const { transport, repo } = ctx;
+  const context = { ref: refStr, digest, resource: 'upload' as const };
+  const { started, scopes } = await startSession(ctx, digest, refStr, opts);
+  dump(started.body);
+  if (started.status === 201) {
+    const got = started.header('docker-content-digest');
+    return { digest: got ? toDigest(got) : digest, mounted: true, skipped: false };
+  }
+  let location = resolveLocation(started, refStr);
+  const minChunk = Number(started.header('oci-chunk-min-length') ?? 0) || 0;
+  const chunkSize = Math.max(opts.chunkSize ?? DEFAULT_CHUNK_SIZE, minChunk, 1);
+
+  const { source, verify, body, progress } = await verifiedBody(data, digest, size, refStr, opts);
+
+  try {
+    if (size <= chunkSize) {
+      const put = await transport.request({
+        registry: repo.registry,
+        method: 'PUT',
+        path: appendQuery(location, 'digest', digest),
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+        body: data instanceof Uint8Array ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : body,
+        scopes,
+        signal: opts.signal,
+        ok: [201],
+        context: { ...context, method: 'PUT', url: location },
+      });
+      if (data instanceof Uint8Array) progress(size);
+      dump(put.body);
+      const got = put.header('docker-content-digest');
+      return { digest: got ? toDigest(got) : digest, mounted: false, skipped: false };
+    }
+
+    if (source === undefined) verify.end(data as Uint8Array);
+    const reader = new SliceReader(body);
+    location = await sendChunks(
+      ctx,
+      reader,
+      { location, size, chunkSize, scopes, context, refStr },
+      opts.signal,
+    );
+    // Drain the verifier so a wrong size or digest surfaces before committing.
+    for await (const _ of reader.take(1)) {
+      // one byte more than declared: the verifier errors on it
+    }
+    const put = await transport.request({
+      registry: repo.registry,
+      method: 'PUT',
+      path: appendQuery(location, 'digest', digest),
+      headers: { 'content-length': '0' },
+      scopes,
+      signal: opts.signal,
+      ok: [201],
+      context: { ...context, method: 'PUT', url: location },
+    });
+    dump(put.body);
+    const got = put.header('docker-content-digest');
+    return { digest: got ? toDigest(got) : digest, mounted: false, skipped: false };
+  } catch (err) {
+    source?.destroy();
+    verify.destroy();
+    await cancelSession(ctx, location, scopes, context);
+    throw err;
+  }
+}
+
+/** POST an upload session; with `mountFrom` on this registry, a cross-repository mount first. */
+async function startSession(
+  ctx: UploadContext,
+  digest: Digest,
+  refStr: string,
+  opts: UploadOptions,
+): Promise<{ started: RegistryResponse; scopes: string[] }> {
+  const { transport, repo } = ctx;
   const uploadsPath = `/v2/${repo.repository}/blobs/uploads/`;
   const mount = opts.mountFrom;
   const canMount =
     mount !== undefined && mount.registry === repo.registry && mount.repository !== repo.repository;
-  let scopes = canMount
+  const scopes = canMount
     ? [pushScope(repo.repository), pullScope(mount.repository)]
     : [pushScope(repo.repository)];
   const context = { ref: refStr, digest, resource: 'upload' as const };
-
   const post = (withMount: boolean) =>
     transport.request({
       registry: repo.registry,
@@ -183,25 +255,91 @@ async function uploadOnce(
       retry: true,
       context: { ...context, method: 'POST', url: uploadsPath },
     });
-  let started: RegistryResponse;
   try {
-    started = await post(canMount);
+    return { started: await post(canMount), scopes };
   } catch (err) {
     // No read access to the mount source: upload the data instead.
     if (!canMount || !isOciDeltaError(err, 'ERR_AUTH')) throw err;
     ctx.logger?.(`${refStr}: cannot mount from ${mount?.repository} (${err.message}); uploading`);
-    started = await post(false);
-    scopes = [pushScope(repo.repository)];
+    return { started: await post(false), scopes: [pushScope(repo.repository)] };
   }
-  dump(started.body);
-  if (started.status === 201) {
-    const got = started.header('docker-content-digest');
-    return { digest: got ? toDigest(got) : digest, mounted: true, skipped: false };
-  }
-  let location = resolveLocation(started, refStr);
-  const minChunk = Number(started.header('oci-chunk-min-length') ?? 0) || 0;
-  const chunkSize = Math.max(opts.chunkSize ?? DEFAULT_CHUNK_SIZE, minChunk, 1);
+}
 
+/** Best effort: cancel an upload session so the registry frees it. */
+async function cancelSession(
+  ctx: UploadContext,
+  location: string,
+  scopes: string[],
+  context: { ref: string; digest: Digest; resource: 'upload' },
+): Promise<void> {
+  await ctx.transport
+    .request({
+      registry: ctx.repo.registry,
+      method: 'DELETE',
+      path: location,
+      scopes,
+      ok: [200, 202, 204, 404],
+      retry: false,
+      context: { ...context, method: 'DELETE', url: location },
+    })
+    .then((r) => dump(r.body))
+    .catch(() => {});
+}
+
+/** PATCH `size` bytes from `reader` in chunks of `chunkSize`; returns the session's last location. */
+async function sendChunks(
+  ctx: UploadContext,
+  reader: SliceReader,
+  at: {
+    location: string;
+    size: number;
+    chunkSize: number;
+    scopes: string[];
+    context: { ref: string; digest: Digest; resource: 'upload' };
+    refStr: string;
+  },
+  signal: AbortSignal | undefined,
+): Promise<string> {
+  let location = at.location;
+  for (let start = 0; start < at.size; start += at.chunkSize) {
+    const len = Math.min(at.chunkSize, at.size - start);
+    const patch = await ctx.transport.request({
+      registry: ctx.repo.registry,
+      method: 'PATCH',
+      path: location,
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-length': String(len),
+        'content-range': `${start}-${start + len - 1}`,
+      },
+      body: reader.take(len),
+      scopes: at.scopes,
+      signal,
+      ok: [202],
+      context: { ...at.context, method: 'PATCH', url: location },
+    });
+    dump(patch.body);
+    location = resolveLocation(patch, at.refStr);
+  }
+  return location;
+}
+
+/**
+ * The upload body of `data`: bytes checked up front, a stream verified while sent (a wrong
+ * digest or size fails before the registry commits), counted for progress.
+ */
+async function verifiedBody(
+  data: BlobData,
+  digest: Digest,
+  size: number,
+  refStr: string,
+  opts: UploadOptions,
+): Promise<{
+  source: Readable | undefined;
+  verify: ReturnType<typeof verifyingStream>;
+  body: AsyncGenerator<Buffer>;
+  progress: (n: number) => void;
+}> {
   if (data instanceof Uint8Array) {
     // Bytes: checked up front, sent as a replayable body (the transport may retry the PUT).
     const actual = digestOf(data, parseDigest(digest).algorithm);
@@ -233,82 +371,5 @@ async function uploadOnce(
       yield b;
     }
   }
-  const body = counted();
-
-  try {
-    if (size <= chunkSize) {
-      const put = await transport.request({
-        registry: repo.registry,
-        method: 'PUT',
-        path: appendQuery(location, 'digest', digest),
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-        body: data instanceof Uint8Array ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : body,
-        scopes,
-        signal: opts.signal,
-        ok: [201],
-        context: { ...context, method: 'PUT', url: location },
-      });
-      if (data instanceof Uint8Array) progress(size);
-      dump(put.body);
-      const got = put.header('docker-content-digest');
-      return { digest: got ? toDigest(got) : digest, mounted: false, skipped: false };
-    }
-
-    if (source === undefined) verify.end(data as Uint8Array);
-    const reader = new SliceReader(body);
-    for (let start = 0; start < size; start += chunkSize) {
-      const len = Math.min(chunkSize, size - start);
-      const patch = await transport.request({
-        registry: repo.registry,
-        method: 'PATCH',
-        path: location,
-        headers: {
-          'content-type': 'application/octet-stream',
-          'content-length': String(len),
-          'content-range': `${start}-${start + len - 1}`,
-        },
-        body: reader.take(len),
-        scopes,
-        signal: opts.signal,
-        ok: [202],
-        context: { ...context, method: 'PATCH', url: location },
-      });
-      dump(patch.body);
-      location = resolveLocation(patch, refStr);
-    }
-    // Drain the verifier so a wrong size or digest surfaces before committing.
-    for await (const _ of reader.take(1)) {
-      // one byte more than declared: the verifier errors on it
-    }
-    const put = await transport.request({
-      registry: repo.registry,
-      method: 'PUT',
-      path: appendQuery(location, 'digest', digest),
-      headers: { 'content-length': '0' },
-      scopes,
-      signal: opts.signal,
-      ok: [201],
-      context: { ...context, method: 'PUT', url: location },
-    });
-    dump(put.body);
-    const got = put.header('docker-content-digest');
-    return { digest: got ? toDigest(got) : digest, mounted: false, skipped: false };
-  } catch (err) {
-    source?.destroy();
-    verify.destroy();
-    // Best effort: cancel the session so the registry frees it.
-    await transport
-      .request({
-        registry: repo.registry,
-        method: 'DELETE',
-        path: location,
-        scopes,
-        ok: [200, 202, 204, 404],
-        retry: false,
-        context: { ...context, method: 'DELETE', url: location },
-      })
-      .then((r) => dump(r.body))
-      .catch(() => {});
-    throw err;
-  }
+  return { source, verify, body: counted(), progress };
 }

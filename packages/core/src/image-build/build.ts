@@ -156,6 +156,84 @@ function platformOf(spec: BuildImageSpec, parent: Image | undefined, where: stri
   };
 }
 
+/** The parent of image `n`: an earlier image of the spec (with its tree), or one opened by reference. */
+async function parentOf(
+  imageSpec: BuildImageSpec,
+  n: number,
+  built: readonly { image: Image; tree: Tree | undefined }[],
+  baseDir: string,
+  options: BuildOptions,
+  closers: (() => Promise<void>)[],
+  progress: (phase: BuildProgress['phase'], item: string, done: number) => void,
+): Promise<{ parent?: Image; parentTree?: Tree }> {
+  const where = `images[${n}]`;
+  if (typeof imageSpec.parent === 'number') {
+    const earlier = built[imageSpec.parent];
+    if (!earlier || imageSpec.parent >= n) {
+      throw new OciDeltaError(
+        'ERR_INPUT',
+        `${where}.parent: ${imageSpec.parent} is not an earlier image of the spec`,
+        {
+          field: `${where}.parent`,
+        },
+      );
+    }
+    return { parent: earlier.image, parentTree: earlier.tree };
+  } else if (imageSpec.parent !== undefined) {
+    const platform = imageSpec.architecture ? platformOf(imageSpec, undefined, where) : undefined;
+    const loc = parseImageRef(imageSpec.parent, baseDir);
+    progress('parent', `image ${n}`, 0);
+    if (loc.transport === 'docker') {
+      if (!options.resolveParent) {
+        throw new OciDeltaError(
+          'ERR_INPUT',
+          `${where}.parent: registry reference ${loc.ref} needs a registry client`,
+          {
+            ref: loc.ref,
+          },
+        );
+      }
+      const parent = await options.resolveParent(loc.ref, platform, options.signal);
+      if (!parent)
+        throw new OciDeltaError('ERR_MANIFEST_UNKNOWN', `${where}.parent: ${loc.ref} not found`, {
+          ref: loc.ref,
+        });
+      return { parent };
+    } else {
+      const opened = await openImage(loc, {
+        ...(platform ? { platform } : {}),
+        signal: options.signal,
+      });
+      closers.push(opened.close);
+      return { parent: opened.image };
+    }
+  }
+  return {};
+}
+
+/** The config of a built image: its platform, the merged container config, its rootfs and history. */
+function configOf(
+  imageSpec: BuildImageSpec,
+  platform: Platform,
+  created: string,
+  parent: Image | undefined,
+  diffIds: Digest[],
+  history: History[],
+): ImageConfig {
+  return {
+    created,
+    ...(imageSpec.author !== undefined ? { author: imageSpec.author } : {}),
+    architecture: platform.architecture,
+    os: platform.os,
+    ...(platform.osVersion !== undefined ? { 'os.version': platform.osVersion } : {}),
+    ...(imageSpec['os.features'] !== undefined ? { 'os.features': imageSpec['os.features'] } : {}),
+    ...(platform.variant !== undefined ? { variant: platform.variant } : {}),
+    config: mergeContainerConfig(parent?.config.config, imageSpec.config),
+    rootfs: { type: 'layers', diff_ids: diffIds },
+    history,
+  };
+}
+
 /** Build every image of `spec`, in order. */
 export async function buildImages(spec: BuildSpec, options: BuildOptions): Promise<BuildResult> {
   const baseDir = options.baseDir ?? process.cwd();
@@ -180,49 +258,7 @@ export async function buildImages(spec: BuildSpec, options: BuildOptions): Promi
   try {
     for (const [n, imageSpec] of spec.images.entries()) {
       const where = `images[${n}]`;
-      let parent: Image | undefined;
-      let parentTree: Tree | undefined;
-      if (typeof imageSpec.parent === 'number') {
-        const earlier = built[imageSpec.parent];
-        if (!earlier || imageSpec.parent >= n) {
-          throw new OciDeltaError(
-            'ERR_INPUT',
-            `${where}.parent: ${imageSpec.parent} is not an earlier image of the spec`,
-            {
-              field: `${where}.parent`,
-            },
-          );
-        }
-        parent = earlier.image;
-        parentTree = earlier.tree;
-      } else if (imageSpec.parent !== undefined) {
-        const platform = imageSpec.architecture ? platformOf(imageSpec, undefined, where) : undefined;
-        const loc = parseImageRef(imageSpec.parent, baseDir);
-        progress('parent', `image ${n}`, 0);
-        if (loc.transport === 'docker') {
-          if (!options.resolveParent) {
-            throw new OciDeltaError(
-              'ERR_INPUT',
-              `${where}.parent: registry reference ${loc.ref} needs a registry client`,
-              {
-                ref: loc.ref,
-              },
-            );
-          }
-          parent = await options.resolveParent(loc.ref, platform, options.signal);
-          if (!parent)
-            throw new OciDeltaError('ERR_MANIFEST_UNKNOWN', `${where}.parent: ${loc.ref} not found`, {
-              ref: loc.ref,
-            });
-        } else {
-          const opened = await openImage(loc, {
-            ...(platform ? { platform } : {}),
-            signal: options.signal,
-          });
-          closers.push(opened.close);
-          parent = opened.image;
-        }
-      }
+      const { parent, parentTree } = await parentOf(imageSpec, n, built, baseDir, options, closers, progress);
       const platform = platformOf(imageSpec, parent, where);
       let base: Tree =
         parentTree ??
@@ -260,18 +296,7 @@ export async function buildImages(spec: BuildSpec, options: BuildOptions): Promi
           empty_layer: true,
         });
       }
-      const config: ImageConfig = {
-        created,
-        ...(imageSpec.author !== undefined ? { author: imageSpec.author } : {}),
-        architecture: platform.architecture,
-        os: platform.os,
-        ...(platform.osVersion !== undefined ? { 'os.version': platform.osVersion } : {}),
-        ...(imageSpec['os.features'] !== undefined ? { 'os.features': imageSpec['os.features'] } : {}),
-        ...(platform.variant !== undefined ? { variant: platform.variant } : {}),
-        config: mergeContainerConfig(parent?.config.config, imageSpec.config),
-        rootfs: { type: 'layers', diff_ids: diffIds },
-        history,
-      };
+      const config = configOf(imageSpec, platform, created, parent, diffIds, history);
       const image = await imageFromBlobs(
         {
           mediaType: family.manifest,
