@@ -22,7 +22,6 @@ const INNER_LOOPS = new Set([
 
 /** Functions still over the limit, with the size they had when listed (debt: shrink, never grow). */
 const OVERSIZE: Record<string, number> = {
-  'packages/cli/src/app/verify-install.ts:verifyInstall': 175,
   'packages/core/src/mender/reader.ts:scanArtifact': 188,
 };
 

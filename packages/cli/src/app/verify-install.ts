@@ -129,25 +129,7 @@ export async function verifyInstall(
     signal,
     ...(options.publicKey ? { publicKey: options.publicKey } : {}),
   });
-  if (info.typeInfo.type !== 'app') {
-    throw notInstallable(`${artifact} is a ${info.typeInfo.type ?? 'rootfs'} artifact, not an app one`, {
-      path: artifact,
-    });
-  }
-  const meta = (info.metaData ?? {}) as Record<string, unknown>;
-  for (const key of ['application_name', 'orchestrator', 'platform', 'version']) {
-    if (typeof meta[key] !== 'string' || meta[key] === '') {
-      throw notInstallable(`${artifact}: the app module requires meta-data ${key} (non-empty)`, {
-        path: artifact,
-        key,
-      });
-    }
-  }
-  for (const name of ['images.tar.gz', 'manifests.tar.gz']) {
-    if (!info.payloads.some((p) => p.name === name)) {
-      throw notInstallable(`${artifact} has no payload file ${name}`, { path: artifact });
-    }
-  }
+  const meta = checkAppArtifact(artifact, info);
   const work = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'ocidelta-verify-'));
   try {
     const unpack = async (name: string): Promise<TarIndex> => {
@@ -189,98 +171,9 @@ export async function verifyInstall(
     );
     const report: InstalledImage[] = [];
     for (const id of ids.sort()) {
-      const text = async (name: string): Promise<string> => {
-        const entry = images.entries.get(`images/${id}/${name}`);
-        if (entry?.type !== 'file')
-          throw notInstallable(`${artifact}: images/${id}/${name} is missing`, { id });
-        return (await images.read(entry, 64 * 1024)).toString('utf8').trim();
-      };
-      const urlNew = await text('url-new.txt');
-      const urlCurrent = await text('url-current.txt');
-      const imgEntry = images.entries.get(`images/${id}/image.img`);
-      if (imgEntry?.type !== 'file')
-        throw notInstallable(`${artifact}: images/${id}/image.img is missing`, { id });
-      const imageImg = join(work, `${id}.img`);
-      await extract(images, imgEntry, imageImg, signal);
-      const deep = images.entries.get(`images/${id}/deep_delta`)?.type === 'file';
-      const what = `${urlNew} (images/${id})`;
-      let loadable = imageImg;
-      let rebuilt: AppliedLayer[] = [];
-      let currentArchive: string | undefined;
-      if (deep) {
-        const current = currents.find((c) =>
-          c.archive.entries.some((e) => e.refs.some((r) => sameName(r, urlCurrent))),
-        );
-        // An untagged save (the only one given) is taken as the current image.
-        const untagged =
-          currents.length === 1 && currents[0]!.archive.entries.every((e) => e.refs.length === 0);
-        const chosen = current ?? (untagged ? currents[0] : undefined);
-        if (!chosen) {
-          throw notInstallable(
-            `${what} is a deep delta from ${urlCurrent}, and no current image archive given holds that image`,
-            { id, urlCurrent, hint: 'current-archive' },
-          );
-        }
-        currentArchive = chosen.file;
-        loadable = join(work, `${id}.rebuilt.tar`);
-        try {
-          rebuilt = await applyDeepDelta(chosen.file, imageImg, loadable, {
-            tmpDir: work,
-            signal,
-            ...(options.sourceWindow ? { sourceWindow: options.sourceWindow } : {}),
-          });
-        } catch (err) {
-          if (err instanceof OciDeltaError) {
-            throw new OciDeltaError(
-              err.code,
-              `${what}: ${err.message}`,
-              { ...err.details, id, urlNew },
-              { cause: err },
-            );
-          }
-          throw err;
-        }
-      } else if (urlCurrent !== urlNew) {
-        throw notInstallable(`${what}: a full image needs url-current = url-new (got ${urlCurrent})`, { id });
-      }
-      const declared = pick((await readDockerArchive(imageImg, { signal })).entries, urlNew, imageImg);
-      // A full image loads as it is: no second read of the same archive.
-      const result =
-        loadable === imageImg
-          ? declared
-          : pick((await readDockerArchive(loadable, { signal })).entries, urlNew, loadable);
-      if (!result.refs.some((r) => sameName(r, urlNew))) {
-        throw notInstallable(
-          `${what}: the image is not named ${urlNew} (docker load would leave it untagged)`,
-          { id },
-        );
-      }
-      const configDigest = digestOf(result.image.configBytes);
-      if (configDigest !== declared.image.configDigest || configDigest !== result.image.configDigest) {
-        throw new OciDeltaError(
-          'ERR_DIGEST_MISMATCH',
-          `${what}: the loaded config is ${configDigest}, image.img names ${declared.image.configDigest}`,
-          {
-            id,
-          },
-        );
-      }
-      await checkLayers(result.image, what, signal);
-      const one: InstalledImage = {
-        id,
-        urlNew,
-        urlCurrent,
-        kind: deep ? 'deep-delta' : 'full',
-        ...(currentArchive ? { currentArchive } : {}),
-        configDigest,
-        layers: result.image.layers.length,
-        rebuilt,
-        sourceBytesRead: rebuilt.reduce((n, l) => n + l.device.sourceBytesRead, 0),
-      };
+      const one = await verifyImage({ artifact, images, work, currents, options }, id);
       options.onImage?.(one);
       report.push(one);
-      await rm(imageImg, { force: true });
-      if (loadable !== imageImg) await rm(loadable, { force: true });
     }
     return {
       artifact,
@@ -291,4 +184,132 @@ export async function verifyInstall(
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** The artifact's type, meta-data and payload files, as the app update module requires them. */
+function checkAppArtifact(
+  artifact: string,
+  info: Awaited<ReturnType<typeof readArtifact>>,
+): Record<string, unknown> {
+  if (info.typeInfo.type !== 'app') {
+    throw notInstallable(`${artifact} is a ${info.typeInfo.type ?? 'rootfs'} artifact, not an app one`, {
+      path: artifact,
+    });
+  }
+  const meta = (info.metaData ?? {}) as Record<string, unknown>;
+  for (const key of ['application_name', 'orchestrator', 'platform', 'version']) {
+    if (typeof meta[key] !== 'string' || meta[key] === '') {
+      throw notInstallable(`${artifact}: the app module requires meta-data ${key} (non-empty)`, {
+        path: artifact,
+        key,
+      });
+    }
+  }
+  for (const name of ['images.tar.gz', 'manifests.tar.gz']) {
+    if (!info.payloads.some((p) => p.name === name)) {
+      throw notInstallable(`${artifact} has no payload file ${name}`, { path: artifact });
+    }
+  }
+  return meta;
+}
+
+interface VerifyContext {
+  artifact: string;
+  images: TarIndex;
+  work: string;
+  currents: { file: string; archive: Awaited<ReturnType<typeof readDockerArchive>> }[];
+  options: VerifyInstallOptions;
+}
+
+/** Install one `images/<id>/` as the device would (rebuild a deep delta), and check the result. */
+async function verifyImage(ctx: VerifyContext, id: string): Promise<InstalledImage> {
+  const { artifact, images, work, currents, options } = ctx;
+  const { signal } = options;
+  const text = async (name: string): Promise<string> => {
+    const entry = images.entries.get(`images/${id}/${name}`);
+    if (entry?.type !== 'file') throw notInstallable(`${artifact}: images/${id}/${name} is missing`, { id });
+    return (await images.read(entry, 64 * 1024)).toString('utf8').trim();
+  };
+  const urlNew = await text('url-new.txt');
+  const urlCurrent = await text('url-current.txt');
+  const imgEntry = images.entries.get(`images/${id}/image.img`);
+  if (imgEntry?.type !== 'file')
+    throw notInstallable(`${artifact}: images/${id}/image.img is missing`, { id });
+  const imageImg = join(work, `${id}.img`);
+  await extract(images, imgEntry, imageImg, signal);
+  const deep = images.entries.get(`images/${id}/deep_delta`)?.type === 'file';
+  const what = `${urlNew} (images/${id})`;
+  let loadable = imageImg;
+  let rebuilt: AppliedLayer[] = [];
+  let currentArchive: string | undefined;
+  if (deep) {
+    const current = currents.find((c) =>
+      c.archive.entries.some((e) => e.refs.some((r) => sameName(r, urlCurrent))),
+    );
+    // An untagged save (the only one given) is taken as the current image.
+    const untagged = currents.length === 1 && currents[0]!.archive.entries.every((e) => e.refs.length === 0);
+    const chosen = current ?? (untagged ? currents[0] : undefined);
+    if (!chosen) {
+      throw notInstallable(
+        `${what} is a deep delta from ${urlCurrent}, and no current image archive given holds that image`,
+        { id, urlCurrent, hint: 'current-archive' },
+      );
+    }
+    currentArchive = chosen.file;
+    loadable = join(work, `${id}.rebuilt.tar`);
+    try {
+      rebuilt = await applyDeepDelta(chosen.file, imageImg, loadable, {
+        tmpDir: work,
+        signal,
+        ...(options.sourceWindow ? { sourceWindow: options.sourceWindow } : {}),
+      });
+    } catch (err) {
+      if (err instanceof OciDeltaError) {
+        throw new OciDeltaError(
+          err.code,
+          `${what}: ${err.message}`,
+          { ...err.details, id, urlNew },
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  } else if (urlCurrent !== urlNew) {
+    throw notInstallable(`${what}: a full image needs url-current = url-new (got ${urlCurrent})`, { id });
+  }
+  const declared = pick((await readDockerArchive(imageImg, { signal })).entries, urlNew, imageImg);
+  // A full image loads as it is: no second read of the same archive.
+  const result =
+    loadable === imageImg
+      ? declared
+      : pick((await readDockerArchive(loadable, { signal })).entries, urlNew, loadable);
+  if (!result.refs.some((r) => sameName(r, urlNew))) {
+    throw notInstallable(`${what}: the image is not named ${urlNew} (docker load would leave it untagged)`, {
+      id,
+    });
+  }
+  const configDigest = digestOf(result.image.configBytes);
+  if (configDigest !== declared.image.configDigest || configDigest !== result.image.configDigest) {
+    throw new OciDeltaError(
+      'ERR_DIGEST_MISMATCH',
+      `${what}: the loaded config is ${configDigest}, image.img names ${declared.image.configDigest}`,
+      {
+        id,
+      },
+    );
+  }
+  await checkLayers(result.image, what, signal);
+  await rm(imageImg, { force: true });
+  if (loadable !== imageImg) await rm(loadable, { force: true });
+  return {
+    id,
+    urlNew,
+    urlCurrent,
+    kind: deep ? 'deep-delta' : 'full',
+    ...(currentArchive ? { currentArchive } : {}),
+    configDigest,
+    layers: result.image.layers.length,
+    rebuilt,
+    sourceBytesRead: rebuilt.reduce((n, l) => n + l.device.sourceBytesRead, 0),
+  };
 }
