@@ -20,10 +20,8 @@ const INNER_LOOPS = new Set([
   'packages/delta/src/vcdiff/window-encoder.ts:encode',
 ]);
 
-/** Functions still over the limit, with the size they had when listed (debt: shrink, never grow). */
-const OVERSIZE: Record<string, number> = {
-  'packages/core/src/mender/reader.ts:scanArtifact': 188,
-};
+/** Functions still over the limit, with the size they had when listed (none today; debt only shrinks). */
+const OVERSIZE: Record<string, number> = {};
 
 /** Modules still over the limit, with their size when listed (none today). */
 const OVERSIZE_MODULES: Record<string, number> = {};
