@@ -103,7 +103,6 @@ export {
   type TransferProgress,
   type TransferResult,
   type WriteImageOptions,
-  type WriteImageResult,
   writeImage,
 } from './transfer/index.js';
 export {

@@ -1,3 +1,10 @@
+/**
+ * `docker login` / `docker logout` for Docker's config.json (and containers-auth.json, same
+ * format): credentials are checked against the registry first (GET /v2/ with them, through the
+ * Basic or token challenge it answers), then stored: in the credential helper the config names
+ * for the registry (`credHelpers`, else `credsStore`: `docker-credential-<name> store`), else as
+ * an `auths` entry. The file is rewritten atomically with mode 0600, every other field kept.
+ */
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { OciDeltaError, writeFileAtomic } from '@ocidelta/core';

@@ -1,3 +1,8 @@
+/**
+ * `ocidelta app [COMPOSE_FILE]`: build a Mender `app` artifact from a compose file, with deep
+ * deltas against the previous release, and optionally upload and deploy it. A thin wrapper
+ * over `buildAppArtifact`: options in, progress rendered, summary out.
+ */
 import { join, resolve } from 'node:path';
 import { exists, OciDeltaError, writeFileAtomic } from '@ocidelta/core';
 import type { CAC } from 'cac';

@@ -1,3 +1,7 @@
+/**
+ * OCI image layout directories (`oci-layout`, `index.json`, `blobs/<alg>/<hex>`): open, create,
+ * stream blobs in and out (verified, atomic), maintain index.json, resolve images.
+ */
 import { mkdir, open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';

@@ -1,3 +1,10 @@
+/**
+ * Reader of Mender artifact v3 files: `readArtifact` checks one streaming pass over the file
+ * (artifact-scan.ts: member order, the manifest checksum of every member and payload file, the
+ * signature with a given public key, header-info / type-info / meta-data). Payload files are
+ * streamed (never buffered); `openArtifactPayload` streams one out, verified against the
+ * manifest.
+ */
 import { stat } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { OciDeltaError } from '../errors.js';

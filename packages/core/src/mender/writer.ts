@@ -1,3 +1,16 @@
+/**
+ * Streaming writer of Mender artifact v3 module-image artifacts (what
+ * `mender-artifact write module-image` writes). The manifest precedes the data but needs the
+ * sha256 of every payload file; since the members before the data have sizes known in advance
+ * (fixed-width hashes, fixed-size signatures, header built from the options), the data is
+ * written first, hashed on the way, in ONE pass over each payload, and the version, manifest and
+ * signature are filled in at the start of the file afterwards. Only a payload given as a stream
+ * without `size` is read twice (the tar header needs its size first). The small header tar is
+ * built in memory; `data/0000.tar<ext>` is streamed
+ * through the compressor (gzip: parallel blocks in one gzip member, see pgzip.ts) into the
+ * output and its tar header is patched once its size is known.
+ * Output goes to a temp name beside it (fs/atomic.ts) and is renamed into place only when complete.
+ */
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import type { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';

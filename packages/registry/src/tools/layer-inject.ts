@@ -1,3 +1,12 @@
+/**
+ * Layer injection: pack a directory into a deterministic layer (see core's build), push it,
+ * and append it to an image or replace the layer injected before. The injected layer is
+ * tracked by two config labels, so a later injection replaces it in place; `rootfs.diff_ids`,
+ * `history` (an empty_layer entry notes a replacement) and the labels are updated with core's
+ * mutate functions, and the result is pushed under the new tag with `writeImage`. OCI and
+ * Docker media types are both kept as they are. Nothing shells out: tar and gzip are done
+ * in-process.
+ */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,14 +168,19 @@ export async function injectLayer(
     const { digest } = await writeImage(destClient, injected, dest, {
       ...(src.registry === dest.registry ? { mountFrom: src } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
-      onBlob: (d) =>
+      // One event per blob once it is in place: mounted, already there, or fully sent.
+      onProgress: (e) => {
+        const placed =
+          e.phase === 'skip' || e.phase === 'mount' || (e.phase === 'blob' && e.done === e.total);
+        if (!placed || e.item === undefined) return;
         options.onProgress?.({
-          phase: d.digest === injected.configDigest ? 'config' : 'blob',
-          item: d.digest,
+          phase: e.item === injected.configDigest ? 'config' : 'blob',
+          item: e.item,
           done: 1,
           total: 1,
           unit: 'items',
-        }),
+        });
+      },
     });
     options.onProgress?.({ phase: 'manifest', item: digest, done: 1, total: 1, unit: 'items' });
     return {

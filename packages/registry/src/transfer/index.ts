@@ -19,4 +19,4 @@ export {
 } from './progress.js';
 export { type PullOptions, planPull, pullImage, pullPlanIntoLayout } from './pull.js';
 export { type PushOptions, type PushSource, pushLayout, pushPlan } from './push.js';
-export { type WriteImageOptions, type WriteImageResult, writeImage } from './write-image.js';
+export { type WriteImageOptions, writeImage } from './write-image.js';

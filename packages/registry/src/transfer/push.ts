@@ -1,3 +1,9 @@
+/**
+ * Push an OCI layout directory or an image archive (oci-archive, docker-archive) to a registry:
+ * blobs first (skipped when the registry has them, mounted from other repositories of the same
+ * registry when asked), then image manifests by digest, then the top manifest (an index last)
+ * under the destination tag.
+ */
 import {
   type ArchiveImages,
   type BlobSource,
