@@ -4,6 +4,7 @@
  */
 import {
   type ImageStore,
+  OciDeltaError,
   parseRegistryReference,
   platformOfSelector,
   type ReferenceLike,
@@ -24,7 +25,11 @@ export function registryStore(client: RegistryClient, options: RegistryStoreOpti
     where: 'registry',
     async image(name, read = {}) {
       if (name === undefined) {
-        throw new TypeError('a registry store needs the reference of the image to read');
+        throw new OciDeltaError(
+          'ERR_INVALID_REFERENCE',
+          'a registry store needs the reference of the image to read',
+          {},
+        );
       }
       return client.resolveImage(parseRegistryReference(name), {
         ...(read.platform !== undefined ? { platform: platformOfSelector(read.platform) } : {}),

@@ -130,14 +130,14 @@ async function buildRelease(
   );
   const metadata = releaseMetadataOf(release, opts, plan.services);
   const planned = plan.services.map((s) => serviceResult(s.plan));
-  const summary = (services: ServiceResult[]) => ({
+  const summary = (services: ServiceResult[], dependsOnVersion: string | undefined) => ({
     softwareName: release.softwareName,
     version: release.version,
     artifactName: release.artifactName,
     previous: previous
       ? { source: previous.source, label: previous.label, version: previous.version }
       : undefined,
-    dependsOnVersion: dependsOnVersionOf(services, previous?.version),
+    dependsOnVersion,
     services,
     dryRun: opts.dryRun === true,
     metadata,
@@ -148,12 +148,13 @@ async function buildRelease(
     );
   }
   if (opts.requireDelta) assertNoFallback(planned);
-  if (opts.dryRun) return { ...summary(planned), uploaded: false };
+  if (opts.dryRun)
+    return { ...summary(planned, dependsOnVersionOf(planned, previous?.version)), uploaded: false };
   if (planned.some((p) => p.mode !== 'full') && previous && !previous.version) {
     log.warn('the previous version is unknown: the delta artifact does not depend on it');
   }
-  const services = await writeRelease(stages, plan);
-  const result = summary(services);
+  const written = await writeRelease(stages, plan);
+  const result = summary(written.services, written.dependsOnVersion);
   const artifactSize = (await stat(release.artifactFile)).size;
   const published = await publish({ opts, release, store, emit, ...log }, release.artifactFile, metadata);
   return { ...result, artifactFile: release.artifactFile, artifactSize, ...published };
@@ -161,9 +162,12 @@ async function buildRelease(
 
 /**
  * The payloads and the artifact, in a work dir beside the output (what killed runs left beside
- * it goes first). Returns the services as shipped.
+ * it goes first). Returns the services as shipped and the version the artifact depends on.
  */
-async function writeRelease(stages: Stages, plan: ReleasePlan): Promise<ServiceResult[]> {
+async function writeRelease(
+  stages: Stages,
+  plan: ReleasePlan,
+): Promise<{ services: ServiceResult[]; dependsOnVersion: string | undefined }> {
   const { opts, release, store, emit, log } = stages;
   const { signal } = opts;
   const outDir = dirname(release.artifactFile);
@@ -191,11 +195,11 @@ async function writeRelease(stages: Stages, plan: ReleasePlan): Promise<ServiceR
       signal,
     });
     // Deltas that fell back to full images no longer tie the artifact to the previous version.
-    const dependsOn = dependsOnVersionOf(services, release.previous?.version);
+    const dependsOnVersion = dependsOnVersionOf(services, release.previous?.version);
     const imageIds = payloads.map(imageIdOf);
-    await writeAppArtifact(opts, release, { ...tars, imageIds }, dependsOn, { ...log, emit });
+    await writeAppArtifact(opts, release, { ...tars, imageIds }, dependsOnVersion, { ...log, emit });
     log.info(`wrote ${release.artifactFile}`);
-    return services;
+    return { services, dependsOnVersion };
   } finally {
     await workDir.remove();
   }

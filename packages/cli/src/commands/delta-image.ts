@@ -57,19 +57,13 @@ export interface ImageInputContext {
  * registry reference through the client. `what` names the option in errors.
  */
 export async function openImageInput(input: string, ctx: ImageInputContext, what: string): Promise<Image> {
+  const { client } = ctx;
   try {
     const opened = await openImage(input, {
       cwd: ctx.cwd,
       ...(ctx.platform ? { platform: ctx.platform } : {}),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
-      ...(ctx.client
-        ? {
-            registry: (
-              (client) => () =>
-                registryStore(client())
-            )(ctx.client),
-          }
-        : {}),
+      ...(client ? { registry: () => registryStore(client()) } : {}),
     });
     return opened.image;
   } catch (err) {

@@ -103,8 +103,7 @@ export async function withLayerDescriptors(
     );
   }
   return rebuild(image, {
-    config: rawJson<RawConfig>(image.configBytes),
-    keepConfigBytes: true,
+    config: image.configBytes,
     layers: descriptors,
     from: descriptors.map((d) => [d.digest as Digest, from]),
   });
@@ -154,13 +153,13 @@ export function rewriteManifest(
 async function rebuild(
   image: Image,
   change: {
-    config: RawConfig;
-    keepConfigBytes?: boolean;
+    /** The new config, or existing bytes kept exactly. */
+    config: RawConfig | Uint8Array;
     layers: readonly Descriptor[];
     from: readonly (readonly [Digest, BlobSource])[];
   },
 ): Promise<Image> {
-  const configBytes = change.keepConfigBytes ? Buffer.from(image.configBytes) : jsonBytes(change.config);
+  const configBytes = change.config instanceof Uint8Array ? change.config : jsonBytes(change.config);
   const configDigest = digestOf(configBytes);
   const manifestBytes = rewriteManifest(image, {
     config: { ...image.manifest.config, digest: configDigest, size: configBytes.length },
