@@ -41,3 +41,38 @@ describe.skipIf(!haveBinaries('xdelta3'))('vcdiff interop with stock xdelta3 3.0
     expect((await decodeBuf(src, theirs)).equals(tgt)).toBe(true);
   });
 });
+
+describe.skipIf(!haveBinaries('xdelta3'))('parallel encode (worker pool) with stock xdelta3', () => {
+  const xd = new Xdelta();
+  afterAll(() => xd.cleanup());
+  const src = randomBytes(6 * 1024 * 1024, 70);
+  const blocks: Buffer[] = [];
+  for (let i = 0; i < 6; i++) blocks.push(src.subarray(((i * 5) % 6) << 20, (((i * 5) % 6) + 1) << 20));
+  blocks.splice(3, 0, randomBytes(200_000, 71));
+  const moved = mutate(Buffer.concat(blocks), 40, 72);
+
+  // Small windows so a few MiB make many: 1 window (held, never starts workers), 1 window and a
+  // byte, and many windows with more in flight than workers.
+  const windowSize = 512 * 1024;
+  const cases: [string, Buffer][] = [
+    ['exactly one window', moved.subarray(0, windowSize)],
+    ['one window and one byte', moved.subarray(0, windowSize + 1)],
+    ['many windows', moved],
+  ];
+  for (const [name, tgt] of cases) {
+    it(`${name}: jobs 2 and 3 give the bytes jobs 1 gives, and xdelta3 -d decodes them`, async () => {
+      const one = await encodeBuf(src, tgt, { windowSize, jobs: 1 });
+      const two = await encodeBuf(src, tgt, { windowSize, jobs: 2 });
+      const three = await encodeBuf(src, tgt, { windowSize, jobs: 3 });
+      expect(two.equals(one)).toBe(true);
+      expect(three.equals(one)).toBe(true);
+      expect(one.length).toBeLessThan(tgt.length / 4);
+      expect(xd.decode(src, two).equals(tgt)).toBe(true);
+    });
+  }
+
+  it('rejects a jobs count that is not a positive integer with a typed error', async () => {
+    await expect(encodeBuf(src, moved, { jobs: 0 })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTIONS' });
+    await expect(encodeBuf(src, moved, { jobs: 1.5 })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTIONS' });
+  });
+});

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { isOciDeltaError } from '@ocidelta/core';
 import { describe, expect, it } from 'vitest';
 import { adler32 } from '../src/vcdiff/adler32.js';
@@ -11,8 +13,12 @@ import {
   copyOpcode,
   DEFAULT_CODE_TABLE,
 } from '../src/vcdiff/code-table.js';
+import { EncodePool, encodeWorkerUrl } from '../src/vcdiff/encode-pool.js';
 import { decode, encode } from '../src/vcdiff/index.js';
+import { effortSettings } from '../src/vcdiff/matcher.js';
+import { SourceIndex } from '../src/vcdiff/source-index.js';
 import { ByteWriter, readVarint } from '../src/vcdiff/varint.js';
+import { WindowJob } from '../src/vcdiff/window-job.js';
 import { mutate, randomBytes, smallCases, textBytes } from './vcdiff-cases.js';
 import { collect, decodeBuf, encodeBuf } from './vcdiff-helpers.js';
 
@@ -173,5 +179,33 @@ describe('vcdiff errors', () => {
       decode(Buffer.from('a'), Readable.from([Buffer.from('b')]), { signal: ac.signal }),
     ).catch((e) => e);
     expect(isOciDeltaError(err2, 'ERR_ABORTED')).toBe(true);
+  });
+});
+
+describe('encode pool', () => {
+  it('runs the built worker from the sources and encodes a window as this thread does', async () => {
+    const url = encodeWorkerUrl();
+    expect(url.pathname.endsWith('/dist/vcdiff/encode-worker.js')).toBe(true);
+    expect(existsSync(fileURLToPath(url))).toBe(true);
+
+    const source = Buffer.from(new SharedArrayBuffer(300_000));
+    textBytes(300_000, 80).copy(source);
+    const target = mutate(source, 30, 81);
+    const settings = effortSettings('default');
+    const index = new SourceIndex(source, settings.step, { shared: true });
+    index.indexAll();
+    const here = new WindowJob(index, settings).encode(target, target.length, true);
+    const pool = new EncodePool(2, index, settings);
+    try {
+      const windows = [0, 1, 2].map(() => {
+        const w = Buffer.allocUnsafeSlow(target.length);
+        target.copy(w);
+        return pool.encode(w, target.length);
+      });
+      for (const delta of await Promise.all(windows)) expect(delta.equals(here)).toBe(true);
+    } finally {
+      await pool.close();
+    }
+    expect(here.length).toBeLessThan(target.length / 10);
   });
 });

@@ -181,6 +181,7 @@ async function writeRelease(
       deviceStore: opts.deviceStore,
       platform: opts.platform,
       deviceWindow: opts.deviceWindow ?? DEFAULT_SOURCE_WINDOW,
+      ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}),
       ...(store ? { store } : {}),
       emit,
       warn: log.warn,

@@ -37,6 +37,8 @@ export interface ImageBuildContext {
   platform: string;
   /** The device xdelta3's `-B`. */
   deviceWindow: number;
+  /** Encode workers per layer (default: available parallelism). */
+  jobs?: number;
   /** The shared store (build farms): looked up after the cache, pushed to after a build. */
   store?: ArtifactStore;
   emit: (event: AppEvent) => void;
@@ -221,6 +223,7 @@ async function computeDelta(
       currentOrigin: p.delivery,
       repoTags: tags,
       sourceWindow: ctx.deviceWindow,
+      ...(ctx.jobs !== undefined ? { jobs: ctx.jobs } : {}),
       tmpDir: dirname(imageFile),
       signal: sig,
       onProgress: (e) =>

@@ -13,7 +13,7 @@ import { renderReport } from '../app/report.js';
 import { summaryTable } from '../app/results.js';
 import { type CliIO, type CommandDef, ExitCode } from '../command.js';
 import { progressFor } from '../kit/progress.js';
-import { timeoutsOption, writeJson } from '../kit/registry-options.js';
+import { intOption, timeoutsOption, writeJson } from '../kit/registry-options.js';
 import { formatIecBytes, parseByteSize } from '../kit/size.js';
 
 /** Options that take two values (`-f NAME FILE`); rewritten to `NAME=FILE` before cac parses. */
@@ -192,6 +192,7 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
         ? { deviceWindow: parseByteSize(String(o.deviceWindow), '--device-window') }
         : {}),
       compression: choice(o.compression, ['none', 'gzip', 'zstd'] as const, '--compression'),
+      ...(o.jobs !== undefined ? { jobs: intOption(o.jobs, '--jobs') } : {}),
       signKey: signKeyOf(o),
       dryRun: o.dryRun === true,
       registry: {
@@ -271,6 +272,7 @@ export const appCommand: CommandDef = {
         "The device xdelta3's -B (default 64MiB; set it when the app module's XDELTA_ARGS pass -B)",
       )
       .option('--compression <c>', 'Artifact compression: gzip (default), none, zstd')
+      .option('-j, --jobs <n>', 'Encode workers per delta layer (default: available CPUs; ~24 MiB each)')
       .option('--sign-key <file>', 'PEM private key (RSA or ECDSA P-256) to sign the artifact')
       .option('-k, --key <file>', "The same as --sign-key (mender-artifact's name)")
       .option('--dry-run', 'Plan only: show which services are full, delta or unchanged, with sizes')

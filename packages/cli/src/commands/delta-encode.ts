@@ -5,6 +5,7 @@ import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
 import { requireFile } from '../kit/inputs.js';
 import { withProgress } from '../kit/progress.js';
+import { intOption } from '../kit/registry-options.js';
 import { parseByteSize } from '../kit/size.js';
 
 interface Options {
@@ -13,6 +14,7 @@ interface Options {
   output?: string;
   effort?: string;
   maxSourceSize?: number;
+  jobs?: number;
   quiet?: boolean;
 }
 
@@ -45,6 +47,7 @@ async function run(opts: Options, io: CliIO): Promise<number> {
       ...(opts.maxSourceSize !== undefined
         ? { maxSourceSize: parseByteSize(String(opts.maxSourceSize), '--max-source-size') }
         : {}),
+      ...(opts.jobs !== undefined ? { jobs: intOption(opts.jobs, '--jobs') } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
     }),
   );
@@ -63,6 +66,7 @@ export const deltaEncodeCommand: CommandDef = {
       .option('-o, --output <file>', 'Where to write the delta')
       .option('--effort <level>', 'Match effort: fast, default or best', { default: 'default' })
       .option('--max-source-size <size>', 'Refuse sources larger than this (default 2 GiB; e.g. 4GiB)')
+      .option('-j, --jobs <n>', 'Encode workers (default: available CPUs; ~24 MiB each)')
       .option('-q, --quiet', 'No progress output')
       .example('ocidelta delta encode --source old.tar --target new.tar -o new.tar.vcdiff')
       .action((opts: Options) => run(opts, io));

@@ -31,6 +31,7 @@ import { ExitCode } from '../command.js';
 import { withProgress } from '../kit/progress.js';
 import {
   createClient,
+  intOption,
   type RegistryCliOptions,
   withRegistryOptions,
   writeJson,
@@ -104,6 +105,7 @@ interface Options extends RegistryCliOptions {
   currentOrigin?: string;
   repoTag?: string | string[];
   maxSourceSize?: number;
+  jobs?: number;
   deviceWindow?: string;
   tmpDir?: string;
   json?: boolean;
@@ -227,6 +229,7 @@ async function buildFrom(
       ...(opts.maxSourceSize !== undefined
         ? { maxSourceSize: parseByteSize(String(opts.maxSourceSize), '--max-source-size') }
         : {}),
+      ...(opts.jobs !== undefined ? { jobs: intOption(opts.jobs, '--jobs') } : {}),
       ...(tmpDir ? { tmpDir } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
     }),
@@ -295,6 +298,7 @@ export const deltaImageCommand: CommandDef = {
       )
       .option('--repo-tag <name>', 'RepoTags of the new image in the archive (repeatable)')
       .option('--max-source-size <size>', 'Largest decompressed current layer to encode against (e.g. 4GiB)')
+      .option('-j, --jobs <n>', 'Encode workers per layer (default: available CPUs; ~24 MiB each)')
       .option(
         '--device-window <size>',
         "The device xdelta3's -B (default 64MiB; match the app module's XDELTA_ARGS)",

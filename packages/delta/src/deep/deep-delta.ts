@@ -42,6 +42,12 @@ export interface DeepDeltaOptions {
   sourceWindow?: number;
   /** Largest decompressed current layer the encoder accepts (default: the encoder's, 2 GiB). */
   maxSourceSize?: number;
+  /**
+   * Encode workers for one layer's windows (default: the machine's available parallelism; 1
+   * encodes in this thread). Memory grows by about 3 target windows (24 MiB) per worker; the
+   * deltas are the same for any number.
+   */
+  jobs?: number;
   /** Where temp files go (default: the OS temp dir). Needs room for the deltas. */
   tmpDir?: string;
   signal?: AbortSignal;

@@ -34,6 +34,8 @@ export interface LayerFiles {
   /** The device's decoder: the encoder keeps copies within its reach, the self-check emulates it. */
   device?: DeviceDecoder;
   maxSourceSize?: number;
+  /** Encode workers (see `EncodeOptions.jobs`). */
+  jobs?: number;
   /** Progress: stored (compressed) bytes of the layer read so far, of its `size`. */
   onBytes?: (done: number) => void;
 }
@@ -42,7 +44,8 @@ export interface LayerFiles {
  * `layer`'s decompressed tar in memory (the encoder's source and the self-check's), verified
  * against its diff_id. Decompressed straight into one growing buffer: no temp file written and
  * read back. A layer over `maxSourceSize` is refused with ERR_SOURCE_TOO_LARGE as soon as it gets
- * there. Capacity beyond the data is never written, so it costs address space, not RSS.
+ * there. The buffer is shared memory (encode workers read it in place); capacity beyond the data
+ * is never written, so it costs address space, not RSS.
  */
 export async function loadUncompressedLayer(
   layer: Layer,
@@ -52,7 +55,7 @@ export async function loadUncompressedLayer(
   const max = options.maxSourceSize ?? DEFAULT_MAX_SOURCE_SIZE;
   const counter = new HashingCounter('sha256', { context: { layer: what, digest: layer.digest } });
   // A gzip layer is usually 2-4x smaller than its tar; start at 4x (bounded) and double as needed.
-  let buf = Buffer.allocUnsafe(Math.max(1 << 20, Math.min(max, layer.size * 4, MAX_INITIAL)));
+  let buf = sharedBuffer(Math.max(1 << 20, Math.min(max, layer.size * 4, MAX_INITIAL)));
   let fill = 0;
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -67,7 +70,7 @@ export async function loadUncompressedLayer(
         return;
       }
       if (fill + chunk.length > buf.length) {
-        const grown = Buffer.allocUnsafe(Math.min(max, Math.max(buf.length * 2, fill + chunk.length)));
+        const grown = sharedBuffer(Math.min(max, Math.max(buf.length * 2, fill + chunk.length)));
         buf.copy(grown, 0, 0, fill);
         buf = grown;
       }
@@ -91,6 +94,12 @@ export async function loadUncompressedLayer(
   checkDiffId(layer, counter, what);
   return buf.subarray(0, fill);
 }
+
+/**
+ * A buffer in shared memory, so encode workers read the source without a copy. Its pages are
+ * zero until written: capacity beyond the data costs address space, not RSS.
+ */
+const sharedBuffer = (size: number): Buffer => Buffer.from(new SharedArrayBuffer(size));
 
 /** Largest first allocation of loadUncompressedLayer (grows past it by doubling). */
 const MAX_INITIAL = 1 << 30;
@@ -138,6 +147,7 @@ export async function encodeLayer(
     sourceAccess: options.device?.sourceAccess,
     sourceWindow: options.device?.sourceWindow,
     ...(options.maxSourceSize !== undefined ? { maxSourceSize: options.maxSourceSize } : {}),
+    ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
   });
   try {
     await pipeline(delta, createWriteStream(deltaFile), { signal: options.signal });

@@ -7,13 +7,13 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { OciDeltaError, type Progress, throwIfAborted, writeFileAtomic } from '@ocidelta/core';
-import { InstructionList } from './instructions.js';
-import { effortSettings, Matcher, type MatcherSettings } from './matcher.js';
+import { defaultJobs, EncodePool } from './encode-pool.js';
+import { effortSettings, type MatcherSettings } from './matcher.js';
 import { DEFAULT_MAX_SOURCE_SIZE, loadSource } from './source.js';
 import { DecoderSourceCache, deviceDecoder, type SourceAccess } from './source-cache.js';
 import { SourceIndex } from './source-index.js';
 import { ByteWriter } from './varint.js';
-import { WindowEncoder } from './window-encoder.js';
+import { WindowJob } from './window-job.js';
 
 /** Largest target window: xdelta3 3.0.x decoders refuse windows over 16 MiB; we stay at 8 MiB. */
 export const MAX_WINDOW_SIZE = 8 * 1024 * 1024;
@@ -28,6 +28,12 @@ export interface EncodeOptions {
   /** Called after each window with the target bytes consumed (and the total when known). */
   onProgress?: (p: Progress<'encode'>) => void;
   signal?: AbortSignal;
+  /**
+   * Encode workers for a seekable source (default: the machine's available parallelism; 1 encodes
+   * in this thread). The output is the same for any number. A sequential source is encoded in
+   * this thread: its windows depend on each other.
+   */
+  jobs?: number;
   /** Optional application header stored in the VCDIFF header (VCD_APPHEADER). */
   appHeader?: Uint8Array;
   /**
@@ -59,6 +65,17 @@ function header(appHeader?: Uint8Array): Buffer {
   return Buffer.from(w.view());
 }
 
+/** A window buffer that owns its ArrayBuffer (so it can be transferred to a worker). */
+const newWindow = (size: number): Buffer => Buffer.allocUnsafeSlow(size);
+
+/** `bytes` in shared memory: as they are when already shared, else copied once. */
+function sharedCopy(bytes: Buffer): Buffer {
+  if (bytes.buffer instanceof SharedArrayBuffer) return bytes;
+  const shared = Buffer.from(new SharedArrayBuffer(bytes.length));
+  bytes.copy(shared);
+  return shared;
+}
+
 async function* encodeChunks(
   source: string | Uint8Array,
   target: AsyncIterable<Uint8Array>,
@@ -74,63 +91,109 @@ async function* encodeChunks(
       },
     );
   }
+  const jobs = options.jobs ?? defaultJobs();
+  if (!Number.isInteger(jobs) || jobs < 1) {
+    throw new OciDeltaError('ERR_INVALID_OPTIONS', `jobs must be a positive integer, not ${jobs}`, { jobs });
+  }
   const { signal } = options;
   throwIfAborted(signal, 'VCDIFF encode');
   const settings = { ...effortSettings(options.effort ?? 'default'), ...options.tuning };
   const decoder = deviceDecoder({ sourceAccess: options.sourceAccess, sourceWindow: options.sourceWindow });
+  // A seekable source's windows are independent (each starts with a fresh matcher), so they can
+  // be encoded by workers in parallel with the same result; a sequential source's copies follow
+  // the device decoder's read position from window to window, so its windows run in order here.
+  const seekable = decoder.sourceAccess !== 'sequential';
+  const parallel = seekable && jobs > 1;
   let index: SourceIndex | undefined;
-  const src = await loadSource(
+  let src = await loadSource(
     source,
     options.maxSourceSize ?? DEFAULT_MAX_SOURCE_SIZE,
     signal,
     (buf, end) => {
-      index ??= new SourceIndex(buf, settings.step);
+      index ??= new SourceIndex(buf, settings.step, { shared: parallel });
       index.indexUpTo(end);
     },
+    parallel,
   );
-  if (!index) index = new SourceIndex(src, settings.step);
+  if (parallel) src = sharedCopy(src);
+  if (!index || index.source !== src) index = new SourceIndex(src, settings.step, { shared: parallel });
   index.indexAll();
-  const reach =
-    decoder.sourceAccess === 'sequential' ? new DecoderSourceCache(src.length, decoder) : undefined;
-  const matcher = new Matcher(index, settings, reach);
-  const list = new InstructionList();
-  const winEncoder = new WindowEncoder();
-  const out = new ByteWriter(1 << 20);
-  const win = Buffer.allocUnsafe(windowSize);
+  const reach = seekable ? undefined : new DecoderSourceCache(src.length, decoder);
+  const job = new WindowJob(index, settings, reach);
+  let pool: EncodePool | undefined;
+  const inflight: { length: number; delta: Promise<Buffer> }[] = [];
+  let win = newWindow(windowSize);
   let fill = 0;
   let done = 0;
   let windows = 0;
+  // Parallel: the first full window waits until more target follows, so a one-window target
+  // never starts the workers.
+  let held: Buffer | undefined;
 
-  const encodeWindow = (): Buffer => {
-    list.reset();
-    matcher.match(win, fill, list);
-    out.reset();
-    winEncoder.encode(win, fill, list, out);
-    done += fill;
-    fill = 0;
+  const progress = (length: number): void => {
+    done += length;
     windows++;
     options.onProgress?.({
       phase: 'encode',
       done,
       ...(options.targetSize !== undefined ? { total: options.targetSize } : {}),
     });
-    return Buffer.from(out.view());
+  };
+  const dispatch = (window: Buffer, length: number): void => {
+    pool ??= new EncodePool(jobs, index!, settings);
+    const delta = pool.encode(window, length);
+    delta.catch(() => undefined); // awaited in order below; never an unhandled rejection
+    inflight.push({ length, delta });
+  };
+  const next = async (): Promise<Buffer> => {
+    const { length, delta } = inflight.shift()!;
+    const bytes = await delta;
+    progress(length);
+    return bytes;
   };
 
-  yield header(options.appHeader);
-  for await (const chunk of target) {
-    throwIfAborted(signal, 'VCDIFF encode');
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    let off = 0;
-    while (off < bytes.length) {
-      const n = Math.min(windowSize - fill, bytes.length - off);
-      win.set(bytes.subarray(off, off + n), fill);
-      fill += n;
-      off += n;
-      if (fill === windowSize) yield encodeWindow();
+  try {
+    yield header(options.appHeader);
+    for await (const chunk of target) {
+      throwIfAborted(signal, 'VCDIFF encode');
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      let off = 0;
+      while (off < bytes.length) {
+        if (held) {
+          dispatch(held, windowSize);
+          held = undefined;
+        }
+        const n = Math.min(windowSize - fill, bytes.length - off);
+        win.set(bytes.subarray(off, off + n), fill);
+        fill += n;
+        off += n;
+        if (fill < windowSize) continue;
+        if (!parallel) {
+          yield job.encode(win, fill, seekable);
+          progress(fill);
+        } else if (pool === undefined && inflight.length === 0) {
+          held = win;
+          win = newWindow(windowSize);
+        } else {
+          dispatch(win, fill);
+          win = newWindow(windowSize);
+          while (inflight.length >= 2 * jobs) yield await next();
+        }
+        fill = 0;
+      }
     }
+    while (inflight.length > 0) yield await next();
+    if (held) {
+      yield job.encode(held, windowSize, seekable);
+      progress(windowSize);
+    }
+    if (fill > 0 || windows === 0) {
+      yield job.encode(win, fill, seekable);
+      progress(fill);
+    }
+  } finally {
+    await pool?.close();
   }
-  if (fill > 0 || windows === 0) yield encodeWindow();
 }
 
 /**

@@ -151,6 +151,21 @@ export class Matcher {
     return Math.max(reach.readEnd(), this.targetDone + i + this.offsetEstimate + reach.window / 2);
   }
 
+  /**
+   * Forget everything learnt from earlier windows (the predicted alignment and the local table),
+   * so the next window encodes exactly as it would first: windows of a seekable source are then
+   * independent, and encoding them in parallel gives the same bytes as one after another.
+   */
+  forgetPrediction(): void {
+    this.predSrc = -1;
+    this.predPos = 0;
+    this.anchorSrc = -1;
+    this.anchorPos = 0;
+    this.localFrom = 0;
+    this.localTo = 0;
+    this.localTable.fill(-1);
+  }
+
   /** Make sure source positions up to `p + localAhead` are in the local table. */
   private fillLocal(p: number): void {
     const S = this.index.source;

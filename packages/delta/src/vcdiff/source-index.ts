@@ -26,6 +26,18 @@ export function word(buf: Uint8Array, pos: number): number {
   );
 }
 
+/** A source index's shared memory and shape, posted to encode workers. */
+export interface SourceIndexParts {
+  source: SharedArrayBuffer;
+  sourceOffset: number;
+  sourceLength: number;
+  /** The Int32 table. */
+  table: SharedArrayBuffer;
+  step: number;
+  /** log2 of the table's slot count. */
+  maxBits: number;
+}
+
 export class SourceIndex {
   readonly source: Buffer;
   /** Distance between indexed source offsets. */
@@ -37,9 +49,18 @@ export class SourceIndex {
   readonly blockBits: number;
   readonly blockMask: number;
 
-  constructor(source: Buffer, step: number, maxBits = 28) {
+  /**
+   * `shared`: the table lives in a SharedArrayBuffer, so encode workers can match against it
+   * (see `parts` / `fromParts`) without a copy. `table`: an already built table (`fromParts`).
+   */
+  constructor(
+    source: Buffer,
+    step: number,
+    options: { maxBits?: number; shared?: boolean; table?: Int32Array } = {},
+  ) {
     this.source = source;
     this.step = step;
+    const maxBits = options.maxBits ?? 28;
     const blocks = source.length >= HASH_BYTES ? Math.floor((source.length - HASH_BYTES) / step) + 1 : 0;
     let bits = 10;
     while (bits < maxBits && 2 ** bits < blocks) bits++;
@@ -49,11 +70,35 @@ export class SourceIndex {
     // Sources are < 2^32 bytes and step >= 4, so blockBits <= 31 and the tag has >= 1 bit.
     this.blockBits = blockBits;
     this.blockMask = 2 ** blockBits - 1;
-    this.table = new Int32Array(2 ** bits);
+    this.table =
+      options.table ??
+      (options.shared ? new Int32Array(new SharedArrayBuffer(4 * 2 ** bits)) : new Int32Array(2 ** bits));
     this.blocks = blocks;
+    if (options.table) this.indexed = blocks;
   }
 
   private readonly blocks: number;
+
+  /** What a worker needs to match against this index (source and table must be shared memory). */
+  parts(): SourceIndexParts {
+    const { source, table } = this;
+    if (!(source.buffer instanceof SharedArrayBuffer) || !(table.buffer instanceof SharedArrayBuffer))
+      throw new TypeError('SourceIndex.parts needs a shared source and table');
+    return {
+      source: source.buffer,
+      sourceOffset: source.byteOffset,
+      sourceLength: source.length,
+      table: table.buffer,
+      step: this.step,
+      maxBits: 32 - this.shift,
+    };
+  }
+
+  /** The index built elsewhere (another thread), over the same shared memory; fully indexed. */
+  static fromParts(p: SourceIndexParts): SourceIndex {
+    const source = Buffer.from(p.source, p.sourceOffset, p.sourceLength);
+    return new SourceIndex(source, p.step, { maxBits: p.maxBits, table: new Int32Array(p.table) });
+  }
   private indexed = 0;
 
   /**

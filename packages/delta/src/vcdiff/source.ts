@@ -22,7 +22,8 @@ function tooLarge(size: number, max: number, path?: string): OciDeltaError {
 }
 
 /**
- * The source as one Buffer: a Uint8Array is wrapped without copying; a path is read fully.
+ * The source as one Buffer: a Uint8Array is wrapped without copying; a path is read fully (into
+ * shared memory when `shared`, for encode workers).
  * Throws ERR_SOURCE_TOO_LARGE when it exceeds `maxSize` (checked before reading a file).
  */
 export async function loadSource(
@@ -30,6 +31,7 @@ export async function loadSource(
   maxSize: number = DEFAULT_MAX_SOURCE_SIZE,
   signal?: AbortSignal,
   onRead?: (buf: Buffer, end: number) => void,
+  shared = false,
 ): Promise<Buffer> {
   const limit = Math.min(maxSize, HARD_MAX_SOURCE_SIZE);
   if (typeof source !== 'string') {
@@ -47,7 +49,7 @@ export async function loadSource(
   try {
     const { size } = await fh.stat();
     if (size > limit) throw tooLarge(size, limit, source);
-    const buf = Buffer.allocUnsafe(size);
+    const buf = shared ? Buffer.from(new SharedArrayBuffer(size)) : Buffer.allocUnsafe(size);
     let off = 0;
     while (off < size) {
       throwIfAborted(signal, 'reading the delta source');
