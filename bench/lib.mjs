@@ -1,6 +1,6 @@
 // Shared helpers for benchmarks: timing, peak RSS of child processes, cache dir, table output,
 // a throwaway local docker-registry.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -94,4 +94,25 @@ export async function startRegistry(storage) {
   }
   child.kill('SIGKILL');
   throw new Error('docker-registry did not start');
+}
+
+/** Median of numbers. */
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * Median CPU (user + system of the process tree) and wall seconds of `cmd args` over `runs` runs:
+ * a shell waits for the command, then reports its children's ticks from /proc.
+ */
+export function cpuCost(cmd, args, runs = 9) {
+  const cpu = [];
+  const wall = [];
+  for (let i = 0; i < runs; i++) {
+    const quoted = [cmd, ...args].map((a) => `'${a}'`).join(' ');
+    const start = process.hrtime.bigint();
+    const r = spawnSync('sh', ['-c', `${quoted} >/dev/null 2>&1; cat /proc/$$/stat`], { encoding: 'utf8' });
+    wall.push(Number(process.hrtime.bigint() - start) / 1e9);
+    const f = r.stdout.trim().split(' ');
+    cpu.push((Number(f[15]) + Number(f[16])) / 100);
+  }
+  return { cpu: median(cpu), wall: median(wall) };
 }

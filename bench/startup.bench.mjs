@@ -3,27 +3,11 @@
 // Target (issue: instant CLI start): CPU of `ocidelta --version` <= 2x that of `node -e 0`.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { repoRoot } from './lib.mjs';
+import { cpuCost, repoRoot } from './lib.mjs';
 
 const bin = join(repoRoot, 'packages/cli/dist/bin.js');
 const RUNS = 9;
-
-/** Median CPU and wall seconds of `cmd args`, from GNU time-like accounting via /proc of sh. */
-function cost(cmd, args) {
-  const cpu = [];
-  const wall = [];
-  for (let i = 0; i < RUNS; i++) {
-    const quoted = [cmd, ...args].map((a) => `'${a}'`).join(' ');
-    const start = process.hrtime.bigint();
-    // The shell waits for the child, then reports its children's user + system ticks.
-    const r = spawnSync('sh', ['-c', `${quoted} >/dev/null 2>&1; cat /proc/$$/stat`], { encoding: 'utf8' });
-    wall.push(Number(process.hrtime.bigint() - start) / 1e9);
-    const f = r.stdout.trim().split(' ');
-    cpu.push((Number(f[15]) + Number(f[16])) / 100);
-  }
-  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return { cpu: median(cpu), wall: median(wall) };
-}
+const cost = (cmd, args) => cpuCost(cmd, args, RUNS);
 
 const base = cost(process.execPath, ['-e', '0']);
 const rows = [

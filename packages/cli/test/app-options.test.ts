@@ -7,8 +7,9 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { type Image, writeOciArchive } from '@ocidelta/core';
-import { readArtifact } from '@ocidelta/core/mender';
+import { openArtifactPayload, readArtifact } from '@ocidelta/core/mender';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
 import { type BuildAppOptions, buildAppArtifact } from '../src/app/build-app-artifact.js';
@@ -142,6 +143,33 @@ describe('app pipeline options', () => {
     expect(info.compression).toBe('none');
     if (haveBinaries('mender-artifact'))
       run('mender-artifact', ['validate', '-k', join(dir, 'key.pub'), out]);
+  });
+
+  it('--compression xz: images.tar.gz stored inside, the same images, smaller than gzip', async () => {
+    const sizes: Record<string, number> = {};
+    const images: Record<string, Buffer> = {};
+    for (const compression of ['gzip', 'xz'] as const) {
+      const out = join(dir, `c-${compression}.mender`);
+      await buildAppArtifact({
+        ...base('c'),
+        version: '4',
+        compression,
+        serviceFiles: v2Files(),
+        artifactFilename: out,
+      });
+      const info = await readArtifact(out);
+      expect(info.compression).toBe(compression);
+      sizes[compression] = info.size;
+      const parts: Buffer[] = [];
+      for await (const c of await openArtifactPayload(out, 'images.tar.gz')) parts.push(c as Buffer);
+      images[compression] = Buffer.concat(parts);
+      if (haveBinaries('mender-artifact')) run('mender-artifact', ['validate', out]);
+    }
+    const tar = gunzipSync(images.gzip!);
+    expect(gunzipSync(images.xz!).equals(tar)).toBe(true);
+    expect(images.xz!.length).toBeGreaterThan(tar.length);
+    expect(images.gzip!.length).toBeLessThan(tar.length);
+    expect(sizes.xz!).toBeLessThan(sizes.gzip!);
   });
 
   it("-k/--key on the command line signs as --sign-key does (mender-artifact's flag)", async () => {

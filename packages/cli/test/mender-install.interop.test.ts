@@ -9,7 +9,7 @@
  *
  * Client-side facts pinned here: artifact_depends are checked against the installed release,
  * ArtifactVerifyKey makes signatures mandatory, a module-only install commits itself, and the
- * client reads none and gzip artifacts but refuses zstd ones.
+ * client reads none, gzip and xz artifacts but refuses zstd ones.
  */
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -18,7 +18,9 @@ import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { type Image, parsePlatform, Reference, readDockerArchive, writeDockerArchive } from '@ocidelta/core';
+import { openArtifactPayload, readArtifact } from '@ocidelta/core/mender';
 import { RegistryClient } from '@ocidelta/registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries, isCI } from '../../../test-support/binaries.js';
@@ -310,6 +312,30 @@ describe.skipIf(!deviceReady())('installs with the real Mender client', () => {
     await expectLoaded(dev, [img.get('shop/web:2')!, img.get('shop/db:1')!], 2);
     // about 70 s alone on two cores; more when other suites share the machine
   }, 300_000);
+
+  it('the client installs an xz artifact whose images.tar.gz is a stored gzip stream', async () => {
+    const v1 = await project('x1', '1.0.0', { db: 'shop/db:1' });
+    const xz = join(dir, 'x.mender');
+    const gz = join(dir, 'x-gz.mender');
+    await app([v1, '--no-cache', '--compression', 'xz', '-a', xz]);
+    await app([v1, '--no-cache', '-a', gz]);
+    expect((await readArtifact(xz)).compression).toBe('xz');
+    const parts: Buffer[] = [];
+    for await (const c of await openArtifactPayload(xz, 'images.tar.gz')) parts.push(c as Buffer);
+    const images = Buffer.concat(parts);
+    expect([images[0], images[1]]).toEqual([0x1f, 0x8b]);
+    // Stored: the gzip stream is its content plus framing, never smaller.
+    expect(images.length).toBeGreaterThan(gunzipSync(images).length);
+    // The same release in gzip holds the same images.
+    const gzImages: Buffer[] = [];
+    for await (const c of await openArtifactPayload(gz, 'images.tar.gz')) gzImages.push(c as Buffer);
+    expect(gunzipSync(images).equals(gunzipSync(Buffer.concat(gzImages)))).toBe(true);
+    const dev = await device('xz');
+    const r = dev.install(xz);
+    expect(r.code, r.out.slice(-3000)).toBe(0);
+    expect(dev.provides()).toContain('rootfs-image.shop.version=1.0.0');
+    await expectLoaded(dev, [img.get('shop/db:1')!], 0);
+  });
 
   it('the client refuses a zstd-compressed artifact ("wrong element: header.tar.zst")', async () => {
     const v1 = await project('z1', '1.0.0', { db: 'shop/db:1' });

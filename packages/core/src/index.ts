@@ -310,6 +310,15 @@ export {
 } from './tar/index.js';
 export { fieldOf, type ValidateOptions, validate } from './validate.js';
 export {
+  hasXz,
+  XZ_MEMLIMIT,
+  xzCompress,
+  xzCompressor,
+  xzDecompress,
+  xzDecompressor,
+  xzUnavailableReason,
+} from './xz.js';
+export {
   MAX_YAML_ALIASES,
   type ParsedYaml,
   parseYaml,

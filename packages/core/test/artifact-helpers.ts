@@ -53,7 +53,8 @@ export function menderWriteArgs(o: WriteArtifactOptions, dir: string, out: strin
     a.push('-m', meta);
   }
   for (const f of o.files) a.push('-f', typeof f === 'string' ? f : f.path!);
-  a.push('--compression', o.compression ?? 'gzip');
+  // mender-artifact calls xz lzma.
+  a.push('--compression', o.compression === 'xz' ? 'lzma' : (o.compression ?? 'gzip'));
   if (key) a.push('-k', key);
   return a;
 }

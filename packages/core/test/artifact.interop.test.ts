@@ -5,6 +5,7 @@
  * tar is byte-identical); artifacts mender-artifact writes read with our reader; tampered
  * artifacts are rejected by both.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +51,7 @@ function headerTarBytes(file: string): Buffer {
   const names = outerMembers(file).map((m) => m.name);
   const header = names.find((n) => n.startsWith('header.tar'))!;
   const stored = tarCat(file, header);
+  if (header.endsWith('.xz')) return execFileSync('xz', ['-dc'], { input: stored });
   return header.endsWith('.gz') ? gunzipSync(stored) : stored;
 }
 
@@ -86,6 +88,7 @@ describe.skipIf(!haveBinaries('mender-artifact', 'tar'))(
     const variants: Variant[] = [
       { name: 'defaults (gzip)', options: base },
       { name: 'compression none', options: () => ({ ...base(), compression: 'none' }) },
+      { name: 'compression xz', options: () => ({ ...base(), compression: 'xz' }) },
       {
         name: 'several device types, groups, artifact depends',
         options: () => ({
@@ -291,14 +294,43 @@ describe.skipIf(!haveBinaries('mender-artifact', 'tar'))(
       expect((await codeOf(readArtifact(unsigned, { publicKey: ec.spki }))).message).toContain('not signed');
     });
 
-    it('rejects xz artifacts from mender-artifact with a clear error', async () => {
+    it('reads xz artifacts from mender-artifact (--compression lzma): header and payloads', async () => {
       const theirs = join(dir, 'lzma.mender');
       const args = menderWriteArgs(base(), dir, theirs);
       args[args.indexOf('--compression') + 1] = 'lzma';
       expect(menderArtifact(args).status).toBe(0);
-      const err = await codeOf(readArtifact(theirs));
-      expect(err.code).toBe('ERR_INVALID_ARTIFACT');
-      expect(err.message).toContain('xz');
+      const info = await readArtifact(theirs);
+      expect(info.compression).toBe('xz');
+      expect(info.headerInfo.artifact_provides.artifact_name).toBe('web-1.0');
+      const big = await drain(await openArtifactPayload(theirs, 'images.tar.gz'));
+      expect(big.equals(readFileSync(fileA))).toBe(true);
+    });
+
+    it('writes xz artifacts mender-artifact reads and validates, signed, at every thread count', async () => {
+      for (const [threads, level] of [
+        [1, 6],
+        [2, 0],
+      ] as const) {
+        const ours = join(dir, `ours-xz-${threads}.mender`);
+        const result = await writeArtifact(ours, {
+          ...base(),
+          compression: 'xz',
+          compressionLevel: level,
+          compressionThreads: threads,
+          signingKey: ec.pkcs8,
+        });
+        expect(result.compression).toBe('xz');
+        const read = menderArtifact(['read', ours]);
+        expect(read.status, read.stderr).toBe(0);
+        expect(read.stdout).toContain('web-1.0');
+        const validate = menderArtifact(['validate', '-k', keyFiles.ecPub!, ours]);
+        expect(validate.status, validate.stderr).toBe(0);
+        const info = await readArtifact(ours, { publicKey: ec.spki });
+        expect(info.compression).toBe('xz');
+        expect(info.signatureVerified).toBe(true);
+        const big = await drain(await openArtifactPayload(ours, 'images.tar.gz'));
+        expect(big.equals(readFileSync(fileA))).toBe(true);
+      }
     });
 
     describe('tampering is rejected by our reader and by mender-artifact validate', () => {

@@ -51,7 +51,7 @@ describe('writeArtifact options', () => {
     ['whitespace in the artifact name', () => ({ artifactName: 'a b' }), 'artifactName'],
     ['control character in a provide', () => ({ provides: { k: 'v\n' } }), 'provides'],
     ['string longer than 256', () => ({ softwareVersion: 'x'.repeat(257) }), 'softwareVersion'],
-    ['unknown compression', () => ({ compression: 'xz' as 'gzip' }), 'compression'],
+    ['unknown compression', () => ({ compression: 'brotli' as 'gzip' }), 'compression'],
     ['payload name with a slash', () => ({ files: [{ name: 'a/b', path: payload }] }), 'a/b'],
     [
       'duplicate payload names',
@@ -395,6 +395,54 @@ describe('readArtifact rejects malformed artifacts', () => {
       expect(err.message).toMatch(/unpacks to more than the header limit of 4194304 bytes/);
     },
   );
+
+  it.skipIf(!haveBinaries('xz'))(
+    'a header.tar.xz that decodes past the limit stops at the limit; a corrupt one is a typed error',
+    async () => {
+      const { execFileSync } = await import('node:child_process');
+      const raw = join(dir, 'zeros-xz.tar');
+      writeFileSync(raw, Buffer.concat([members['header.tar']!, Buffer.alloc(64 * 1024 * 1024)]));
+      execFileSync('xz', ['-q', '-f', '-k', '-1', raw]);
+      const bomb = readFileSync(`${raw}.xz`);
+      expect(bomb.length).toBeLessThan(1024 * 1024);
+      const p = await withHeader('xzbomb.mender', 'header.tar.xz', bomb);
+      const err = await codeOf(readArtifact(p, { maxHeaderSize: 4 * 1024 * 1024 }));
+      expect(err.message).toMatch(/unpacks to more than the header limit of 4194304 bytes/);
+      const corrupt = Buffer.from(bomb);
+      corrupt.fill(0x55, 100, 200);
+      const q = await withHeader('xzcorrupt.mender', 'header.tar.xz', corrupt);
+      const bad = await codeOf(readArtifact(q));
+      expect(bad.code).toBe('ERR_INVALID_ARTIFACT');
+      expect(bad.message).toMatch(/cannot decompress header\.tar\.xz/);
+    },
+  );
+
+  it('where lzma-native does not load: xz writes gzip with a warning, reading xz is a typed error', async () => {
+    const { reloadXzModuleForTests } = await import('../src/xz.js');
+    const xzFile = join(dir, 'xz-ok.mender');
+    await writeArtifact(xzFile, { ...base(), compression: 'xz' });
+    reloadXzModuleForTests('lzma-native-not-installed');
+    try {
+      const warnings: string[] = [];
+      const out = join(dir, 'xz-fallback.mender');
+      const r = await writeArtifact(out, {
+        ...base(),
+        compression: 'xz',
+        onWarning: (w) => warnings.push(w),
+      });
+      expect(r.compression).toBe('gzip');
+      expect(warnings.join('\n')).toMatch(
+        /gzip artifact instead of xz: the optional native module lzma-native/,
+      );
+      expect((await readArtifact(out)).compression).toBe('gzip');
+      const err = await codeOf(readArtifact(xzFile));
+      expect(err.code).toBe('ERR_UNSUPPORTED_COMPRESSION');
+      expect(err.message).toMatch(/reading xz needs xz/);
+    } finally {
+      reloadXzModuleForTests('lzma-native');
+    }
+    expect((await readArtifact(xzFile)).compression).toBe('xz');
+  });
 
   it('closes the file on errors and after streaming one payload', async () => {
     const fds = () => readdirSync('/proc/self/fd').length;

@@ -156,9 +156,17 @@ export function imagesEntries(
 export async function writeImagesTarGz(
   target: string,
   images: ImagePayload[],
-  options: { signal?: AbortSignal; onProgress?: (id: string, done: number, total: number) => void } = {},
+  options: {
+    signal?: AbortSignal;
+    onProgress?: (id: string, done: number, total: number) => void;
+    /** gzip level (default 6; 0 stores). */
+    level?: number;
+  } = {},
 ): Promise<number> {
-  return writeTarGz(target, imagesEntries(images, options.onProgress), { signal: options.signal });
+  return writeTarGz(target, imagesEntries(images, options.onProgress), {
+    signal: options.signal,
+    ...(options.level !== undefined ? { level: options.level } : {}),
+  });
 }
 
 /** Write `manifests.tar.gz` with `manifests/<name>` for each compose file. */

@@ -6,7 +6,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { makeWorkDir, sweepLeftovers, throwIfAborted } from '@ocidelta/core';
+import { hasXz, makeWorkDir, sweepLeftovers, throwIfAborted, xzUnavailableReason } from '@ocidelta/core';
 import { DEFAULT_SOURCE_WINDOW } from '@ocidelta/delta';
 import { registryClientFor } from '../kit/registry-client.js';
 import { imageIdOf } from './app-payload.js';
@@ -61,13 +61,20 @@ export interface BuildAppResult {
 
 export { COMPOSE_FILE_NAMES } from './payloads.js';
 
+/** xz where lzma-native does not load: gzip, said once, before anything is built. */
+function withWritableCompression(opts: ResolvedOptions, log: StageLog): ResolvedOptions {
+  if (opts.compression !== 'xz' || hasXz()) return opts;
+  log.warn(`compression xz: writing gzip instead: ${xzUnavailableReason()}`);
+  return { ...opts, compression: 'gzip' };
+}
+
 /**
  * Build (and optionally upload and deploy) the app artifact described by `options`. This
  * function owns the registry clients: the resolver (created on first use, an injected one is the
  * caller's) and the store's client are closed when it returns.
  */
 export async function buildAppArtifact(options: BuildAppOptions): Promise<BuildAppResult> {
-  const opts = resolveOptions(options);
+  const resolved = resolveOptions(options);
   const env = options.env ?? process.env;
   const warnings: string[] = [];
   const emit = (e: AppEvent) => options.onEvent?.(e);
@@ -78,6 +85,7 @@ export async function buildAppArtifact(options: BuildAppOptions): Promise<BuildA
       emit({ type: 'log', level: 'warn', message, service, ...(hint ? { hint } : {}) });
     },
   };
+  const opts = withWritableCompression(resolved, log);
   // The shared store has its own client (its credentials come from the docker config per registry).
   const storeClient = options.store
     ? registryClientFor(options.registry ?? {}, [options.store], env)
@@ -190,10 +198,13 @@ async function writeRelease(
     throwIfAborted(signal, 'building the app artifact');
     const services = plan.services.map((s) => serviceResult(s.plan, outcomes.get(s.plan.hash)));
     if (opts.requireDelta) assertNoFallback(services);
+    // Inside an xz artifact, images.tar.gz is a stored gzip stream (still what the device's
+    // `tar -xzf` reads): xz compresses the images once, better than gzip inside gzip.
     const tars = await writePayloadTars(workDir.path, release, payloads, plan.finalRefs, {
       ...log,
       emit,
       signal,
+      imagesLevel: opts.compression === 'xz' ? 0 : 6,
     });
     // Deltas that fell back to full images no longer tie the artifact to the previous version.
     const dependsOnVersion = dependsOnVersionOf(services, release.previous?.version);

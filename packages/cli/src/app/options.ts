@@ -12,9 +12,11 @@ export const DEFAULT_MENDER_HOST = 'https://hosted.mender.io';
 
 /** How the device stores images; only changes the `.source` paths of deep deltas (docs/app.md, "Device store"). */
 export type DeviceStore = 'classic' | 'containerd';
-export type ArtifactCompression = 'none' | 'gzip' | 'zstd';
+/** The artifact's compression (core's type: none, gzip, xz, zstd). */
+export type { ArtifactCompression };
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
+import type { ArtifactCompression } from '@ocidelta/core/mender';
 /** Registry access options passed through to the registry client. */
 import type { RegistryAccess } from '../kit/registry-client.js';
 
@@ -107,7 +109,7 @@ const Options = z.object({
     .min(1 << 16)
     .max(2 ** 31)
     .optional(),
-  compression: z.enum(['none', 'gzip', 'zstd']).optional(),
+  compression: z.enum(['none', 'gzip', 'xz', 'zstd']).optional(),
   jobs: z.number().int().min(1).max(256).optional(),
   menderHost: z.url().optional(),
   deviceGroup: z.string().min(1).optional(),

@@ -53,13 +53,19 @@ export async function writePayloadTars(
   release: Release,
   payloads: ImagePayload[],
   finalRefs: ReadonlyMap<string, string>,
-  ctx: StageLog & { emit: (event: AppEvent) => void; signal: AbortSignal | undefined },
+  ctx: StageLog & {
+    emit: (event: AppEvent) => void;
+    signal: AbortSignal | undefined;
+    /** gzip level of images.tar.gz (0 stores: the artifact's compression does the work). */
+    imagesLevel: number;
+  },
 ): Promise<{ imagesTgz: string; manifestsTgz: string }> {
   const { signal } = ctx;
   const imagesTgz = join(work, 'images.tar.gz');
   const manifestsTgz = join(work, 'manifests.tar.gz');
   await writeImagesTarGz(imagesTgz, payloads, {
     signal,
+    level: ctx.imagesLevel,
     onProgress: (id, done, total) =>
       ctx.emit({ type: 'progress', phase: 'write', item: `images.tar.gz ${id.slice(0, 12)}`, done, total }),
   });

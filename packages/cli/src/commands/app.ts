@@ -191,7 +191,7 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
       ...(o.deviceWindow !== undefined
         ? { deviceWindow: parseByteSize(String(o.deviceWindow), '--device-window') }
         : {}),
-      compression: choice(o.compression, ['none', 'gzip', 'zstd'] as const, '--compression'),
+      compression: choice(o.compression, ['none', 'gzip', 'xz', 'zstd'] as const, '--compression'),
       ...(o.jobs !== undefined ? { jobs: intOption(o.jobs, '--jobs') } : {}),
       signKey: signKeyOf(o),
       dryRun: o.dryRun === true,
@@ -271,7 +271,7 @@ export const appCommand: CommandDef = {
         '--device-window <size>',
         "The device xdelta3's -B (default 64MiB; set it when the app module's XDELTA_ARGS pass -B)",
       )
-      .option('--compression <c>', 'Artifact compression: gzip (default), none, zstd')
+      .option('--compression <c>', 'Artifact compression: gzip (default), xz (smaller, slower), none, zstd')
       .option('-j, --jobs <n>', 'Encode workers per delta layer (default: available CPUs; ~24 MiB each)')
       .option('--sign-key <file>', 'PEM private key (RSA or ECDSA P-256) to sign the artifact')
       .option('-k, --key <file>', "The same as --sign-key (mender-artifact's name)")

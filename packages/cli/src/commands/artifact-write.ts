@@ -110,7 +110,7 @@ const FLAGS: WriteFlag[] = [
     long: 'compression',
     kind: 'string',
     arg: 'kind',
-    help: 'none, gzip (default) or zstd (Node.js >= 22.15)',
+    help: 'none, gzip (default), xz (or lzma) or zstd (Node.js >= 22.15)',
   },
   {
     long: 'key',
@@ -200,11 +200,13 @@ export async function writeOptionsFromArgs(
     throw new OciDeltaError('ERR_INVALID_OPTIONS', `unexpected argument ${a.positionals[0]}`, {});
   }
   const s = a.strings;
-  const compression = (s.compression ?? 'gzip') as ArtifactCompression;
-  if (!['none', 'gzip', 'zstd'].includes(compression)) {
+  // mender-artifact calls xz `lzma`: both names work.
+  const asked = s.compression ?? 'gzip';
+  const compression = (asked === 'lzma' ? 'xz' : asked) as ArtifactCompression;
+  if (!['none', 'gzip', 'xz', 'zstd'].includes(compression)) {
     throw new OciDeltaError(
       'ERR_INVALID_OPTIONS',
-      `--compression ${compression} is not supported: use none, gzip or zstd`,
+      `--compression ${compression} is not supported: use none, gzip, xz (lzma) or zstd`,
       { option: '--compression' },
     );
   }

@@ -10,8 +10,9 @@ import { Digester } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
 import { DEFAULT_MAX_ARTIFACT_HEADER_SIZE } from '../limits.js';
 import { readTar } from '../tar/index.js';
+import { xzDecompressor } from '../xz.js';
 import { type ArtifactVersion, parseHeaderJson, VersionSchema } from './header.js';
-import { decompressSync, type ParsedHeader, parseHeaderTar, readAll } from './header-tar.js';
+import { decompressMember, type ParsedHeader, parseHeaderTar, readAll } from './header-tar.js';
 import { type ArtifactManifestEntry, parseArtifactManifest } from './manifest.js';
 import type { ArtifactCompression } from './options.js';
 import { PAYLOAD_NAME } from './options.js';
@@ -28,16 +29,7 @@ function compressionOf(ext: string, path: string, member: string): ArtifactCompr
   if (ext === '') return 'none';
   if (ext === '.gz') return 'gzip';
   if (ext === '.zst') return 'zstd';
-  if (ext === '.xz') {
-    throw new OciDeltaError(
-      'ERR_INVALID_ARTIFACT',
-      `${path}: ${member}: xz (lzma) compressed artifacts are not supported`,
-      {
-        path,
-        member,
-      },
-    );
-  }
+  if (ext === '.xz') return 'xz';
   throw invalid(path, `unknown member ${member}`, { member });
 }
 
@@ -170,7 +162,7 @@ class ArtifactScan {
     const actual = sha256(stored);
     if (actual !== expected) throw checksumError(path, name, expected, actual);
     this.header = await parseHeaderTar(
-      decompressSync(this.compression, stored, path, name, headerLimit),
+      await decompressMember(this.compression, stored, path, name, headerLimit),
       path,
     );
     this.stage = 4;
@@ -178,7 +170,8 @@ class ArtifactScan {
 
   private async readData(name: string, body: AsyncIterable<Buffer>): Promise<void> {
     const { path } = this;
-    const dec = decompressor(compressionOf(name.slice('data/0000.tar'.length), path, name));
+    const c = compressionOf(name.slice('data/0000.tar'.length), path, name);
+    const dec = c === 'xz' ? xzDecompressor() : decompressor(c);
     await pipeline(body, dec, async (decompressed: AsyncIterable<Buffer>) => {
       for await (const file of readTar(decompressed, `${path}: ${name}`)) await this.payload(name, file);
     }).catch((err: unknown) => {

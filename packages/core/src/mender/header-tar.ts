@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { OciDeltaError } from '../errors.js';
 import { DEFAULT_MAX_ARTIFACT_HEADER_SIZE } from '../limits.js';
 import { encodeHeader, padding, readTar, TAR_END } from '../tar/index.js';
+import { xzDecompress } from '../xz.js';
 import {
   buildHeaderInfo,
   buildMetaData,
@@ -96,18 +97,20 @@ export function zstdFrameWindow(data: Uint8Array): number | undefined {
 
 /**
  * Decompress a stored header member, never producing more than `limit` bytes: gzip stops at
- * the limit (zlib's maxOutputLength), zstd is refused when its frame asks for a window above
- * the limit and is otherwise decoded block by block with the output counted.
+ * the limit (zlib's maxOutputLength), xz counts its output (and bounds its decoder's memory),
+ * zstd is refused when its frame asks for a window above the limit and is otherwise decoded
+ * block by block with the output counted.
  */
-export function decompressSync(
+export async function decompressMember(
   c: ArtifactCompression,
   data: Buffer,
   path: string,
   member: string,
   limit: number = DEFAULT_MAX_ARTIFACT_HEADER_SIZE,
-): Buffer {
+): Promise<Buffer> {
   try {
     if (c === 'gzip') return gunzipSync(data, { maxOutputLength: limit });
+    if (c === 'xz') return await xzDecompress(data, limit, () => headerTooLarge(path, member, limit));
     if (c === 'zstd') {
       const window = zstdFrameWindow(data);
       if (window !== undefined && window > limit) throw headerTooLarge(path, member, limit);

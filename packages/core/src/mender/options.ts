@@ -12,7 +12,7 @@ import type { Progress } from '../progress.js';
 import { validate } from '../validate.js';
 
 /** Compression of `header.tar` and `data/0000.tar` (the same for both, as mender-artifact does). */
-export type ArtifactCompression = 'none' | 'gzip' | 'zstd';
+export type ArtifactCompression = 'none' | 'gzip' | 'xz' | 'zstd';
 
 /** A payload file: a path on disk, or a named stream factory (called once per pass). */
 export interface ArtifactPayloadFile {
@@ -74,10 +74,19 @@ export interface WriteArtifactOptions {
   metaData?: Record<string, unknown>;
   /** Payload files (`-f`), in order. */
   files: Array<string | ArtifactPayloadFile>;
-  /** Default `gzip`. `zstd` needs a Node runtime whose zlib has zstd (Node >= 22.15). */
+  /**
+   * Default `gzip`. `xz` (what mender-artifact calls `lzma`) needs the optional native module
+   * lzma-native: where it does not load, gzip is written and `onWarning` says so. `zstd` needs a
+   * Node runtime whose zlib has zstd (Node >= 22.15).
+   */
   compression?: ArtifactCompression;
-  /** gzip level (1-9), default 6 = Go's `gzip.DefaultCompression`, what mender-artifact uses. */
+  /**
+   * gzip level (0-9; 0 stores), default 6 = Go's `gzip.DefaultCompression`, what mender-artifact uses; for
+   * xz the preset (0-9), default 6 (xz's own default).
+   */
   compressionLevel?: number;
+  /** xz encoder threads (default: the machine's available parallelism). */
+  compressionThreads?: number;
   /** PEM private key (RSA or ECDSA P-256; PKCS#1, SEC1 or PKCS#8) to sign the manifest with. */
   signingKey?: string;
   /** Fail (and leave no output) when the artifact would exceed this many bytes. */
@@ -153,9 +162,10 @@ export const WriteArtifactOptionsSchema = z.object({
     .optional(),
   files: z.array(payloadFileSchema),
   compression: z
-    .enum(['none', 'gzip', 'zstd'], { error: 'compression must be one of none, gzip, zstd' })
+    .enum(['none', 'gzip', 'xz', 'zstd'], { error: 'compression must be one of none, gzip, xz, zstd' })
     .optional(),
-  compressionLevel: z.number().int().min(1).max(9).optional(),
+  compressionLevel: z.number().int().min(0).max(9).optional(),
+  compressionThreads: z.number().int().min(1).max(256).optional(),
   signingKey: z.string().min(1).optional(),
   maxArtifactSize: z.number().int().positive().optional(),
   warnArtifactSize: z.number().int().positive().optional(),

@@ -7,7 +7,8 @@
  * signature are filled in at the start of the file afterwards. Only a payload given as a stream
  * without `size` is read twice (the tar header needs its size first). The small header tar is
  * built in memory; `data/0000.tar<ext>` is streamed
- * through the compressor (gzip: parallel blocks in one gzip member, see pgzip.ts) into the
+ * through the compressor (gzip: parallel blocks in one gzip member, see pgzip.ts; xz: liblzma's
+ * multi-threaded encoder, see xz.ts) into the
  * output and its tar header is patched once its size is known.
  * Output goes to a temp name beside it (fs/atomic.ts) and is renamed into place only when complete.
  */
@@ -21,6 +22,7 @@ import { Digester } from '../digest.js';
 import { OciDeltaError } from '../errors.js';
 import { tempPathFor, writeThroughFile } from '../fs/atomic.js';
 import { BLOCK, encodeHeader, padding, paddingFor, TAR_END } from '../tar/index.js';
+import { hasXz, xzCompress, xzCompressor, xzUnavailableReason } from '../xz.js';
 import { VERSION_JSON } from './header.js';
 import { buildHeaderTar } from './header-tar.js';
 import { type ArtifactManifestEntry, formatArtifactManifest } from './manifest.js';
@@ -45,11 +47,13 @@ export interface WriteArtifactResult {
   checksums: Record<string, string>;
   /** Whether `manifest.sig` was written. */
   signed: boolean;
+  /** The compression written (gzip where xz was asked for but cannot be written here). */
+  compression: ArtifactCompression;
 }
 
 /** File extension of a compression inside the artifact. */
 export function compressionExtension(c: ArtifactCompression): string {
-  return c === 'gzip' ? '.gz' : c === 'zstd' ? '.zst' : '';
+  return c === 'gzip' ? '.gz' : c === 'xz' ? '.xz' : c === 'zstd' ? '.zst' : '';
 }
 
 type ZstdZlib = {
@@ -57,8 +61,9 @@ type ZstdZlib = {
   zstdCompressSync(data: Uint8Array): Buffer;
 };
 
-function compressSync(c: ArtifactCompression, data: Buffer, level: number): Buffer {
+async function compressMember(c: ArtifactCompression, data: Buffer, level: number): Promise<Buffer> {
   if (c === 'gzip') return zlib.gzipSync(data, { level });
+  if (c === 'xz') return xzCompress(data, level);
   if (c === 'zstd') return (zlib as unknown as ZstdZlib).zstdCompressSync(data);
   return data;
 }
@@ -85,7 +90,11 @@ export async function writeArtifact(
   options: WriteArtifactOptions,
 ): Promise<WriteArtifactResult> {
   parseWriteArtifactOptions(options);
-  const compression = options.compression ?? 'gzip';
+  let compression = options.compression ?? 'gzip';
+  if (compression === 'xz' && !hasXz()) {
+    options.onWarning?.(`writing a gzip artifact instead of xz: ${xzUnavailableReason()}`);
+    compression = 'gzip';
+  }
   if (compression === 'zstd' && !hasZstdCompression()) {
     throw new OciDeltaError(
       'ERR_INVALID_OPTIONS',
@@ -96,7 +105,12 @@ export async function writeArtifact(
   const files = resolvePayloadFiles(options.files);
   throwIfAborted(options.signal, 'artifact write');
   const sized = await sizePayloads(files, options);
-  const prefix = prefixOf(sized, options, compression);
+  const headerStored = await compressMember(
+    compression,
+    buildHeaderTar(options),
+    options.compressionLevel ?? 6,
+  );
+  const prefix = prefixOf(sized, options, compression, headerStored);
   const tmp = tempPathFor(outputPath);
   let fh: FileHandle | undefined;
   try {
@@ -130,6 +144,7 @@ export async function writeArtifact(
       size,
       checksums: Object.fromEntries(entries.map((e) => [e.path, e.sha256])),
       signed,
+      compression,
     };
   } catch (err) {
     await fh?.close().catch(() => {});
@@ -160,9 +175,9 @@ function prefixOf(
   sized: readonly SizedFile[],
   options: WriteArtifactOptions,
   compression: ArtifactCompression,
+  headerStored: Buffer,
 ): Prefix {
   const ext = compressionExtension(compression);
-  const headerStored = compressSync(compression, buildHeaderTar(options), options.compressionLevel ?? 6);
   const headerName = `header.tar${ext}`;
   const versionBytes = Buffer.from(VERSION_JSON, 'utf8');
   const sha = (b: Uint8Array): string => new Digester().update(b).digest().slice(7);
@@ -224,6 +239,9 @@ async function writeHeaderAndData(
     await sink(
       parallelGzip(dataTar(), { level: options.compressionLevel ?? 6, ...(signal ? { signal } : {}) }),
     );
+  } else if (compression === 'xz') {
+    const xz = xzCompressor(options.compressionLevel ?? 6, options.compressionThreads);
+    await pipeline(dataTar, xz, sink, signal ? { signal } : {});
   } else if (compression === 'zstd') {
     const zstd = (zlib as unknown as ZstdZlib).createZstdCompress();
     await pipeline(dataTar, zstd, sink, signal ? { signal } : {});
