@@ -314,18 +314,21 @@ async function runCase(c, registry, work) {
   );
 
   // Median of RUNS runs each, alternating; every run of ours starts with an empty cache.
-  const runs = { ours: [], peer: [] };
-  for (let i = 0; i < RUNS; i++) {
+  // The figures case also runs ours with --compression xz (the smaller, slower artifact).
+  const runs = { ours: [], peer: [], xz: [] };
+  const ourRun = (out, extra = []) => {
     rmSync(join(caseDir, 'cache'), { recursive: true, force: true });
-    runs.ours.push(
-      timedRun(
-        process.execPath,
-        [bin, 'app', 'docker-compose.yml', '-t', 'dev', '-p', 'linux/amd64', '-r', '-m', 'bench']
-          .concat(['--previous-manifest', 'previous.json', '--cache-dir', join(caseDir, 'cache')])
-          .concat(['-a', join(caseDir, 'ours.mender'), '-l', 'warn']),
-        project,
-      ),
+    return timedRun(
+      process.execPath,
+      [bin, 'app', 'docker-compose.yml', '-t', 'dev', '-p', 'linux/amd64', '-r', '-m', 'bench']
+        .concat(['--previous-manifest', 'previous.json', '--cache-dir', join(caseDir, 'cache')])
+        .concat(['-a', join(caseDir, out), '-l', 'warn', ...extra]),
+      project,
     );
+  };
+  for (let i = 0; i < RUNS; i++) {
+    runs.ours.push(ourRun('ours.mender'));
+    if (c.figures) runs.xz.push(ourRun('ours-xz.mender', ['--compression', 'xz']));
     runs.peer.push(
       timedRun('bash', [join(work, 'peer.sh'), registry.host, join(caseDir, 'peer.mender'), c.repo], caseDir),
     );
@@ -352,6 +355,9 @@ async function runCase(c, registry, work) {
   });
   return {
     ours: { ...summary(runs.ours), size: statSync(join(caseDir, 'ours.mender')).size },
+    ...(c.figures
+      ? { xz: { ...summary(runs.xz), size: statSync(join(caseDir, 'ours-xz.mender')).size } }
+      : {}),
     peer: { ...summary(runs.peer), size: statSync(join(caseDir, 'peer.mender')).size },
     farm: {
       a: { ...runnerA, size: statSync(join(caseDir, 'farm-a.mender')).size },
@@ -442,23 +448,24 @@ try {
   const figureRows = [];
   for (const c of CASES.filter((x) => wanted.includes(x.name))) {
     console.log(`${c.name}: preparing images (cached after the first run)...`);
-    const { ours, peer, farm, figures } = await runCase(c, registry, work);
+    const { ours, xz, peer, farm, figures } = await runCase(c, registry, work);
     const t = ours.seconds / peer.seconds;
     const s = ours.size / peer.size;
     notes.push(`${c.name}: ${c.label}`);
     for (const [pipeline, r] of [
       ['ocidelta app', ours],
+      ...(xz ? [['ocidelta app --compression xz', xz]] : []),
       ['peer (skopeo+xdelta3+mender-artifact)', peer],
     ]) {
-      const mine = r === ours;
+      const mine = r !== peer;
       rows.push({
         case: c.name,
         pipeline,
         'wall s': r.seconds.toFixed(2),
         'peak RSS MB': r.peakMB.toFixed(0),
         artifact: fmtMB(r.size),
-        'time ours/peer': mine ? verdict(t, GOALS.time) : '',
-        'size ours/peer': mine ? verdict(s, GOALS.size) : '',
+        'time ours/peer': mine ? verdict(r.seconds / peer.seconds, GOALS.time) : '',
+        'size ours/peer': mine ? verdict(r.size / peer.size, GOALS.size) : '',
       });
     }
     if (figures) {
@@ -471,6 +478,12 @@ try {
         `${ours.seconds.toFixed(2)} s / ${peer.seconds.toFixed(2)} s`,
       );
       fig('artifact size / peer', s, GOALS.size, `${fmtMB(ours.size)} / ${fmtMB(peer.size)}`);
+      fig(
+        '  the same with --compression xz (time, size)',
+        xz.size / peer.size,
+        GOALS.size,
+        `${fmtMB(xz.size)} in ${xz.seconds.toFixed(2)} s (time ratio ${(xz.seconds / peer.seconds).toFixed(2)})`,
+      );
       fig(
         'artifact size / zstd -19 --long=28 --patch-from (summed)',
         ours.size / figures.zstdSize,

@@ -238,19 +238,19 @@ describe('buildDeepDelta', () => {
     expect(bounded.device.decoderMemory).toBe(64 * 1024 + 16 * 1024 * 1024);
     // The unbounded delta in its place: the device-emulating self-check refuses it.
     const out = join(root, 'rev-broken.img');
-    deepDeltaTestHooks.afterEncode = async (file) => {
+    deepDeltaTestHooks.tamperDelta = async () => {
       const source = await loadUncompressedLayer(a.layers[0]!, 'a');
       const target = await loadUncompressedLayer(b.layers[0]!, 'b');
       const parts: Buffer[] = [];
       for await (const c of encode(source, Readable.from([target]))) parts.push(c as Buffer);
-      await writeFile(file, Buffer.concat(parts));
+      return Buffer.concat(parts);
     };
     try {
       const err = await errorOf(buildDeepDelta(a, b, out, { ...small, deviceStore: 'containerd' }));
       expect(err.code).toBe('ERR_DEVICE_DECODE');
       expect(err.message).toMatch(/new layer 0: .*xdelta3 would fail at target offset \d+/);
     } finally {
-      deepDeltaTestHooks.afterEncode = undefined;
+      deepDeltaTestHooks.tamperDelta = undefined;
     }
     expect(existsSync(out)).toBe(false);
   });
@@ -271,20 +271,37 @@ describe('buildDeepDelta', () => {
 
   it('fails the self-check on a corrupted delta and writes nothing', async () => {
     const out = join(root, 'corrupt.img');
-    deepDeltaTestHooks.afterEncode = async (file, index) => {
-      if (index !== 1) return;
-      const bytes = await readFile(file);
+    deepDeltaTestHooks.tamperDelta = (bytes, index) => {
+      if (index !== 1) return bytes;
       bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 0xff; // last byte of the last window's data/instructions
-      await writeFile(file, bytes);
+      return bytes;
     };
     try {
       const err = await errorOf(buildDeepDelta(imgs.v1.image, imgs.v2.image, out));
       expect(err.code).toBe('ERR_DELTA_SELF_CHECK');
       expect(err.message).toContain('new layer 1');
     } finally {
-      deepDeltaTestHooks.afterEncode = undefined;
+      deepDeltaTestHooks.tamperDelta = undefined;
     }
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('a delta the check rejects early (while it is still being written) fails without hanging', async () => {
+    const out = join(root, 'corrupt-early.img');
+    for (const tamper of [
+      (b: Buffer) => Buffer.concat([b.subarray(0, 9), Buffer.alloc(3 << 20, 0xee)]), // bad window header, then more
+      (b: Buffer) => b.subarray(0, Math.floor(b.length / 2)), // truncated
+    ]) {
+      deepDeltaTestHooks.tamperDelta = (bytes, index) => (index === 1 ? tamper(bytes) : bytes);
+      try {
+        const err = await errorOf(buildDeepDelta(imgs.v1.image, imgs.v2.image, out));
+        expect(err.code).toBe('ERR_DELTA_SELF_CHECK');
+        expect(err.message).toContain('new layer 1');
+      } finally {
+        deepDeltaTestHooks.tamperDelta = undefined;
+      }
+      expect(existsSync(out)).toBe(false);
+    }
   });
 
   it('passes ERR_SOURCE_TOO_LARGE through for a source over maxSourceSize, writing nothing', async () => {

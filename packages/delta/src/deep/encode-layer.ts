@@ -1,14 +1,16 @@
 /**
  * One changed layer of a deep delta: decompress the current layer's tar into memory once (the
  * encoder's source, also used by the self-check: memory is O(source layer), the source bytes
- * plus the encoder's hash table of 1/4 to 1/2 their size), encode the new
- * layer's decompressed tar against it while hashing it, then self-check the delta by decoding it with our
- * decoder and comparing the result with the new layer's diff_id. A delta that fails the check is
- * an error (ERR_DELTA_SELF_CHECK), never an output.
+ * plus the encoder's hash table of 1/4 to 1/2 their size), encode the new layer's decompressed
+ * tar against it while hashing it, and self-check the delta as it is written: the encoded bytes
+ * go to the delta file and, at the same time, into our decoder (emulating the device's), whose
+ * output is compared with the new layer's diff_id. The check runs in this thread while the
+ * encode workers match the next windows. A delta that fails the check is an error
+ * (ERR_DELTA_SELF_CHECK), never an output.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { Writable } from 'node:stream';
+import { PassThrough, Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   abortAware,
@@ -26,8 +28,42 @@ import {
   encode,
 } from '../vcdiff/index.js';
 
-/** Test seam: lets a test corrupt a delta between encoding and the self-check. Not public API. */
-export const deepDeltaTestHooks: { afterEncode?: (deltaFile: string, index: number) => Promise<void> } = {};
+/**
+ * Test seams, not public API: `afterEncode` may corrupt an unchanged layer's self-delta file
+ * before its check; `tamperDelta` may replace a changed layer's encoded bytes on their way to
+ * the file and the self-check.
+ */
+export const deepDeltaTestHooks: {
+  afterEncode?: (deltaFile: string, index: number) => Promise<void>;
+  tamperDelta?: (delta: Buffer, index: number) => Buffer | Promise<Buffer>;
+} = {};
+
+/** The encoder's output through `tamperDelta` (all of it at once: tests only). */
+function tampered(delta: Readable, index: number): Readable {
+  const tamper = deepDeltaTestHooks.tamperDelta;
+  if (!tamper) return delta;
+  return Readable.from(
+    (async function* () {
+      const parts: Buffer[] = [];
+      for await (const c of delta) parts.push(c as Buffer);
+      yield await tamper(Buffer.concat(parts), index);
+    })(),
+  );
+}
+
+/** A pass-through that also writes every chunk into `branch` (waiting for it to drain). */
+function teeInto(branch: PassThrough): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      if (branch.write(chunk)) callback(null, chunk);
+      else branch.once('drain', () => callback(null, chunk));
+    },
+    flush(callback) {
+      branch.end();
+      callback();
+    },
+  });
+}
 
 export interface LayerFiles {
   signal?: AbortSignal;
@@ -149,20 +185,37 @@ export async function encodeLayer(
     ...(options.maxSourceSize !== undefined ? { maxSourceSize: options.maxSourceSize } : {}),
     ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
   });
+  // The self-check decodes what is written, while it is written.
+  const checkInput = new PassThrough({ highWaterMark: 1 << 20 });
+  const tee = teeInto(checkInput);
+  let checkFailed = false;
+  const checking = selfCheck(source, checkInput, layer.diffId, undefined, what, {
+    signal: options.signal,
+    device: options.device,
+  });
+  checking.catch((err: unknown) => {
+    checkFailed = true;
+    tee.destroy(err as Error);
+  });
   try {
-    await pipeline(delta, createWriteStream(deltaFile), { signal: options.signal });
+    await pipeline(tampered(delta, index), tee, createWriteStream(deltaFile), { signal: options.signal });
   } catch (err) {
     target.destroy();
+    checkInput.destroy();
+    if (checkFailed) await checking; // throws the check's error
     throw abortAware(err, options.signal, deltaFile);
   }
   checkDiffId(layer, counter, what);
   const uncompressedSize = counter.digester.size;
-  await deepDeltaTestHooks.afterEncode?.(deltaFile, index);
-  const device = await selfCheck(source, deltaFile, layer.diffId, uncompressedSize, what, {
-    signal: options.signal,
-    device: options.device,
-  });
-  return { uncompressedSize, deltaSize: (await stat(deltaFile)).size, device };
+  const checked = await checking;
+  if (checked.size !== uncompressedSize) {
+    throw new OciDeltaError(
+      'ERR_DELTA_SELF_CHECK',
+      `self-check of the delta for ${what} failed: it decodes to ${checked.size} bytes, expected ${uncompressedSize}`,
+      { layer: what, expected: layer.diffId },
+    );
+  }
+  return { uncompressedSize, deltaSize: (await stat(deltaFile)).size, device: checked.device };
 }
 
 /**
@@ -173,18 +226,19 @@ export async function encodeLayer(
  */
 export async function selfCheck(
   source: string | Uint8Array,
-  deltaFile: string,
+  delta: string | Readable,
   expected: Digest,
-  expectedSize: number,
+  expectedSize: number | undefined,
   what: string,
   options: { signal?: AbortSignal; device?: DeviceDecoder } = {},
-): Promise<DeviceDecodeStats> {
+): Promise<{ device: DeviceDecodeStats; size: number }> {
   const { signal } = options;
+  const deltaFile = typeof delta === 'string' ? delta : what;
   let result: { digest: Digest; size: number };
   let stats: DeviceDecodeStats | undefined;
   try {
     result = await digestStream(
-      decode(source, createReadStream(deltaFile), {
+      decode(source, typeof delta === 'string' ? createReadStream(delta) : delta, {
         signal,
         device: options.device ?? {},
         onDeviceStats: (s) => {
@@ -209,12 +263,12 @@ export async function selfCheck(
       { cause: err },
     );
   }
-  if (result.digest !== expected || result.size !== expectedSize) {
+  if (result.digest !== expected || (expectedSize !== undefined && result.size !== expectedSize)) {
     throw new OciDeltaError(
       'ERR_DELTA_SELF_CHECK',
-      `self-check of the delta for ${what} failed: it decodes to ${result.digest} (${result.size} bytes), expected ${expected} (${expectedSize} bytes)`,
+      `self-check of the delta for ${what} failed: it decodes to ${result.digest} (${result.size} bytes), expected ${expected}${expectedSize !== undefined ? ` (${expectedSize} bytes)` : ''}`,
       { layer: what, expected, actual: result.digest },
     );
   }
-  return stats!;
+  return { device: stats!, size: result.size };
 }

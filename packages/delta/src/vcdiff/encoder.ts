@@ -182,6 +182,11 @@ async function* encodeChunks(
         fill = 0;
       }
     }
+    // The last, partial window joins the ones in flight (when workers run).
+    if (pool !== undefined && fill > 0) {
+      dispatch(win, fill);
+      fill = 0;
+    }
     while (inflight.length > 0) yield await next();
     if (held) {
       yield job.encode(held, windowSize, seekable);
