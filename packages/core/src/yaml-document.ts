@@ -2,10 +2,21 @@
  * YAML input (compose files, build specs) parsed one way: merge keys (`<<: *common`) applied as
  * compose does, alias expansion capped (a "billion laughs" document is refused, not expanded),
  * and every parser error, including an unresolved alias, an ERR_INPUT naming file:line:col.
- * Pure: text in, value out.
+ * Pure: text in, value out. The `yaml` package is loaded on first use, so commands that read no
+ * YAML do not pay for loading it.
  */
-import { type Alias, type Document, LineCounter, parseDocument, visit } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Alias, Document, LineCounter } from 'yaml';
 import { OciDeltaError } from './errors.js';
+
+type YamlModule = typeof import('yaml');
+let yaml: YamlModule | undefined;
+
+/** The `yaml` package, loaded on first use. */
+export function yamlModule(): YamlModule {
+  yaml ??= createRequire(import.meta.url)('yaml') as YamlModule;
+  return yaml;
+}
 
 /** Aliases one document may expand (each expansion counts its own aliases too). */
 export const MAX_YAML_ALIASES = 100;
@@ -32,7 +43,8 @@ function yamlError(
 
 /** Parse YAML `text`; `file` and `what` ("compose file", "build spec") name it in errors. */
 export function parseYaml(text: string, file: string, what: string): ParsedYaml {
-  const lineCounter = new LineCounter();
+  const { LineCounter: Lines, parseDocument } = yamlModule();
+  const lineCounter: LineCounter = new Lines();
   let doc: Document.Parsed;
   try {
     doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
@@ -62,6 +74,7 @@ export function parseYaml(text: string, file: string, what: string): ParsedYaml 
 /** The alias to point at: the first unresolved one, else (for too many) the first one. */
 function aliasBlamed(doc: Document.Parsed, excessive: boolean): Alias | undefined {
   let found: Alias | undefined;
+  const { visit } = yamlModule();
   visit(doc, {
     Alias(_key, node) {
       if (excessive || node.resolve(doc) === undefined) {

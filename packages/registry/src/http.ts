@@ -8,7 +8,7 @@
 import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { OciDeltaError, registryApiHost } from '@ocidelta/core';
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { Authenticator } from './auth.js';
 import { parseChallenges } from './challenge.js';
 import {
@@ -39,6 +39,7 @@ import type {
 import { dispatcherFor, proxyForProtocol } from './proxy.js';
 import { isRetryableError, isRetryableStatus, parseRetryAfter, retryDelay, sleep } from './retry.js';
 import type { TokenHttp } from './token.js';
+import { undici } from './undici.js';
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 10;
@@ -339,7 +340,7 @@ export class Transport {
       if (authorization !== undefined && current.origin !== o.authOrigin) authorization = undefined;
       const h: Record<string, string> = { 'user-agent': this.options.userAgent, ...headers };
       if (authorization !== undefined) h.authorization = authorization;
-      const r = await request(current, {
+      const r = await undici().request(current, {
         method: method as Dispatcher.HttpMethod,
         headers: h,
         body: body as Dispatcher.DispatchOptions['body'],

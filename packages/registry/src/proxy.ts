@@ -4,7 +4,8 @@
  * dispatcher is undici's EnvHttpProxyAgent: CONNECT tunnels for https (TLS stays end to end,
  * the registry's certificate is checked as without a proxy), absolute-form requests for http.
  */
-import { Agent, type Dispatcher, EnvHttpProxyAgent } from 'undici';
+import type { Agent, Dispatcher, EnvHttpProxyAgent } from 'undici';
+import { undici } from './undici.js';
 
 export interface ProxySettings {
   http?: string;
@@ -47,7 +48,8 @@ export function proxyForProtocol(
  * process.env behind the caller's back; give it `proxyForProtocol(...)` of the URLs it serves.
  */
 export function dispatcherFor(options: Agent.Options, proxy: ProxySettings | undefined): Dispatcher {
-  if (!proxy || (!proxy.http && !proxy.https)) return new Agent(options);
+  const { Agent: AgentClass, EnvHttpProxyAgent: ProxyAgentClass } = undici();
+  if (!proxy || (!proxy.http && !proxy.https)) return new AgentClass(options);
   const tls = typeof options.connect === 'object' ? options.connect : undefined;
   const proxyOptions: EnvHttpProxyAgent.Options & { proxyTunnel: boolean } = {
     ...options,
@@ -59,5 +61,5 @@ export function dispatcherFor(options: Agent.Options, proxy: ProxySettings | und
     // to port 443 only); https goes through a CONNECT tunnel.
     proxyTunnel: false,
   };
-  return new EnvHttpProxyAgent(proxyOptions);
+  return new ProxyAgentClass(proxyOptions);
 }

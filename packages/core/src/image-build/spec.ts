@@ -20,11 +20,11 @@
  * (directories merged into one layer), `parent: {image: N}`, and the Docker config keys
  * `Memory`, `MemorySwap`, `CpuShares`. Images that share a tag form one multi-platform index.
  */
-import { isMap, isScalar, isSeq, type Node } from 'yaml';
+import type { Node } from 'yaml';
 import { z } from 'zod';
 import { OciDeltaError } from '../errors.js';
 import { MAX_METADATA_FILE_SIZE, readFileLimited } from '../limits.js';
-import { parseYaml } from '../yaml-document.js';
+import { parseYaml, yamlModule } from '../yaml-document.js';
 
 const DURATION_RE = /^(\d+)(ns|us|ms|s|m|h)$/;
 const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
@@ -147,6 +147,7 @@ type PathSeg = string | number;
 
 /** The YAML node at `path` (the key node of `key` inside it when given). */
 function nodeAt(root: unknown, path: readonly PathSeg[], key?: string): Node | undefined {
+  const { isMap, isScalar, isSeq } = yamlModule();
   let node: unknown = root;
   const segs = key === undefined ? path : [...path, key];
   for (const [i, seg] of segs.entries()) {
