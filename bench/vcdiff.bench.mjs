@@ -1,6 +1,7 @@
 // VCDIFF encoder vs stock xdelta3 on realistic layer pairs (uncompressed tars of real content):
 //   node and rootfs pairs from ./fixtures.mjs (real npm packages; Debian packages + an "upgrade")
-// Prints delta size, encode wall time, peak RSS and stock `xdelta3 -d` decode time per encoder,
+// Prints delta size, encode wall time, peak RSS and stock `xdelta3 -d` decode time per encoder
+// (ours per effort, and with one encode worker against the default of one per core),
 // with ratios against the targets (size <= 1.02x `-B <source size>`, time <= xdelta3 default,
 // RSS <= 2x source + 150 MB, decode <= 1.2x xdelta3's own delta).
 import { spawnSync } from 'node:child_process';
@@ -10,10 +11,10 @@ import { fixtureDir as dir, nodeLayer, rootfsLayer } from './fixtures.mjs';
 import { fmtMB, measure, repoRoot, table } from './lib.mjs';
 
 const ours = join(repoRoot, 'packages/delta/dist/vcdiff/index.js');
-const ourEncoder = (src, tgt, out, effort) => [
+const ourEncoder = (src, tgt, out, effort, jobs) => [
   '--input-type=module',
   '-e',
-  `import { encodeFile } from ${JSON.stringify(ours)}; await encodeFile(${JSON.stringify(src)}, ${JSON.stringify(tgt)}, ${JSON.stringify(out)}, { effort: ${JSON.stringify(effort)} });`,
+  `import { encodeFile } from ${JSON.stringify(ours)}; await encodeFile(${JSON.stringify(src)}, ${JSON.stringify(tgt)}, ${JSON.stringify(out)}, { effort: ${JSON.stringify(effort)}${jobs ? `, jobs: ${jobs}` : ''} });`,
 ];
 
 const pairs = [
@@ -34,6 +35,8 @@ for (const [name, src, tgt] of pairs) {
     ],
     ['ocidelta encode', process.execPath, (o) => ourEncoder(src, tgt, o, 'default')],
     ['ocidelta encode --effort fast', process.execPath, (o) => ourEncoder(src, tgt, o, 'fast')],
+    ['ocidelta encode --effort best', process.execPath, (o) => ourEncoder(src, tgt, o, 'best')],
+    ['ocidelta encode --jobs 1', process.execPath, (o) => ourEncoder(src, tgt, o, 'default', 1)],
   ];
   const res = {};
   for (const [label, cmd, args] of runs) {

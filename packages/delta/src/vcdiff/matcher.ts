@@ -3,7 +3,8 @@
  * At each unmatched target position it tries, cheapest first: continuing at the previous source
  * copy's alignment (catches in-place edits, cheap near-cache address, source-order copies), a run
  * of one byte, the source index (8-byte hash, verified, extended both ways) and a small hash table
- * of earlier positions in the window (self-copies). The longest candidate wins.
+ * of earlier positions in the window (self-copies). The longest candidate wins, unless a short
+ * source copy is beaten by the source index's match one byte later (lazy matching).
  */
 import { I_ADD, I_COPY_SOURCE, I_COPY_TARGET, I_RUN, type InstructionList } from './instructions.js';
 import type { DecoderSourceCache } from './source-cache.js';
@@ -44,6 +45,11 @@ export interface MatcherSettings {
   /** After this many literal bytes in a row (0: never), probe only every `skipStride`-th position. */
   skipAfter: number;
   skipStride: number;
+  /**
+   * Lazy matching: a source copy shorter than this is compared with the source index's match one
+   * byte later, which wins when it reaches further (0: greedy).
+   */
+  lazy: number;
 }
 
 const DEFAULT_SETTINGS: MatcherSettings = {
@@ -63,6 +69,7 @@ const DEFAULT_SETTINGS: MatcherSettings = {
   globalMax: 256,
   skipAfter: 64,
   skipStride: 3,
+  lazy: 64,
 };
 
 /** Matcher settings per effort (memory for the index: 4 bytes per `step` source bytes). */
@@ -71,7 +78,7 @@ export function effortSettings(effort: 'fast' | 'default' | 'best'): MatcherSett
     case 'fast':
       return { ...DEFAULT_SETTINGS, step: 32, minSource: 24, selfBits: 18, localBits: 14 };
     case 'best':
-      return { ...DEFAULT_SETTINGS, step: 8, goodEnough: 256, localBits: 18, skipAfter: 256 };
+      return { ...DEFAULT_SETTINGS, step: 8, goodEnough: 256, localBits: 18, skipAfter: 256, lazy: 256 };
     default:
       return { ...DEFAULT_SETTINGS };
   }
@@ -197,7 +204,7 @@ export class Matcher {
     const localTable = this.localTable;
     const localShift = this.localShift;
     const localAhead = this.settings.localAhead;
-    const { minLocal, selfExtra, farDistance, farMin, selfTail, globalMax, skipAfter, skipStride } =
+    const { minLocal, selfExtra, farDistance, farMin, selfTail, globalMax, skipAfter, skipStride, lazy } =
       this.settings;
 
     const reach = this.reach;
@@ -301,6 +308,31 @@ export class Matcher {
                   bestAddr = s - back;
                   bestKind = I_COPY_SOURCE;
                 }
+              }
+            }
+          }
+        }
+      }
+      // Lazy: a longer source match starting one byte later beats a short one here.
+      if (bestKind === I_COPY_SOURCE && bestLen < lazy && wValid && haveIndex && i + 1 + HASH_BYTES <= n) {
+        const n0 = (w0 >>> 8) | ((t[i + 4] as number) << 24);
+        const n1 = (w1 >>> 8) | ((t[i + 8] as number) << 24);
+        const h = hash8(n0, n1);
+        const e = table[h >>> shift] as number;
+        if (e !== 0 && ((e ^ (h << blockBits)) & tagMask) === 0) {
+          const s = ((e & blockMask) - 1) * step;
+          const j = i + 1;
+          if (s >= low && (reach === undefined || s <= this.highestStart(j))) {
+            const len = matchLength(S, s, t, j, Math.min(n - j, sLen - s));
+            if (len >= HASH_BYTES && j + len > bestStart + bestLen + 1) {
+              let back = 0;
+              while (j - back > addStart && s - back > low && S[s - back - 1] === t[j - back - 1]) back++;
+              const far =
+                this.anchorSrc >= 0 && Math.abs(s - (this.anchorSrc + (j - this.anchorPos))) > farDistance;
+              if (len + back >= (far ? farMin : minSource)) {
+                bestLen = len + back;
+                bestStart = j - back;
+                bestAddr = s - back;
               }
             }
           }
