@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { type Image, writeOciArchive } from '@ocidelta/core';
+import { type Image, writeDockerArchive, writeOciArchive } from '@ocidelta/core';
 import { openArtifactPayload, readArtifact } from '@ocidelta/core/mender';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
@@ -143,6 +143,52 @@ describe('app pipeline options', () => {
     expect(info.compression).toBe('none');
     if (haveBinaries('mender-artifact'))
       run('mender-artifact', ['validate', '-k', join(dir, 'key.pub'), out]);
+  });
+
+  it('--effort and --jobs change how deltas are computed, never what the device rebuilds', async () => {
+    const sizes: number[] = [];
+    for (const [effort, jobs] of [
+      ['fast', 1],
+      ['best', 2],
+    ] as const) {
+      // A cache of its own: release 1 recorded, no delta computed before.
+      await buildAppArtifact({
+        ...base(`ce-${effort}`),
+        version: '1',
+        record: true,
+        serviceFiles: { app: join(dir, 'v1.tar'), small: join(dir, 's1.tar') },
+        artifactFilename: join(dir, `effort-${effort}-1.mender`),
+      });
+      const out = join(dir, `effort-${effort}.mender`);
+      const r = await buildAppArtifact({
+        ...base(`ce-${effort}`),
+        version: '2',
+        effort,
+        jobs,
+        serviceFiles: v2Files(),
+        artifactFilename: out,
+      });
+      expect(r.services.find((s) => s.service === 'app')?.mode).toBe('delta');
+      sizes.push(r.artifactSize!);
+      if (haveBinaries('tar', 'xdelta3')) {
+        const device = await simulateDevice(out, join(dir, `dev-effort-${effort}`), async (url) => {
+          const file = join(dir, `effort-cur-${url.replace(/\W/g, '_')}.tar`);
+          await writeDockerArchive(file, [{ image: url.endsWith('app:1') ? v1 : small1 }], {
+            layers: 'uncompressed',
+          });
+          return file;
+        });
+        const app = device.images.find((i) => i.urlNew === 'demo.local/app:2')!;
+        expect(app.deepDelta).toBe(true);
+        expect(await blobHashes(app.dir)).toEqual(
+          await blobHashes(await expectedSave(v2, join(dir, `expected-${effort}`))),
+        );
+      }
+    }
+    expect(sizes[1]).toBeLessThanOrEqual(sizes[0]!);
+    await expect(
+      buildAppArtifact({ ...base('c'), effort: 'huge' as 'best', serviceFiles: v2Files() }),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_OPTIONS', message: expect.stringMatching(/effort/) });
   });
 
   it('--compression xz: images.tar.gz stored inside, the same images, smaller than gzip', async () => {

@@ -190,6 +190,7 @@ async function writeRelease(
       platform: opts.platform,
       deviceWindow: opts.deviceWindow ?? DEFAULT_SOURCE_WINDOW,
       ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}),
+      ...(opts.effort !== undefined ? { effort: opts.effort } : {}),
       ...(store ? { store } : {}),
       emit,
       warn: log.warn,

@@ -39,6 +39,7 @@ export interface ImageBuildContext {
   deviceWindow: number;
   /** Encode workers per layer (default: available parallelism). */
   jobs?: number;
+  effort?: 'fast' | 'default' | 'best';
   /** The shared store (build farms): looked up after the cache, pushed to after a build. */
   store?: ArtifactStore;
   emit: (event: AppEvent) => void;
@@ -224,6 +225,7 @@ async function computeDelta(
       repoTags: tags,
       sourceWindow: ctx.deviceWindow,
       ...(ctx.jobs !== undefined ? { jobs: ctx.jobs } : {}),
+      ...(ctx.effort !== undefined ? { effort: ctx.effort } : {}),
       tmpDir: dirname(imageFile),
       signal: sig,
       onProgress: (e) =>

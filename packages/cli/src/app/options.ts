@@ -83,6 +83,8 @@ export interface AppOptions {
    * about 24 MiB of memory; 1 encodes in the main thread. Artifacts are the same for any number.
    */
   jobs?: number;
+  /** The delta encoder's match effort: fast, default or best (slower, a little smaller). */
+  effort?: 'fast' | 'default' | 'best';
   /** PEM private key file to sign the artifact with. */
   signKey?: string;
   /** Plan only: resolve and size, write nothing. */
@@ -111,6 +113,7 @@ const Options = z.object({
     .optional(),
   compression: z.enum(['none', 'gzip', 'xz', 'zstd']).optional(),
   jobs: z.number().int().min(1).max(256).optional(),
+  effort: z.enum(['fast', 'default', 'best']).optional(),
   menderHost: z.url().optional(),
   deviceGroup: z.string().min(1).optional(),
 });

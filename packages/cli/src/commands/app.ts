@@ -12,6 +12,7 @@ import { appRenderer } from '../app/progress.js';
 import { renderReport } from '../app/report.js';
 import { summaryTable } from '../app/results.js';
 import { type CliIO, type CommandDef, ExitCode } from '../command.js';
+import { choiceOption, EFFORTS } from '../kit/args.js';
 import { progressFor } from '../kit/progress.js';
 import { intOption, timeoutsOption, writeJson } from '../kit/registry-options.js';
 import { formatIecBytes, parseByteSize } from '../kit/size.js';
@@ -67,18 +68,6 @@ function pairs(value: unknown, flag: string): Record<string, string> {
     out[item.slice(0, eq)] = item.slice(eq + 1);
   }
   return out;
-}
-
-function choice<T extends string>(value: unknown, choices: readonly T[], flag: string): T | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
-  throw new OciDeltaError(
-    'ERR_INVALID_OPTIONS',
-    `${flag} must be one of ${choices.join(', ')} (got ${String(value)})`,
-    {
-      option: flag,
-    },
-  );
 }
 
 const DEFAULT_COMPOSE = COMPOSE_FILE_NAMES;
@@ -187,12 +176,13 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
       skipExisting: o.skipExisting === true,
       ...(typeof o.deploymentName === 'string' ? { deploymentName: o.deploymentName } : {}),
       record: o.record === true,
-      deviceStore: choice(o.deviceStore, ['classic', 'containerd'] as const, '--device-store'),
+      deviceStore: choiceOption(o.deviceStore, ['classic', 'containerd'] as const, '--device-store'),
       ...(o.deviceWindow !== undefined
         ? { deviceWindow: parseByteSize(String(o.deviceWindow), '--device-window') }
         : {}),
-      compression: choice(o.compression, ['none', 'gzip', 'xz', 'zstd'] as const, '--compression'),
+      compression: choiceOption(o.compression, ['none', 'gzip', 'xz', 'zstd'] as const, '--compression'),
       ...(o.jobs !== undefined ? { jobs: intOption(o.jobs, '--jobs') } : {}),
+      ...(o.effort !== undefined ? { effort: choiceOption(o.effort, EFFORTS, '--effort') } : {}),
       signKey: signKeyOf(o),
       dryRun: o.dryRun === true,
       registry: {
@@ -273,6 +263,7 @@ export const appCommand: CommandDef = {
       )
       .option('--compression <c>', 'Artifact compression: gzip (default), xz (smaller, slower), none, zstd')
       .option('-j, --jobs <n>', 'Encode workers per delta layer (default: available CPUs; ~24 MiB each)')
+      .option('--effort <level>', 'Delta match effort: fast, default or best (slower, slightly smaller)')
       .option('--sign-key <file>', 'PEM private key (RSA or ECDSA P-256) to sign the artifact')
       .option('-k, --key <file>', "The same as --sign-key (mender-artifact's name)")
       .option('--dry-run', 'Plan only: show which services are full, delta or unchanged, with sizes')

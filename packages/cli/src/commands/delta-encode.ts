@@ -3,6 +3,7 @@ import { OciDeltaError } from '@ocidelta/core';
 import { encodeFile } from '@ocidelta/delta';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
+import { choiceOption, EFFORTS } from '../kit/args.js';
 import { requireFile } from '../kit/inputs.js';
 import { withProgress } from '../kit/progress.js';
 import { intOption } from '../kit/registry-options.js';
@@ -24,12 +25,7 @@ async function run(opts: Options, io: CliIO): Promise<number> {
   if (typeof opts.output !== 'string' || opts.output === '') {
     throw new OciDeltaError('ERR_INVALID_OPTIONS', '-o/--output is required', { option: '--output' });
   }
-  const effort = opts.effort ?? 'default';
-  if (effort !== 'fast' && effort !== 'default' && effort !== 'best') {
-    throw new OciDeltaError('ERR_INVALID_OPTIONS', `--effort must be fast, default or best (got ${effort})`, {
-      option: '--effort',
-    });
-  }
+  const effort = choiceOption(opts.effort, EFFORTS, '--effort') ?? 'default';
   const out = resolve(io.cwd, opts.output);
   const { size } = await withProgress(io, { quiet: opts.quiet === true }, { title: 'encode' }, (onProgress) =>
     encodeFile(source, target, out, {

@@ -28,6 +28,7 @@ import type { DeltaKey } from '../app/delta-key.js';
 import { ArtifactStore } from '../app/store.js';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
+import { choiceOption, EFFORTS } from '../kit/args.js';
 import { withProgress } from '../kit/progress.js';
 import {
   createClient,
@@ -79,18 +80,6 @@ function platformOf(image: Image): string {
   return [c.os ?? 'linux', c.architecture ?? 'unknown', ...(c.variant ? [c.variant] : [])].join('/');
 }
 
-function parseChoice<T extends string>(value: unknown, choices: readonly T[], flag: string, fallback: T): T {
-  if (value === undefined) return fallback;
-  if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
-  throw new OciDeltaError(
-    'ERR_INVALID_OPTIONS',
-    `${flag} must be one of ${choices.join(', ')} (got ${String(value)})`,
-    {
-      option: flag,
-    },
-  );
-}
-
 function toList(value: unknown): string[] {
   if (value === undefined) return [];
   return (Array.isArray(value) ? value : [value]).map(String);
@@ -106,6 +95,7 @@ interface Options extends RegistryCliOptions {
   repoTag?: string | string[];
   maxSourceSize?: number;
   jobs?: number;
+  effort?: string;
   deviceWindow?: string;
   tmpDir?: string;
   json?: boolean;
@@ -122,13 +112,11 @@ async function run(opts: Options, io: CliIO): Promise<number> {
       throw new OciDeltaError('ERR_INVALID_OPTIONS', `${flag} is required`, { option: flag });
     }
   }
-  const deviceStore = parseChoice<DeviceStore>(opts.deviceStore, DEVICE_STORES, '--device-store', 'classic');
-  const currentOrigin = parseChoice<CurrentOrigin>(
-    opts.currentOrigin,
-    CURRENT_ORIGINS,
-    '--current-origin',
-    'registry',
-  );
+  const deviceStore =
+    choiceOption<DeviceStore>(opts.deviceStore, DEVICE_STORES, '--device-store') ?? 'classic';
+  const currentOrigin =
+    choiceOption<CurrentOrigin>(opts.currentOrigin, CURRENT_ORIGINS, '--current-origin') ?? 'registry';
+  choiceOption(opts.effort, EFFORTS, '--effort'); // checked before any pull
   if (opts.platform !== undefined && typeof opts.platform !== 'string') {
     throw new OciDeltaError('ERR_INVALID_OPTIONS', '--platform needs a value like linux/arm64', {
       option: '--platform',
@@ -230,6 +218,7 @@ async function buildFrom(
         ? { maxSourceSize: parseByteSize(String(opts.maxSourceSize), '--max-source-size') }
         : {}),
       ...(opts.jobs !== undefined ? { jobs: intOption(opts.jobs, '--jobs') } : {}),
+      ...(opts.effort !== undefined ? { effort: choiceOption(opts.effort, EFFORTS, '--effort') } : {}),
       ...(tmpDir ? { tmpDir } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
     }),
@@ -299,6 +288,7 @@ export const deltaImageCommand: CommandDef = {
       .option('--repo-tag <name>', 'RepoTags of the new image in the archive (repeatable)')
       .option('--max-source-size <size>', 'Largest decompressed current layer to encode against (e.g. 4GiB)')
       .option('-j, --jobs <n>', 'Encode workers per layer (default: available CPUs; ~24 MiB each)')
+      .option('--effort <level>', 'Match effort: fast, default or best (slower, slightly smaller)')
       .option(
         '--device-window <size>',
         "The device xdelta3's -B (default 64MiB; match the app module's XDELTA_ARGS)",

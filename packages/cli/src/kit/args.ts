@@ -71,3 +71,17 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): 
   }
   return out;
 }
+
+/** `value` when it is one of `choices` (undefined when not given); else ERR_INVALID_OPTIONS naming `flag`. */
+export function choiceOption<T extends string>(
+  value: unknown,
+  choices: readonly T[],
+  flag: string,
+): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
+  throw usage(`${flag} must be one of ${choices.join(', ')} (got ${String(value)})`, flag);
+}
+
+/** The encoder's efforts (`--effort`). */
+export const EFFORTS = ['fast', 'default', 'best'] as const;

@@ -48,6 +48,8 @@ export interface DeepDeltaOptions {
    * deltas are the same for any number.
    */
   jobs?: number;
+  /** The encoder's match effort (see `EncodeOptions.effort`; default `default`). */
+  effort?: 'fast' | 'default' | 'best';
   /** Where temp files go (default: the OS temp dir). Needs room for the deltas. */
   tmpDir?: string;
   signal?: AbortSignal;

@@ -72,6 +72,7 @@ export interface LayerFiles {
   maxSourceSize?: number;
   /** Encode workers (see `EncodeOptions.jobs`). */
   jobs?: number;
+  effort?: 'fast' | 'default' | 'best';
   /** Progress: stored (compressed) bytes of the layer read so far, of its `size`. */
   onBytes?: (done: number) => void;
 }
@@ -184,6 +185,7 @@ export async function encodeLayer(
     sourceWindow: options.device?.sourceWindow,
     ...(options.maxSourceSize !== undefined ? { maxSourceSize: options.maxSourceSize } : {}),
     ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
+    ...(options.effort !== undefined ? { effort: options.effort } : {}),
   });
   // The self-check decodes what is written, while it is written.
   const checkInput = new PassThrough({ highWaterMark: 1 << 20 });
