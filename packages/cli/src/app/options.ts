@@ -80,7 +80,7 @@ export interface AppOptions {
   compression?: ArtifactCompression;
   /**
    * Encode workers per deep-delta layer (default: the machine's available parallelism). Each adds
-   * about 24 MiB of memory; 1 encodes in the main thread. Artifacts are the same for any number.
+   * up to about 64 MiB of memory; 1 encodes in the main thread. Artifacts are the same for any number.
    */
   jobs?: number;
   /** The delta encoder's match effort: fast, default or best (slower, a little smaller). */

@@ -262,7 +262,10 @@ export const appCommand: CommandDef = {
         "The device xdelta3's -B (default 64MiB; set it when the app module's XDELTA_ARGS pass -B)",
       )
       .option('--compression <c>', 'Artifact compression: gzip (default), xz (smaller, slower), none, zstd')
-      .option('-j, --jobs <n>', 'Encode workers per delta layer (default: available CPUs; ~24 MiB each)')
+      .option(
+        '-j, --jobs <n>',
+        'Encode workers per delta layer (default: available CPUs; up to ~64 MiB each)',
+      )
       .option('--effort <level>', 'Delta match effort: fast, default or best (slower, slightly smaller)')
       .option('--sign-key <file>', 'PEM private key (RSA or ECDSA P-256) to sign the artifact')
       .option('-k, --key <file>', "The same as --sign-key (mender-artifact's name)")

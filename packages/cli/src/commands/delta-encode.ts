@@ -62,7 +62,7 @@ export const deltaEncodeCommand: CommandDef = {
       .option('-o, --output <file>', 'Where to write the delta')
       .option('--effort <level>', 'Match effort: fast, default or best', { default: 'default' })
       .option('--max-source-size <size>', 'Refuse sources larger than this (default 2 GiB; e.g. 4GiB)')
-      .option('-j, --jobs <n>', 'Encode workers (default: available CPUs; ~24 MiB each)')
+      .option('-j, --jobs <n>', 'Encode workers (default: available CPUs; up to ~64 MiB each)')
       .option('-q, --quiet', 'No progress output')
       .example('ocidelta delta encode --source old.tar --target new.tar -o new.tar.vcdiff')
       .action((opts: Options) => run(opts, io));

@@ -287,7 +287,7 @@ export const deltaImageCommand: CommandDef = {
       )
       .option('--repo-tag <name>', 'RepoTags of the new image in the archive (repeatable)')
       .option('--max-source-size <size>', 'Largest decompressed current layer to encode against (e.g. 4GiB)')
-      .option('-j, --jobs <n>', 'Encode workers per layer (default: available CPUs; ~24 MiB each)')
+      .option('-j, --jobs <n>', 'Encode workers per layer (default: available CPUs; up to ~64 MiB each)')
       .option('--effort <level>', 'Match effort: fast, default or best (slower, slightly smaller)')
       .option(
         '--device-window <size>',

@@ -44,7 +44,7 @@ export interface DeepDeltaOptions {
   maxSourceSize?: number;
   /**
    * Encode workers for one layer's windows (default: the machine's available parallelism; 1
-   * encodes in this thread). Memory grows by about 3 target windows (24 MiB) per worker; the
+   * encodes in this thread). Memory grows by up to 4 target windows and their deltas per worker; the
    * deltas are the same for any number.
    */
   jobs?: number;

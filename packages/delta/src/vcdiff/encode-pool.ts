@@ -1,7 +1,8 @@
 /**
  * A pool of encode workers (worker_threads) sharing one source index through SharedArrayBuffers:
- * target windows are sent out as they fill (their bytes transferred, not copied) and their
- * encoded bytes come back in order. Memory: the shared source and index once, plus per worker
+ * target windows are queued as they fill and each goes (its bytes transferred, not copied) to
+ * the first worker that is free, so a worker never waits behind another's slow window (windows
+ * of new content take 20x longer than windows of copies); their encoded bytes come back in order. Memory: the shared source and index once, plus per worker
  * one target window, its encoded window and the matcher's tables (about 3 windows).
  *
  * The worker entry is the built `encode-worker.js` beside this module; run from the TypeScript
@@ -47,7 +48,10 @@ interface Pending {
 
 export class EncodePool {
   private readonly workers: Worker[] = [];
-  private readonly busy: number[] = [];
+  /** Workers with no window. */
+  private readonly idle: number[] = [];
+  /** Windows waiting for a free worker, oldest first. */
+  private readonly queue: { request: EncodeRequest; pending: Omit<Pending, 'worker'> }[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private failure: Error | undefined;
@@ -64,35 +68,42 @@ export class EncodePool {
         if (code !== 0) this.fail(new Error(`encode worker exited with code ${code}`));
       });
       this.workers.push(worker);
-      this.busy.push(0);
+      this.idle.push(w);
     }
   }
 
   /** Encode the window `window[0, length)`; its memory is handed over to a worker. */
   encode(window: Buffer, length: number): Promise<Buffer> {
     if (this.failure) return Promise.reject(this.failure);
-    let w = 0;
-    for (let k = 1; k < this.workers.length; k++) if (this.busy[k]! < this.busy[w]!) w = k;
-    const id = this.nextId++;
     const ab = window.buffer as ArrayBuffer;
     if (window.byteOffset !== 0 || !(ab instanceof ArrayBuffer)) {
       throw new TypeError('EncodePool.encode needs a window that owns its ArrayBuffer');
     }
-    const request: EncodeRequest = { id, window: ab, length };
+    const request: EncodeRequest = { id: this.nextId++, window: ab, length };
     return new Promise<Buffer>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, worker: w });
-      this.busy[w]!++;
-      this.workers[w]!.postMessage(request, [ab]);
+      this.queue.push({ request, pending: { resolve, reject } });
+      this.pump();
     });
+  }
+
+  /** Hand queued windows to free workers. */
+  private pump(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      const w = this.idle.shift()!;
+      const { request, pending } = this.queue.shift()!;
+      this.pending.set(request.id, { ...pending, worker: w });
+      this.workers[w]!.postMessage(request, [request.window]);
+    }
   }
 
   private settle(reply: EncodeReply): void {
     const p = this.pending.get(reply.id);
     if (!p) return;
     this.pending.delete(reply.id);
-    this.busy[p.worker]!--;
+    this.idle.push(p.worker);
     if ('error' in reply) p.reject(this.workerError(reply.error));
     else p.resolve(Buffer.from(reply.delta));
+    this.pump();
   }
 
   private workerError(message: string): OciDeltaError {
@@ -101,15 +112,20 @@ export class EncodePool {
 
   private fail(err: Error): void {
     this.failure ??= this.workerError(err.message);
-    for (const p of this.pending.values()) p.reject(this.failure);
+    this.rejectAll(this.failure);
+  }
+
+  private rejectAll(reason: Error): void {
+    for (const p of this.pending.values()) p.reject(reason);
+    for (const q of this.queue) q.pending.reject(reason);
     this.pending.clear();
+    this.queue.length = 0;
   }
 
   /** Stop the workers (pending windows are rejected). */
   async close(): Promise<void> {
     this.failure ??= new OciDeltaError('ERR_ABORTED', 'the encode pool was closed', {});
-    for (const p of this.pending.values()) p.reject(this.failure);
-    this.pending.clear();
+    this.rejectAll(this.failure);
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }

@@ -65,6 +65,12 @@ function header(appHeader?: Uint8Array): Buffer {
   return Buffer.from(w.view());
 }
 
+/**
+ * Windows in flight per worker: a slow window (new content) holds the in-order output back while
+ * the other workers go on with the windows after it.
+ */
+const MAX_INFLIGHT_PER_JOB = 4;
+
 /** A window buffer that owns its ArrayBuffer (so it can be transferred to a worker). */
 const newWindow = (size: number): Buffer => Buffer.allocUnsafeSlow(size);
 
@@ -177,7 +183,7 @@ async function* encodeChunks(
         } else {
           dispatch(win, fill);
           win = newWindow(windowSize);
-          while (inflight.length >= 2 * jobs) yield await next();
+          while (inflight.length >= MAX_INFLIGHT_PER_JOB * jobs) yield await next();
         }
         fill = 0;
       }
