@@ -20,6 +20,7 @@ import {
   type CurrentOrigin,
   DEFAULT_SOURCE_WINDOW,
   DEVICE_STORES,
+  type DeepDeltaOptions,
   type DeviceStore,
   verifyDeepDelta,
 } from '@ocidelta/delta';
@@ -142,6 +143,17 @@ async function run(opts: Options, io: CliIO): Promise<number> {
   }
 }
 
+/** What the command's options say of the encoder (source limit, workers, effort). */
+function encoderOptions(opts: Options): Pick<DeepDeltaOptions, 'maxSourceSize' | 'jobs' | 'effort'> {
+  return {
+    ...(opts.maxSourceSize !== undefined
+      ? { maxSourceSize: parseByteSize(String(opts.maxSourceSize), '--max-source-size') }
+      : {}),
+    ...(opts.jobs !== undefined ? { jobs: intOption(opts.jobs, '--jobs') } : {}),
+    ...(opts.effort !== undefined ? { effort: choiceOption(opts.effort, EFFORTS, '--effort') } : {}),
+  };
+}
+
 async function buildFrom(
   opts: Options,
   ctx: ImageInputContext,
@@ -214,11 +226,7 @@ async function buildFrom(
       currentOrigin,
       repoTags: toList(opts.repoTag),
       sourceWindow,
-      ...(opts.maxSourceSize !== undefined
-        ? { maxSourceSize: parseByteSize(String(opts.maxSourceSize), '--max-source-size') }
-        : {}),
-      ...(opts.jobs !== undefined ? { jobs: intOption(opts.jobs, '--jobs') } : {}),
-      ...(opts.effort !== undefined ? { effort: choiceOption(opts.effort, EFFORTS, '--effort') } : {}),
+      ...encoderOptions(opts),
       ...(tmpDir ? { tmpDir } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
     }),

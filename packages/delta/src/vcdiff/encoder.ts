@@ -82,11 +82,8 @@ function sharedCopy(bytes: Buffer): Buffer {
   return shared;
 }
 
-async function* encodeChunks(
-  source: string | Uint8Array,
-  target: AsyncIterable<Uint8Array>,
-  options: EncodeOptions,
-): AsyncGenerator<Buffer> {
+/** The window size and worker count of `options`, checked. */
+function checkedSizes(options: EncodeOptions): { windowSize: number; jobs: number } {
   const windowSize = options.windowSize ?? MAX_WINDOW_SIZE;
   if (!Number.isInteger(windowSize) || windowSize < 1 || windowSize > MAX_WINDOW_SIZE) {
     throw new OciDeltaError(
@@ -101,6 +98,39 @@ async function* encodeChunks(
   if (!Number.isInteger(jobs) || jobs < 1) {
     throw new OciDeltaError('ERR_INVALID_OPTIONS', `jobs must be a positive integer, not ${jobs}`, { jobs });
   }
+  return { windowSize, jobs };
+}
+
+/** The source in memory (shared when workers read it) and its index, built while it loads. */
+async function indexedSource(
+  source: string | Uint8Array,
+  settings: MatcherSettings,
+  shared: boolean,
+  options: EncodeOptions,
+): Promise<SourceIndex> {
+  let index: SourceIndex | undefined;
+  let src = await loadSource(
+    source,
+    options.maxSourceSize ?? DEFAULT_MAX_SOURCE_SIZE,
+    options.signal,
+    (buf, end) => {
+      index ??= new SourceIndex(buf, settings.step, { shared });
+      index.indexUpTo(end);
+    },
+    shared,
+  );
+  if (shared) src = sharedCopy(src);
+  if (!index || index.source !== src) index = new SourceIndex(src, settings.step, { shared });
+  index.indexAll();
+  return index;
+}
+
+async function* encodeChunks(
+  source: string | Uint8Array,
+  target: AsyncIterable<Uint8Array>,
+  options: EncodeOptions,
+): AsyncGenerator<Buffer> {
+  const { windowSize, jobs } = checkedSizes(options);
   const { signal } = options;
   throwIfAborted(signal, 'VCDIFF encode');
   const settings = { ...effortSettings(options.effort ?? 'default'), ...options.tuning };
@@ -110,21 +140,8 @@ async function* encodeChunks(
   // the device decoder's read position from window to window, so its windows run in order here.
   const seekable = decoder.sourceAccess !== 'sequential';
   const parallel = seekable && jobs > 1;
-  let index: SourceIndex | undefined;
-  let src = await loadSource(
-    source,
-    options.maxSourceSize ?? DEFAULT_MAX_SOURCE_SIZE,
-    signal,
-    (buf, end) => {
-      index ??= new SourceIndex(buf, settings.step, { shared: parallel });
-      index.indexUpTo(end);
-    },
-    parallel,
-  );
-  if (parallel) src = sharedCopy(src);
-  if (!index || index.source !== src) index = new SourceIndex(src, settings.step, { shared: parallel });
-  index.indexAll();
-  const reach = seekable ? undefined : new DecoderSourceCache(src.length, decoder);
+  const index = await indexedSource(source, settings, parallel, options);
+  const reach = seekable ? undefined : new DecoderSourceCache(index.source.length, decoder);
   const job = new WindowJob(index, settings, reach);
   let pool: EncodePool | undefined;
   const inflight: { length: number; delta: Promise<Buffer> }[] = [];
@@ -146,7 +163,7 @@ async function* encodeChunks(
     });
   };
   const dispatch = (window: Buffer, length: number): void => {
-    pool ??= new EncodePool(jobs, index!, settings);
+    pool ??= new EncodePool(jobs, index, settings);
     const delta = pool.encode(window, length);
     delta.catch(() => undefined); // awaited in order below; never an unhandled rejection
     inflight.push({ length, delta });
