@@ -383,16 +383,27 @@ describe('readArtifact rejects malformed artifacts', () => {
     expect(err.message).toMatch(/header\.tar\.zst unpacks to more than the header limit/);
   });
 
+  /** The header tar followed by 64 MiB of zeros, in a file: a bomb once compressed. */
+  function zeroedHeaderTar(name: string): string {
+    const raw = join(dir, name);
+    writeFileSync(raw, Buffer.concat([members['header.tar']!, Buffer.alloc(64 * 1024 * 1024)]));
+    return raw;
+  }
+
+  /** An artifact with `stored` as its header member is refused at a 4 MiB header limit. */
+  async function expectPastHeaderLimit(file: string, member: string, stored: Buffer): Promise<void> {
+    const p = await withHeader(file, member, stored);
+    const err = await codeOf(readArtifact(p, { maxHeaderSize: 4 * 1024 * 1024 }));
+    expect(err.message).toMatch(/unpacks to more than the header limit of 4194304 bytes/);
+  }
+
   it.skipIf(!haveBinaries('zstd'))(
     'a header.tar.zst that decodes past the limit stops at the limit',
     async () => {
       const { execFileSync } = await import('node:child_process');
-      const raw = join(dir, 'zeros.tar');
-      writeFileSync(raw, Buffer.concat([members['header.tar']!, Buffer.alloc(64 * 1024 * 1024)]));
+      const raw = zeroedHeaderTar('zeros.tar');
       execFileSync('zstd', ['-q', '-f', '-3', '--no-content-size', raw, '-o', `${raw}.zst`]);
-      const p = await withHeader('zbomb2.mender', 'header.tar.zst', readFileSync(`${raw}.zst`));
-      const err = await codeOf(readArtifact(p, { maxHeaderSize: 4 * 1024 * 1024 }));
-      expect(err.message).toMatch(/unpacks to more than the header limit of 4194304 bytes/);
+      await expectPastHeaderLimit('zbomb2.mender', 'header.tar.zst', readFileSync(`${raw}.zst`));
     },
   );
 
@@ -400,14 +411,11 @@ describe('readArtifact rejects malformed artifacts', () => {
     'a header.tar.xz that decodes past the limit stops at the limit; a corrupt one is a typed error',
     async () => {
       const { execFileSync } = await import('node:child_process');
-      const raw = join(dir, 'zeros-xz.tar');
-      writeFileSync(raw, Buffer.concat([members['header.tar']!, Buffer.alloc(64 * 1024 * 1024)]));
+      const raw = zeroedHeaderTar('zeros-xz.tar');
       execFileSync('xz', ['-q', '-f', '-k', '-1', raw]);
       const bomb = readFileSync(`${raw}.xz`);
       expect(bomb.length).toBeLessThan(1024 * 1024);
-      const p = await withHeader('xzbomb.mender', 'header.tar.xz', bomb);
-      const err = await codeOf(readArtifact(p, { maxHeaderSize: 4 * 1024 * 1024 }));
-      expect(err.message).toMatch(/unpacks to more than the header limit of 4194304 bytes/);
+      await expectPastHeaderLimit('xzbomb.mender', 'header.tar.xz', bomb);
       const corrupt = Buffer.from(bomb);
       corrupt.fill(0x55, 100, 200);
       const q = await withHeader('xzcorrupt.mender', 'header.tar.xz', corrupt);
