@@ -1,7 +1,9 @@
 // The packages as users get them: `npm pack` (plain npm) of each workspace package, then
 // `npm install` of the four tarballs into an empty project (dependencies from the npm
 // registry). The tarballs carry README and LICENSE, no source maps and no `workspace:` ranges;
-// the installed CLI runs and round-trips a delta; the libraries import; the checkout is left as
+// the installed CLI runs and round-trips a delta (one window in this thread, several in its encode
+// workers: the same bytes), writes an xz artifact (the optional native module as npm installs it);
+// the libraries import; the checkout is left as
 // it was (package.json restored, the copied LICENSE removed).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -81,6 +83,38 @@ describe('packed tarballs install with plain npm', () => {
         cwd: proj,
       });
       expect((await readFile(join(proj, 'back.bin'))).equals(next)).toBe(true);
+      // Several 8 MiB windows: the installed encode workers run (the same bytes as one thread).
+      const { randomBytes } = await import('node:crypto');
+      const big = randomBytes(12 << 20);
+      const moved = Buffer.concat([big.subarray(6 << 20), Buffer.from('new'), big.subarray(0, 6 << 20)]);
+      await writeFile(join(proj, 'big-old.bin'), big);
+      await writeFile(join(proj, 'big-new.bin'), moved);
+      const encodeBig = (jobs: string, out: string) =>
+        exec(
+          bin,
+          ['delta', 'encode', '--source', 'big-old.bin', '--target', 'big-new.bin', '-j', jobs, '-o', out],
+          {
+            cwd: proj,
+          },
+        );
+      await encodeBig('1', 'big-1.vcdiff');
+      await encodeBig('2', 'big-2.vcdiff');
+      const two = await readFile(join(proj, 'big-2.vcdiff'));
+      expect(two.equals(await readFile(join(proj, 'big-1.vcdiff')))).toBe(true);
+      expect(two.length).toBeLessThan(1 << 20);
+      // xz through the optional native module, as npm installed it.
+      await exec(
+        bin,
+        ['artifact', 'write', 'module-image', '-T', 'app', '-t', 'd', '-n', 'x-1', '-f', 'new.bin'].concat([
+          '--compression',
+          'xz',
+          '-o',
+          'x.mender',
+        ]),
+        { cwd: proj },
+      );
+      const { stdout: inspected } = await exec(bin, ['artifact', 'inspect', 'x.mender'], { cwd: proj });
+      expect(inspected).toMatch(/compression xz/);
       const { stdout: kinds } = await exec(
         process.execPath,
         [
