@@ -42,6 +42,35 @@ describe.skipIf(!haveBinaries('xdelta3'))('vcdiff interop with stock xdelta3 3.0
   });
 });
 
+describe.skipIf(!haveBinaries('xdelta3'))('what stock xdelta3 decodes', () => {
+  it('refuses a window that copies from earlier output (VCD_TARGET): why we never write one', () => {
+    const xd = new Xdelta();
+    try {
+      const header = Buffer.from([0xd6, 0xc3, 0xc4, 0x00, 0x00]);
+      // Window 1: ADD 16 bytes. Window 2: VCD_TARGET segment [0, 16), COPY 16 from it.
+      const w1 = Buffer.concat([
+        Buffer.from([0x00, 22, 16, 0, 16, 1, 0]),
+        Buffer.from('ABCDEFGHIJKLMNOP'),
+        Buffer.from([17]),
+      ]);
+      const w2 = Buffer.from([0x02, 16, 0, 7, 16, 0, 0, 1, 1, 32, 0]);
+      const err = (() => {
+        try {
+          xd.decode(Buffer.alloc(0), Buffer.concat([header, w1, w2]));
+          return '';
+        } catch (e) {
+          return String((e as { stderr?: Buffer }).stderr ?? e);
+        }
+      })();
+      expect(err).toMatch(/VCD_TARGET not implemented/);
+      // The first window alone is fine: the refusal is the second's VCD_TARGET.
+      expect(xd.decode(Buffer.alloc(0), Buffer.concat([header, w1])).toString()).toBe('ABCDEFGHIJKLMNOP');
+    } finally {
+      xd.cleanup();
+    }
+  });
+});
+
 describe.skipIf(!haveBinaries('xdelta3'))('parallel encode (worker pool) with stock xdelta3', () => {
   const xd = new Xdelta();
   afterAll(() => xd.cleanup());
