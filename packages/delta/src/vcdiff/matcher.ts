@@ -173,6 +173,45 @@ export class Matcher {
     this.localTable.fill(-1);
   }
 
+  /** Start and source address of the last `indexCandidate`. */
+  private candStart = 0;
+  private candAddr = 0;
+
+  /**
+   * The source index's match for window position `j` (whose 8 bytes are the words `w0`, `w1`):
+   * verified, extended forwards and back into the literals after `addStart`, long enough for its
+   * distance from the current alignment. Returns its length (0: none) and leaves its start and
+   * source address in `candStart` / `candAddr`.
+   */
+  private indexCandidate(
+    t: Buffer,
+    n: number,
+    j: number,
+    w0: number,
+    w1: number,
+    addStart: number,
+    low: number,
+  ): number {
+    const { table, shift, blockBits, blockMask, step } = this.index;
+    const S = this.index.source;
+    const h = hash8(w0, w1);
+    const e = table[h >>> shift] as number;
+    if (e === 0 || ((e ^ (h << blockBits)) & ~blockMask) !== 0) return 0;
+    const s = ((e & blockMask) - 1) * step;
+    // A start out of the device decoder's reach is not even measured.
+    if (s < low || (this.reach !== undefined && s > this.highestStart(j))) return 0;
+    const len = matchLength(S, s, t, j, Math.min(n - j, S.length - s));
+    if (len < HASH_BYTES) return 0;
+    let back = 0;
+    while (j - back > addStart && s - back > low && S[s - back - 1] === t[j - back - 1]) back++;
+    const { farDistance, farMin, minSource } = this.settings;
+    const far = this.anchorSrc >= 0 && Math.abs(s - (this.anchorSrc + (j - this.anchorPos))) > farDistance;
+    if (len + back < (far ? farMin : minSource)) return 0;
+    this.candStart = j - back;
+    this.candAddr = s - back;
+    return len + back;
+  }
+
   /** Make sure source positions up to `p + localAhead` are in the local table. */
   private fillLocal(p: number): void {
     const S = this.index.source;
@@ -192,9 +231,7 @@ export class Matcher {
   match(t: Buffer, n: number, out: InstructionList): void {
     const S = this.index.source;
     const sLen = S.length;
-    const { table, shift, blockBits, blockMask, step } = this.index;
-    const tagMask = ~blockMask;
-    const { minPredicted, minRun, goodEnough, minSource } = this.settings;
+    const { minPredicted, minRun, goodEnough } = this.settings;
     const useSelf = this.settings.selfBits > 0;
     const selfTable = this.selfTable;
     const selfShift = this.selfShift;
@@ -204,8 +241,7 @@ export class Matcher {
     const localTable = this.localTable;
     const localShift = this.localShift;
     const localAhead = this.settings.localAhead;
-    const { minLocal, selfExtra, farDistance, farMin, selfTail, globalMax, skipAfter, skipStride, lazy } =
-      this.settings;
+    const { minLocal, selfExtra, selfTail, globalMax, skipAfter, skipStride, lazy } = this.settings;
 
     const reach = this.reach;
     // Lowest source offset a copy may start at (moves up as copies are emitted).
@@ -290,25 +326,12 @@ export class Matcher {
           }
           // 3. The source index (last: its table lookup is the likely cache miss).
           if (haveIndex && bestLen < globalMax) {
-            const h = hash8(w0, w1);
-            const e = table[h >>> shift] as number;
-            if (e !== 0 && ((e ^ (h << blockBits)) & tagMask) === 0) {
-              const s = ((e & blockMask) - 1) * step;
-              // A start out of the device decoder's reach is not even measured.
-              const reachable = s >= low && (reach === undefined || s <= this.highestStart(i));
-              const len = reachable ? matchLength(S, s, t, i, Math.min(n - i, sLen - s)) : 0;
-              if (len >= HASH_BYTES) {
-                let back = 0;
-                while (i - back > addStart && s - back > low && S[s - back - 1] === t[i - back - 1]) back++;
-                const far =
-                  this.anchorSrc >= 0 && Math.abs(s - (this.anchorSrc + (i - this.anchorPos))) > farDistance;
-                if (len + back >= (far ? farMin : minSource) && len + back > bestLen) {
-                  bestLen = len + back;
-                  bestStart = i - back;
-                  bestAddr = s - back;
-                  bestKind = I_COPY_SOURCE;
-                }
-              }
+            const len = this.indexCandidate(t, n, i, w0, w1, addStart, low);
+            if (len > bestLen) {
+              bestLen = len;
+              bestStart = this.candStart;
+              bestAddr = this.candAddr;
+              bestKind = I_COPY_SOURCE;
             }
           }
         }
@@ -317,25 +340,11 @@ export class Matcher {
       if (bestKind === I_COPY_SOURCE && bestLen < lazy && wValid && haveIndex && i + 1 + HASH_BYTES <= n) {
         const n0 = (w0 >>> 8) | ((t[i + 4] as number) << 24);
         const n1 = (w1 >>> 8) | ((t[i + 8] as number) << 24);
-        const h = hash8(n0, n1);
-        const e = table[h >>> shift] as number;
-        if (e !== 0 && ((e ^ (h << blockBits)) & tagMask) === 0) {
-          const s = ((e & blockMask) - 1) * step;
-          const j = i + 1;
-          if (s >= low && (reach === undefined || s <= this.highestStart(j))) {
-            const len = matchLength(S, s, t, j, Math.min(n - j, sLen - s));
-            if (len >= HASH_BYTES && j + len > bestStart + bestLen + 1) {
-              let back = 0;
-              while (j - back > addStart && s - back > low && S[s - back - 1] === t[j - back - 1]) back++;
-              const far =
-                this.anchorSrc >= 0 && Math.abs(s - (this.anchorSrc + (j - this.anchorPos))) > farDistance;
-              if (len + back >= (far ? farMin : minSource)) {
-                bestLen = len + back;
-                bestStart = j - back;
-                bestAddr = s - back;
-              }
-            }
-          }
+        const len = this.indexCandidate(t, n, i + 1, n0, n1, addStart, low);
+        if (len > 0 && this.candStart + len > bestStart + bestLen + 1) {
+          bestLen = len;
+          bestStart = this.candStart;
+          bestAddr = this.candAddr;
         }
       }
       if (bestKind === 0) {
