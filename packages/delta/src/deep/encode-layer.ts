@@ -8,7 +8,7 @@
  * encode workers match the next windows. A delta that fails the check is an error
  * (ERR_DELTA_SELF_CHECK), never an output.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { PassThrough, Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -162,8 +162,9 @@ export interface EncodedLayer {
 }
 
 /**
- * Encode `layer` (decompressed) against the decompressed source bytes into `deltaFile`, then
- * self-check it. The new layer's bytes are verified against its diff_id while they stream in.
+ * Encode `layer` (decompressed) against the decompressed source bytes into `deltaFile`,
+ * self-checking the delta as it is written. The new layer's bytes are verified against its
+ * diff_id while they stream in.
  */
 export async function encodeLayer(
   source: Buffer,
@@ -191,7 +192,8 @@ export async function encodeLayer(
   const checkInput = new PassThrough({ highWaterMark: 1 << 20 });
   const tee = teeInto(checkInput);
   let checkFailed = false;
-  const checking = selfCheck(source, checkInput, layer.diffId, undefined, what, {
+  // The size is read when the check ends: the encoder has consumed (and counted) the whole layer.
+  const checking = selfCheck(source, checkInput, layer.diffId, () => counter.digester.size, what, {
     signal: options.signal,
     device: options.device,
   });
@@ -208,39 +210,31 @@ export async function encodeLayer(
     throw abortAware(err, options.signal, deltaFile);
   }
   checkDiffId(layer, counter, what);
-  const uncompressedSize = counter.digester.size;
-  const checked = await checking;
-  if (checked.size !== uncompressedSize) {
-    throw new OciDeltaError(
-      'ERR_DELTA_SELF_CHECK',
-      `self-check of the delta for ${what} failed: it decodes to ${checked.size} bytes, expected ${uncompressedSize}`,
-      { layer: what, expected: layer.diffId },
-    );
-  }
-  return { uncompressedSize, deltaSize: (await stat(deltaFile)).size, device: checked.device };
+  const device = await checking;
+  return { uncompressedSize: counter.digester.size, deltaSize: (await stat(deltaFile)).size, device };
 }
 
 /**
- * Decode `deltaFile` against the source (file or bytes) as the device's stock xdelta3 would (its
- * source cache emulated, see `DecoderSourceCache`) and compare the result with `expected`:
+ * Decode the `delta` stream against the source (file or bytes) as the device's stock xdelta3
+ * would (its source cache emulated, see `DecoderSourceCache`) and compare the result with
+ * `expected` and `expectedSize()` (read once decoding ended):
  * ERR_DEVICE_DECODE when the device's decoder could not serve a copy, ERR_DELTA_SELF_CHECK when
  * the delta is malformed or rebuilds something else. Returns what the decode costs the device.
  */
 export async function selfCheck(
   source: string | Uint8Array,
-  delta: string | Readable,
+  delta: Readable,
   expected: Digest,
-  expectedSize: number | undefined,
+  expectedSize: () => number,
   what: string,
   options: { signal?: AbortSignal; device?: DeviceDecoder } = {},
-): Promise<{ device: DeviceDecodeStats; size: number }> {
+): Promise<DeviceDecodeStats> {
   const { signal } = options;
-  const deltaFile = typeof delta === 'string' ? delta : what;
   let result: { digest: Digest; size: number };
   let stats: DeviceDecodeStats | undefined;
   try {
     result = await digestStream(
-      decode(source, typeof delta === 'string' ? createReadStream(delta) : delta, {
+      decode(source, delta, {
         signal,
         device: options.device ?? {},
         onDeviceStats: (s) => {
@@ -249,7 +243,7 @@ export async function selfCheck(
       }),
     );
   } catch (err) {
-    if (signal?.aborted) throw abortAware(err, signal, deltaFile);
+    if (signal?.aborted) throw abortAware(err, signal, what);
     if (err instanceof OciDeltaError && err.code === 'ERR_DEVICE_DECODE') {
       throw new OciDeltaError(
         'ERR_DEVICE_DECODE',
@@ -265,12 +259,13 @@ export async function selfCheck(
       { cause: err },
     );
   }
-  if (result.digest !== expected || (expectedSize !== undefined && result.size !== expectedSize)) {
+  const size = expectedSize();
+  if (result.digest !== expected || result.size !== size) {
     throw new OciDeltaError(
       'ERR_DELTA_SELF_CHECK',
-      `self-check of the delta for ${what} failed: it decodes to ${result.digest} (${result.size} bytes), expected ${expected}${expectedSize !== undefined ? ` (${expectedSize} bytes)` : ''}`,
+      `self-check of the delta for ${what} failed: it decodes to ${result.digest} (${result.size} bytes), expected ${expected} (${size} bytes)`,
       { layer: what, expected, actual: result.digest },
     );
   }
-  return { device: stats!, size: result.size };
+  return stats!;
 }
