@@ -178,6 +178,7 @@ export {
   writeOciArchive,
   writeOciLayout,
 } from './layout/index.js';
+export { lazyModule } from './lazy-module.js';
 export {
   byteLimit,
   DEFAULT_MAX_ARTIFACT_HEADER_SIZE,

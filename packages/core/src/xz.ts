@@ -9,7 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { Duplex, type DuplexOptions } from 'node:stream';
+import { Duplex } from 'node:stream';
 import { OciDeltaError } from './errors.js';
 
 /** The decoder memory an xz stream may ask for: 256 MiB (preset 9 needs 65 MiB). */
@@ -56,11 +56,8 @@ function load(): LzmaModule | undefined {
  * backpressure, output is pushed with ours.
  */
 class NativeXzStream extends Duplex {
-  constructor(
-    private readonly inner: Duplex,
-    options?: DuplexOptions,
-  ) {
-    super(options);
+  constructor(private readonly inner: Duplex) {
+    super();
     inner.on('data', (chunk: Buffer) => {
       if (!this.push(chunk)) inner.pause();
     });

@@ -5,18 +5,12 @@
  * Pure: text in, value out. The `yaml` package is loaded on first use, so commands that read no
  * YAML do not pay for loading it.
  */
-import { createRequire } from 'node:module';
 import type { Alias, Document, LineCounter } from 'yaml';
 import { OciDeltaError } from './errors.js';
-
-type YamlModule = typeof import('yaml');
-let yaml: YamlModule | undefined;
+import { lazyModule } from './lazy-module.js';
 
 /** The `yaml` package, loaded on first use. */
-export function yamlModule(): YamlModule {
-  yaml ??= createRequire(import.meta.url)('yaml') as YamlModule;
-  return yaml;
-}
+export const yamlModule = lazyModule<typeof import('yaml')>(import.meta.url, 'yaml');
 
 /** Aliases one document may expand (each expansion counts its own aliases too). */
 export const MAX_YAML_ALIASES = 100;

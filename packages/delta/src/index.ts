@@ -36,6 +36,8 @@ export {
   decode,
   decodeFile,
   deviceDecoder,
+  EFFORTS,
+  type Effort,
   type EncodeOptions,
   encode,
   encodeFile,

@@ -6,7 +6,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { hasXz, makeWorkDir, sweepLeftovers, throwIfAborted, xzUnavailableReason } from '@ocidelta/core';
+import { makeWorkDir, sweepLeftovers, throwIfAborted } from '@ocidelta/core';
+import { writableCompression } from '@ocidelta/core/mender';
 import { DEFAULT_SOURCE_WINDOW } from '@ocidelta/delta';
 import { registryClientFor } from '../kit/registry-client.js';
 import { imageIdOf } from './app-payload.js';
@@ -61,13 +62,6 @@ export interface BuildAppResult {
 
 export { COMPOSE_FILE_NAMES } from './payloads.js';
 
-/** xz where lzma-native does not load: gzip, said once, before anything is built. */
-function withWritableCompression(opts: ResolvedOptions, log: StageLog): ResolvedOptions {
-  if (opts.compression !== 'xz' || hasXz()) return opts;
-  log.warn(`compression xz: writing gzip instead: ${xzUnavailableReason()}`);
-  return { ...opts, compression: 'gzip' };
-}
-
 /**
  * Build (and optionally upload and deploy) the app artifact described by `options`. This
  * function owns the registry clients: the resolver (created on first use, an injected one is the
@@ -85,7 +79,9 @@ export async function buildAppArtifact(options: BuildAppOptions): Promise<BuildA
       emit({ type: 'log', level: 'warn', message, service, ...(hint ? { hint } : {}) });
     },
   };
-  const opts = withWritableCompression(resolved, log);
+  // xz where it cannot be written is gzip, said once before anything is built (the payloads
+  // depend on it: images.tar.gz is stored inside xz).
+  const opts = { ...resolved, compression: writableCompression(resolved.compression, log.warn) };
   // The shared store has its own client (its credentials come from the docker config per registry).
   const storeClient = options.store
     ? registryClientFor(options.registry ?? {}, [options.store], env)

@@ -14,7 +14,7 @@ import {
   throwIfAborted,
   writeDockerArchive,
 } from '@ocidelta/core';
-import { buildDeepDelta, verifyDeepDelta } from '@ocidelta/delta';
+import { buildDeepDelta, type Effort, verifyDeepDelta } from '@ocidelta/delta';
 import type { ImagePayload } from './app-payload.js';
 import type { AppCache } from './cache.js';
 import type { DeltaInfo, DeltaKey } from './delta-key.js';
@@ -39,7 +39,7 @@ export interface ImageBuildContext {
   deviceWindow: number;
   /** Encode workers per layer (default: available parallelism). */
   jobs?: number;
-  effort?: 'fast' | 'default' | 'best';
+  effort?: Effort;
   /** The shared store (build farms): looked up after the cache, pushed to after a build. */
   store?: ArtifactStore;
   emit: (event: AppEvent) => void;

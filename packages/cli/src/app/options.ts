@@ -6,6 +6,8 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { validate } from '@ocidelta/core';
+import { ARTIFACT_COMPRESSIONS, type ArtifactCompression } from '@ocidelta/core/mender';
+import { EFFORTS, type Effort } from '@ocidelta/delta';
 import { z } from 'zod';
 
 export const DEFAULT_MENDER_HOST = 'https://hosted.mender.io';
@@ -16,7 +18,6 @@ export type DeviceStore = 'classic' | 'containerd';
 export type { ArtifactCompression };
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
-import type { ArtifactCompression } from '@ocidelta/core/mender';
 /** Registry access options passed through to the registry client. */
 import type { RegistryAccess } from '../kit/registry-client.js';
 
@@ -84,7 +85,7 @@ export interface AppOptions {
    */
   jobs?: number;
   /** The delta encoder's match effort: fast, default or best (slower, a little smaller). */
-  effort?: 'fast' | 'default' | 'best';
+  effort?: Effort;
   /** PEM private key file to sign the artifact with. */
   signKey?: string;
   /** Plan only: resolve and size, write nothing. */
@@ -111,9 +112,9 @@ const Options = z.object({
     .min(1 << 16)
     .max(2 ** 31)
     .optional(),
-  compression: z.enum(['none', 'gzip', 'xz', 'zstd']).optional(),
+  compression: z.enum(ARTIFACT_COMPRESSIONS).optional(),
   jobs: z.number().int().min(1).max(256).optional(),
-  effort: z.enum(['fast', 'default', 'best']).optional(),
+  effort: z.enum(EFFORTS).optional(),
   menderHost: z.url().optional(),
   deviceGroup: z.string().min(1).optional(),
 });

@@ -5,6 +5,8 @@
  */
 import { join, resolve } from 'node:path';
 import { exists, OciDeltaError, writeFileAtomic } from '@ocidelta/core';
+import { ARTIFACT_COMPRESSIONS } from '@ocidelta/core/mender';
+import { EFFORTS } from '@ocidelta/delta';
 import type { CAC } from 'cac';
 import { type BuildAppResult, buildAppArtifact, COMPOSE_FILE_NAMES } from '../app/build-app-artifact.js';
 import { DEFAULT_MENDER_HOST, type LogLevel } from '../app/options.js';
@@ -12,7 +14,7 @@ import { appRenderer } from '../app/progress.js';
 import { renderReport } from '../app/report.js';
 import { summaryTable } from '../app/results.js';
 import { type CliIO, type CommandDef, ExitCode } from '../command.js';
-import { choiceOption, EFFORTS } from '../kit/args.js';
+import { choiceOption } from '../kit/args.js';
 import { progressFor } from '../kit/progress.js';
 import { intOption, timeoutsOption, writeJson } from '../kit/registry-options.js';
 import { formatIecBytes, parseByteSize } from '../kit/size.js';
@@ -180,7 +182,7 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
       ...(o.deviceWindow !== undefined
         ? { deviceWindow: parseByteSize(String(o.deviceWindow), '--device-window') }
         : {}),
-      compression: choiceOption(o.compression, ['none', 'gzip', 'xz', 'zstd'] as const, '--compression'),
+      compression: choiceOption(o.compression, ARTIFACT_COMPRESSIONS, '--compression'),
       ...(o.jobs !== undefined ? { jobs: intOption(o.jobs, '--jobs') } : {}),
       ...(o.effort !== undefined ? { effort: choiceOption(o.effort, EFFORTS, '--effort') } : {}),
       signKey: signKeyOf(o),

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { OciDeltaError, sweepLeftovers } from '@ocidelta/core';
 import {
+  ARTIFACT_COMPRESSIONS,
   type ArtifactCompression,
   parseKeyValues,
   softwareVersionProvide,
@@ -203,7 +204,7 @@ export async function writeOptionsFromArgs(
   // mender-artifact calls xz `lzma`: both names work.
   const asked = s.compression ?? 'gzip';
   const compression = (asked === 'lzma' ? 'xz' : asked) as ArtifactCompression;
-  if (!['none', 'gzip', 'xz', 'zstd'].includes(compression)) {
+  if (!(ARTIFACT_COMPRESSIONS as readonly string[]).includes(compression)) {
     throw new OciDeltaError(
       'ERR_INVALID_OPTIONS',
       `--compression ${compression} is not supported: use none, gzip, xz (lzma) or zstd`,

@@ -1,9 +1,9 @@
 import { basename, resolve } from 'node:path';
 import { OciDeltaError } from '@ocidelta/core';
-import { encodeFile } from '@ocidelta/delta';
+import { EFFORTS, encodeFile } from '@ocidelta/delta';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { choiceOption, EFFORTS } from '../kit/args.js';
+import { choiceOption } from '../kit/args.js';
 import { requireFile } from '../kit/inputs.js';
 import { withProgress } from '../kit/progress.js';
 import { intOption } from '../kit/registry-options.js';

@@ -22,6 +22,7 @@ import {
   DEVICE_STORES,
   type DeepDeltaOptions,
   type DeviceStore,
+  EFFORTS,
   verifyDeepDelta,
 } from '@ocidelta/delta';
 import { type RegistryClient, registryStore } from '@ocidelta/registry';
@@ -29,7 +30,7 @@ import type { DeltaKey } from '../app/delta-key.js';
 import { ArtifactStore } from '../app/store.js';
 import type { CliIO, CommandDef } from '../command.js';
 import { ExitCode } from '../command.js';
-import { choiceOption, EFFORTS } from '../kit/args.js';
+import { choiceOption } from '../kit/args.js';
 import { withProgress } from '../kit/progress.js';
 import {
   createClient,

@@ -82,6 +82,3 @@ export function choiceOption<T extends string>(
   if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
   throw usage(`${flag} must be one of ${choices.join(', ')} (got ${String(value)})`, flag);
 }
-
-/** The encoder's efforts (`--effort`). */
-export const EFFORTS = ['fast', 'default', 'best'] as const;

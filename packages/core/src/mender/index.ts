@@ -15,6 +15,7 @@ export {
 export { buildHeaderTar } from './header-tar.js';
 export { type ArtifactManifestEntry, formatArtifactManifest, parseArtifactManifest } from './manifest.js';
 export {
+  ARTIFACT_COMPRESSIONS,
   type ArtifactCompression,
   type ArtifactPayloadFile,
   type ArtifactProgress,
@@ -33,4 +34,10 @@ export {
 } from './reader.js';
 export { signManifest, verifyManifestSignature } from './sign.js';
 export { type SignArtifactOptions, signArtifact } from './sign-artifact.js';
-export { compressionExtension, type WriteArtifactResult, writeArtifact, writeArtifactTo } from './writer.js';
+export {
+  compressionExtension,
+  type WriteArtifactResult,
+  writableCompression,
+  writeArtifact,
+  writeArtifactTo,
+} from './writer.js';

@@ -12,7 +12,8 @@ import type { Progress } from '../progress.js';
 import { validate } from '../validate.js';
 
 /** Compression of `header.tar` and `data/0000.tar` (the same for both, as mender-artifact does). */
-export type ArtifactCompression = 'none' | 'gzip' | 'xz' | 'zstd';
+export const ARTIFACT_COMPRESSIONS = ['none', 'gzip', 'xz', 'zstd'] as const;
+export type ArtifactCompression = (typeof ARTIFACT_COMPRESSIONS)[number];
 
 /** A payload file: a path on disk, or a named stream factory (called once per pass). */
 export interface ArtifactPayloadFile {
@@ -162,7 +163,7 @@ export const WriteArtifactOptionsSchema = z.object({
     .optional(),
   files: z.array(payloadFileSchema),
   compression: z
-    .enum(['none', 'gzip', 'xz', 'zstd'], { error: 'compression must be one of none, gzip, xz, zstd' })
+    .enum(ARTIFACT_COMPRESSIONS, { error: `compression must be one of ${ARTIFACT_COMPRESSIONS.join(', ')}` })
     .optional(),
   compressionLevel: z.number().int().min(0).max(9).optional(),
   compressionThreads: z.number().int().min(1).max(256).optional(),

@@ -51,6 +51,19 @@ export interface WriteArtifactResult {
   compression: ArtifactCompression;
 }
 
+/**
+ * The compression `writeArtifact` writes when asked for `asked`: gzip instead of xz where xz
+ * cannot be written here (the optional lzma-native did not load), said through `warn`.
+ */
+export function writableCompression(
+  asked: ArtifactCompression,
+  warn?: (message: string) => void,
+): ArtifactCompression {
+  if (asked !== 'xz' || hasXz()) return asked;
+  warn?.(`writing a gzip artifact instead of xz: ${xzUnavailableReason()}`);
+  return 'gzip';
+}
+
 /** File extension of a compression inside the artifact. */
 export function compressionExtension(c: ArtifactCompression): string {
   return c === 'gzip' ? '.gz' : c === 'xz' ? '.xz' : c === 'zstd' ? '.zst' : '';
@@ -90,11 +103,7 @@ export async function writeArtifact(
   options: WriteArtifactOptions,
 ): Promise<WriteArtifactResult> {
   parseWriteArtifactOptions(options);
-  let compression = options.compression ?? 'gzip';
-  if (compression === 'xz' && !hasXz()) {
-    options.onWarning?.(`writing a gzip artifact instead of xz: ${xzUnavailableReason()}`);
-    compression = 'gzip';
-  }
+  const compression = writableCompression(options.compression ?? 'gzip', options.onWarning);
   if (compression === 'zstd' && !hasZstdCompression()) {
     throw new OciDeltaError(
       'ERR_INVALID_OPTIONS',

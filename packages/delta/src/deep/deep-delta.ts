@@ -8,7 +8,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { type Image, type Progress, progressTotals, throwIfAborted, writeThroughFile } from '@ocidelta/core';
-import { DEFAULT_SOURCE_WINDOW, type DeviceDecodeStats, deviceDecoder } from '../vcdiff/index.js';
+import {
+  DEFAULT_SOURCE_WINDOW,
+  type DeviceDecodeStats,
+  deviceDecoder,
+  type Effort,
+} from '../vcdiff/index.js';
 import { deepDeltaTestHooks, encodeLayer, loadUncompressedLayer } from './encode-layer.js';
 import { pairLayers } from './pair-layers.js';
 import { selfDeltaDeviceStats, writeSelfDelta } from './self-delta.js';
@@ -49,7 +54,7 @@ export interface DeepDeltaOptions {
    */
   jobs?: number;
   /** The encoder's match effort (see `EncodeOptions.effort`; default `default`). */
-  effort?: 'fast' | 'default' | 'best';
+  effort?: Effort;
   /** Where temp files go (default: the OS temp dir). Needs room for the deltas. */
   tmpDir?: string;
   signal?: AbortSignal;

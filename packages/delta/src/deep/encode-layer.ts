@@ -25,6 +25,7 @@ import {
   type DeviceDecoder,
   type DeviceDecodeStats,
   decode,
+  type Effort,
   encode,
 } from '../vcdiff/index.js';
 
@@ -72,7 +73,7 @@ export interface LayerFiles {
   maxSourceSize?: number;
   /** Encode workers (see `EncodeOptions.jobs`). */
   jobs?: number;
-  effort?: 'fast' | 'default' | 'best';
+  effort?: Effort;
   /** Progress: stored (compressed) bytes of the layer read so far, of its `size`. */
   onBytes?: (done: number) => void;
 }

@@ -2,8 +2,9 @@
  * A pool of encode workers (worker_threads) sharing one source index through SharedArrayBuffers:
  * target windows are queued as they fill and each goes (its bytes transferred, not copied) to
  * the first worker that is free, so a worker never waits behind another's slow window (windows
- * of new content take 20x longer than windows of copies); their encoded bytes come back in order. Memory: the shared source and index once, plus per worker
- * one target window, its encoded window and the matcher's tables (about 3 windows).
+ * of new content take 20x longer than windows of copies). Memory: the shared source and index
+ * once, plus per worker the matcher's tables and the windows it is given with their deltas (the
+ * encoder keeps at most 4 per worker in flight).
  *
  * The worker entry is the built `encode-worker.js` beside this module; run from the TypeScript
  * sources (tests), the built one under the package's `dist/` is used.

@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { OciDeltaError, type Progress, throwIfAborted, writeFileAtomic } from '@ocidelta/core';
 import { defaultJobs, EncodePool } from './encode-pool.js';
-import { effortSettings, type MatcherSettings } from './matcher.js';
+import { type Effort, effortSettings, type MatcherSettings } from './matcher.js';
 import { DEFAULT_MAX_SOURCE_SIZE, loadSource } from './source.js';
 import { DecoderSourceCache, deviceDecoder, type SourceAccess } from './source-cache.js';
 import { SourceIndex } from './source-index.js';
@@ -22,7 +22,7 @@ export interface EncodeOptions {
   /** Target window size in bytes (default and maximum 8 MiB). */
   windowSize?: number;
   /** Match effort: 'fast' (bigger blocks, no self-copies), 'default', 'best'. */
-  effort?: 'fast' | 'default' | 'best';
+  effort?: Effort;
   /** Sources larger than this are refused with ERR_SOURCE_TOO_LARGE (default 2 GiB). */
   maxSourceSize?: number;
   /** Called after each window with the target bytes consumed (and the total when known). */

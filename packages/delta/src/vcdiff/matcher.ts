@@ -72,8 +72,12 @@ const DEFAULT_SETTINGS: MatcherSettings = {
   lazy: 64,
 };
 
+/** The encoder's match efforts. */
+export const EFFORTS = ['fast', 'default', 'best'] as const;
+export type Effort = (typeof EFFORTS)[number];
+
 /** Matcher settings per effort (memory for the index: 4 bytes per `step` source bytes). */
-export function effortSettings(effort: 'fast' | 'default' | 'best'): MatcherSettings {
+export function effortSettings(effort: Effort): MatcherSettings {
   switch (effort) {
     case 'fast':
       return { ...DEFAULT_SETTINGS, step: 32, minSource: 24, selfBits: 18, localBits: 14 };
