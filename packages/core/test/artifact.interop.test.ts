@@ -55,7 +55,7 @@ function headerTarBytes(file: string): Buffer {
   return header.endsWith('.gz') ? gunzipSync(stored) : stored;
 }
 
-describe.skipIf(!haveBinaries('mender-artifact', 'tar'))(
+describe.skipIf(!haveBinaries('mender-artifact', 'tar', 'xz'))(
   'Mender artifact interop with mender-artifact 3.9',
   () => {
     beforeAll(() => {
