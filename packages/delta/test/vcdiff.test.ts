@@ -15,7 +15,7 @@ import {
 } from '../src/vcdiff/code-table.js';
 import { EncodePool, encodeWorkerUrl } from '../src/vcdiff/encode-pool.js';
 import { decode, encode } from '../src/vcdiff/index.js';
-import { effortSettings } from '../src/vcdiff/matcher.js';
+import { effortSettings } from '../src/vcdiff/matcher-settings.js';
 import { SourceIndex } from '../src/vcdiff/source-index.js';
 import { ByteWriter, readVarint } from '../src/vcdiff/varint.js';
 import { WindowJob } from '../src/vcdiff/window-job.js';

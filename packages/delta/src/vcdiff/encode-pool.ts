@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { OciDeltaError } from '@ocidelta/core';
 import type { EncodeReply, EncodeRequest, EncodeWorkerData } from './encode-worker.js';
-import type { MatcherSettings } from './matcher.js';
+import type { MatcherSettings } from './matcher-settings.js';
 import type { SourceIndex } from './source-index.js';
 
 /** Default number of encode workers: the machine's available parallelism. */

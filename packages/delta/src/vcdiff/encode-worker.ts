@@ -3,7 +3,7 @@
  * sent against the source index the pool shares with it, each window independent of the others.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { MatcherSettings } from './matcher.js';
+import type { MatcherSettings } from './matcher-settings.js';
 import { SourceIndex, type SourceIndexParts } from './source-index.js';
 import { WindowJob } from './window-job.js';
 

@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { OciDeltaError, type Progress, throwIfAborted, writeFileAtomic } from '@ocidelta/core';
 import { defaultJobs, EncodePool } from './encode-pool.js';
-import { type Effort, effortSettings, type MatcherSettings } from './matcher.js';
+import { type Effort, effortSettings, type MatcherSettings } from './matcher-settings.js';
 import { DEFAULT_MAX_SOURCE_SIZE, loadSource } from './source.js';
 import { DecoderSourceCache, deviceDecoder, type SourceAccess } from './source-cache.js';
 import { SourceIndex } from './source-index.js';

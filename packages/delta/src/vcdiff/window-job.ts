@@ -4,7 +4,8 @@
  * encode worker (encode-worker.ts); both give the same bytes for independent windows.
  */
 import { InstructionList } from './instructions.js';
-import { Matcher, type MatcherSettings } from './matcher.js';
+import { Matcher } from './matcher.js';
+import type { MatcherSettings } from './matcher-settings.js';
 import type { DecoderSourceCache } from './source-cache.js';
 import type { SourceIndex } from './source-index.js';
 import { ByteWriter } from './varint.js';
