@@ -94,6 +94,8 @@ export class DecoderSourceCache {
   private newest: number;
   /** seekable: resident blocks, least recently used first. */
   private readonly lru = new Map<number, true>();
+  /** seekable: the most recently used block (a copy within it changes nothing). */
+  private mru = -1;
 
   constructor(sourceSize: number, decoder: DeviceDecoder = {}) {
     const d = deviceDecoder(decoder);
@@ -145,6 +147,9 @@ export class DecoderSourceCache {
       }
       return undefined;
     }
+    // Most copies fall in the block the previous one used: already the most recent, nothing moves.
+    if (first === this.mru && last === first) return undefined;
+    this.mru = last;
     const lru = this.lru;
     for (let b = first; b <= last; b++) {
       if (lru.delete(b)) {
