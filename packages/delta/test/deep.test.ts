@@ -15,7 +15,7 @@ import {
   writeTarFile,
 } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deepDeltaTestHooks, loadUncompressedLayer } from '../src/deep/encode-layer.js';
+import { deepDeltaTestHooks, encodeLayer, loadUncompressedLayer } from '../src/deep/encode-layer.js';
 import {
   applyDeepDelta,
   buildDeepDelta,
@@ -23,7 +23,8 @@ import {
   type DeepDeltaProgress,
   verifyDeepDelta,
 } from '../src/deep/index.js';
-import { encode } from '../src/vcdiff/index.js';
+import { decode, encode } from '../src/vcdiff/index.js';
+import { collect } from './vcdiff-helpers.js';
 import {
   type AppImages,
   appFiles,
@@ -442,5 +443,41 @@ describe('loadUncompressedLayer', () => {
     );
     expect(err.code).toBe('ERR_SOURCE_TOO_LARGE');
     expect(err.message).toContain('current layer 1');
+  });
+});
+
+describe('encodeLayer', () => {
+  // A new layer stub streaming `data` in 64 KiB chunks, listed with `diffId`.
+  const stubLayer = (data: Buffer, diffId = digestOf(data)): Layer =>
+    ({
+      digest: digestOf(Buffer.from('compressed new')),
+      diffId,
+      size: 10,
+      uncompressed: async () =>
+        Readable.from(
+          (function* () {
+            for (let off = 0; off < data.length; off += 65536) yield data.subarray(off, off + 65536);
+          })(),
+        ),
+    }) as unknown as Layer;
+  const source = Buffer.alloc(9 * 1024 * 1024);
+  for (let i = 0; i < source.length; i++) source[i] = (i * 2654435761) >>> 24;
+  const next = Buffer.concat([source.subarray(4096), Buffer.from('new content at the end')]);
+
+  it('writes a delta that rebuilds the layer, hashing its bytes only in the self-check', async () => {
+    const file = join(root, 'encode-layer-ok.vcdiff');
+    const got = await encodeLayer(source, stubLayer(next), file, 'new layer 0', 0, { jobs: 1 });
+    expect(got.uncompressedSize).toBe(next.length);
+    const rebuilt = await collect(decode(source, Readable.from([await readFile(file)])));
+    expect(rebuilt.equals(next)).toBe(true);
+  });
+
+  it('tells a new layer that does not hash to its diff_id (ERR_DIGEST_MISMATCH) from a bad delta', async () => {
+    const wrong = digestOf(Buffer.from('other'));
+    const file = join(root, 'encode-layer-wrong.vcdiff');
+    const err = await errorOf(encodeLayer(source, stubLayer(next, wrong), file, 'new layer 2', 2, { jobs: 1 }));
+    expect(err.code).toBe('ERR_DIGEST_MISMATCH');
+    expect(err.message).toContain('new layer 2');
+    expect(err.message).toContain(wrong);
   });
 });

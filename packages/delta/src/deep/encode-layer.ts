@@ -129,7 +129,7 @@ export async function loadUncompressedLayer(
     if (err instanceof OciDeltaError) throw err;
     throw abortAware(err, options.signal, what);
   }
-  checkDiffId(layer, counter, what);
+  checkDiffId(layer, counter.digester.digest(), what);
   return buf.subarray(0, fill);
 }
 
@@ -142,8 +142,7 @@ const sharedBuffer = (size: number): Buffer => Buffer.from(new SharedArrayBuffer
 /** Largest first allocation of loadUncompressedLayer (grows past it by doubling). */
 const MAX_INITIAL = 1 << 30;
 
-function checkDiffId(layer: Layer, counter: HashingCounter, what: string): void {
-  const actual = counter.digester.digest();
+function checkDiffId(layer: Layer, actual: Digest, what: string): void {
   if (actual !== layer.diffId) {
     throw new OciDeltaError(
       'ERR_DIGEST_MISMATCH',
@@ -164,8 +163,10 @@ export interface EncodedLayer {
 
 /**
  * Encode `layer` (decompressed) against the decompressed source bytes into `deltaFile`,
- * self-checking the delta as it is written. The new layer's bytes are verified against its
- * diff_id while they stream in.
+ * self-checking the delta as it is written. The check compares what the delta rebuilds with the
+ * layer's diff_id, which also proves the layer's own bytes: they are hashed once, there. When the
+ * check fails, the layer is read again to tell a corrupt layer (ERR_DIGEST_MISMATCH) from a bad
+ * delta (ERR_DELTA_SELF_CHECK).
  */
 export async function encodeLayer(
   source: Buffer,
@@ -175,7 +176,7 @@ export async function encodeLayer(
   index: number,
   options: LayerFiles = {},
 ): Promise<EncodedLayer> {
-  const counter = new HashingCounter('sha256', { context: { layer: what, digest: layer.digest } });
+  const counter = byteCounter();
   const target = await layer.uncompressed({
     signal: options.signal,
     ...(options.onBytes ? { onStoredBytes: options.onBytes } : {}),
@@ -194,7 +195,7 @@ export async function encodeLayer(
   const tee = teeInto(checkInput);
   let checkFailed = false;
   // The size is read when the check ends: the encoder has consumed (and counted) the whole layer.
-  const checking = selfCheck(source, checkInput, layer.diffId, () => counter.digester.size, what, {
+  const checking = selfCheck(source, checkInput, layer.diffId, () => counter.bytes, what, {
     signal: options.signal,
     device: options.device,
   });
@@ -207,12 +208,47 @@ export async function encodeLayer(
   } catch (err) {
     target.destroy();
     checkInput.destroy();
-    if (checkFailed) await checking; // throws the check's error
+    if (checkFailed) await explainFailure(checking, layer, what, options.signal); // throws
     throw abortAware(err, options.signal, deltaFile);
   }
-  checkDiffId(layer, counter, what);
-  const device = await checking;
-  return { uncompressedSize: counter.digester.size, deltaSize: (await stat(deltaFile)).size, device };
+  const device = await explainFailure(checking, layer, what, options.signal);
+  return { uncompressedSize: counter.bytes, deltaSize: (await stat(deltaFile)).size, device };
+}
+
+/** Pass-through that counts the bytes going through it. */
+function byteCounter(): Transform & { bytes: number } {
+  const counter = Object.assign(
+    new Transform({
+      transform(chunk: Buffer, _enc, callback) {
+        counter.bytes += chunk.length;
+        callback(null, chunk);
+      },
+    }),
+    { bytes: 0 },
+  );
+  return counter;
+}
+
+/**
+ * `checking`, but a self-check that found the delta rebuilding something else than the diff_id
+ * first reads the layer again: when the layer itself does not hash to its diff_id, that is the
+ * error (ERR_DIGEST_MISMATCH), not the delta.
+ */
+async function explainFailure(
+  checking: Promise<DeviceDecodeStats>,
+  layer: Layer,
+  what: string,
+  signal: AbortSignal | undefined,
+): Promise<DeviceDecodeStats> {
+  try {
+    return await checking;
+  } catch (err) {
+    if (err instanceof OciDeltaError && err.code === 'ERR_DELTA_SELF_CHECK' && !signal?.aborted) {
+      const { digest } = await digestStream(await layer.uncompressed({ signal }));
+      checkDiffId(layer, digest, what);
+    }
+    throw err;
+  }
 }
 
 /**
