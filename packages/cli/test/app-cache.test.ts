@@ -100,6 +100,42 @@ describe('AppCache', () => {
     expect((await other.image(two.digest))?.layers[0]?.digest).toBe(common);
   });
 
+  it('refuses a blob whose bytes are not its digest or size, and keeps nothing of it', async () => {
+    const image = await sampleImage([{ 'a.bin': randomBytes(20_000) }], 'x');
+    const layer = image.layers[0]!.digest;
+    const serving = (bytes: (real: Buffer) => Buffer): typeof image => ({
+      ...image,
+      source: {
+        openBlob: async (d, o) => {
+          const chunks: Buffer[] = [];
+          for await (const c of await image.source.openBlob(d, o)) chunks.push(c as Buffer);
+          const real = Buffer.concat(chunks);
+          const { Readable } = await import('node:stream');
+          return Readable.from([d.digest === layer ? bytes(real) : real]);
+        },
+      },
+    });
+    const cache = await AppCache.open(join(dir, 'tampered'));
+    const flipped = (real: Buffer) => {
+      const b = Buffer.from(real);
+      b[b.length >> 1] = b[b.length >> 1]! ^ 1;
+      return b;
+    };
+    const cases = [
+      ['ERR_DIGEST_MISMATCH', flipped],
+      ['ERR_SIZE_MISMATCH', (real: Buffer) => Buffer.concat([real, Buffer.from('more')])],
+    ] as const;
+    for (const [code, bytes] of cases) {
+      await expect(cache.add(serving(bytes))).rejects.toMatchObject({ code });
+      const layout = await OciLayout.open(join(dir, 'tampered', 'oci'));
+      expect(await layout.hasBlob(layer)).toBe(false);
+      const files = await readdir(join(dir, 'tampered', 'oci', 'blobs', 'sha256'));
+      expect(files.filter((f) => f !== image.manifest.config.digest.slice(7))).toEqual([]);
+    }
+    // The real bytes are stored.
+    expect((await cache.add(image)).layers[0]!.digest).toBe(layer);
+  });
+
   it('keeps deltas by (from, to, store, delivery, platform, device -B) and release records', async () => {
     const cache = await AppCache.open(join(dir, 'c2'));
     const key = {

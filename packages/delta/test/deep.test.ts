@@ -24,7 +24,6 @@ import {
   verifyDeepDelta,
 } from '../src/deep/index.js';
 import { decode, encode } from '../src/vcdiff/index.js';
-import { collect } from './vcdiff-helpers.js';
 import {
   type AppImages,
   appFiles,
@@ -34,6 +33,7 @@ import {
   binaryish,
   buildImage,
 } from './fixtures/images.js';
+import { collect } from './vcdiff-helpers.js';
 
 let root: string;
 let imgs: AppImages;
@@ -475,7 +475,9 @@ describe('encodeLayer', () => {
   it('tells a new layer that does not hash to its diff_id (ERR_DIGEST_MISMATCH) from a bad delta', async () => {
     const wrong = digestOf(Buffer.from('other'));
     const file = join(root, 'encode-layer-wrong.vcdiff');
-    const err = await errorOf(encodeLayer(source, stubLayer(next, wrong), file, 'new layer 2', 2, { jobs: 1 }));
+    const err = await errorOf(
+      encodeLayer(source, stubLayer(next, wrong), file, 'new layer 2', 2, { jobs: 1 }),
+    );
     expect(err.code).toBe('ERR_DIGEST_MISMATCH');
     expect(err.message).toContain('new layer 2');
     expect(err.message).toContain(wrong);

@@ -19,7 +19,6 @@ import {
   moveIntoPlace,
   OciDeltaError,
   OciLayout,
-  openVerified,
   parseIndexJson,
   readFileLimited,
   sweepLeftovers,
@@ -155,7 +154,9 @@ export class AppCache {
           options.onProgress?.({ digest: d.digest, done: d.size, total: d.size });
           return;
         }
-        const stream = await openVerified(image.source, d, { signal, context: { digest: d.digest } });
+        // writeBlob hashes what it writes and keeps it only when digest and size match: one
+        // sha256 pass per downloaded byte (the registry's blob stream is not verified again).
+        const stream = await image.source.openBlob(d, { signal });
         await this.layout.writeBlob(
           stream,
           { digest: d.digest, size: d.size },
