@@ -406,21 +406,22 @@ describe('verifyDeepDelta', () => {
   });
 });
 
+// A layer stub whose tar is `data` streamed in 64 KiB chunks; `size` (the compressed size the
+// loader sizes its first buffer from) is tiny, so the buffer has to grow several times.
+const stubLayer = (data: Buffer, diffId = digestOf(data)): Layer =>
+  ({
+    digest: digestOf(Buffer.from('compressed')),
+    diffId,
+    size: 10,
+    uncompressed: async () =>
+      Readable.from(
+        (function* () {
+          for (let off = 0; off < data.length; off += 65536) yield data.subarray(off, off + 65536);
+        })(),
+      ),
+  }) as unknown as Layer;
+
 describe('loadUncompressedLayer', () => {
-  // A layer stub whose tar is `data` streamed in 64 KiB chunks; `size` (the compressed size the
-  // loader sizes its first buffer from) is tiny, so the buffer has to grow several times.
-  const stubLayer = (data: Buffer, diffId = digestOf(data)): Layer =>
-    ({
-      digest: digestOf(Buffer.from('compressed')),
-      diffId,
-      size: 10,
-      uncompressed: async () =>
-        Readable.from(
-          (function* () {
-            for (let off = 0; off < data.length; off += 65536) yield data.subarray(off, off + 65536);
-          })(),
-        ),
-    }) as unknown as Layer;
   const data = Buffer.alloc(3 * 1024 * 1024 + 12345);
   for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
 
@@ -447,19 +448,6 @@ describe('loadUncompressedLayer', () => {
 });
 
 describe('encodeLayer', () => {
-  // A new layer stub streaming `data` in 64 KiB chunks, listed with `diffId`.
-  const stubLayer = (data: Buffer, diffId = digestOf(data)): Layer =>
-    ({
-      digest: digestOf(Buffer.from('compressed new')),
-      diffId,
-      size: 10,
-      uncompressed: async () =>
-        Readable.from(
-          (function* () {
-            for (let off = 0; off < data.length; off += 65536) yield data.subarray(off, off + 65536);
-          })(),
-        ),
-    }) as unknown as Layer;
   const source = Buffer.alloc(9 * 1024 * 1024);
   for (let i = 0; i < source.length; i++) source[i] = (i * 2654435761) >>> 24;
   const next = Buffer.concat([source.subarray(4096), Buffer.from('new content at the end')]);
