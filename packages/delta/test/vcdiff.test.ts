@@ -14,7 +14,7 @@ import {
   DEFAULT_CODE_TABLE,
 } from '../src/vcdiff/code-table.js';
 import { EncodePool, encodeWorkerUrl } from '../src/vcdiff/encode-pool.js';
-import { decode, encode } from '../src/vcdiff/index.js';
+import { decode, decodeWindows, encode } from '../src/vcdiff/index.js';
 import { effortSettings } from '../src/vcdiff/matcher-settings.js';
 import { SourceIndex } from '../src/vcdiff/source-index.js';
 import { ByteWriter, readVarint } from '../src/vcdiff/varint.js';
@@ -112,6 +112,22 @@ describe('vcdiff round trip (our decoder)', () => {
     const decoded: number[] = [];
     await collect(decode(src, Readable.from([delta]), { onProgress: (p) => decoded.push(p.done) }));
     expect(decoded.at(-1)).toBe(tgt.length);
+  });
+
+  it('decodeWindows rebuilds every window into one buffer, with the bytes decode gives', async () => {
+    const src = textBytes(200_000, 40);
+    const tgt = Buffer.concat([mutate(src, 20, 41), Buffer.from('a shorter last window')]);
+    const delta = await encodeBuf(src, tgt, { windowSize: 16_384 });
+    const windows: Buffer[] = [];
+    const memory = new Set<ArrayBufferLike>();
+    for await (const w of decodeWindows(src, Readable.from([delta]))) {
+      windows.push(Buffer.from(w)); // a copy: the next window overwrites w
+      memory.add(w.buffer);
+    }
+    expect(windows.length).toBe(Math.ceil(tgt.length / 16_384));
+    expect(Buffer.concat(windows).equals(tgt)).toBe(true);
+    expect(Buffer.concat(windows).equals(await decodeBuf(src, delta))).toBe(true);
+    expect(memory.size).toBe(1);
   });
 
   it('finds the shared content: a few edits give a small delta', async () => {

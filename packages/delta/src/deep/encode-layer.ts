@@ -24,7 +24,7 @@ import {
   DEFAULT_MAX_SOURCE_SIZE,
   type DeviceDecoder,
   type DeviceDecodeStats,
-  decode,
+  decodeWindows,
   type Effort,
   encode,
 } from '../vcdiff/index.js';
@@ -271,7 +271,7 @@ export async function selfCheck(
   let stats: DeviceDecodeStats | undefined;
   try {
     result = await digestStream(
-      decode(source, delta, {
+      decodeWindows(source, delta, {
         signal,
         device: options.device ?? {},
         onDeviceStats: (s) => {

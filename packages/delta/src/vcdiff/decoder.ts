@@ -58,8 +58,11 @@ async function* decodeChunks(
   source: string | Uint8Array,
   delta: AsyncIterable<Uint8Array>,
   options: DecodeOptions,
+  reuse = false,
 ): AsyncGenerator<Buffer> {
   const { signal } = options;
+  // With `reuse`, every window is rebuilt into one buffer (grown to the largest window).
+  let scratch: Buffer | undefined;
   const r = new ChunkReader(delta);
   try {
     throwIfAborted(signal, 'VCDIFF decode');
@@ -165,9 +168,12 @@ async function* decodeChunks(
             }
           }
         : undefined;
+      if (reuse && (scratch === undefined || scratch.length < targetLength))
+        scratch = Buffer.allocUnsafe(targetLength);
       const out = decodeWindow(
         { segment, targetLength, data, inst, addr, adler32: checksum, index, onSourceCopy },
         cache,
+        scratch,
       );
       r.pos = end;
       done += out.length;
@@ -194,6 +200,19 @@ export function decode(
   return Readable.from(decodeChunks(source, delta as AsyncIterable<Uint8Array>, options), {
     objectMode: false,
   });
+}
+
+/**
+ * {@link decode} for a consumer that is done with each window's bytes before it asks for the next
+ * (a hash, a checksum): every window is rebuilt into the same buffer, so a delta of any size
+ * allocates one window's memory instead of one per window.
+ */
+export function decodeWindows(
+  source: string | Uint8Array,
+  delta: Readable | AsyncIterable<Uint8Array>,
+  options: DecodeOptions = {},
+): AsyncGenerator<Buffer> {
+  return decodeChunks(source, delta as AsyncIterable<Uint8Array>, options, true);
 }
 
 /** Decode file `deltaPath` against `sourcePath` into `outPath` (written to a temp name, then renamed). */

@@ -1,5 +1,5 @@
 /** VCDIFF (RFC 3284) encoder and decoder compatible with stock xdelta3 3.0.x. */
-export { type DecodeOptions, decode, decodeFile } from './decoder.js';
+export { type DecodeOptions, decode, decodeFile, decodeWindows } from './decoder.js';
 export { type EncodeOptions, encode, encodeFile, MAX_WINDOW_SIZE } from './encoder.js';
 export { EFFORTS, type Effort } from './matcher-settings.js';
 export { DEFAULT_MAX_SOURCE_SIZE } from './source.js';

@@ -49,11 +49,21 @@ function copyBytes(dst: Uint8Array, to: number, src: Uint8Array, from: number, l
   }
 }
 
-/** Rebuild the target window described by `w`. Throws ERR_VCDIFF on any inconsistency. */
-export function decodeWindow(w: WindowSections, cache: AddressCache = new AddressCache()): Buffer {
+/**
+ * Rebuild the target window described by `w`, into `into` when it is large enough (else a new
+ * buffer). Throws ERR_VCDIFF on any inconsistency.
+ */
+export function decodeWindow(
+  w: WindowSections,
+  cache: AddressCache = new AddressCache(),
+  into?: Buffer,
+): Buffer {
   const { segment, targetLength, data, inst, addr, index } = w;
   const segLen = segment.length;
-  const out = Buffer.allocUnsafe(targetLength);
+  const out =
+    into !== undefined && into.length >= targetLength
+      ? into.subarray(0, targetLength)
+      : Buffer.allocUnsafe(targetLength);
   const table = DEFAULT_CODE_TABLE;
   cache.reset();
   let tpos = 0;
