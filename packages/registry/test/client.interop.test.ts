@@ -10,6 +10,7 @@ import { isOciDeltaError, MediaType, Reference } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
 import { RegistryClient } from '../src/index.js';
+import { loadUndiciParts, undici } from '../src/undici.js';
 import {
   buildTestLayout,
   digestOfBytes,
@@ -71,6 +72,20 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('RegistryClient, reg
     await client?.close();
     await reg?.stop();
     if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it("sends requests through undici's parts, and through the package index they fall back to", async () => {
+    const fallback = loadUndiciParts(import.meta.url, 'undici/lib/moved-in-a-newer-release');
+    for (const parts of [undici(), fallback]) {
+      const dispatcher = new parts.Agent();
+      try {
+        const r = await parts.request(new URL(`${reg.url}/v2/_catalog?n=1`), { method: 'GET', dispatcher });
+        expect(r.statusCode).toBe(200);
+        expect(JSON.parse(await r.body.text())).toHaveProperty('repositories');
+      } finally {
+        await dispatcher.close();
+      }
+    }
   });
 
   it('pushes blobs and a manifest that skopeo reads back byte for byte', async () => {

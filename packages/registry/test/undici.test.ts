@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { undici } from '../src/undici.js';
+import { loadUndiciParts, undici } from '../src/undici.js';
 
 // The client loads undici's parts by their paths inside the package: they must be the package's
 // own exports (an undici upgrade that moves a file fails here). Requests through them are what
@@ -15,5 +15,13 @@ describe('undici parts', () => {
     const agent = new parts.Agent();
     expect(typeof (agent as unknown as { connect: unknown }).connect).toBe('function');
     expect(typeof agent.request).toBe('function');
+  });
+
+  it('fall back to the package index when a part is not where this undici keeps it', () => {
+    const full = createRequire(import.meta.url)('undici') as typeof import('undici');
+    const parts = loadUndiciParts(import.meta.url, 'undici/lib/moved-in-a-newer-release');
+    expect(parts.Agent).toBe(full.Agent);
+    expect(parts.EnvHttpProxyAgent).toBe(full.EnvHttpProxyAgent);
+    expect(typeof parts.request).toBe('function');
   });
 });
