@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OciDeltaError } from '@ocidelta/core';
 import { dispatcherFor, proxyForProtocol, proxySettings } from '@ocidelta/registry';
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 
 export interface MenderServerOptions {
   /** Base URL, e.g. `https://hosted.mender.io`. */
@@ -86,6 +86,18 @@ export class MenderServer {
     this.attempts = options.attempts ?? 3;
     this.backoffMs = options.backoffMs ?? 1000;
     this.signal = options.signal;
+  }
+
+  /**
+   * A request through this client's dispatcher (the registry's: its undici parts, proxy aware),
+   * so the upload does not load undici's whole index.
+   */
+  private send(
+    url: string,
+    options: Omit<Dispatcher.RequestOptions, 'origin' | 'path'>,
+  ): Promise<Dispatcher.ResponseData> {
+    const u = new URL(url);
+    return this.dispatcher.request({ ...options, origin: u.origin, path: `${u.pathname}${u.search}` });
   }
 
   /** Close the connections. */
@@ -197,7 +209,7 @@ export class MenderServer {
       `upload of ${basename(file)}`,
       url,
       async () => {
-        const res = await request(url, {
+        const res = await this.send(url, {
           method: 'POST',
           headers: {
             authorization: `Bearer ${this.token}`,
@@ -207,7 +219,6 @@ export class MenderServer {
           },
           body: Readable.from(body()),
           signal,
-          dispatcher: this.dispatcher,
         });
         const text = await readBodyText(res.body);
         const location = res.headers.location;
@@ -239,7 +250,7 @@ export class MenderServer {
       `deployment of ${artifactName} to group ${group}`,
       url,
       async () => {
-        const res = await request(url, {
+        const res = await this.send(url, {
           method: 'POST',
           headers: {
             authorization: `Bearer ${this.token}`,
@@ -248,7 +259,6 @@ export class MenderServer {
           },
           body: JSON.stringify({ name, artifact_name: artifactName }),
           signal: this.signal,
-          dispatcher: this.dispatcher,
         });
         const text = await readBodyText(res.body);
         location = typeof res.headers.location === 'string' ? res.headers.location : undefined;

@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { validate } from '@ocidelta/core';
 import { ARTIFACT_COMPRESSIONS, type ArtifactCompression } from '@ocidelta/core/mender';
-import { EFFORTS, type Effort } from '@ocidelta/delta';
+import { DEVICE_STORES, EFFORTS, type Effort } from '@ocidelta/delta';
 import { z } from 'zod';
 
 export const DEFAULT_MENDER_HOST = 'https://hosted.mender.io';
@@ -105,7 +105,7 @@ const Options = z.object({
     .regex(/^[\w\-.,]+$/, 'only letters, digits and - . , _ are allowed')
     .optional(),
   version: z.string().min(1).optional(),
-  deviceStore: z.enum(['classic', 'containerd']).optional(),
+  deviceStore: z.enum(DEVICE_STORES).optional(),
   deviceWindow: z
     .number()
     .int()

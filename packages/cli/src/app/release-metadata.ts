@@ -5,6 +5,7 @@
  * Pure: schema, parse and serialize only.
  */
 import { type Digest, OciDeltaError, validate } from '@ocidelta/core';
+import { DEVICE_STORES } from '@ocidelta/delta';
 import { z } from 'zod';
 
 /** How the device got an image: pulled from a registry, or loaded from one of our artifacts. */
@@ -41,7 +42,7 @@ const Schema = z.object({
   artifactName: z.string().default(''),
   version: z.string().min(1),
   platform: z.string().default(''),
-  deviceStore: z.enum(['classic', 'containerd']).default('classic'),
+  deviceStore: z.enum(DEVICE_STORES).default('classic'),
   createdAt: z.string().default(''),
   services: z.record(
     z.string(),

@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type Digest, jsonBytes, OciDeltaError } from '@ocidelta/core';
+import { DEVICE_STORES } from '@ocidelta/delta';
 import { z } from 'zod';
 import { type DeltaInfo, type DeltaKey, deltaKeyId } from './delta-key.js';
 
@@ -130,7 +131,7 @@ export function parseStoreManifest(bytes: Uint8Array, where: string): ParsedStor
 const DeltaRecord = z.object({
   from: z.string(),
   to: z.string(),
-  deviceStore: z.enum(['classic', 'containerd']),
+  deviceStore: z.enum(DEVICE_STORES),
   delivery: z.enum(['registry', 'artifact']),
   repoTags: z.array(z.string()).optional(),
   platform: z.string(),

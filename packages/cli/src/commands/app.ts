@@ -6,7 +6,7 @@
 import { join, resolve } from 'node:path';
 import { exists, OciDeltaError, writeFileAtomic } from '@ocidelta/core';
 import { ARTIFACT_COMPRESSIONS } from '@ocidelta/core/mender';
-import { EFFORTS } from '@ocidelta/delta';
+import { DEVICE_STORES, EFFORTS } from '@ocidelta/delta';
 import type { CAC } from 'cac';
 import { type BuildAppResult, buildAppArtifact, COMPOSE_FILE_NAMES } from '../app/build-app-artifact.js';
 import { DEFAULT_MENDER_HOST, type LogLevel } from '../app/options.js';
@@ -178,7 +178,7 @@ async function run(composeArg: string | undefined, o: Opts, io: CliIO): Promise<
       skipExisting: o.skipExisting === true,
       ...(typeof o.deploymentName === 'string' ? { deploymentName: o.deploymentName } : {}),
       record: o.record === true,
-      deviceStore: choiceOption(o.deviceStore, ['classic', 'containerd'] as const, '--device-store'),
+      deviceStore: choiceOption(o.deviceStore, DEVICE_STORES, '--device-store'),
       ...(o.deviceWindow !== undefined
         ? { deviceWindow: parseByteSize(String(o.deviceWindow), '--device-window') }
         : {}),

@@ -14,10 +14,12 @@ import { blobEntryName, type Digest, OciDeltaError } from '@ocidelta/core';
 import type { SourceAccess } from '../vcdiff/index.js';
 
 /** How the device stores images: Docker's classic store or the containerd image store. */
-export type DeviceStore = 'classic' | 'containerd';
+export const DEVICE_STORES = ['classic', 'containerd'] as const;
+export type DeviceStore = (typeof DEVICE_STORES)[number];
 
 /** How the device got the current image: pulled from a registry, or loaded from an artifact. */
-export type CurrentOrigin = 'registry' | 'artifact';
+export const CURRENT_ORIGINS = ['registry', 'artifact'] as const;
+export type CurrentOrigin = (typeof CURRENT_ORIGINS)[number];
 
 /** What the source path needs to know about the current layer. */
 export interface SourceLayer {
@@ -30,9 +32,6 @@ export interface SourcePathOptions {
   deviceStore?: DeviceStore;
   currentOrigin?: CurrentOrigin;
 }
-
-export const DEVICE_STORES: readonly DeviceStore[] = ['classic', 'containerd'];
-export const CURRENT_ORIGINS: readonly CurrentOrigin[] = ['registry', 'artifact'];
 
 /**
  * Path of `layer` inside the device's `docker image save` output for the given store mode.
