@@ -2,9 +2,9 @@
  * One changed layer of a deep delta: decompress the current layer's tar into memory once (the
  * encoder's source, also used by the self-check: memory is O(source layer), the source bytes
  * plus the encoder's hash table of 1/4 to 1/2 their size), encode the new layer's decompressed
- * tar against it while hashing it, and self-check the delta as it is written: the encoded bytes
- * go to the delta file and, at the same time, into our decoder (emulating the device's), whose
- * output is compared with the new layer's diff_id. The check runs in this thread while the
+ * tar against it, and self-check the delta as it is written: the encoded bytes go to the delta
+ * file and, at the same time, into our decoder (emulating the device's), whose output is hashed
+ * and compared with the new layer's diff_id (the only pass that hashes the new layer). The check runs in this thread while the
  * encode workers match the next windows. A delta that fails the check is an error
  * (ERR_DELTA_SELF_CHECK), never an output.
  */

@@ -17,7 +17,7 @@ import {
   TarIndex,
   throwIfAborted,
 } from '@ocidelta/core';
-import { decode } from '../vcdiff/index.js';
+import { decodeWindows } from '../vcdiff/index.js';
 import { readSourcePath } from './apply.js';
 import { loadUncompressedLayer } from './encode-layer.js';
 import { type CurrentOrigin, type DeviceStore, sourceAccessOf, sourcePath } from './source-path.js';
@@ -70,7 +70,8 @@ export async function verifyDeepDelta(
       const layer = current.layers.find((l) => sourcePath(l, paths) === path);
       if (!layer) throw bad(deltaImg, `${base}.source names ${path}, which is no layer of ${current.digest}`);
       const source = await loadUncompressedLayer(layer, `current layer ${layer.digest}`);
-      const out = decode(source, delta.open(vcdiff), {
+      // Only hashed: every window is rebuilt into one buffer.
+      const out = decodeWindows(source, delta.open(vcdiff), {
         signal,
         device: { sourceAccess: sourceAccessOf(layer, paths), sourceWindow: options.sourceWindow },
       });
