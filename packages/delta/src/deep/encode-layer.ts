@@ -27,6 +27,7 @@ import {
   decodeWindows,
   type Effort,
   encode,
+  sharedBuffer,
 } from '../vcdiff/index.js';
 
 /**
@@ -132,12 +133,6 @@ export async function loadUncompressedLayer(
   checkDiffId(layer, counter.digester.digest(), what);
   return buf.subarray(0, fill);
 }
-
-/**
- * A buffer in shared memory, so encode workers read the source without a copy. Its pages are
- * zero until written: capacity beyond the data costs address space, not RSS.
- */
-const sharedBuffer = (size: number): Buffer => Buffer.from(new SharedArrayBuffer(size));
 
 /** Largest first allocation of loadUncompressedLayer (grows past it by doubling). */
 const MAX_INITIAL = 1 << 30;

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { OciDeltaError, type Progress, throwIfAborted, writeFileAtomic } from '@ocidelta/core';
 import { defaultJobs, EncodePool } from './encode-pool.js';
 import { type Effort, effortSettings, type MatcherSettings } from './matcher-settings.js';
-import { DEFAULT_MAX_SOURCE_SIZE, loadSource } from './source.js';
+import { DEFAULT_MAX_SOURCE_SIZE, loadSource, sharedCopy } from './source.js';
 import { DecoderSourceCache, deviceDecoder, type SourceAccess } from './source-cache.js';
 import { SourceIndex } from './source-index.js';
 import { ByteWriter } from './varint.js';
@@ -73,14 +73,6 @@ const MAX_INFLIGHT_PER_JOB = 4;
 
 /** A window buffer that owns its ArrayBuffer (so it can be transferred to a worker). */
 const newWindow = (size: number): Buffer => Buffer.allocUnsafeSlow(size);
-
-/** `bytes` in shared memory: as they are when already shared, else copied once. */
-function sharedCopy(bytes: Buffer): Buffer {
-  if (bytes.buffer instanceof SharedArrayBuffer) return bytes;
-  const shared = Buffer.from(new SharedArrayBuffer(bytes.length));
-  bytes.copy(shared);
-  return shared;
-}
 
 /** The window size and worker count of `options`, checked. */
 function checkedSizes(options: EncodeOptions): { windowSize: number; jobs: number } {

@@ -2,7 +2,7 @@
 export { type DecodeOptions, decode, decodeFile, decodeWindows } from './decoder.js';
 export { type EncodeOptions, encode, encodeFile, MAX_WINDOW_SIZE } from './encoder.js';
 export { EFFORTS, type Effort } from './matcher-settings.js';
-export { DEFAULT_MAX_SOURCE_SIZE } from './source.js';
+export { DEFAULT_MAX_SOURCE_SIZE, sharedBuffer } from './source.js';
 export {
   DEFAULT_SOURCE_WINDOW,
   DecoderSourceCache,

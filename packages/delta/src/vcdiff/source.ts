@@ -22,6 +22,20 @@ function tooLarge(size: number, max: number, path?: string): OciDeltaError {
 }
 
 /**
+ * A buffer in shared memory, so encode workers read it in place (no copy per worker). Its pages
+ * are zero until written: capacity beyond the data costs address space, not RSS.
+ */
+export const sharedBuffer = (size: number): Buffer => Buffer.from(new SharedArrayBuffer(size));
+
+/** `bytes` in shared memory: as they are when already shared, else copied once. */
+export function sharedCopy(bytes: Buffer): Buffer {
+  if (bytes.buffer instanceof SharedArrayBuffer) return bytes;
+  const shared = sharedBuffer(bytes.length);
+  bytes.copy(shared);
+  return shared;
+}
+
+/**
  * The source as one Buffer: a Uint8Array is wrapped without copying; a path is read fully (into
  * shared memory when `shared`, for encode workers).
  * Throws ERR_SOURCE_TOO_LARGE when it exceeds `maxSize` (checked before reading a file).
@@ -49,7 +63,7 @@ export async function loadSource(
   try {
     const { size } = await fh.stat();
     if (size > limit) throw tooLarge(size, limit, source);
-    const buf = shared ? Buffer.from(new SharedArrayBuffer(size)) : Buffer.allocUnsafe(size);
+    const buf = shared ? sharedBuffer(size) : Buffer.allocUnsafe(size);
     let off = 0;
     while (off < size) {
       throwIfAborted(signal, 'reading the delta source');
