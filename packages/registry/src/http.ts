@@ -39,7 +39,7 @@ import type {
 import { dispatcherFor, proxyForProtocol } from './proxy.js';
 import { isRetryableError, isRetryableStatus, parseRetryAfter, retryDelay, sleep } from './retry.js';
 import type { TokenHttp } from './token.js';
-import { undici } from './undici.js';
+import { requestVia } from './undici.js';
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 10;
@@ -340,11 +340,10 @@ export class Transport {
       if (authorization !== undefined && current.origin !== o.authOrigin) authorization = undefined;
       const h: Record<string, string> = { 'user-agent': this.options.userAgent, ...headers };
       if (authorization !== undefined) h.authorization = authorization;
-      const r = await undici().request(current, {
+      const r = await requestVia(this.agentFor(current), current, {
         method: method as Dispatcher.HttpMethod,
         headers: h,
         body: body as Dispatcher.DispatchOptions['body'],
-        dispatcher: this.agentFor(current),
         signal: o.signal,
       });
       this.options.logger?.(`${method} ${logUrl(current.href)} -> ${r.statusCode}`);

@@ -105,6 +105,7 @@ export {
   type WriteImageOptions,
   writeImage,
 } from './transfer/index.js';
+export { requestVia } from './undici.js';
 export {
   type BlobData,
   DEFAULT_CHUNK_SIZE,

@@ -12,21 +12,16 @@ import { createRequire } from 'node:module';
 import type * as Undici from 'undici';
 import type { Dispatcher } from 'undici';
 
-/** What the registry client uses of undici. */
+/**
+ * What the registry client uses of undici. Its dispatchers (these agents) carry the request API
+ * (`dispatcher.request`, see `requestVia`), as with undici's own index.
+ */
 export interface UndiciParts {
   Agent: typeof Undici.Agent;
   EnvHttpProxyAgent: typeof Undici.EnvHttpProxyAgent;
-  /** `request(url, options)` through `options.dispatcher`, like undici's own. */
-  request: (
-    url: URL,
-    options: Omit<Dispatcher.RequestOptions, 'origin' | 'path'> & { dispatcher: Dispatcher },
-  ) => Promise<Dispatcher.ResponseData>;
 }
 
 type DispatcherClass = { prototype: object };
-type DispatcherApi = Record<string, unknown> & {
-  request: (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
-};
 
 /**
  * The parts from undici's `lib/` (resolved from `base`, under `prefix`); when one is missing (an
@@ -36,9 +31,9 @@ type DispatcherApi = Record<string, unknown> & {
 export function loadUndiciParts(base: string, prefix = 'undici/lib'): UndiciParts {
   try {
     const require = createRequire(base);
-    const api = require(`${prefix}/api/index.js`) as DispatcherApi;
+    const api = require(`${prefix}/api/index.js`) as object;
     const dispatcher = require(`${prefix}/dispatcher/dispatcher.js`) as DispatcherClass;
-    const parts = {
+    const parts: UndiciParts = {
       Agent: require(`${prefix}/dispatcher/agent.js`) as typeof Undici.Agent,
       EnvHttpProxyAgent: require(
         `${prefix}/dispatcher/env-http-proxy-agent.js`,
@@ -47,18 +42,10 @@ export function loadUndiciParts(base: string, prefix = 'undici/lib'): UndiciPart
     // What undici's index does: dispatchers get request/stream/pipeline/upgrade/connect (a proxy
     // agent's tunnel calls `connect` on its client).
     Object.assign(dispatcher.prototype, api);
-    return {
-      ...parts,
-      request: (url, { dispatcher: via, ...options }) =>
-        api.request.call(via, { ...options, origin: url.origin, path: `${url.pathname}${url.search}` }),
-    };
+    return parts;
   } catch {
     const full = createRequire(base)('undici') as typeof Undici;
-    return {
-      Agent: full.Agent,
-      EnvHttpProxyAgent: full.EnvHttpProxyAgent,
-      request: (url, options) => full.request(url, options),
-    };
+    return { Agent: full.Agent, EnvHttpProxyAgent: full.EnvHttpProxyAgent };
   }
 }
 
@@ -68,4 +55,17 @@ let loaded: UndiciParts | undefined;
 export function undici(): UndiciParts {
   loaded ??= loadUndiciParts(import.meta.url);
   return loaded;
+}
+
+/**
+ * `url` requested through `dispatcher` (one of `dispatcherFor`'s: an agent or proxy agent of
+ * these parts), as undici's top-level `request(url, { dispatcher })` does, without loading its
+ * index.
+ */
+export function requestVia(
+  dispatcher: Dispatcher,
+  url: URL,
+  options: Omit<Dispatcher.RequestOptions, 'origin' | 'path'>,
+): Promise<Dispatcher.ResponseData> {
+  return dispatcher.request({ ...options, origin: url.origin, path: `${url.pathname}${url.search}` });
 }

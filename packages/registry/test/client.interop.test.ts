@@ -10,7 +10,7 @@ import { isOciDeltaError, MediaType, Reference } from '@ocidelta/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../../../test-support/binaries.js';
 import { RegistryClient } from '../src/index.js';
-import { loadUndiciParts, undici } from '../src/undici.js';
+import { loadUndiciParts, requestVia, undici } from '../src/undici.js';
 import {
   buildTestLayout,
   digestOfBytes,
@@ -79,7 +79,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'skopeo'))('RegistryClient, reg
     for (const parts of [undici(), fallback]) {
       const dispatcher = new parts.Agent();
       try {
-        const r = await parts.request(new URL(`${reg.url}/v2/_catalog?n=1`), { method: 'GET', dispatcher });
+        const r = await requestVia(dispatcher, new URL(`${reg.url}/v2/_catalog?n=1`), { method: 'GET' });
         expect(r.statusCode).toBe(200);
         expect(JSON.parse(await r.body.text())).toHaveProperty('repositories');
       } finally {

@@ -22,6 +22,6 @@ describe('undici parts', () => {
     const parts = loadUndiciParts(import.meta.url, 'undici/lib/moved-in-a-newer-release');
     expect(parts.Agent).toBe(full.Agent);
     expect(parts.EnvHttpProxyAgent).toBe(full.EnvHttpProxyAgent);
-    expect(typeof parts.request).toBe('function');
+    expect(typeof new parts.Agent().request).toBe('function');
   });
 });

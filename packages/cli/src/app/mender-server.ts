@@ -11,7 +11,7 @@ import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OciDeltaError } from '@ocidelta/core';
-import { dispatcherFor, proxyForProtocol, proxySettings } from '@ocidelta/registry';
+import { dispatcherFor, proxyForProtocol, proxySettings, requestVia } from '@ocidelta/registry';
 import type { Dispatcher } from 'undici';
 
 export interface MenderServerOptions {
@@ -86,18 +86,6 @@ export class MenderServer {
     this.attempts = options.attempts ?? 3;
     this.backoffMs = options.backoffMs ?? 1000;
     this.signal = options.signal;
-  }
-
-  /**
-   * A request through this client's dispatcher (the registry's: its undici parts, proxy aware),
-   * so the upload does not load undici's whole index.
-   */
-  private send(
-    url: string,
-    options: Omit<Dispatcher.RequestOptions, 'origin' | 'path'>,
-  ): Promise<Dispatcher.ResponseData> {
-    const u = new URL(url);
-    return this.dispatcher.request({ ...options, origin: u.origin, path: `${u.pathname}${u.search}` });
   }
 
   /** Close the connections. */
@@ -209,7 +197,7 @@ export class MenderServer {
       `upload of ${basename(file)}`,
       url,
       async () => {
-        const res = await this.send(url, {
+        const res = await requestVia(this.dispatcher, new URL(url), {
           method: 'POST',
           headers: {
             authorization: `Bearer ${this.token}`,
@@ -250,7 +238,7 @@ export class MenderServer {
       `deployment of ${artifactName} to group ${group}`,
       url,
       async () => {
-        const res = await this.send(url, {
+        const res = await requestVia(this.dispatcher, new URL(url), {
           method: 'POST',
           headers: {
             authorization: `Bearer ${this.token}`,
