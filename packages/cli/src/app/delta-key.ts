@@ -6,13 +6,15 @@
  */
 import { createHash } from 'node:crypto';
 import type { Digest } from '@ocidelta/core';
+import type { DeviceStore } from '@ocidelta/delta';
+import type { Delivery } from './release-metadata.js';
 
 /** Identifies a deep delta. */
 export interface DeltaKey {
   from: Digest;
   to: Digest;
-  deviceStore: 'classic' | 'containerd';
-  delivery: 'registry' | 'artifact';
+  deviceStore: DeviceStore;
+  delivery: Delivery;
   /** The image names written into the archive (`docker load` tags the image with them). */
   repoTags?: string[];
   /** Target platform (the digests are platform images already; kept so no entry can cross platforms). */

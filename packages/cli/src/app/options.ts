@@ -7,15 +7,14 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { validate } from '@ocidelta/core';
 import { ARTIFACT_COMPRESSIONS, type ArtifactCompression } from '@ocidelta/core/mender';
-import { DEVICE_STORES, EFFORTS, type Effort } from '@ocidelta/delta';
+import { DEVICE_STORES, type DeviceStore, EFFORTS, type Effort } from '@ocidelta/delta';
 import { z } from 'zod';
 
 export const DEFAULT_MENDER_HOST = 'https://hosted.mender.io';
 
 /** How the device stores images; only changes the `.source` paths of deep deltas (docs/app.md, "Device store"). */
-export type DeviceStore = 'classic' | 'containerd';
 /** The artifact's compression (core's type: none, gzip, xz, zstd). */
-export type { ArtifactCompression };
+export type { ArtifactCompression, DeviceStore };
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 /** Registry access options passed through to the registry client. */

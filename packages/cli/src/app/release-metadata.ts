@@ -5,11 +5,14 @@
  * Pure: schema, parse and serialize only.
  */
 import { type Digest, OciDeltaError, validate } from '@ocidelta/core';
-import { DEVICE_STORES } from '@ocidelta/delta';
+import { CURRENT_ORIGINS, type CurrentOrigin, DEVICE_STORES, type DeviceStore } from '@ocidelta/delta';
 import { z } from 'zod';
 
-/** How the device got an image: pulled from a registry, or loaded from one of our artifacts. */
-export type Delivery = 'registry' | 'artifact';
+/**
+ * How the device got an image: pulled from a registry, or loaded from one of our artifacts (the
+ * deep delta's `currentOrigin`).
+ */
+export type Delivery = CurrentOrigin;
 
 export interface ServiceRecord {
   ref: string;
@@ -25,7 +28,7 @@ export interface ReleaseMetadata {
   artifactName: string;
   version: string;
   platform: string;
-  deviceStore: 'classic' | 'containerd';
+  deviceStore: DeviceStore;
   createdAt: string;
   services: Record<string, { image: ServiceRecord }>;
 }
@@ -50,7 +53,7 @@ const Schema = z.object({
       image: z.object({
         ref: z.string().min(1),
         hash: Hash,
-        delivery: z.enum(['registry', 'artifact']).default('registry'),
+        delivery: z.enum(CURRENT_ORIGINS).default('registry'),
       }),
     }),
   ),

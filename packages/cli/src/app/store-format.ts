@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type Digest, jsonBytes, OciDeltaError } from '@ocidelta/core';
-import { DEVICE_STORES } from '@ocidelta/delta';
+import { CURRENT_ORIGINS, DEVICE_STORES } from '@ocidelta/delta';
 import { z } from 'zod';
 import { type DeltaInfo, type DeltaKey, deltaKeyId } from './delta-key.js';
 
@@ -132,7 +132,7 @@ const DeltaRecord = z.object({
   from: z.string(),
   to: z.string(),
   deviceStore: z.enum(DEVICE_STORES),
-  delivery: z.enum(['registry', 'artifact']),
+  delivery: z.enum(CURRENT_ORIGINS),
   repoTags: z.array(z.string()).optional(),
   platform: z.string(),
   sourceWindow: z.number().int().positive(),
