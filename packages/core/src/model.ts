@@ -5,7 +5,7 @@
  */
 
 import type { Readable } from 'node:stream';
-import { decompressor } from './compression.js';
+import { decompressor, readAhead } from './compression.js';
 import { type Digest, digestOf, verifyingStream } from './digest.js';
 import { OciDeltaError } from './errors.js';
 import { MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE } from './limits.js';
@@ -143,10 +143,15 @@ export function makeLayer(source: BlobSource, descriptor: Descriptor, diffId: Di
           onStored(read);
         });
       }
-      const out = decompressor(compression);
+      const inflate = decompressor(compression);
+      const out = readAhead();
       stored.on('error', (err) => out.destroy(err));
-      out.on('close', () => stored.destroy());
-      return stored.pipe(out);
+      inflate.on('error', (err) => out.destroy(err));
+      out.on('close', () => {
+        stored.destroy();
+        inflate.destroy();
+      });
+      return stored.pipe(inflate).pipe(out);
     },
   };
 }

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { readAhead } from '../src/compression.js';
 import {
   type BlobSource,
   type Descriptor,
@@ -319,6 +320,20 @@ describe('early stop of uncompressed()', () => {
 });
 
 describe('compression', () => {
+  it('readAhead hands each chunk on a turn later, bytes intact, holding up to its limit', async () => {
+    const ahead = readAhead(64);
+    const seen: Buffer[] = [];
+    ahead.on('data', (c: Buffer) => seen.push(c));
+    const chunks = [Buffer.alloc(40, 1), Buffer.alloc(40, 2), Buffer.alloc(40, 3)];
+    expect(ahead.write(chunks[0])).toBe(true);
+    // Not synchronously: the writer (a decompressor) goes on before its consumers run.
+    expect(seen).toHaveLength(0);
+    expect(ahead.write(chunks[1])).toBe(false); // 80 bytes held: over the 64-byte limit
+    ahead.end(chunks[2]);
+    await new Promise((r) => ahead.once('end', r));
+    expect(Buffer.concat(seen).equals(Buffer.concat(chunks))).toBe(true);
+  });
+
   it('sniffs gzip, zstd and plain data', () => {
     expect(sniffCompression(gzipSync(Buffer.from('x')))).toBe('gzip');
     expect(sniffCompression(Buffer.from(ZSTD_COMPRESSED_B64, 'base64'))).toBe('zstd');
