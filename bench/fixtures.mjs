@@ -53,14 +53,16 @@ const ROOTFS_MIRROR = 'http://deb.debian.org/debian';
 const ROOTFS_NEW_PACKAGES = ['ca-certificates', 'curl', 'openssl', 'procps', 'python3-minimal', 'tzdata'];
 
 /**
- * Path of a tar of a Debian rootfs ('old': `debootstrap --variant=minbase bookworm`, ~205 MB;
- * 'new': the same with a few packages more, as an app's base image upgrade adds them). Built once
- * with debootstrap (Debian package; needs root and the Debian mirror) and cached; delete the
- * cached tar to rebuild. Files keep the mtimes the packages give them (as in a real image);
- * logs, apt lists and the machine id are dropped, as image builds do.
+ * Path of a tar of a Debian rootfs ('old': `debootstrap --variant=minbase bookworm`, 121 MB;
+ * 'new': the same with a few packages more, as an app's base image upgrade adds them, 157 MB).
+ * Built once with debootstrap (Debian package; needs root and the Debian mirror) and cached;
+ * delete the cached tar to rebuild. Files keep the mtimes the packages give them (as in a real
+ * image); logs, apt lists and the machine id are dropped, as image builds do. `asBuilt` keeps
+ * the logs, apt's lists and its cache of the downloaded .debs, as a tree straight out of
+ * debootstrap has them (about 205 -> 246 MB: the pair the issue's first figures came from).
  */
-export function rootfsLayer(which) {
-  const out = join(fixtureDir, `rootfs-${ROOTFS_SUITE}-${which}.tar`);
+export function rootfsLayer(which, { asBuilt = false } = {}) {
+  const out = join(fixtureDir, `rootfs-${ROOTFS_SUITE}-${which}${asBuilt ? '-as-built' : ''}.tar`);
   if (existsSync(out)) return out;
   if (process.getuid?.() !== 0)
     throw new Error('the rootfs fixture is built with debootstrap: run the bench as root once');
@@ -70,9 +72,12 @@ export function rootfsLayer(which) {
   sh('debootstrap', ['--variant=minbase', ...include, ROOTFS_SUITE, root, ROOTFS_MIRROR], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  // Run-specific files: logs, caches, machine ids.
-  for (const p of ['var/log', 'var/cache/apt', 'var/lib/apt/lists', 'etc/machine-id', 'debootstrap'])
-    rmSync(join(root, p), { recursive: true, force: true });
+  // Run-specific files: logs, caches, machine ids (asBuilt: only the machine id, so the layer
+  // keeps apt's package cache and lists as an unstripped `debootstrap` tree has them).
+  const drop = asBuilt
+    ? ['etc/machine-id']
+    : ['var/log', 'var/cache/apt', 'var/lib/apt/lists', 'etc/machine-id', 'debootstrap'];
+  for (const p of drop) rmSync(join(root, p), { recursive: true, force: true });
   sh('tar', ['--sort=name', '--owner=0', '--group=0', '-cf', `${out}.tmp`, '-C', root, '.']);
   renameSync(`${out}.tmp`, out);
   rmSync(root, { recursive: true, force: true });
