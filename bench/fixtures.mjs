@@ -59,7 +59,7 @@ const ROOTFS_NEW_PACKAGES = ['ca-certificates', 'curl', 'openssl', 'procps', 'py
  * delete the cached tar to rebuild. Files keep the mtimes the packages give them (as in a real
  * image); logs, apt lists and the machine id are dropped, as image builds do. `asBuilt` keeps
  * the logs, apt's lists and its cache of the downloaded .debs, as a tree straight out of
- * debootstrap has them (about 205 -> 246 MB: the pair the issue's first figures came from).
+ * debootstrap has them (204 -> 250 MB: the pair the issue's first figures came from).
  */
 export function rootfsLayer(which, { asBuilt = false } = {}) {
   const out = join(fixtureDir, `rootfs-${ROOTFS_SUITE}-${which}${asBuilt ? '-as-built' : ''}.tar`);
